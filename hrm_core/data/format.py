@@ -1,0 +1,122 @@
+"""The on-disk puzzle-dataset format, shared with the original HRM code.
+
+A dataset folder holds one sub-folder per split (`train`, `test`), each with:
+
+    dataset.json                      DatasetMetadata below
+    <set>__inputs.npy                 int   [num_examples, seq_len]   token ids
+    <set>__labels.npy                 int   [num_examples, seq_len]   token ids, ignore_label_id where ignored
+    <set>__puzzle_identifiers.npy     int32 [num_puzzles]             puzzle id of each puzzle
+    <set>__puzzle_indices.npy         int32 [num_puzzles + 1]         example range of each puzzle
+    <set>__group_indices.npy          int32 [num_groups + 1]          puzzle range of each group
+
+and the folder itself may hold `identifiers.json`: a list mapping each puzzle id to its name (id 0 is the
+blank puzzle, `"<blank>"`). A *group* is one source puzzle with all of its augmentations; training samples
+one puzzle per group per epoch.
+
+Datasets written by the original's builders load unchanged. Our builders add an optional `puzzle_kind`
+field to dataset.json (and mazes a `charset`); pydantic in the original ignores unknown fields.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ARRAY_FIELDS = ("inputs", "labels", "puzzle_identifiers", "puzzle_indices", "group_indices")
+METADATA_FILE = "dataset.json"
+IDENTIFIERS_FILE = "identifiers.json"
+BLANK_PUZZLE_NAME = "<blank>"
+PUZZLE_KINDS = ("arc", "sudoku", "maze", "generic")
+
+
+class DatasetFormatError(ValueError):
+    """A dataset folder that does not follow the format; the message names the file and the fix."""
+
+
+@dataclass
+class DatasetMetadata:
+    pad_id: int
+    ignore_label_id: int | None
+    blank_identifier_id: int
+    vocab_size: int
+    seq_len: int
+    num_puzzle_identifiers: int
+    total_groups: int
+    mean_puzzle_examples: float
+    sets: list[str]
+    # Extensions (optional, absent in datasets built by the original).
+    puzzle_kind: str | None = None
+    charset: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, split_dir: str | Path) -> "DatasetMetadata":
+        path = Path(split_dir) / METADATA_FILE
+        if not path.exists():
+            raise DatasetFormatError(f"{path} does not exist: is {Path(split_dir).parent} a built puzzle dataset?")
+        try:
+            raw = json.loads(path.read_text())
+        except ValueError as e:
+            raise DatasetFormatError(f"{path} is not valid JSON ({e}); rebuild the dataset.") from None
+        known = {f.name for f in fields(cls)} - {"extra"}
+        required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
+        missing = required - raw.keys()
+        if missing:
+            raise DatasetFormatError(f"{path} lacks the field(s) {', '.join(sorted(missing))}; rebuild the dataset.")
+        extra = {k: v for k, v in raw.items() if k not in known}
+        return cls(**{k: raw[k] for k in known if k in raw}, extra=extra)
+
+    def save(self, split_dir: str | Path) -> None:
+        data = asdict(self)
+        extensions = ("puzzle_kind", "charset")
+        data = {k: v for k, v in data.items() if k != "extra" and not (k in extensions and v is None)}
+        data.update(self.extra)
+        Path(split_dir, METADATA_FILE).write_text(json.dumps(data, indent=2))
+
+    def inferred_kind(self) -> str:
+        """The puzzle kind: the explicit field when present, otherwise guessed from the original's encodings."""
+        if self.puzzle_kind in PUZZLE_KINDS:
+            return self.puzzle_kind
+        if self.seq_len == 81 and self.vocab_size == 11:
+            return "sudoku"
+        if self.seq_len == 900 and self.vocab_size == 12:
+            return "arc"
+        if self.seq_len == 900 and self.vocab_size == 6:
+            return "maze"
+        return "generic"
+
+    def puzzle_description(self) -> dict[str, Any]:
+        """The `puzzle` field of `samples` events (docs/run-directory.md): what a viewer needs to draw."""
+        kind = self.inferred_kind()
+        side = math.isqrt(self.seq_len)
+        grid_shape = [side, side] if side * side == self.seq_len else [1, self.seq_len]
+        # Token -> cell value offsets of the original encodings: ARC colours 0-9 are tokens 2-11,
+        # Sudoku digits 0-9 (0 = blank) are tokens 1-10, maze characters are tokens 1.. into the charset.
+        vocab_offset = {"arc": 2, "sudoku": 1, "maze": 1}.get(kind, 0)
+        description: dict[str, Any] = {
+            "kind": kind,
+            "grid_shape": grid_shape,
+            "vocab_offset": vocab_offset,
+            "pad_id": self.pad_id,
+            "ignore_label_id": self.ignore_label_id,
+            "vocab_size": self.vocab_size,
+            "seq_len": self.seq_len,
+        }
+        if kind == "maze":
+            description["charset"] = self.charset or "# SGo"
+        return description
+
+
+def load_identifiers(dataset_dir: str | Path) -> list[str] | None:
+    """The puzzle names of a dataset (index = puzzle id), or None when it has no identifiers.json."""
+    path = Path(dataset_dir) / IDENTIFIERS_FILE
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def array_path(split_dir: str | Path, set_name: str, field_name: str) -> Path:
+    return Path(split_dir) / f"{set_name}__{field_name}.npy"
