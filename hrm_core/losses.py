@@ -39,9 +39,10 @@ def stablemax_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, ignore_i
 
 def softmax_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = IGNORE_LABEL_ID):
     """Per-token loss [B, S]; zero where labels == ignore_index."""
+    # reshape, not view: logits are a slice past the puzzle positions and need not be contiguous.
     flat = F.cross_entropy(
-        logits.to(torch.float32).view(-1, logits.shape[-1]),
-        labels.to(torch.long).view(-1),
+        logits.to(torch.float32).reshape(-1, logits.shape[-1]),
+        labels.to(torch.long).reshape(-1),
         ignore_index=ignore_index,
         reduction="none",
     )
