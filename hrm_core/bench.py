@@ -1,4 +1,7 @@
-"""Benchmarks of the training step: `python -m hrm_core.bench step --size tiny|sudoku|arc`.
+"""Benchmarks of the training step, and a numerics check of the current device.
+
+    python -m hrm_core.bench step --size tiny|sudoku|arc
+    python -m hrm_core.bench check [--device cuda] [--fixture PATH]
 
 Prints milliseconds per optimizer step, tokens per second and, on CUDA, model FLOP/s and MFU (model FLOPs
 utilisation against the GPU's dense bf16 peak). The step is the trainer's: one ACT step of the loss head
@@ -8,6 +11,11 @@ Sizes:
     tiny    a small Sudoku-shaped model that runs anywhere in seconds
     sudoku  the published Sudoku-Extreme setup (hidden 512, seq 81, global batch 384)
     arc     the published ARC setup (hidden 512, seq 900, per-GPU batch 96 = 768 / 8 GPUs)
+
+`check` replays the reference rollout recorded from the original implementation
+(../shared/fixtures/hrm_reference_tiny.pt) on the chosen device in float32, in bfloat16 and compiled, and
+prints how far each is from the reference. It is how the CUDA path (attention kernel, bf16, torch.compile)
+is verified on a GPU machine; the CPU path is held to the fixture by the test suite.
 
 These are benchmarks, not tests: speed targets are measured here and reported, never asserted in CI.
 """
@@ -191,6 +199,37 @@ def format_result(size_name: str, r: dict) -> str:
     return line
 
 
+def check_device(device: torch.device, fixture: str | None) -> list[str]:
+    """Replays the reference rollout on `device` in float32, bfloat16 and compiled; returns report lines."""
+    from hrm_core.attention import resolve_attention
+    from hrm_core.reference import build_reference_model, compare_rollout, load_reference, replay_train_rollout
+
+    reference = load_reference(fixture)
+    lines = [f"device: {device_description(device)}, torch {torch.__version__}"]
+    backend, _ = resolve_attention("auto")
+    lines.append(f"attention: auto -> {backend}" + ("" if backend != "sdpa" else
+                 " (flash-attn not importable; PyTorch SDPA picks its own fused kernel on CUDA)"))
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False  # float32 must mean float32 for the comparison
+        torch.backends.cudnn.allow_tf32 = False
+
+    def run(label: str, compile_model: bool = False, **arch) -> None:
+        module = build_reference_model(reference, device=device, **arch).train()
+        forward = torch.compile(module, dynamic=False) if compile_model else None
+        t0 = time.perf_counter()
+        report = compare_rollout(replay_train_rollout(module, reference, forward), reference)
+        errors = ", ".join(f"{k} {v:.2e}" for k, v in report["max_rel_error"].items())
+        lines.append(f"{label}: max relative error vs reference: {errors}; halting decisions differing: "
+                     f"{report['halting_mismatches']} ({time.perf_counter() - t0:.1f} s)")
+
+    run("float32 eager", forward_dtype="float32")
+    run("bfloat16 eager", forward_dtype="bfloat16")
+    run("bfloat16 compiled", compile_model=True, forward_dtype="bfloat16")
+    if backend != "sdpa":
+        run(f"bfloat16 {backend}", forward_dtype="bfloat16", attn_backend=backend)
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hrm_core.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -206,7 +245,16 @@ def main(argv: list[str] | None = None) -> int:
     step.add_argument("--warmup", type=int, default=3)
     step.add_argument("--steps", type=int, default=10)
     step.add_argument("--json", action="store_true", help="print one JSON object instead of a line")
+    check = sub.add_parser("check", help="replay the reference rollout on a device (fp32, bf16, compiled)")
+    check.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
+    check.add_argument("--fixture", default=None, help="path of hrm_reference_tiny.pt (default: ../shared/fixtures)")
     args = parser.parse_args(argv)
+
+    if args.command == "check":
+        device = torch.device(args.device) if args.device else default_device()
+        for line in check_device(device, args.fixture):
+            print(line)
+        return 0
 
     device = torch.device(args.device) if args.device else default_device()
     size = SIZES[args.size]

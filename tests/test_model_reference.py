@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hrm_core import build_model, load_state_dict_compat
+from hrm_core import load_state_dict_compat
 from hrm_core.optim import AdamATan2, SparseSignSGD
+from hrm_core.reference import build_reference_model
 
 RTOL, ATOL = 2e-4, 1e-5
 TRAIN_OUTPUTS = ["logits", "q_halt_logits", "q_continue_logits", "target_q_continue"]
@@ -23,19 +24,6 @@ def close(actual: torch.Tensor, expected: torch.Tensor, what: str) -> None:
 @pytest.fixture(scope="module")
 def reference(reference_fixture_path):
     return torch.load(reference_fixture_path, weights_only=True)
-
-
-def build_reference_model(reference) -> torch.nn.Module:
-    hyper = dict(reference["arch"])
-    dims = {k: hyper.pop(k) for k in ("batch_size", "seq_len", "vocab_size", "num_puzzle_identifiers")}
-    arch = dict(
-        name="hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1",
-        loss=dict(name="losses@ACTLossHead", loss_type=reference["loss_type"]),
-        **hyper,
-    )
-    module = build_model(arch, device="cpu", **dims)
-    load_state_dict_compat(module, reference["state_dict"])
-    return module
 
 
 def test_state_dict_keys_are_the_originals(reference):
