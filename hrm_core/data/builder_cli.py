@@ -1,0 +1,59 @@
+"""What every dataset builder's command line shares: the error type, its printing, and progress display.
+
+A builder raises `DatasetBuildError` for bad input (a malformed file, a grid too large, ...) with a
+message that names the file, the puzzle and the fix. `run_builder` prints it as one line and exits with
+status 2, without a traceback; the DatasetWriter has already removed its temporary folder by then.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+EXIT_BAD_INPUT = 2
+
+
+class DatasetBuildError(Exception):
+    """Bad builder input; the message says which file and puzzle, what is wrong and what to do."""
+
+
+def run_builder(build: Callable[[], None]) -> None:
+    """Run `build`, turning DatasetBuildError and Ctrl-C into a short message and an exit status."""
+    try:
+        build()
+    except DatasetBuildError as error:
+        print(f"error: {error}", file=sys.stderr)
+        print("nothing was written.", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    except KeyboardInterrupt:
+        print("interrupted; nothing was written.", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+@contextmanager
+def progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
+    """Report progress through `advance(n)`: a live bar on a terminal, a line every ~10% otherwise."""
+    if sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=Console(stderr=True)) as bar:
+            task = bar.add_task(description, total=total)
+            yield lambda n=1: bar.advance(task, n)
+        return
+
+    done = 0
+    next_report = 0.0
+    start = time.monotonic()
+
+    def advance(n: int = 1) -> None:
+        nonlocal done, next_report
+        done += n
+        if done >= next_report or done == total:
+            print(f"{description}: {done}/{total} ({time.monotonic() - start:.1f}s)", file=sys.stderr, flush=True)
+            next_report = done + max(1, total // 10)
+
+    yield advance

@@ -1,0 +1,261 @@
+"""Batches from a puzzle dataset (the original's format, see hrm_core/data/format.py), for training and eval.
+
+Semantics are the original puzzle_dataset.py's:
+
+Training (`TrainBatches`): one *pass* covers `epochs_per_pass` epochs (the eval interval). For each set, the
+groups are shuffled once per epoch (Philox generator seeded with `seed + pass_counter`), the per-epoch
+orders are concatenated, and the pass walks them: each group contributes one random puzzle of the group,
+whose examples (in random order, truncated to the space left) fill the global batch. A global batch that
+cannot be filled ends the pass (the last incomplete batch is dropped). Every rank builds the same global
+batch and keeps its slice `[rank * local : (rank + 1) * local]`.
+
+The original picks the examples inside a puzzle with numpy's global, unseeded generator; here a second
+generator seeded from (seed, pass counter) does it, so that runs and resumes are reproducible. The drawn
+distribution is the same.
+
+Evaluation (`eval_batches`): every example of every set exactly once, in order, in global batches; each rank
+takes its slice and pads it to the local batch size with the blank puzzle id, the pad token and the ignore
+label.
+
+`TrainBatches.state_dict()` captures the position (pass counter, set, index into the group order) and both
+generators after the last batch handed out, so a resumed run continues with exactly the next batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hrm_core.data.format import ARRAY_FIELDS, DatasetFormatError, DatasetMetadata, array_path
+
+IGNORE_LABEL_ID = -100  # the label the losses skip (hrm_core.losses.IGNORE_LABEL_ID)
+
+# inputs/labels can be large: memory-map them. The small index arrays are read into memory.
+_MMAP_MODES = {"inputs": "r", "labels": "r", "puzzle_identifiers": None, "puzzle_indices": None, "group_indices": None}
+
+
+@dataclass
+class Batch:
+    """One local batch. `tensors` holds int32 `inputs` [B, S], `labels` [B, S], `puzzle_identifiers` [B]."""
+
+    set_name: str
+    tensors: dict[str, torch.Tensor]
+    global_size: int  # examples in the global batch, excluding padding
+    local_valid: int  # rows of this rank's batch that are real examples (the rest is padding)
+
+
+class PuzzleSplit:
+    """One split (`train` or `test`) of a dataset folder: its metadata and arrays per set."""
+
+    def __init__(self, dataset_path: str | Path, split: str):
+        self.dataset_path = Path(dataset_path)
+        self.split = split
+        self.split_dir = self.dataset_path / split
+        self.metadata = DatasetMetadata.load(self.split_dir)
+        self.sets: dict[str, dict[str, np.ndarray]] = {}
+        for set_name in self.metadata.sets:
+            arrays = {}
+            for field_name in ARRAY_FIELDS:
+                path = array_path(self.split_dir, set_name, field_name)
+                if not path.exists():
+                    raise DatasetFormatError(f"{path} is missing; rebuild the dataset.")
+                arrays[field_name] = np.load(path, mmap_mode=_MMAP_MODES[field_name])
+            self.sets[set_name] = arrays
+
+    def num_examples(self, set_name: str) -> int:
+        return len(self.sets[set_name]["inputs"])
+
+
+def _collate(metadata: DatasetMetadata, arrays: dict[str, np.ndarray], local_batch_size: int) -> dict[str, torch.Tensor]:
+    """int32 tensors; the dataset's ignore label mapped to IGNORE_LABEL_ID; padded to the local batch size."""
+    batch = {k: np.asarray(v).astype(np.int32) for k, v in arrays.items()}
+    if metadata.ignore_label_id is not None:
+        batch["labels"][batch["labels"] == metadata.ignore_label_id] = IGNORE_LABEL_ID
+    pad = local_batch_size - batch["puzzle_identifiers"].size
+    if pad > 0:
+        pad_values = {"inputs": metadata.pad_id, "labels": IGNORE_LABEL_ID, "puzzle_identifiers": metadata.blank_identifier_id}
+        batch = {
+            k: np.pad(v, ((0, pad),) + ((0, 0),) * (v.ndim - 1), constant_values=pad_values[k])
+            for k, v in batch.items()
+        }
+    return {k: torch.from_numpy(v) for k, v in batch.items()}
+
+
+def _local_batch_size(global_batch_size: int, world_size: int) -> int:
+    if global_batch_size % world_size != 0:
+        raise ValueError(f"global_batch_size={global_batch_size} must be a multiple of the number of processes ({world_size})")
+    return global_batch_size // world_size
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Training
+
+def _bit_generator_state(generator: np.random.Generator) -> dict[str, Any]:
+    """The generator's state as plain Python values (checkpoints load with weights_only=True)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, np.ndarray):
+            return {"__ndarray__": value.tolist(), "dtype": str(value.dtype)}
+        if isinstance(value, np.integer):
+            return int(value)
+        return value
+
+    return plain(generator.bit_generator.state)
+
+
+def _restore_bit_generator(generator: np.random.Generator, state: dict[str, Any]) -> None:
+    def numpy_values(value: Any) -> Any:
+        if isinstance(value, dict) and "__ndarray__" in value:
+            return np.array(value["__ndarray__"], dtype=value["dtype"])
+        if isinstance(value, dict):
+            return {k: numpy_values(v) for k, v in value.items()}
+        return value
+
+    generator.bit_generator.state = numpy_values(state)
+
+
+class TrainBatches:
+    """Training batches, one pass (= `epochs_per_pass` epochs) per call of `next_pass()`."""
+
+    def __init__(self, split: PuzzleSplit, *, seed: int, global_batch_size: int, epochs_per_pass: int, rank: int, world_size: int):
+        self.split = split
+        self.metadata = split.metadata
+        self.seed = seed
+        self.global_batch_size = global_batch_size
+        self.local_batch_size = _local_batch_size(global_batch_size, world_size)
+        self.epochs_per_pass = epochs_per_pass
+        self.rank = rank
+        # Position: passes begun per set (the original's `_iters`), and where the current one stands.
+        self._iters = 0
+        self._set_index = 0  # index into metadata.sets of the set being walked
+        self._start_index = 0  # next position in that set's group order
+        self._in_pass = False
+        self._group_rng: np.random.Generator | None = None
+        self._example_rng: np.random.Generator | None = None
+        self._group_order: np.ndarray | None = None
+
+    # The per-set shuffle, exactly the original: Philox(seed + iters) permutes the groups once per epoch.
+    def _begin_set(self, set_name: str) -> None:
+        self._iters += 1
+        self._group_rng = np.random.Generator(np.random.Philox(seed=self.seed + self._iters))
+        self._example_rng = np.random.Generator(np.random.Philox(seed=[self.seed, self._iters]))
+        num_groups = self.split.sets[set_name]["group_indices"].size - 1
+        self._group_order = np.concatenate([self._group_rng.permutation(num_groups) for _ in range(self.epochs_per_pass)])
+        self._start_index = 0
+
+    def _sample_global_batch(self, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Packs groups from the order until the global batch is full: (example indices, puzzle indices)."""
+        assert self._group_order is not None and self._group_rng is not None and self._example_rng is not None
+        puzzle_indices, group_indices = arrays["puzzle_indices"], arrays["group_indices"]
+        examples, puzzles = [], []
+        size = 0
+        while self._start_index < self._group_order.size and size < self.global_batch_size:
+            group = self._group_order[self._start_index]
+            puzzle = self._group_rng.integers(group_indices[group], group_indices[group + 1])
+            self._start_index += 1
+            first = puzzle_indices[puzzle]
+            puzzle_size = int(puzzle_indices[puzzle + 1] - first)
+            take = min(puzzle_size, self.global_batch_size - size)
+            puzzles.append(np.full(take, puzzle, dtype=np.int32))
+            examples.append(first + self._example_rng.choice(puzzle_size, take, replace=False))
+            size += take
+        if not examples:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+        return np.concatenate(examples), np.concatenate(puzzles)
+
+    def next_pass(self) -> Iterator[Batch]:
+        """Yields the batches of one pass over every set; after a resume, the rest of the interrupted pass."""
+        sets = self.metadata.sets
+        resuming = self._in_pass
+        while self._set_index < len(sets):
+            set_name = sets[self._set_index]
+            arrays = self.split.sets[set_name]
+            if not resuming:
+                self._begin_set(set_name)
+            resuming = False
+            self._in_pass = True
+            while self._start_index < self._group_order.size:  # type: ignore[union-attr]
+                example_indices, puzzle_indices = self._sample_global_batch(arrays)
+                if puzzle_indices.size < self.global_batch_size:
+                    break  # drop the last incomplete batch
+                local = slice(self.rank * self.local_batch_size, (self.rank + 1) * self.local_batch_size)
+                tensors = _collate(self.metadata, {
+                    "inputs": arrays["inputs"][example_indices[local]],
+                    "labels": arrays["labels"][example_indices[local]],
+                    "puzzle_identifiers": arrays["puzzle_identifiers"][puzzle_indices[local]],
+                }, self.local_batch_size)
+                yield Batch(set_name, tensors, global_size=int(puzzle_indices.size), local_valid=self.local_batch_size)
+            self._set_index += 1
+        self._set_index = 0
+        self._in_pass = False
+
+    def end_pass(self) -> None:
+        """Abandons the rest of the current pass: the next `next_pass()` starts a new one.
+
+        The loop calls it when it stops a pass early at total_steps (the original skips the remaining batches).
+        """
+        self._in_pass = False
+        self._set_index = 0
+        self._start_index = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        """Position after the last batch handed out, and the generators' states (plain Python values)."""
+        state: dict[str, Any] = {
+            "iters": self._iters,
+            "set_index": self._set_index,
+            "start_index": self._start_index,
+            "in_pass": self._in_pass,
+            "epochs_per_pass": self.epochs_per_pass,
+            "global_batch_size": self.global_batch_size,
+            "seed": self.seed,
+        }
+        if self._in_pass:
+            state["group_rng"] = _bit_generator_state(self._group_rng)  # type: ignore[arg-type]
+            state["example_rng"] = _bit_generator_state(self._example_rng)  # type: ignore[arg-type]
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for key in ("epochs_per_pass", "global_batch_size", "seed"):
+            if state[key] != getattr(self, key):
+                raise ValueError(f"the checkpoint's data sampler used {key}={state[key]}, this run {getattr(self, key)}")
+        self._iters = state["iters"]
+        self._set_index = state["set_index"]
+        self._in_pass = state["in_pass"]
+        if self._in_pass:
+            # Rebuild the group order of the interrupted pass (the same draws as at its start), then put both
+            # generators back where they were.
+            self._iters -= 1
+            self._begin_set(self.metadata.sets[self._set_index])
+            _restore_bit_generator(self._group_rng, state["group_rng"])  # type: ignore[arg-type]
+            _restore_bit_generator(self._example_rng, state["example_rng"])  # type: ignore[arg-type]
+        self._start_index = state["start_index"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Evaluation
+
+def eval_batches(split: PuzzleSplit, *, global_batch_size: int, rank: int, world_size: int) -> Iterator[Batch]:
+    """Every example of every set once, in order; this rank's slice of each global batch, padded."""
+    local_batch_size = _local_batch_size(global_batch_size, world_size)
+    for set_name, arrays in split.sets.items():
+        total = split.num_examples(set_name)
+        puzzle_starts = arrays["puzzle_indices"]
+        for start in range(0, total, global_batch_size):
+            end = min(total, start + global_batch_size)
+            local_start = min(start + rank * local_batch_size, end)
+            local_end = min(start + (rank + 1) * local_batch_size, end)
+            # Puzzle of each example: the last puzzle whose first example is at or before it.
+            puzzles = np.searchsorted(puzzle_starts, np.arange(local_start, local_end), side="right") - 1
+            tensors = _collate(split.metadata, {
+                "inputs": arrays["inputs"][local_start:local_end],
+                "labels": arrays["labels"][local_start:local_end],
+                "puzzle_identifiers": arrays["puzzle_identifiers"][puzzles],
+            }, local_batch_size)
+            yield Batch(set_name, tensors, global_size=end - start, local_valid=local_end - local_start)

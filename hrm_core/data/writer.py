@@ -1,0 +1,221 @@
+"""Write a puzzle dataset (hrm_core/data/format.py) group by group, without holding it in memory.
+
+    with DatasetWriter("data/sudoku-extreme-1k-aug-1000") as dataset:
+        train = dataset.split("train", seq_len=81, puzzle_kind="sudoku")
+        for group in groups:
+            train.add_group(inputs, labels, puzzle_sizes=[1] * len(inputs), puzzle_identifiers=ids)
+        train.finish(vocab_size=11, num_puzzle_identifiers=1)
+        dataset.write_identifiers(["<blank>"])
+
+Everything is written into a hidden temporary folder next to the output; leaving the `with` block
+without an exception renames it into place (replacing an older build), and an exception deletes it. A
+build that fails or is interrupted therefore never leaves a folder that looks complete.
+
+The big arrays (`inputs`, `labels`) are streamed: rows are appended to the `.npy` file as they come, and
+the header, written with room to spare, gets the final row count when the split is finished. The small
+index arrays are kept in memory (a few bytes per puzzle).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+from hrm_core.data.format import BLANK_PUZZLE_NAME, IDENTIFIERS_FILE, DatasetMetadata, array_path
+
+# Every `.npy` header we write takes exactly this many bytes (a multiple of 64, as numpy aligns them), so
+# the final shape can be written over the provisional one in place.
+_NPY_HEADER_BYTES = 128
+_NPY_MAGIC = b"\x93NUMPY\x01\x00"
+
+
+class DatasetWriter:
+    """A dataset folder under construction; see the module docstring."""
+
+    def __init__(self, output_dir: str | Path, *, replace_existing: bool = True) -> None:
+        self.output_dir = Path(output_dir)
+        self.replace_existing = replace_existing
+        self.temp_dir = self.output_dir.parent / f".{self.output_dir.name}.building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._splits: list[SplitWriter] = []
+        # True when the output already existed and `replace_existing` was False (another process won).
+        self.kept_existing = False
+
+    def __enter__(self) -> "DatasetWriter":
+        self.output_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.temp_dir.mkdir()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc_type is not None:
+            for split in self._splits:
+                split.close()
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+            return
+        unfinished = [split.name for split in self._splits if not split.finished]
+        if unfinished:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+            raise RuntimeError(f"split(s) {', '.join(unfinished)} were never finished; nothing was written")
+        self._move_into_place()
+
+    def split(self, name: str, *, seq_len: int, set_name: str = "all", dtype: np.dtype | type = np.uint8, puzzle_kind: str | None = None, charset: str | None = None) -> "SplitWriter":
+        """Start a split (`train` or `test`) holding one set, `all` as in the original's builders."""
+        writer = SplitWriter(self.temp_dir / name, name=name, set_name=set_name, seq_len=seq_len, dtype=np.dtype(dtype), puzzle_kind=puzzle_kind, charset=charset)
+        self._splits.append(writer)
+        return writer
+
+    def discard(self, split: "SplitWriter") -> None:
+        """Drop a split that turned out empty: the dataset will not have that split folder."""
+        split.close()
+        shutil.rmtree(split.split_dir, ignore_errors=True)
+        self._splits.remove(split)
+
+    def write_identifiers(self, names: Sequence[str]) -> None:
+        """identifiers.json: the name of each puzzle id; id 0 must be the blank puzzle."""
+        if not names or names[0] != BLANK_PUZZLE_NAME:
+            raise ValueError(f"identifiers must start with {BLANK_PUZZLE_NAME!r}")
+        (self.temp_dir / IDENTIFIERS_FILE).write_text(json.dumps(list(names)))
+
+    def _move_into_place(self) -> None:
+        try:
+            os.rename(self.temp_dir, self.output_dir)
+            return
+        except OSError:
+            if not self.output_dir.exists():
+                shutil.rmtree(self.temp_dir, ignore_errors=True)
+                raise
+        # The output exists already: a previous build, or a concurrent builder that finished first.
+        if not self.replace_existing:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+            self.kept_existing = True
+            return
+        retired = self.output_dir.parent / f".{self.output_dir.name}.old-{uuid.uuid4().hex[:8]}"
+        os.rename(self.output_dir, retired)
+        os.rename(self.temp_dir, self.output_dir)
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+class SplitWriter:
+    """One split folder: streams `inputs`/`labels` and collects the index arrays."""
+
+    def __init__(self, split_dir: Path, *, name: str, set_name: str, seq_len: int, dtype: np.dtype, puzzle_kind: str | None, charset: str | None) -> None:
+        self.split_dir = split_dir
+        self.name = name
+        self.set_name = set_name
+        self.seq_len = seq_len
+        self.dtype = dtype
+        self.puzzle_kind = puzzle_kind
+        self.charset = charset
+        self.finished = False
+        split_dir.mkdir(parents=True)
+        self._inputs = _StreamingNpy(array_path(split_dir, set_name, "inputs"), seq_len, dtype)
+        self._labels = _StreamingNpy(array_path(split_dir, set_name, "labels"), seq_len, dtype)
+        self._puzzle_identifiers: list[np.ndarray] = []
+        self._puzzle_sizes: list[np.ndarray] = []
+        self._group_sizes: list[np.ndarray] = []
+
+    @property
+    def num_examples(self) -> int:
+        return self._inputs.rows
+
+    def add_group(self, inputs: np.ndarray, labels: np.ndarray, *, puzzle_sizes: Sequence[int] | np.ndarray, puzzle_identifiers: Sequence[int] | np.ndarray) -> None:
+        """Append one group: its examples (rows of `inputs`/`labels`, [examples, seq_len]) puzzle by puzzle.
+
+        `puzzle_sizes[i]` is the number of examples of the group's i-th puzzle, whose id is
+        `puzzle_identifiers[i]`; the sizes must add up to the number of rows.
+        """
+        self.add_groups(inputs, labels, puzzle_sizes=puzzle_sizes, puzzle_identifiers=puzzle_identifiers, group_sizes=[len(puzzle_sizes)])
+
+    def add_groups(self, inputs: np.ndarray, labels: np.ndarray, *, puzzle_sizes: Sequence[int] | np.ndarray, puzzle_identifiers: Sequence[int] | np.ndarray, group_sizes: Sequence[int] | np.ndarray) -> None:
+        """Append several groups at once; `group_sizes[g]` is the number of puzzles of group g.
+
+        For sets of millions of one-puzzle groups (the full Sudoku set) this avoids a Python call per group.
+        """
+        sizes = np.asarray(puzzle_sizes, dtype=np.int64)
+        identifiers = np.asarray(puzzle_identifiers, dtype=np.int32)
+        groups = np.asarray(group_sizes, dtype=np.int64)
+        if inputs.shape != labels.shape or inputs.ndim != 2 or inputs.shape[1] != self.seq_len:
+            raise ValueError(f"inputs {inputs.shape} and labels {labels.shape} must both be [examples, {self.seq_len}]")
+        if sizes.shape != identifiers.shape or int(sizes.sum()) != inputs.shape[0] or (sizes <= 0).any():
+            raise ValueError("puzzle_sizes must be positive, one per puzzle identifier, and add up to the number of examples")
+        if int(groups.sum()) != len(sizes) or (groups <= 0).any():
+            raise ValueError("group_sizes must be positive and add up to the number of puzzles")
+        self._inputs.append(inputs)
+        self._labels.append(labels)
+        self._puzzle_sizes.append(sizes)
+        self._puzzle_identifiers.append(identifiers)
+        self._group_sizes.append(groups)
+
+    def finish(self, *, vocab_size: int, num_puzzle_identifiers: int, pad_id: int = 0, ignore_label_id: int | None = 0, blank_identifier_id: int = 0) -> DatasetMetadata:
+        """Write the index arrays and dataset.json; the split is complete afterwards."""
+        self._inputs.close()
+        self._labels.close()
+        sizes = np.concatenate(self._puzzle_sizes) if self._puzzle_sizes else np.zeros(0, np.int64)
+        puzzle_indices = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
+        group_sizes = np.concatenate(self._group_sizes) if self._group_sizes else np.zeros(0, np.int64)
+        group_indices = np.concatenate([[0], np.cumsum(group_sizes)]).astype(np.int32)
+        identifiers = np.concatenate(self._puzzle_identifiers) if self._puzzle_identifiers else np.zeros(0, np.int32)
+        np.save(array_path(self.split_dir, self.set_name, "puzzle_identifiers"), identifiers.astype(np.int32))
+        np.save(array_path(self.split_dir, self.set_name, "puzzle_indices"), puzzle_indices)
+        np.save(array_path(self.split_dir, self.set_name, "group_indices"), group_indices)
+
+        num_puzzles = len(identifiers)
+        metadata = DatasetMetadata(
+            pad_id=pad_id,
+            ignore_label_id=ignore_label_id,
+            blank_identifier_id=blank_identifier_id,
+            vocab_size=vocab_size,
+            seq_len=self.seq_len,
+            num_puzzle_identifiers=num_puzzle_identifiers,
+            total_groups=len(group_sizes),
+            mean_puzzle_examples=self.num_examples / num_puzzles if num_puzzles else 0.0,
+            sets=[self.set_name],
+            puzzle_kind=self.puzzle_kind,
+            charset=self.charset,
+        )
+        metadata.save(self.split_dir)
+        self.finished = True
+        return metadata
+
+    def close(self) -> None:
+        self._inputs.close()
+        self._labels.close()
+
+
+class _StreamingNpy:
+    """A 2-D `.npy` file [rows, width] whose rows are appended; the header is fixed up on close."""
+
+    def __init__(self, path: Path, width: int, dtype: np.dtype) -> None:
+        self.path = path
+        self.width = width
+        self.dtype = dtype
+        self.rows = 0
+        self._file = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self._file.write(_npy_header(dtype, (0, width)))
+
+    def append(self, rows: np.ndarray) -> None:
+        self._file.write(np.ascontiguousarray(rows, dtype=self.dtype).tobytes())
+        self.rows += rows.shape[0]
+
+    def close(self) -> None:
+        if self._file.closed:
+            return
+        self._file.seek(0)
+        self._file.write(_npy_header(self.dtype, (self.rows, self.width)))
+        self._file.close()
+
+
+def _npy_header(dtype: np.dtype, shape: tuple[int, int]) -> bytes:
+    """A version-1.0 `.npy` header of exactly _NPY_HEADER_BYTES bytes (numpy's format, padded with spaces)."""
+    description = repr({"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape})
+    body_length = _NPY_HEADER_BYTES - len(_NPY_MAGIC) - 2
+    body = description.encode("latin1").ljust(body_length - 1) + b"\n"
+    if len(body) != body_length:
+        raise ValueError(f"shape {shape} does not fit a {_NPY_HEADER_BYTES}-byte .npy header")
+    return _NPY_MAGIC + body_length.to_bytes(2, "little") + body

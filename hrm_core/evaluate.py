@@ -1,0 +1,354 @@
+"""Evaluate a checkpoint on its dataset's test split: `python -m hrm_core.evaluate checkpoint=PATH [key=value ...]`.
+
+The command line is the original's `evaluate.py` (OmegaConf key=value), single process or under torchrun:
+
+    python -m hrm_core.evaluate checkpoint=checkpoints/Arc-aug-1000\\ ACT-torch/my-run/step_52080
+    torchrun --nproc-per-node 8 -m hrm_core.evaluate checkpoint=... save_outputs=[inputs,puzzle_identifiers,logits]
+
+`checkpoint` is a checkpoint folder `step_<N>/` of this project, its `model.pt`, a run directory (its newest
+checkpoint), or a bare weights file of the original (`step_<N>`); the run's `all_config.yaml` must sit next
+to it, as the original's evaluate.py expects. Results go to `<run_dir>/eval_step_<N>/`:
+
+    step_<N>_all_preds.<rank>   the `save_outputs` tensors of each rank (the original's file, same content)
+    eval_results.json           exact accuracy and the other metrics per set, and the evaluators' results
+    submission.json             ARC datasets: two attempts per test input, ARC Prize format
+    arc_scores.json             ARC datasets: pass@1..1000 and every puzzle's solving rank
+
+User mistakes (a missing checkpoint or config, a wrong data_path, an unknown key) print one clear message
+and exit with code 2. docs/evaluation.md has the details.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+EXIT_USAGE_ERROR = 2
+
+# The original evaluate.py's default outputs.
+DEFAULT_SAVE_OUTPUTS = ["inputs", "labels", "puzzle_identifiers", "logits", "q_halt_logits", "q_continue_logits"]
+# What can be saved: the batch's tensors and the model's outputs (`preds` = argmax of the logits).
+SAVEABLE_OUTPUTS = ("inputs", "labels", "puzzle_identifiers", "logits", "q_halt_logits", "q_continue_logits", "preds")
+
+RESULTS_FILE = "eval_results.json"
+CONFIG_FILE = "all_config.yaml"
+_STEP_NAME = re.compile(r"^step_(\d+)$")
+
+USAGE = """\
+usage: python -m hrm_core.evaluate checkpoint=PATH [data_path=DIR] [save_outputs=[a,b,...]]
+                                   [global_batch_size=N] [evaluators=[arc]] [compile=auto|true|false]
+
+  checkpoint         a step_<N>/ checkpoint folder, its model.pt, a run directory (newest checkpoint),
+                     or an original bare weights file step_<N>; all_config.yaml must be next to it
+  data_path          the dataset to evaluate on (default: the run's data_path)
+  save_outputs       tensors saved per rank as step_<N>_all_preds.<rank> (default: the original's
+                     [inputs,labels,puzzle_identifiers,logits,q_halt_logits,q_continue_logits]; [] for none)
+  global_batch_size  evaluation batch over all processes (default: the run's)
+  evaluators         extra scoring (default: [arc] for ARC datasets, [] otherwise)
+  compile            torch.compile the model (default: the run's setting; auto = on for CUDA unless
+                     DISABLE_COMPILE is set)
+"""
+
+
+class UsageError(Exception):
+    """A mistake in the command line or its files: printed as one message, exit code 2."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Command line
+
+
+@dataclass
+class EvalArgs:
+    checkpoint: str
+    data_path: str | None = None
+    save_outputs: list[str] = field(default_factory=lambda: list(DEFAULT_SAVE_OUTPUTS))
+    global_batch_size: int | None = None
+    evaluators: list[str] | None = None
+    compile: str | None = None  # auto, true or false; None: the run's `compile` setting
+
+
+def parse_args(argv: Sequence[str]) -> EvalArgs:
+    """Reads key=value arguments (OmegaConf's syntax, like the original) into EvalArgs."""
+    from omegaconf import OmegaConf
+
+    known = [f.name for f in fields(EvalArgs)]
+    values: dict[str, Any] = {}
+    for text in argv:
+        key, sep, _ = text.partition("=")
+        if not sep or not key:
+            raise UsageError(f"cannot read the argument {text!r}: arguments look like key=value, e.g. checkpoint=PATH")
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]}?" if close else f"; known keys: {', '.join(known)}"
+            raise UsageError(f"unknown key {key!r} in {text!r}{hint}")
+        try:
+            values[key] = OmegaConf.to_container(OmegaConf.from_dotlist([text]))[key]  # type: ignore[index]
+        except Exception as e:  # OmegaConf's grammar errors
+            raise UsageError(f"cannot parse {text!r}: {str(e).splitlines()[0]}") from None
+
+    if "checkpoint" not in values or values["checkpoint"] in (None, ""):
+        raise UsageError("checkpoint=PATH is required")
+    for key in ("checkpoint", "data_path"):
+        if key in values and values[key] is not None:
+            values[key] = str(values[key])
+    for key in ("save_outputs", "evaluators"):
+        if key in values and not (isinstance(values[key], list) and all(isinstance(v, str) for v in values[key])):
+            raise UsageError(f"{key} must be a list of names, e.g. {key}=[a,b]; got {values[key]!r}")
+    unknown_outputs = [name for name in values.get("save_outputs", []) if name not in SAVEABLE_OUTPUTS]
+    if unknown_outputs:
+        raise UsageError(f"save_outputs: unknown output {unknown_outputs[0]!r}; choose from {', '.join(SAVEABLE_OUTPUTS)}")
+    if isinstance(values.get("compile"), bool):  # `compile=true` reads as a YAML bool
+        values["compile"] = "true" if values["compile"] else "false"
+    if values.get("compile") not in (None, "auto", "true", "false"):
+        raise UsageError(f"compile must be auto, true or false; got {values['compile']!r}")
+    batch_size = values.get("global_batch_size")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0):
+        raise UsageError(f"global_batch_size must be a positive integer, got {batch_size!r}")
+    return EvalArgs(**values)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The checkpoint and its run
+
+
+@dataclass
+class CheckpointLocation:
+    weights: Path  # the file holding the model's state dict
+    run_dir: Path  # where all_config.yaml lives and eval_step_<N>/ goes
+    step: int
+
+
+def locate_checkpoint(path_text: str) -> CheckpointLocation:
+    """Where the weights, the run and the step are, for every form `checkpoint=` accepts."""
+    from hrm_core.training.checkpoint import MODEL_FILE, CheckpointError, resolve_checkpoint
+
+    path = Path(path_text)
+    if not path.exists():
+        raise UsageError(f"checkpoint {path} does not exist")
+    if path.is_file() and path.name == MODEL_FILE:
+        path = path.parent  # a checkpoint folder's model.pt: the folder must be complete like any other
+    if path.is_dir():
+        try:
+            folder = resolve_checkpoint(path)
+        except CheckpointError as e:
+            raise UsageError(str(e)) from None
+        if not (folder / MODEL_FILE).is_file():
+            raise UsageError(f"{folder} has no {MODEL_FILE}")
+        return CheckpointLocation(weights=folder / MODEL_FILE, run_dir=folder.parent, step=_step_of(folder))
+    # A bare weights file, as the original saves them: <run_dir>/step_<N>.
+    return CheckpointLocation(weights=path, run_dir=path.parent, step=_step_of(path))
+
+
+def _step_of(path: Path) -> int:
+    match = _STEP_NAME.match(path.name)
+    return int(match.group(1)) if match else 0
+
+
+def load_run_config(location: CheckpointLocation, args: EvalArgs):
+    """The run's validated config (hrm_core.config.TrainConfig) with this command's overrides applied."""
+    import yaml
+
+    from hrm_core.config import ConfigError, validate
+
+    config_path = location.run_dir / CONFIG_FILE
+    if not config_path.is_file():
+        raise UsageError(
+            f"{config_path} does not exist: evaluation rebuilds the model from the run's config, which the trainer "
+            f"writes next to its checkpoints; copy the run's {CONFIG_FILE} there"
+        )
+    try:
+        raw = yaml.safe_load(config_path.read_text())
+    except yaml.YAMLError as e:
+        raise UsageError(f"{config_path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise UsageError(f"{config_path} does not hold a config (a mapping of keys)")
+    if args.data_path is not None:
+        raw["data_path"] = args.data_path
+    if args.global_batch_size is not None:
+        raw["global_batch_size"] = args.global_batch_size
+    try:
+        return validate(raw)
+    except ConfigError as e:
+        raise UsageError(f"{config_path}: {e.render().removeprefix('config error: ')}") from None
+
+
+def check_test_split(data_path: str) -> None:
+    test_dir = Path(data_path) / "test"
+    if not (test_dir / "dataset.json").is_file():
+        what = "does not exist" if not Path(data_path).exists() else f"has no test split ({test_dir / 'dataset.json'} is missing)"
+        raise UsageError(f"dataset folder {data_path} {what}; pass data_path=DIR pointing at the dataset the checkpoint was trained on")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Running
+
+
+def default_evaluators(data_path: str, metadata: Any) -> list[str]:
+    """ARC scoring for ARC datasets (they carry identifiers.json), nothing otherwise."""
+    from hrm_core.data.format import IDENTIFIERS_FILE
+
+    is_arc = metadata.inferred_kind() == "arc" and (Path(data_path) / IDENTIFIERS_FILE).is_file()
+    return ["arc"] if is_arc else []
+
+
+def build_evaluators(names: list[str], data_path: str, metadata: Any) -> dict[str, Any]:
+    from hrm_core.data.format import DatasetFormatError
+    from hrm_core.evaluators import EVALUATORS, build_evaluator
+
+    unknown = [name for name in names if name not in EVALUATORS]
+    if unknown:
+        raise UsageError(f"evaluators: unknown evaluator {unknown[0]!r}; known evaluators: {', '.join(sorted(EVALUATORS))}")
+    try:
+        return {name: build_evaluator(name, data_path=data_path, eval_metadata=metadata) for name in names}
+    except (DatasetFormatError, ValueError) as e:
+        raise UsageError(f"evaluator setup failed: {e}") from None
+
+
+def model_metadata(data_path: str, test_metadata: Any) -> Any:
+    """The metadata the model is sized by: the train split's, as in training (the test split's if it is absent)."""
+    from hrm_core.data.format import DatasetFormatError, DatasetMetadata
+
+    try:
+        return DatasetMetadata.load(Path(data_path) / "train")
+    except DatasetFormatError:
+        return test_metadata
+
+
+def load_model(config: Any, metadata: Any, location: CheckpointLocation, world_size: int, device: Any):
+    """The model of the run's config with the checkpoint's weights, in eval mode.
+
+    `metadata` sizes the model (sequence length, vocabulary, puzzle-embedding table).
+    """
+    import pickle
+
+    from hrm_core.registry import build_model
+    from hrm_core.training.checkpoint import CheckpointError, load_model_state
+
+    if config.global_batch_size % world_size:
+        raise UsageError(f"global_batch_size={config.global_batch_size} is not a multiple of the {world_size} processes; "
+                         f"pass global_batch_size=N with N divisible by {world_size}")
+    try:
+        state = load_model_state(location.weights)  # weights_only=True: safe for checkpoints from elsewhere
+    except (CheckpointError, pickle.UnpicklingError, RuntimeError, EOFError) as e:
+        raise UsageError(f"cannot load the weights {location.weights}: {str(e).splitlines()[0]}") from None
+    try:
+        module = build_model(config.arch_kwargs, batch_size=config.global_batch_size // world_size, seq_len=metadata.seq_len,
+                             vocab_size=metadata.vocab_size, num_puzzle_identifiers=metadata.num_puzzle_identifiers, device=device)
+    except ValueError as e:  # an arch the model registry rejects (unknown name, bad hyperparameter)
+        raise UsageError(f"{location.run_dir / CONFIG_FILE}: {e}") from None
+    expected = module.state_dict()
+    mismatched = [k for k, v in state.items() if k in expected and tuple(v.shape) != tuple(expected[k].shape)]
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if mismatched or missing or unexpected:
+        details = []
+        if mismatched:
+            k = mismatched[0]
+            details.append(f"{k} has shape {tuple(state[k].shape)} in the checkpoint, {tuple(expected[k].shape)} in the model")
+        if missing:
+            details.append(f"missing {', '.join(missing[:3])}")
+        if unexpected:
+            details.append(f"unexpected {', '.join(unexpected[:3])}")
+        raise UsageError(f"{location.weights} does not fit the model built from {location.run_dir / CONFIG_FILE} and "
+                         f"data_path={config.data_path}: {'; '.join(details)}")
+    module.load_state_dict(state)
+    module.eval()
+    return module
+
+
+def format_report(step: int, metrics: dict[str, dict[str, float]], evaluator_results: dict[str, dict[str, Any]]) -> str:
+    """The readable table printed at the end."""
+    columns = ("count", "exact_accuracy", "accuracy", "q_halt_accuracy", "steps", "lm_loss")
+    lines = [f"evaluation of step {step}", ""]
+    lines.append(f"{'set':<16}" + "".join(f"{c:>17}" for c in columns))
+    for set_name, values in metrics.items():
+        cells = []
+        for c in columns:
+            value = values.get(c)
+            cells.append(f"{'-':>17}" if value is None else f"{int(value):>17d}" if c == "count" else f"{value:>17.4f}")
+        lines.append(f"{set_name:<16}" + "".join(cells))
+    for name, result in evaluator_results.items():
+        pass_at = result.get("pass_at", {})
+        lines += ["", f"{name}: {result.get('num_puzzles', 0)} puzzles, {result.get('num_test_inputs', 0)} test inputs"]
+        lines.append("  " + "".join(f"{'pass@' + k:>12}" for k in pass_at))
+        lines.append("  " + "".join(f"{v:>12.2%}" for v in pass_at.values()))
+        if result.get("num_unmatched"):
+            lines.append(f"  warning: {result['num_unmatched']} predictions matched no test input of their puzzle")
+    return "\n".join(lines)
+
+
+def evaluate(args: EvalArgs) -> int:
+    import torch
+
+    from hrm_core.data.format import DatasetFormatError, load_identifiers
+    from hrm_core.data.loader import PuzzleSplit
+    from hrm_core.training.model_setup import should_compile
+    from hrm_core.training.distributed import init_distributed, shutdown_distributed
+    from hrm_core.training.evaluation import run_evaluation
+
+    # Everything that can be a user mistake is checked before joining the process group, on every rank.
+    location = locate_checkpoint(args.checkpoint)
+    config = load_run_config(location, args)
+    check_test_split(config.data_path)
+    try:
+        split = PuzzleSplit(config.data_path, "test")
+    except DatasetFormatError as e:
+        raise UsageError(str(e)) from None
+    evaluator_names = args.evaluators if args.evaluators is not None else default_evaluators(config.data_path, split.metadata)
+    evaluators = build_evaluators(evaluator_names, config.data_path, split.metadata)
+
+    ctx = init_distributed()
+    try:
+        model = load_model(config, model_metadata(config.data_path, split.metadata), location, ctx.world_size, ctx.device)
+        # The same rule as training (hrm_core.training.model_setup): compiled on CUDA unless switched off.
+        compiled = should_compile(args.compile or config.compile, ctx.device)
+        forward = torch.compile(model, dynamic=False) if compiled else model
+        save_dir = location.run_dir / f"eval_step_{location.step}"
+        if ctx.is_main:
+            print(f"[hrm] evaluating {location.weights} on {config.data_path} (test split) with {ctx.world_size} "
+                  f"process(es) on {ctx.device.type}{', compiled' if compiled else ''}", flush=True)
+        result = run_evaluation(
+            forward, split, ctx=ctx, global_batch_size=config.global_batch_size, halt_max_steps=config.arch.halt_max_steps,
+            num_samples=0, identifiers=load_identifiers(config.data_path), save_outputs=args.save_outputs,
+            save_dir=save_dir, evaluators=evaluators)
+        if ctx.is_main:
+            save_dir.mkdir(parents=True, exist_ok=True)
+            summary = {
+                "checkpoint": str(location.weights),
+                "step": location.step,
+                "data_path": config.data_path,
+                "world_size": ctx.world_size,
+                "metrics": result.metrics,
+                "halting": result.halting,
+                "evaluators": result.evaluator_results,
+            }
+            (save_dir / RESULTS_FILE).write_text(json.dumps(summary, indent=2))
+            print(format_report(location.step, result.metrics, result.evaluator_results))
+            print(f"\n[hrm] results in {save_dir}", flush=True)
+    finally:
+        shutdown_distributed()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help", "help") for a in argv):
+        print(USAGE, end="")
+        return 0
+    try:
+        return evaluate(parse_args(argv))
+    except UsageError as e:
+        if int(os.environ.get("RANK", "0")) == 0:  # under torchrun one process reports it
+            print(f"error: {e}", file=sys.stderr, flush=True)
+        return EXIT_USAGE_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,459 @@
+"""The training loop: passes of `eval_interval` epochs, each followed by an evaluation (and a checkpoint).
+
+Read `Trainer.run` first: it sets the run up (fresh, resumed or fine-tuned), then alternates `_train_pass`
+and `_evaluate`, and always ends with a `run_end` event: finished, stopped (SIGINT/SIGTERM, after saving a
+checkpoint) or failed (an exception, with its traceback, or a non-finite loss).
+
+One optimizer step (`_train_step`) is the original's `train_batch`: carry created on the first batch and
+kept across steps, loss scaled by 1 / global_batch_size, gradients all-reduced, both optimizers stepped at
+the scheduled rate. Before the optimizer step the ranks agree (one tiny CPU all-reduce) on two flags: was a
+stop requested, and was the loss non-finite on any rank, so every rank takes the same decision at the same
+step.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from contextlib import nullcontext
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from hrm_core import events
+from hrm_core.config import TrainConfig, to_plain_dict
+from hrm_core.data.format import load_identifiers
+from hrm_core.data.loader import PuzzleSplit, TrainBatches
+from hrm_core.training import checkpoint as ckpt
+from hrm_core.training.carry import flatten_carry, restore_carry
+from hrm_core.training.console import Console, format_duration, format_step_line
+from hrm_core.training.distributed import DistContext, any_rank, barrier, gather_objects
+from hrm_core.training.ema import EMA
+from hrm_core.training.evaluation import EvalResult, run_evaluation
+from hrm_core.training.heartbeat import Heartbeat
+from hrm_core.training.metrics import WindowAccumulator, normalise
+from hrm_core.training.model_setup import ModelBundle, build_training_model, load_pretrained_weights, model_state_for_saving
+from hrm_core.training.rng import load_rng_state, rng_state, seed_everything
+from hrm_core.training.run_log import RunLog
+from hrm_core.training.schedule import cosine_lr, total_train_steps
+from hrm_core.training.signals import StopRequest
+from hrm_core.training.state import TrainProgress, load_optimizer_states, optimizer_states
+
+# Test hooks (docs/training.md): make the loss NaN at this optimizer step, to exercise non-finite handling;
+# act as if SIGTERM arrived during this step, to stop at an exact step.
+INJECT_NONFINITE_ENV = "HRM_TEST_NONFINITE_AT_STEP"
+STOP_AT_STEP_ENV = "HRM_TEST_STOP_AT_STEP"
+
+
+@dataclass
+class RunIdentity:
+    project_name: str
+    run_name: str
+    run_dir: Path
+    argv: list[str]
+    overrides: list[str]
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, ctx: DistContext, identity: RunIdentity):
+        self.config = config
+        self.ctx = ctx
+        self.identity = identity
+        self.run_dir = identity.run_dir
+        self.log = RunLog(self.run_dir, enabled=ctx.is_main)
+        self.console = Console(enabled=ctx.is_main)
+        self.stop = StopRequest()
+        self.progress = TrainProgress()
+        self.carry: Any = None
+        self.last_saved_step: int | None = None
+        self.steps_per_epoch = 0.0  # set by _setup; `epoch` reads 0 until then
+        self.wandb_run_id: str | None = None
+        # Timing: wall time since start, and the training time per step of this session (for the ETA).
+        self.started_at = time.time()
+        self.last_log_time = self.started_at
+        self.paused_seconds = 0.0  # evaluation and checkpoint time inside the current logging window
+        self.train_seconds = 0.0
+        self.steps_this_session = 0
+        self._inject_nonfinite_at = int(os.environ.get(INJECT_NONFINITE_ENV, "0") or 0)
+        self._stop_at = int(os.environ.get(STOP_AT_STEP_ENV, "0") or 0)
+
+    # ------------------------------------------------------------------------------------------------
+    # Setup
+
+    def _setup(self) -> None:
+        c, ctx = self.config, self.ctx
+        self.train_split = PuzzleSplit(c.data_path, "train")
+        self.test_split = PuzzleSplit(c.data_path, "test")
+        self.metadata = self.train_split.metadata
+        self.identifiers = load_identifiers(c.data_path)
+        self.passes = c.epochs // c.eval_every_epochs
+        self.progress.total_steps = total_train_steps(
+            epochs=c.epochs, total_groups=self.metadata.total_groups,
+            mean_puzzle_examples=self.metadata.mean_puzzle_examples, global_batch_size=c.global_batch_size)
+        self.steps_per_epoch = self.progress.total_steps / c.epochs if c.epochs else 1.0
+
+        seed_everything(c.seed + ctx.rank)  # the original seeds torch with seed + rank
+        self.bundle: ModelBundle = build_training_model(c, self.metadata, ctx)
+        self.sampler = TrainBatches(self.train_split, seed=c.seed, global_batch_size=c.global_batch_size,
+                                    epochs_per_pass=c.eval_every_epochs, rank=ctx.rank, world_size=ctx.world_size)
+        self.ema = EMA(self.bundle.module, c.ema_rate) if c.ema else None
+        self.evaluators = self._build_evaluators()
+        self.window = WindowAccumulator(c.arch.halt_max_steps, ctx.device)
+
+    def _build_evaluators(self) -> dict[str, Any]:
+        if not self.config.evaluators:
+            return {}
+        from hrm_core.evaluators import build_evaluator
+
+        return {name: build_evaluator(name, data_path=self.config.data_path, eval_metadata=self.test_split.metadata)
+                for name in self.config.evaluators}
+
+    def _resume_source(self) -> Path | None:
+        resume = self.config.resume
+        if resume is None:
+            return None
+        if resume == "auto":
+            return ckpt.latest_checkpoint(self.run_dir)
+        return ckpt.resolve_checkpoint(resume)
+
+    def _restore(self, path: Path) -> None:
+        """Loads a full checkpoint: weights, optimizers, position, sampler, EMA, and this rank's RNG and carry."""
+        state = ckpt.load_training_state(path)
+        self._check_compatible(path, state["config"])
+        weights = state.get("train_weights") or ckpt.load_model_state(path)  # with EMA, model.pt holds the average
+        self.bundle.module.load_state_dict(weights)
+        load_optimizer_states(self.bundle.optimizers, state["optimizers"])
+        self.progress.load_state_dict(state["progress"])
+        self.sampler.load_state_dict(state["sampler"])
+        if self.ema is not None:
+            if state.get("ema") is None:
+                raise ckpt.CheckpointError(f"{path} was written without ema; resume with ema=false or start a new run")
+            self.ema.load_state_dict(state["ema"])
+        self.wandb_run_id = state.get("wandb_run_id")
+        rank_state = ckpt.load_rank_state(path, self.ctx.rank) if state["world_size"] == self.ctx.world_size else None
+        if rank_state is not None:
+            load_rng_state(rank_state["rng"], self.ctx.device)
+            if rank_state.get("carry") is not None:
+                self.carry = restore_carry(self._carry_template(), rank_state["carry"], self.ctx.device)
+        else:
+            # Documented rule (docs/checkpoints.md): another world size restarts the carry and reseeds.
+            seed_everything(self.config.seed + self.ctx.rank + self.progress.step)
+            self.console.message(f"[hrm] {path} was written by {state['world_size']} processes, this run has "
+                                 f"{self.ctx.world_size}: the ACT carry restarts and RNGs are reseeded")
+        self.last_saved_step = self.progress.step
+
+    # Keys that must match for a resume to make sense; others (lr, log_interval, ...) may change.
+    _RESUME_FIXED_KEYS = ("arch", "data_path", "global_batch_size", "epochs", "eval_interval", "seed")
+
+    def _check_compatible(self, path: Path, saved: dict[str, Any]) -> None:
+        current = to_plain_dict(self.config)
+        changed = [k for k in self._RESUME_FIXED_KEYS if saved.get(k) != current.get(k)]
+        if changed:
+            detail = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed if k != "arch")
+            if "arch" in changed:
+                detail = ", ".join(filter(None, ["arch (model shape) differs", detail]))
+            raise ckpt.CheckpointError(
+                f"cannot resume from {path}: {detail}. Resume with the run's original values "
+                f"(see {path.parent / 'all_config.yaml'}), or start a new run with load_checkpoint={path}")
+
+    def _carry_template(self) -> Any:
+        local = self.config.global_batch_size // self.ctx.world_size
+        seq_len = self.metadata.seq_len
+        dummy = {
+            "inputs": torch.zeros(local, seq_len, dtype=torch.int32, device=self.ctx.device),
+            "labels": torch.zeros(local, seq_len, dtype=torch.int32, device=self.ctx.device),
+            "puzzle_identifiers": torch.zeros(local, dtype=torch.int32, device=self.ctx.device),
+        }
+        return self.bundle.module.initial_carry(dummy)  # type: ignore[operator]
+
+    def _start_fields(self) -> dict[str, Any]:
+        devices = gather_objects(self.ctx, self.ctx.device_names()) or []
+        return {
+            "config": to_plain_dict(self.config),
+            "world_size": self.ctx.world_size,
+            "devices": [name for names in devices for name in names],
+            "device_type": self.ctx.device.type,
+            "num_params": self.bundle.num_params(),
+            "num_puzzle_emb_params": self.bundle.num_puzzle_emb_params(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "argv": self.identity.argv,
+            "overrides": self.identity.overrides,
+            "total_steps": self.progress.total_steps,
+            "halt_max_steps": self.config.arch.halt_max_steps,
+            "puzzle": self.metadata.puzzle_description(),
+            "project_name": self.identity.project_name,
+            "run_name": self.identity.run_name,
+            "compiled": self.bundle.compiled,
+        }
+
+    def _begin(self) -> None:
+        c = self.config
+        notes: list[str] = []
+        if self.ctx.is_main:
+            ckpt.clean_stale_temporaries(self.run_dir)
+        barrier(self.ctx)
+        source = self._resume_source()
+        if c.resume == "auto" and source is None:
+            self.console.message(f"[hrm] resume=auto: no checkpoint in {self.run_dir}, starting a new run")
+        if source is not None:
+            self._restore(source)
+        elif c.load_checkpoint is not None:
+            note = load_pretrained_weights(self.bundle.module, c.load_checkpoint)
+            notes.append(f"weights loaded from {c.load_checkpoint}")
+            if note:
+                notes.append(note)
+        for note in notes:
+            self.console.message(f"[hrm] {note}")
+
+        fields = self._start_fields()
+        self.log.write_run_files(fields["config"], argv=self.identity.argv, overrides=self.identity.overrides,
+                                 world_size=self.ctx.world_size)
+        if source is not None:
+            self.log.emit(events.RESUME, step=self.progress.step, epoch=self.epoch, **{"from": str(source)}, **fields)
+            self.console.message(f"[hrm] resumed from {source} at step {self.progress.step}")
+        else:
+            self.log.emit(events.RUN_START, step=0, epoch=0.0, load_checkpoint=c.load_checkpoint, notes=notes, **fields)
+        if c.wandb:
+            self.log.start_wandb(project=self.identity.project_name, name=self.identity.run_name, config=fields["config"],
+                                 mode=c.wandb_mode, resume_id=self.wandb_run_id)
+            self.log.wandb_log({"num_params": fields["num_params"]}, step=self.progress.step)
+        self.console.message(
+            f"[hrm] run {self.identity.run_name!r} in {self.run_dir} | {self.ctx.world_size} x {self.ctx.device.type} | "
+            f"{fields['num_params']:,} parameters | {self.progress.total_steps} steps")
+
+    @property
+    def epoch(self) -> float:
+        return self.progress.step / self.steps_per_epoch if self.steps_per_epoch else 0.0
+
+    # ------------------------------------------------------------------------------------------------
+    # The run
+
+    def run(self) -> str:
+        """Trains to the end or to a stop; returns the final status. Exceptions propagate after run_end."""
+        self.stop.install()
+        heartbeat = None
+        status = events.FAILED
+        try:
+            self._setup()
+            self._begin()
+            heartbeat = Heartbeat(self.log.emit, lambda: {"step": self.progress.step, "epoch": self.epoch},
+                                  self.config.heartbeat_interval_s).start() if self.ctx.is_main else None
+            self.last_log_time = time.time()
+            status = self._train()
+            if status == events.FINISHED:
+                self._end(status)
+        except NonFiniteLoss as e:
+            self._end(events.FAILED, error=str(e))
+            raise
+        except BaseException:
+            self._end(events.FAILED, error=traceback.format_exc())
+            raise
+        finally:
+            if heartbeat is not None:
+                heartbeat.stop()
+            self.stop.uninstall()
+            self.log.close()
+        return status
+
+    def _end(self, status: str, error: str | None = None) -> None:
+        fields: dict[str, Any] = {"step": self.progress.step, "epoch": self.epoch, "status": status,
+                                  "elapsed_s": time.time() - self.started_at}
+        if error is not None:
+            fields["error"] = error
+        self.log.emit(events.RUN_END, **fields)
+        self.console.message(f"[hrm] run {status} at step {self.progress.step}" + (f": {error.strip().splitlines()[-1]}" if error else ""))
+
+    def _train(self) -> str:
+        c = self.config
+        while self.progress.pass_index < self.passes:
+            outcome = self._train_pass()
+            if outcome == "stop":
+                self._save_checkpoint()
+                self._end(events.STOPPED)
+                return events.STOPPED
+            self._evaluate()
+            last = self.progress.pass_index == self.passes - 1
+            self.progress.pass_index += 1
+            if c.checkpoint_every_eval or last:
+                self._save_checkpoint()
+            if any_rank(self.ctx, self.stop.requested)[0] and not last:
+                self._save_checkpoint()
+                self._end(events.STOPPED)
+                return events.STOPPED
+        return events.FINISHED
+
+    def _train_pass(self) -> str:
+        """Trains on one pass of batches. Returns "done" or "stop"."""
+        model = self.bundle.forward
+        model.train()
+        for batch in self.sampler.next_pass():
+            if self.progress.step >= self.progress.total_steps:
+                self.sampler.end_pass()
+                break  # the original trains at most total_steps steps
+            if self._train_step(batch.tensors) == "stop":
+                return "stop"
+        return "done"
+
+    def _train_step(self, batch_cpu: dict[str, torch.Tensor]) -> str:
+        c, ctx, bundle = self.config, self.ctx, self.bundle
+        step_started = time.time()
+        self.progress.step += 1
+        step = self.progress.step
+        batch = {k: v.to(ctx.device, non_blocking=True) for k, v in batch_cpu.items()}
+        if self.carry is None:
+            self.carry = bundle.forward.initial_carry(batch)  # type: ignore[operator]
+
+        self.carry, loss, metrics, _, _ = bundle.forward(carry=self.carry, batch=batch, return_keys=())
+        if step == self._inject_nonfinite_at:
+            loss = loss * float("nan")
+            metrics = dict(metrics, lm_loss=metrics["lm_loss"] * float("nan"))
+        ((1.0 / c.global_batch_size) * loss).backward()
+        if step == self._stop_at:
+            self.stop.requested = True
+
+        stop_requested, nonfinite = any_rank(ctx, self.stop.requested, not bool(torch.isfinite(loss.detach())))
+        if nonfinite:
+            return self._on_nonfinite(metrics)
+
+        if ctx.distributed:
+            for param in bundle.module.parameters():
+                if param.grad is not None:
+                    dist.all_reduce(param.grad)
+        lr = 0.0
+        for optimizer, base_lr in zip(bundle.optimizers, bundle.base_lrs):
+            lr = cosine_lr(step, base_lr=base_lr, warmup_steps=c.lr_warmup_steps, total_steps=self.progress.total_steps,
+                           min_ratio=c.lr_min_ratio)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            optimizer.step()
+            optimizer.zero_grad()
+        if self.ema is not None:
+            self.ema.update()
+
+        self.window.add(metrics, self.carry.steps, self.carry.halted)
+        self.train_seconds += time.time() - step_started
+        self.steps_this_session += 1
+        if step % c.log_interval == 0 or step == self.progress.total_steps:
+            self._log_window(lr)
+        if c.checkpoint_interval and step % c.checkpoint_interval == 0:
+            self._save_checkpoint()
+        return "stop" if stop_requested else "continue"
+
+    def _on_nonfinite(self, metrics: dict[str, torch.Tensor]) -> str:
+        """Records the step, then stops (status failed, no checkpoint of the bad state) or skips the update."""
+        for optimizer in self.bundle.optimizers:
+            optimizer.zero_grad()
+        window = WindowAccumulator(self.config.arch.halt_max_steps, self.ctx.device)
+        window.add(metrics, self.carry.steps, self.carry.halted)
+        reduced = window.reduce(self.ctx)
+        action = self.config.on_nonfinite
+        values = normalise(reduced[0], loss_divisor=self.config.global_batch_size) if reduced else {}
+        self.log.emit(events.NONFINITE, step=self.progress.step, epoch=self.epoch, metrics=values, action=action)
+        message = f"non-finite loss at step {self.progress.step} (lm_loss={values.get('lm_loss')})"
+        if action == "stop":
+            last = f"; the last checkpoint is {ckpt.latest_checkpoint(self.run_dir)}" if self.ctx.is_main else ""
+            raise NonFiniteLoss(message + last)
+        self.console.message(f"[hrm] {message}: update skipped, carry restarted (on_nonfinite=continue)")
+        self.carry = None  # its states may hold the non-finite values; restart every slot on a new puzzle
+        return "continue"
+
+    def _log_window(self, lr: float) -> None:
+        reduced = self.window.reduce(self.ctx)
+        if reduced is None:
+            return
+        sums, halting, window_steps = reduced
+        metrics = normalise(sums, loss_divisor=self.config.global_batch_size * window_steps)
+        step, total = self.progress.step, self.progress.total_steps
+        now = time.time()
+        # Throughput counts training only: evaluations and checkpoint writes inside the window are left out.
+        interval = now - self.last_log_time - self.paused_seconds
+        self.last_log_time, self.paused_seconds = now, 0.0
+        examples_per_s = self.config.global_batch_size * window_steps / max(interval, 1e-9)
+        seconds_per_step = self.train_seconds / max(self.steps_this_session, 1)
+        eta_s = (total - step) * seconds_per_step
+        self.log.emit(events.TRAIN, step=step, epoch=self.epoch, total_steps=total, lr=lr, metrics=metrics,
+                      examples_per_s=examples_per_s, tokens_per_s=examples_per_s * self.metadata.seq_len,
+                      elapsed_s=now - self.started_at, eta_s=eta_s)
+        self.log.emit(events.HALTING, step=step, epoch=self.epoch, phase="train", window_steps=window_steps, counts=halting)
+        self.log.wandb_log({f"train/{k}": v for k, v in metrics.items()} | {"train/lr": lr}, step=step)
+        self.console.progress(format_step_line(step=step, total_steps=total, epoch=self.epoch, metrics=metrics, lr=lr,
+                                               examples_per_s=examples_per_s, eta_s=eta_s))
+
+    # ------------------------------------------------------------------------------------------------
+    # Evaluation and checkpoints
+
+    def _evaluate(self) -> None:
+        c = self.config
+        started = time.time()
+        step = self.progress.step
+        save_dir = self.run_dir / f"eval_step_{step}" if (c.eval_save_outputs or self.evaluators) else None
+        self.bundle.forward.eval()
+        context = self.ema.swapped_in() if self.ema is not None else nullcontext()
+        with context:
+            result: EvalResult = run_evaluation(
+                self.bundle.forward, self.test_split, ctx=self.ctx, global_batch_size=c.global_batch_size,
+                halt_max_steps=c.arch.halt_max_steps, num_samples=c.eval_num_samples, identifiers=self.identifiers,
+                save_outputs=c.eval_save_outputs, save_dir=save_dir, evaluators=self.evaluators)
+        self.bundle.forward.train()
+        puzzle = self.test_split.metadata.puzzle_description()
+        for set_name, metrics in result.metrics.items():
+            self.log.emit(events.EVAL, step=step, epoch=self.epoch, set=set_name, metrics=metrics)
+            self.log.emit(events.HALTING, step=step, epoch=self.epoch, phase="eval", set=set_name, counts=result.halting[set_name])
+            self.log.wandb_log({f"{set_name}/{k}": v for k, v in metrics.items()}, step=step)
+            self.console.message(f"[hrm] eval step {step} {set_name}: " + " | ".join(
+                f"{k} {v:.4f}" for k, v in metrics.items() if k in ("lm_loss", "accuracy", "exact_accuracy", "q_halt_accuracy", "steps")))
+        for set_name, samples in result.samples.items():
+            self.log.emit(events.SAMPLES, step=step, epoch=self.epoch, set=set_name, puzzle=puzzle, samples=samples)
+        for name, outcome in result.evaluator_results.items():
+            self.log.emit(events.ARC_SCORE, step=step, epoch=self.epoch, evaluator=name, **({"set": "all"} | outcome))
+            self.console.message(f"[hrm] {name} step {step}: pass@K {outcome.get('pass_at')}")
+        self.paused_seconds += time.time() - started
+        self.console.message(f"[hrm] evaluation took {format_duration(time.time() - started)}")
+
+    def _save_checkpoint(self) -> None:
+        step = self.progress.step
+        if self.last_saved_step == step:
+            return
+        started = time.time()
+        bundle = self.bundle
+        model_state = training_state = None
+        if self.ctx.is_main:
+            train_weights = model_state_for_saving(bundle.module)
+            if self.ema is not None:
+                with self.ema.swapped_in():
+                    model_state = model_state_for_saving(bundle.module)
+            else:
+                model_state = train_weights
+            training_state = {
+                "format": ckpt.CHECKPOINT_FORMAT,
+                "progress": self.progress.state_dict(),
+                "optimizers": optimizer_states(bundle.optimizers),
+                "sampler": self.sampler.state_dict(),
+                "ema": self.ema.state_dict() if self.ema is not None else None,
+                "train_weights": train_weights if self.ema is not None else None,
+                "config": to_plain_dict(self.config),
+                "world_size": self.ctx.world_size,
+                "epoch": self.epoch,
+                "wandb_run_id": self.log.wandb_run_id,
+            }
+        rank_state = {"rng": rng_state(self.ctx.device),
+                      "carry": flatten_carry(self.carry) if self.carry is not None else None}
+        path = ckpt.write_checkpoint(self.ctx, self.run_dir, step,
+                                     ckpt.CheckpointPayload(model_state, training_state, rank_state))
+        self.last_saved_step = step
+        if self.ctx.is_main:
+            ckpt.prune_checkpoints(self.run_dir, self.config.keep_last_checkpoints)
+        seconds = time.time() - started
+        self.paused_seconds += seconds
+        self.log.emit(events.CHECKPOINT, step=step, epoch=self.epoch, path=str(path), seconds=seconds)
+        self.console.message(f"[hrm] checkpoint {path} ({seconds:.1f}s)")

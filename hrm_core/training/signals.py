@@ -1,0 +1,55 @@
+"""Graceful stop on SIGINT / SIGTERM.
+
+The first signal only sets a flag: the loop finishes the current step, agrees with the other ranks to stop
+(they may see the signal a step apart), saves a checkpoint, writes `run_end` with status `stopped` and exits
+0. A second signal exits at once (status 130 for SIGINT, 143 for SIGTERM), without cleanup.
+
+torchrun forwards SIGINT/SIGTERM to its workers and, after a grace period, kills them; preemption on shared
+clusters sends SIGTERM to the whole process group. Both reach this handler in every rank.
+
+A copy of the first signal that arrives within `DUPLICATE_WINDOW_S` does not count as the second one: when a
+cluster signals every process of a job, a worker gets the signal directly and once more forwarded by torchrun.
+torchrun kills workers that have not exited `--shutdown-timeout` seconds (default 30) after forwarding;
+raise it when checkpoints take longer to write.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from types import FrameType
+
+_HANDLED = (signal.SIGINT, signal.SIGTERM)
+DUPLICATE_WINDOW_S = 2.0
+
+
+class StopRequest:
+    def __init__(self) -> None:
+        self.requested = False
+        self.signal_name: str | None = None
+        self._first_at = 0.0
+        self._previous: dict[int, object] = {}
+
+    def install(self) -> "StopRequest":
+        for sig in _HANDLED:
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested:
+            if time.monotonic() - self._first_at < DUPLICATE_WINDOW_S:
+                return  # the same stop request delivered twice (directly and through torchrun)
+            os._exit(128 + signum)  # second signal: leave now
+        self.requested = True
+        self._first_at = time.monotonic()
+        self.signal_name = signal.Signals(signum).name
+        # os.write, not print: a handler may interrupt a print of the main thread, and print is not reentrant.
+        message = (f"\n[hrm] {self.signal_name} received: stopping after this step and saving a checkpoint "
+                   "(send it again to exit at once)\n")
+        os.write(2, message.encode())
+
+    def uninstall(self) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)  # type: ignore[arg-type]
+        self._previous.clear()

@@ -1,0 +1,39 @@
+"""The training position and the optimizer-side state; everything here has `state_dict()`.
+
+Together with the model weights (model.pt), the data sampler and the per-rank RNG/carry files this is what
+a checkpoint holds (docs/checkpoints.md). The learning-rate schedule is a pure function of `step`, so the
+step counter is its whole state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+@dataclass
+class TrainProgress:
+    step: int = 0  # optimizer steps done (the original's train_state.step)
+    pass_index: int = 0  # the pass (eval_interval epochs) in progress, or the next one to start
+    total_steps: int = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "pass_index": self.pass_index, "total_steps": self.total_steps}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.step = int(state["step"])
+        self.pass_index = int(state["pass_index"])
+        self.total_steps = int(state["total_steps"])
+
+
+def optimizer_states(optimizers: list[torch.optim.Optimizer]) -> list[dict[str, Any]]:
+    return [optimizer.state_dict() for optimizer in optimizers]
+
+
+def load_optimizer_states(optimizers: list[torch.optim.Optimizer], states: list[dict[str, Any]]) -> None:
+    if len(states) != len(optimizers):
+        raise ValueError(f"the checkpoint holds {len(states)} optimizer states, this run has {len(optimizers)} optimizers")
+    for optimizer, state in zip(optimizers, states):
+        optimizer.load_state_dict(state)

@@ -1,0 +1,134 @@
+"""The hrm-tui application: two modes (the launch form and the runs list) plus the monitor on top.
+
+    F2 launch form  ->  ctrl+l launches  ->  runs list (the new run selected)  ->  monitor
+    F3 runs list    ->  enter: monitor, s: stop, r: resume, c: clone into the form
+
+Everything the screens share lives here: the config tree, the runs root, the GPU scan, the clock (so tests
+can fix it), and how to name a new run. The app never owns a run's process: runs are started detached and
+keep going when the app exits.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+
+from hrm_tui.components.config_tree import ConfigTree
+from hrm_tui.components.gpus import GpuScan
+from hrm_tui.components.overrides import Edit
+from hrm_tui.components.process_control import DEFAULT_GRACE_S
+from hrm_tui.screens.launch import LaunchScreen
+from hrm_tui.screens.runs import RunsScreen
+
+# A first-time user gets the demo preset: it trains a small model on CPU on a dataset that builds itself.
+DEFAULT_PRESET = "demo"
+
+
+def _default_run_name(arch_name: str) -> str:
+    from hrm_core.training.names import default_run_name
+
+    return default_run_name(arch_name)
+
+
+class HrmTuiApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "hrm-tui"
+    BINDINGS = [
+        Binding("f1", "help", "Help"),
+        Binding("f2", "switch_mode('launch')", "Form"),
+        Binding("f3", "switch_mode('runs')", "Runs"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        *,
+        config_tree: ConfigTree | None = None,
+        runs_root: str | Path = "checkpoints",
+        start_mode: str = "launch",
+        attach: Path | None = None,
+        preset: str | None = DEFAULT_PRESET,
+        overrides: list[str] | None = None,
+        clock: Callable[[], float] = time.time,
+        run_namer: Callable[[str], str] = _default_run_name,
+        gpu_scan: GpuScan | None = None,
+        refresh_runs: bool = True,
+        stop_grace_s: float = DEFAULT_GRACE_S,
+        theme: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.config_tree = config_tree or ConfigTree.load()
+        self.runs_root = Path(runs_root)
+        self.clock = clock
+        self.make_run_name = run_namer
+        self.gpu_scan = gpu_scan  # None: the launch options scan NVML themselves
+        self.refresh_runs = refresh_runs  # the runs list re-reads run directories every few seconds
+        self.stop_grace_s = stop_grace_s
+        self._start_mode = start_mode
+        self._attach = attach
+        self._initial_form = self._initial_choices(preset, overrides or [])
+        self.launch_screen: LaunchScreen | None = None
+        self.runs_screen: RunsScreen | None = None
+        self.add_mode("launch", self._make_launch_screen)
+        self.add_mode("runs", self._make_runs_screen)
+        if theme:
+            self.theme = theme
+
+    def _initial_choices(self, preset: str | None, overrides: list[str]) -> tuple[dict[str, str | None], dict[str, Edit]]:
+        from hrm_tui.components.form_model import split_run_overrides
+
+        choices, edits = split_run_overrides(self.config_tree, overrides)
+        if "experiment" not in choices:
+            choices["experiment"] = preset if preset in self.config_tree.presets else None
+        return choices, edits
+
+    def _make_launch_screen(self) -> LaunchScreen:
+        choices, edits = self._initial_form
+        self.launch_screen = LaunchScreen(choices=choices, edits=edits)
+        return self.launch_screen
+
+    def _make_runs_screen(self) -> RunsScreen:
+        self.runs_screen = RunsScreen()
+        return self.runs_screen
+
+    def on_mount(self) -> None:
+        self.switch_mode(self._start_mode)
+        if self._attach is not None:
+            self.open_monitor(self._attach)
+
+    # --- navigation used by the screens ----------------------------------------------------------------
+
+    def action_help(self) -> None:
+        from hrm_tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def open_monitor(self, run_dir: Path) -> None:
+        try:
+            from hrm_tui.screens.monitor import MonitorScreen
+        except ImportError:
+            self.notify("The monitor is not part of this installation yet", severity="warning")
+            return
+        self.push_screen(MonitorScreen(Path(run_dir)))
+
+    def show_run(self, run_dir: Path, *, open_monitor: bool = False) -> None:
+        """After a launch: the runs list with this run selected, and its monitor if asked."""
+        self.switch_mode("runs")
+        if self.runs_screen is not None:
+            self.runs_screen.select_run(run_dir)
+        if open_monitor:
+            self.open_monitor(run_dir)
+
+    def clone_into_form(self, overrides: list[str]) -> None:
+        if self.launch_screen is None:
+            self._initial_form = self._initial_choices(None, overrides)
+            self.switch_mode("launch")
+        else:
+            self.switch_mode("launch")
+            self.launch_screen.load_run_overrides(overrides)
+        self.notify("Cloned the run's config into the form; it will launch as a new run")

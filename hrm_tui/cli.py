@@ -1,0 +1,291 @@
+"""`hrm-tui`: the command line.
+
+    hrm-tui                               open the launch form (the demo preset, ready to launch on CPU)
+    hrm-tui runs [--json]                 print the runs table (for scripts)
+    hrm-tui launch +experiment=X k=v ...  validate and launch without the form
+    hrm-tui attach RUN                    open a run's monitor
+
+User mistakes (a bad override, a missing dataset, an unknown run) print a message and exit with status 2,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+DESCRIPTION = """\
+Start Hierarchical Reasoning Model training runs and follow them from the terminal.
+Without a subcommand, opens the launch form on the demo preset: press ctrl+l to launch it.
+Runs are started detached: they keep going after hrm-tui exits or the SSH connection drops."""
+
+EPILOG = """\
+examples:
+  hrm-tui                                        open the form (demo preset)
+  hrm-tui launch +experiment=demo                launch the demo without the form
+  hrm-tui launch +experiment=sudoku_extreme_1k lr=7e-5 --nproc-per-node 8
+  hrm-tui runs                                   list runs, newest first
+  hrm-tui attach 'checkpoints/Demo ACT-torch/HierarchicalReasoningModel_ACTV1 brave-otter'"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Shared flags are accepted before or after the subcommand; SUPPRESS keeps a subcommand's absent flag
+    # from overwriting one given before it.
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument(
+        "--config-dir",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="an extra Hydra config folder searched before the installed config/ tree (Hydra's --config-dir), "
+        "e.g. with your own experiment/*.yaml presets",
+    )
+    shared.add_argument(
+        "--runs-root",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="where runs live and new runs go, as <runs-root>/<project>/<run> (default: checkpoints)",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="hrm-tui",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[shared],
+    )
+    parser.add_argument(
+        "--theme",
+        metavar="NAME",
+        default=None,
+        help="colour theme, e.g. textual-dark (default) or textual-light for light terminals; "
+        "ctrl+p > 'theme' switches it in the app",
+    )
+    parser.add_argument(
+        "--preset",
+        metavar="NAME",
+        default=None,
+        help="the experiment preset the form opens with (default: demo; 'none' for the bare config)",
+    )
+    parser.add_argument(
+        "--screen",
+        choices=("form", "runs"),
+        default="form",
+        help="the screen to open: the launch form (default) or the runs list",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    runs = sub.add_parser("runs", parents=[shared], help="print the runs table and exit", description="Print every run under the runs root, newest first.")
+    runs.add_argument("--json", action="store_true", help="one JSON object per run instead of a table")
+
+    launch = sub.add_parser(
+        "launch",
+        parents=[shared],
+        help="validate and launch a run without the form",
+        description="Validate the overrides exactly as the trainer does, then start the run detached and print "
+        "its run directory. Overrides use Hydra's syntax, as for python -m hrm_core.pretrain.",
+    )
+    launch.add_argument("overrides", nargs="*", metavar="OVERRIDE", help="Hydra overrides, e.g. +experiment=demo lr=7e-5")
+    launch.add_argument("--nproc-per-node", type=int, default=1, metavar="N", help="processes per node; more than 1 uses torchrun (default: 1)")
+    launch.add_argument("--gpus", metavar="LIST", default=None, help="CUDA_VISIBLE_DEVICES for the run, e.g. 0,1 (default: leave as is)")
+    launch.add_argument("--omp-num-threads", type=int, default=None, metavar="N", help="OMP_NUM_THREADS for the run (default: leave as is)")
+    launch.add_argument("--no-compile", action="store_true", help="disable torch.compile (sets DISABLE_COMPILE=1)")
+    launch.add_argument("--nnodes", type=int, default=1, metavar="N", help="number of nodes for multi-node torchrun (default: 1)")
+    launch.add_argument("--node-rank", type=int, default=0, metavar="R", help="this node's rank for multi-node (default: 0)")
+    launch.add_argument("--rdzv-endpoint", default="", metavar="HOST:PORT", help="rendezvous endpoint (node 0) for multi-node")
+    launch.add_argument("--dry-run", action="store_true", help="validate and print the command without starting it")
+
+    attach = sub.add_parser("attach", parents=[shared], help="open a run's monitor", description="Open the monitor of a run.")
+    attach.add_argument("run", metavar="RUN", help="a run directory, or a run's name (or the end of it) under the runs root")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    config_dir = getattr(args, "config_dir", None)
+    runs_root = Path(getattr(args, "runs_root", "checkpoints"))
+    try:
+        if args.command == "runs":
+            return print_runs(runs_root, as_json=args.json)
+        if args.command == "launch":
+            return launch(args, config_dir, runs_root)
+        if args.command == "attach":
+            run_dir = resolve_run(args.run, runs_root)
+            return run_app(config_dir, runs_root, theme=getattr(args, "theme", None), start_mode="runs", attach=run_dir)
+        preset = None if (args.preset or "").lower() == "none" else (args.preset or "demo")
+        return run_app(config_dir, runs_root, theme=args.theme, preset=preset, start_mode="runs" if args.screen == "runs" else "launch")
+    except UserError as error:
+        print(f"hrm-tui: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+class UserError(Exception):
+    """A mistake on the command line: printed as one message, exit status 2."""
+
+
+def _load_tree(config_dir: str | None):  # -> ConfigTree
+    from hrm_tui.components.config_tree import ConfigTree
+
+    try:
+        return ConfigTree.load(config_dir)
+    except FileNotFoundError as error:
+        raise UserError(str(error)) from None
+
+
+def run_app(config_dir: str | None, runs_root: Path, *, theme: str | None = None, **kwargs) -> int:
+    from hrm_tui.app import HrmTuiApp
+
+    app = HrmTuiApp(config_tree=_load_tree(config_dir), runs_root=runs_root, theme=theme, **kwargs)
+    app.run()
+    return 0
+
+
+# --- hrm-tui runs ------------------------------------------------------------------------------------------
+
+
+def print_runs(runs_root: Path, *, as_json: bool = False, out=None) -> int:
+    from hrm_tui.runs import list_runs
+    from hrm_tui.widgets.runs_table import format_age, format_time
+
+    out = out or sys.stdout
+    runs = list_runs(runs_root)
+    if as_json:
+        for run in runs:
+            print(json.dumps(_run_json(run)), file=out)
+        return 0
+    if not runs:
+        print(f"no runs under {runs_root}", file=out)
+        return 0
+    now = time.time()
+    header = ("NAME", "PRESET", "STATUS", "STEP", "PROGRESS", "STARTED", "LAST EVENT")
+    rows = [
+        (
+            run.name,
+            run.preset or "-",
+            run.status,
+            "-" if run.step is None else (f"{run.step}/{run.total_steps}" if run.total_steps else str(run.step)),
+            "-" if run.progress is None else f"{run.progress * 100:.0f}%",
+            format_time(run.start_time),
+            format_age(now - run.last_event_time) if run.last_event_time else "-",
+        )
+        for run in runs
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip(), file=out)
+    return 0
+
+
+def _run_json(run) -> dict:
+    return {
+        "path": str(run.path),
+        "name": run.name,
+        "preset": run.preset,
+        "status": run.status,
+        "step": run.step,
+        "total_steps": run.total_steps,
+        "progress": run.progress,
+        "start_time": run.start_time,
+        "last_event_time": run.last_event_time,
+        "pid": run.pid,
+        "detail": run.detail,
+        "overrides": run.overrides,
+    }
+
+
+# --- hrm-tui launch ----------------------------------------------------------------------------------------
+
+
+def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, out=None) -> int:
+    from hrm_tui.components.config_tree import flatten
+    from hrm_tui.components.launcher import LaunchError, LaunchOptions, plan_launch, start
+
+    out = out or sys.stdout
+    tree = _load_tree(config_dir)
+    try:
+        gpus = tuple(int(g) for g in args.gpus.split(",") if g.strip()) if args.gpus is not None else None
+    except ValueError:
+        raise UserError(f"--gpus takes GPU indices separated by commas, e.g. 0,1 (got {args.gpus!r})") from None
+    options = LaunchOptions(
+        nproc_per_node=args.nproc_per_node,
+        gpus=gpus,
+        omp_num_threads=args.omp_num_threads,
+        compile=not args.no_compile,
+        nnodes=args.nnodes,
+        node_rank=args.node_rank,
+        rdzv_endpoint=args.rdzv_endpoint,
+    )
+    overrides = list(args.overrides)
+    problems = tree.validate(overrides)
+    if problems:
+        lines = []
+        for problem in problems:
+            lines.append(problem.message + (f"\n  hint: {problem.hint}" if problem.hint else ""))
+            if problem.build_command:
+                from hrm_tui.components.launcher import display_argv
+                from hrm_tui.components.overrides import single_line
+
+                lines.append(f"  build it with: {single_line(display_argv(problem.build_command))}")
+        raise UserError("not launched:\n" + "\n".join(lines))
+    cfg = tree.compose(overrides)
+    names = _run_names(cfg, runs_root)
+    try:
+        plan = plan_launch(overrides, options, names=names, present=set(flatten(cfg)))
+    except LaunchError as error:
+        raise UserError(str(error)) from None
+    print(plan.command_line(), file=out)
+    for rank, argv in plan.other_nodes:
+        print(f"on node {rank}: {plan.command_line(argv)}", file=out)
+    if args.dry_run:
+        return 0
+    try:
+        record = start(plan)
+    except LaunchError as error:
+        raise UserError(str(error)) from None
+    print(f"started pid {record.pid}; run directory: {record.run_dir}", file=out)
+    print(f"follow it with: hrm-tui attach {_shell_quote(str(record.run_dir))}", file=out)
+    return 0
+
+
+def _run_names(cfg, runs_root: Path) -> tuple[str, str, str]:
+    """The trainer's own naming (project from the dataset, run from the arch + a slug), under the runs root."""
+    from hrm_core.config import resolve_run_names
+
+    project, run, checkpoint_path = resolve_run_names(cfg)
+    if not cfg.get("checkpoint_path"):
+        checkpoint_path = str(runs_root / project / run)
+    return project, run, checkpoint_path
+
+
+def _shell_quote(text: str) -> str:
+    from hrm_tui.components.overrides import shell_quote
+
+    return shell_quote(text)
+
+
+# --- hrm-tui attach ----------------------------------------------------------------------------------------
+
+
+def resolve_run(run: str, runs_root: Path) -> Path:
+    """A run directory from a path, a name under the runs root, or a unique end of a run's name."""
+    from hrm_tui.runs import find_run_dirs
+
+    for candidate in (Path(run), runs_root / run):
+        if candidate.is_dir():
+            return candidate
+    matches = [d for d in find_run_dirs(runs_root) if runs_root.is_dir() and (d.name == run or d.as_posix().endswith(run))]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UserError(f"no run {run!r} under {runs_root} (hrm-tui runs lists them)")
+    listing = "\n  ".join(str(m) for m in matches)
+    raise UserError(f"{run!r} matches several runs; give more of the name:\n  {listing}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,322 @@
+"""The Hydra config tree as the launcher's form sees it: groups, presets, and one typed field per key.
+
+The form never parses YAML itself. It asks Hydra to compose the config (through the trainer's own
+`hrm_core.config.compose`, so the app and `python -m hrm_core.pretrain` see the same thing) and turns the
+composed `DictConfig` into a flat list of `FieldSpec`s: one per leaf key, with its type, its default, and,
+for an interpolation such as `arch.puzzle_emb_ndim: ${.hidden_size}`, both the interpolation and its
+resolved value.
+
+Validation also goes through the trainer (`compose` + `validate` + `check_dataset`), and its errors are
+turned into `Problem`s that name the key they belong to, so the form can show each one at its field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+PRIMARY_CONFIG = "cfg_pretrain"
+PRESET_GROUP = "experiment"
+
+# Hydra keeps global state while composing: one composition at a time, whichever thread asks.
+_COMPOSE_LOCK = threading.Lock()
+
+# Field kinds the form knows how to edit.
+INT, FLOAT, BOOL, STR, LIST, DICT, ANY = "int", "float", "bool", "str", "list", "dict", "any"
+
+# Top-level keys are grouped into sections by what they control. Nested nodes (`arch`, `arch.loss`) are
+# their own sections. Keys not listed land in "General", so a user's own config tree still shows every key.
+ROOT_SECTIONS: dict[str, str] = {
+    "project_name": "Run",
+    "run_name": "Run",
+    "checkpoint_path": "Run",
+    "seed": "Run",
+    "compile": "Run",
+    "on_nonfinite": "Run",
+    "data_path": "Data",
+    "global_batch_size": "Data",
+    "epochs": "Schedule",
+    "eval_interval": "Schedule",
+    "lr_warmup_steps": "Schedule",
+    "lr_min_ratio": "Schedule",
+    "lr": "Optimizer",
+    "beta1": "Optimizer",
+    "beta2": "Optimizer",
+    "weight_decay": "Optimizer",
+    "ema": "Optimizer",
+    "ema_rate": "Optimizer",
+    "puzzle_emb_lr": "Puzzle embedding",
+    "puzzle_emb_weight_decay": "Puzzle embedding",
+    "eval_save_outputs": "Evaluation",
+    "evaluators": "Evaluation",
+    "eval_num_samples": "Evaluation",
+    "checkpoint_every_eval": "Checkpoints",
+    "checkpoint_interval": "Checkpoints",
+    "keep_last_checkpoints": "Checkpoints",
+    "resume": "Checkpoints",
+    "load_checkpoint": "Checkpoints",
+    "log_interval": "Logging",
+    "heartbeat_interval_s": "Logging",
+    "wandb": "Logging",
+    "wandb_mode": "Logging",
+}
+# Sections in the order a researcher usually edits them; NESTED stands for the config's nested nodes
+# (`arch`, `arch.loss`, in config order).
+NESTED = "<nested>"
+SECTION_ORDER = (
+    "Data", "Schedule", "Optimizer", "Puzzle embedding", NESTED, "Evaluation", "Checkpoints", "Logging", "Run",
+    "General",
+)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One editable key: a leaf of the composed config, or a schema key the config tree leaves at its default."""
+
+    key: str  # dotted, e.g. "arch.loss.loss_type"
+    section: str
+    kind: str  # INT, FLOAT, BOOL, STR, LIST, DICT or ANY (a null default with no schema type)
+    default: Any  # the raw default; an interpolation is its "${...}" string
+    resolved: Any = None  # the value after resolving interpolations (== default for plain values)
+    interpolation: str | None = None  # "${.hidden_size}" when the default is an interpolation
+    choices: tuple[str, ...] | None = None  # a closed set of values: shown as a select
+    optional: bool = False  # may be null
+    help: str = ""
+    in_config: bool = True  # False for schema keys absent from the YAML: overriding them needs `+key=`
+
+    @property
+    def name(self) -> str:
+        """The last part of the key, as a label."""
+        return self.key.rsplit(".", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A validation error, attached to a key when the trainer names one."""
+
+    key: str | None
+    message: str
+    hint: str = ""
+    build_command: tuple[str, ...] | None = None  # for a missing dataset: the argv that builds it
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+@dataclass
+class ConfigTree:
+    """The Hydra config tree: the installed one, plus the user's `--config-dir` searched first (as Hydra does)."""
+
+    user_dir: Path | None = None
+    groups: dict[str, list[str]] = field(default_factory=dict)  # group -> option names, e.g. arch -> [hrm_v1]
+    default_choices: dict[str, str] = field(default_factory=dict)  # from the primary config's defaults list
+
+    @classmethod
+    def load(cls, config_dir: str | Path | None = None) -> ConfigTree:
+        user_dir = Path(config_dir).expanduser().resolve() if config_dir is not None else None
+        if user_dir is not None and not user_dir.is_dir():
+            raise FileNotFoundError(f"--config-dir {user_dir} does not exist (it takes a folder of Hydra configs)")
+        search = [d for d in (user_dir, installed_config_dir()) if d is not None]
+        groups: dict[str, list[str]] = {}
+        for directory in search:
+            for sub in sorted(p for p in directory.iterdir() if p.is_dir()):
+                options = [p.stem for p in sub.glob("*.yaml")]
+                if options:
+                    groups[sub.name] = sorted(set(groups.get(sub.name, [])) | set(options))
+        groups.setdefault(PRESET_GROUP, [])
+        primary = next(d / f"{PRIMARY_CONFIG}.yaml" for d in search if (d / f"{PRIMARY_CONFIG}.yaml").is_file())
+        return cls(user_dir, groups, _default_choices(primary))
+
+    @property
+    def presets(self) -> list[str]:
+        return self.groups.get(PRESET_GROUP, [])
+
+    def group_override(self, group: str, choice: str | None) -> str | None:
+        """`arch=x`, or `+experiment=x` for a group the defaults list does not name; None for no change."""
+        default = self.default_choices.get(group)
+        if choice is None or choice == default:
+            return None
+        return f"{group}={choice}" if group in self.default_choices else f"+{group}={choice}"
+
+    def compose(self, overrides: Sequence[str]) -> DictConfig:
+        """The composed config, exactly as `python -m hrm_core.pretrain OVERRIDES` composes it."""
+        from hrm_core.config import compose
+
+        with _COMPOSE_LOCK:
+            return compose(list(overrides), config_dir=str(self.user_dir) if self.user_dir else None)
+
+    def fields(self, cfg: DictConfig) -> list[FieldSpec]:
+        """One FieldSpec per key, sections in a stable, readable order."""
+        return build_fields(cfg)
+
+    def validate(self, overrides: Sequence[str], *, check_data: bool = True) -> list[Problem]:
+        """Runs the trainer's own checks on these overrides. An empty list means the trainer will accept them."""
+        from hrm_core.config import ConfigError, check_dataset, validate
+
+        try:
+            cfg = self.compose(overrides)
+            typed = validate(cfg, overrides)
+            if check_data and not builds_itself(typed.data_path):
+                check_dataset(typed)
+        except ConfigError as error:
+            return [problem_from_error(error)]
+        return []
+
+
+def builds_itself(data_path: str) -> bool:
+    """True for the demo dataset, which the trainer builds on first use (so its absence is no error)."""
+    try:
+        from hrm_core.data.demo import DEMO_DATA_PATH
+    except ImportError:
+        return False
+    return Path(data_path) == Path(DEMO_DATA_PATH)
+
+
+def installed_config_dir() -> Path:
+    """The installed `hrm_config` package: the project's `config/` tree, also found in a non-editable install."""
+    return Path(str(resources.files("hrm_config")))
+
+
+def flatten(cfg: DictConfig, *, resolve: bool = False) -> dict[str, Any]:
+    """Dotted key -> leaf value. With resolve=False an interpolation stays its "${...}" string."""
+    container = OmegaConf.to_container(cfg, resolve=resolve, throw_on_missing=False)
+    out: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        for key, value in node.items():
+            dotted = f"{prefix}{key}"
+            if isinstance(value, dict) and value:
+                walk(value, dotted + ".")
+            else:
+                out[dotted] = value
+
+    walk(container, "")
+    return out
+
+
+def build_fields(cfg: DictConfig) -> list[FieldSpec]:
+    """FieldSpecs for every leaf of `cfg`, then every schema key with a default that `cfg` does not set."""
+    from hrm_core.config import schema_fields
+
+    raw = flatten(cfg, resolve=False)
+    schema = {info.key: info for info in schema_fields()}
+    keys = list(raw) + [k for k, info in schema.items() if k not in raw and info.default is not dataclasses.MISSING]
+    specs = []
+    for key in keys:
+        info = schema.get(key)
+        in_config = key in raw
+        default = raw[key] if in_config else info.default
+        interpolation = default if in_config and isinstance(default, str) and _is_interpolation(cfg, key) else None
+        resolved = _resolve(cfg, key) if interpolation else default
+        kind, optional = _kind_from_type_name(info.type_name) if info else (None, default is None)
+        specs.append(
+            FieldSpec(
+                key=key,
+                section=_section_of(key),
+                kind=kind or _kind_of(resolved),
+                default=default,
+                resolved=resolved,
+                interpolation=interpolation,
+                choices=tuple(info.choices) if info and info.choices else None,
+                optional=optional,
+                help=info.help if info else "",
+                in_config=in_config,
+            )
+        )
+    order = {name: i for i, name in enumerate(SECTION_ORDER)}
+    first_seen: dict[str, int] = {}
+    for i, spec in enumerate(specs):
+        first_seen.setdefault(spec.section, i)
+
+    def rank(spec: FieldSpec) -> tuple[int, int]:
+        nested = "." in spec.key
+        return order[NESTED] if nested else order.get(spec.section, len(order)), first_seen[spec.section]
+
+    return sorted(specs, key=rank)
+
+
+def problem_from_error(error: BaseException) -> Problem:
+    """The trainer's ConfigError as a Problem; its build command (a list or a string) becomes an argv."""
+    build = getattr(error, "build_command", None)
+    if isinstance(build, str):
+        build = shlex.split(build)
+    return Problem(
+        key=getattr(error, "key", None),
+        message=str(getattr(error, "message", None) or error),
+        hint=str(getattr(error, "hint", None) or ""),
+        build_command=tuple(build) if build else None,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _default_choices(primary: Path) -> dict[str, str]:
+    defaults = OmegaConf.load(primary).get("defaults", [])
+    choices = {}
+    for entry in defaults:
+        if isinstance(entry, (dict, DictConfig)):
+            for group, choice in entry.items():
+                group = str(group).removeprefix("optional ").strip()
+                if choice is not None and "@" not in group:
+                    choices[group] = str(choice)
+    return choices
+
+
+def _is_interpolation(cfg: DictConfig, key: str) -> bool:
+    parent_key, _, leaf = key.rpartition(".")
+    parent = OmegaConf.select(cfg, parent_key) if parent_key else cfg
+    return isinstance(parent, DictConfig) and OmegaConf.is_interpolation(parent, leaf)
+
+
+def _resolve(cfg: DictConfig, key: str) -> Any:
+    try:
+        value = OmegaConf.select(cfg, key, throw_on_resolution_failure=True)
+    except Exception:
+        return None
+    if isinstance(value, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(value, resolve=True)
+    return value
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return BOOL
+    if isinstance(value, int):
+        return INT
+    if isinstance(value, float):
+        return FLOAT
+    if isinstance(value, str):
+        return STR
+    if isinstance(value, list):
+        return LIST
+    if isinstance(value, dict):
+        return DICT
+    return ANY
+
+
+def _section_of(key: str) -> str:
+    parent, _, _ = key.rpartition(".")
+    return parent if parent else ROOT_SECTIONS.get(key, "General")
+
+
+def _kind_from_type_name(type_name: str) -> tuple[str | None, bool]:
+    """("float", True) for the schema's "float | None"; kind None when the type is not a simple one."""
+    optional = type_name.endswith(" | None")
+    base = type_name.removesuffix(" | None")
+    if base.startswith("list["):
+        return LIST, optional
+    return {"int": INT, "float": FLOAT, "bool": BOOL, "str": STR, "dict": DICT}.get(base), optional
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else ""

@@ -1,0 +1,62 @@
+"""The help screen: what each screen is for and every key binding, read from the screens' own BINDINGS so
+it cannot drift from what the keys do."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+INTRO = """\
+hrm-tui starts Hierarchical Reasoning Model training runs and follows them.
+
+Launch form (F2): choose a preset, edit any key of the Hydra config, and launch. Each field is checked as
+you type and by the trainer itself before launch; a ● marks an edited field. The panel shows the exact
+command, the minimal override list and the same overrides on one line. Runs start detached: closing the
+app or losing the SSH connection does not stop them.
+
+Runs (F3): every run under the runs root, newest first. A run is "lost" when its process is gone and it
+never logged its end (killed, out of memory, machine down).
+"""
+
+
+def _binding_rows(bindings: list[Binding | tuple[str, ...]]) -> list[tuple[str, str]]:
+    rows = []
+    for binding in bindings:
+        if isinstance(binding, tuple):
+            binding = Binding(*binding)
+        description = binding.description or binding.action.replace("_", " ")
+        keys = ", ".join(key.strip() for key in binding.key.split(","))
+        rows.append((keys, description))
+    return rows
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,f1,q,question_mark", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        from hrm_tui.app import HrmTuiApp
+        from hrm_tui.screens.launch import LaunchScreen
+        from hrm_tui.screens.runs import RunsScreen
+
+        sections = [
+            ("Everywhere", HrmTuiApp.BINDINGS),
+            ("Launch form", LaunchScreen.BINDINGS),
+            ("Runs", RunsScreen.BINDINGS),
+        ]
+        with Vertical(classes="dialog wide-dialog"):
+            yield Static("Help", classes="dialog-title")
+            with VerticalScroll():
+                yield Static(Text(INTRO))
+                for title, bindings in sections:
+                    table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
+                    table.add_column("Key", style="bold", no_wrap=True)
+                    table.add_column("Action")
+                    for keys, description in _binding_rows(list(bindings)):
+                        table.add_row(keys, description)
+                    yield Static(table, classes="help-table")
+            yield Static("escape closes this help", classes="dialog-hint")

@@ -1,0 +1,349 @@
+"""The live monitor: one run directory's curves, progress, GPU/host use, ACT halting, samples, logs and alerts.
+
+`MonitorScreen(run_dir)` follows `<run_dir>/events.jsonl`, `stdout.log` and `stderr.log`. It works the same
+for a run started by the app, one started by hand (`python -m hrm_core.pretrain`, `torchrun`) and a
+finished run opened later. `compare=[other_run_dir, ...]` overlays the same metrics of other runs on the
+curves, a colour per run.
+
+Threads: every file read, JSON parse, NVML poll and process-table look-up happens in a background worker
+(`@work(thread=True)`); the UI thread only draws from the in-memory `RunModel`s, checking a version number
+every `metrics_refresh_s` so an idle run costs almost nothing. The trainer is never waited on: the monitor
+only reads files.
+
+Keys: `1`-`6` focus a panel, `m` maximises the focused panel (again or `escape` restores), `h` hides it,
+`a` shows every panel, `x` dismisses the current alerts, `q` closes the monitor. Each panel adds its own
+keys, shown in the footer while it has focus. See docs/tui-monitor.md.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import ScrollableContainer, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
+
+from hrm_tui.components.alerts import AlertInputs, AlertSettings, evaluate_alerts
+from hrm_tui.components.event_loader import EventLoader, read_samples_event
+from hrm_tui.components.run_model import LOAD_STAGES, TRAIN, RunModel, SampleRef
+from hrm_tui.components.sysmon import LiveSystemSampler, SystemSampler, SystemSnapshot
+from hrm_tui.components.tail import FileTail, offset_of_last_lines
+from hrm_tui.runs import summarize_run
+from hrm_tui.widgets.monitor_alerts import AlertBanner
+from hrm_tui.widgets.monitor_curves import DEFAULT_CURVES, CurvesPanel
+from hrm_tui.widgets.monitor_halting import HaltingPanel
+from hrm_tui.widgets.monitor_logs import STREAMS, LogsPanel
+from hrm_tui.widgets.monitor_panel import RUN_COLORS, MonitorPanel, RunView
+from hrm_tui.widgets.monitor_progress import ProgressPanel
+from hrm_tui.widgets.monitor_samples import SamplesPanel
+from hrm_tui.widgets.monitor_system import SystemPanel
+
+LOG_TAIL_BYTES = 256 * 1024  # how much of an existing log is shown when the monitor opens
+
+
+@dataclass
+class MonitorSettings:
+    """How the monitor polls and what it draws. Every field has a working default.
+
+    `system_sampler` and `clock` are the two sources of host-dependent values. Replacing them with
+    `StaticSystemSampler(snapshot)` and a fixed clock makes the screen reproducible byte for byte (the
+    snapshot tests do this; so can a screenshot for docs).
+    """
+
+    metrics_refresh_s: float = 1.0  # how often new events are read and curves redrawn
+    system_refresh_s: float = 2.0  # how often NVML, psutil and the run's status are polled
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    system_sampler: SystemSampler | None = None  # None: LiveSystemSampler (NVML + psutil)
+    clock: Callable[[], float] = time.time  # "now", for elapsed times, ages and the heartbeat alert
+    curves: tuple[str, ...] = DEFAULT_CURVES  # metrics plotted at start (`c` changes them)
+    plot_mode: str = "braille"  # or "block", for fonts without braille glyphs
+
+
+class MonitorScreen(Screen):
+    """Follows one run directory (and optionally overlays others) live."""
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    ALLOW_IN_MAXIMIZED_VIEW = "Footer, AlertBanner"
+
+    BINDINGS = [
+        Binding("1", "focus_panel('curves')", "Curves", show=False),
+        Binding("2", "focus_panel('progress')", "Progress", show=False),
+        Binding("3", "focus_panel('system')", "GPU/host", show=False),
+        Binding("4", "focus_panel('halting')", "Halting", show=False),
+        Binding("5", "focus_panel('samples')", "Samples", show=False),
+        Binding("6", "focus_panel('logs')", "Logs", show=False),
+        Binding("m", "toggle_maximize", "Max/restore"),
+        Binding("h", "hide_panel", "Hide"),
+        Binding("a", "show_all", "Show all"),
+        Binding("x", "dismiss_alerts", "Dismiss alerts"),
+        Binding("q", "close", "Close"),
+    ]
+
+    DEFAULT_CSS = """
+    MonitorScreen { layout: vertical; }
+    MonitorScreen #panels { height: 1fr; layout: horizontal; scrollbar-size-vertical: 1; }
+    MonitorScreen #left { width: 3fr; height: 1fr; }
+    MonitorScreen #right { width: 2fr; height: 1fr; }
+    MonitorScreen CurvesPanel { height: 3fr; }
+    MonitorScreen SamplesPanel { height: 2fr; padding: 0; }
+    MonitorScreen SystemPanel { height: auto; }
+    MonitorScreen HaltingPanel { height: 1fr; }
+    MonitorScreen LogsPanel { height: 1fr; }
+    MonitorScreen.-narrow #panels { layout: vertical; }
+    MonitorScreen.-narrow #left, MonitorScreen.-narrow #right { width: 1fr; height: auto; }
+    MonitorScreen.-narrow CurvesPanel { height: 17; }
+    MonitorScreen.-narrow SamplesPanel { height: 24; }
+    MonitorScreen.-narrow HaltingPanel { height: 13; }
+    MonitorScreen.-narrow LogsPanel { height: 14; }
+    MonitorScreen .-maximized { height: 1fr; width: 1fr; }
+    """
+
+    class ModelChanged(Message):
+        """A worker loaded something worth drawing at once (rather than at the next tick)."""
+
+    def __init__(self, run_dir: Path | str, compare: Sequence[Path | str] = (), *, settings: MonitorSettings | None = None):
+        super().__init__()
+        self.settings = settings or MonitorSettings()
+        self.run_dir = Path(run_dir)
+        dirs = [self.run_dir, *(Path(p) for p in compare)]
+        self.views = [RunView(d, RunModel(d), _label(d, dirs), RUN_COLORS[i % len(RUN_COLORS)]) for i, d in enumerate(dirs)]
+        self.run = self.views[0]
+        self.status: str | None = None
+        self.system_snapshots = 0  # readings received: tests and the bench wait on these
+        self.log_reads = 0
+        self._stopping = threading.Event()
+        self._last_versions: tuple[int, ...] = ()
+        self._last_halting: tuple = ()
+
+    # -- layout --------------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield AlertBanner()
+        yield ProgressPanel(self.run, self.settings.clock)
+        with ScrollableContainer(id="panels", can_focus=False):
+            with Vertical(id="left"):
+                yield CurvesPanel(self.views, shown=self.settings.curves, cell_mode=self.settings.plot_mode)
+                yield SamplesPanel(self.run)
+            with Vertical(id="right"):
+                yield SystemPanel()
+                yield HaltingPanel(self.run)
+                yield LogsPanel()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = str(self.run_dir)
+        overview_drawn = self.query_one(CurvesPanel).overview_drawn
+        for view in self.views:
+            self._follow_events(view, overview_drawn)
+        self._poll_system()
+        self._tail_logs()
+        self.set_interval(self.settings.metrics_refresh_s, self._tick)
+        self.query_one(CurvesPanel).focus()
+
+    def on_unmount(self) -> None:
+        self._stopping.set()
+
+    @property
+    def panels(self) -> list[MonitorPanel]:
+        return list(self.query(MonitorPanel))
+
+    def panel(self, panel_id: str) -> MonitorPanel:
+        return self.query_one(f"#{panel_id}", MonitorPanel)
+
+    # -- background workers ----------------------------------------------------------------------------------
+
+    @work(thread=True, group="events", exit_on_error=False)
+    def _follow_events(self, view: RunView, overview_drawn: threading.Event) -> None:
+        """Loads the run's events, then follows new ones; refines a large log's curves between polls."""
+        loader = EventLoader(view.run_dir, view.model)
+        loader.open(on_stage=lambda stage: self.post_message(self.ModelChanged()))
+        self.post_message(self.ModelChanged())
+        if loader.refining:  # let the UI draw the whole run before the exact pass competes for the CPU
+            overview_drawn.wait(timeout=2.0)
+        while not self._stopping.is_set():
+            loader.follow()
+            if loader.refining:
+                if loader.refine():
+                    self.post_message(self.ModelChanged())
+                self._stopping.wait(0.001)  # lets the UI thread run between slices
+            else:
+                self._stopping.wait(self.settings.metrics_refresh_s)
+
+    @work(thread=True, group="system", exit_on_error=False)
+    def _poll_system(self) -> None:
+        """The run's status (alive, finished, ...) and NVML/psutil readings."""
+        sampler = self.settings.system_sampler or LiveSystemSampler()
+        try:
+            while not self._stopping.is_set():
+                summary = summarize_run(self.run_dir, now=self.settings.clock(), stale_after_s=self.settings.alerts.stale_after_s)
+                snapshot = sampler.sample(summary.pid if summary.status == "running" else None)
+                self._to_ui(self._apply_system, summary.status, snapshot)
+                self._stopping.wait(self.settings.system_refresh_s)
+        finally:
+            sampler.close()
+
+    @work(thread=True, group="logs", exit_on_error=False)
+    def _tail_logs(self) -> None:
+        tails = {}
+        for stream in STREAMS:
+            path = self.run_dir / f"{stream}.log"
+            tails[stream] = FileTail(path, start_offset=offset_of_last_lines(path, LOG_TAIL_BYTES))
+        while not self._stopping.is_set():
+            for stream, tail in tails.items():
+                read = tail.read_lines()
+                if read.lines:
+                    lines = [line.decode("utf-8", errors="replace") for line in read.lines]
+                    self._to_ui(self._add_log_lines, stream, lines)
+            self.log_reads += 1
+            self._stopping.wait(self.settings.metrics_refresh_s)
+
+    @work(thread=True, group="samples", exit_on_error=False)
+    def _read_samples(self, request: SamplesPanel.LoadRequested) -> None:
+        event = read_samples_event(self.run_dir, request.ref)
+        self._to_ui(self._show_samples, request.ref, event)
+
+    def _to_ui(self, callback: Callable[..., object], *args: object) -> None:
+        """Runs `callback` on the UI thread, unless the screen is closing (then the update is moot)."""
+        if self._stopping.is_set():
+            return
+
+        def guarded() -> None:
+            if not self._stopping.is_set() and self.is_attached:
+                callback(*args)
+
+        try:
+            self.app.call_from_thread(guarded)
+        except RuntimeError:  # the app stopped between the check and the call
+            pass
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that failed (a bug, an unreadable file) is reported instead of taking the app down."""
+        if event.state == WorkerState.ERROR and not self._stopping.is_set():
+            self.notify(f"{event.worker.name} stopped: {event.worker.error!r}", severity="error", timeout=30)
+
+    # -- UI-thread updates -----------------------------------------------------------------------------------
+
+    def _add_log_lines(self, stream: str, lines: list[str]) -> None:
+        self.query_one(LogsPanel).add_lines(stream, lines)
+
+    def _show_samples(self, ref: SampleRef, event: dict | None) -> None:
+        self.query_one(SamplesPanel).show_event(ref, event)
+
+    def _apply_system(self, status: str, snapshot: SystemSnapshot) -> None:
+        self.status = status
+        self.system_snapshots += 1
+        self.query_one(ProgressPanel).set_status(status)
+        self.query_one(SystemPanel).update_snapshot(snapshot)
+        self._update_alerts()
+
+    def on_monitor_screen_model_changed(self, message: ModelChanged) -> None:
+        self._tick()
+
+    def on_samples_panel_load_requested(self, message: SamplesPanel.LoadRequested) -> None:
+        self._read_samples(message)
+
+    def _tick(self) -> None:
+        """Redraws what changed since the last tick; the clock-driven parts (ages, alerts) every time."""
+        versions = tuple(view.model.version for view in self.views)
+        if versions != self._last_versions:
+            self._last_versions = versions
+            self.query_one(CurvesPanel).refresh()
+            self.query_one(SamplesPanel).update_view()
+            halting = self.run.model.halting_key()
+            if halting != self._last_halting:  # histograms arrive every N steps, not every event
+                self._last_halting = halting
+                self.query_one(HaltingPanel).refresh()
+        self.query_one(ProgressPanel).refresh()
+        self._update_alerts()
+
+    def _update_alerts(self) -> None:
+        model = self.run.model
+        with model.lock:
+            ended = model.lifecycle.ended
+            inputs = AlertInputs(
+                status=self.status,
+                error=(ended or {}).get("error"),
+                seconds_since_event=None if model.last_event_time is None or ended else self.settings.clock() - model.last_event_time,
+                nonfinite=list(model.nonfinite),
+                eval_trends=model.eval_trends(),
+                train_accuracy=model.recent_mean(TRAIN, "", "accuracy"),
+            )
+        self.query_one(AlertBanner).set_alerts(evaluate_alerts(inputs, self.settings.alerts))
+
+    # -- actions ---------------------------------------------------------------------------------------------
+
+    def action_focus_panel(self, panel_id: str) -> None:
+        panel = self.panel(panel_id)
+        panel.display = True
+        self._sync_columns()
+        if self.maximized is not None and self.maximized is not panel:
+            self.maximize(panel)
+        panel.focus()
+        panel.scroll_visible(animate=False)
+
+    def action_toggle_maximize(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            return
+        panel = self._focused_panel()
+        if panel is not None:
+            self.maximize(panel, container=False)
+
+    def action_hide_panel(self) -> None:
+        panel = self._focused_panel()
+        if panel is None:
+            return
+        if self.maximized is panel:
+            self.minimize()
+        panel.display = False
+        self._sync_columns()
+        visible = [p for p in self.panels if p.display]
+        if visible:
+            visible[0].focus()
+        self.notify(f"{panel.PANEL_TITLE} hidden: press {panel.PANEL_KEY} or a to show it", timeout=3)
+
+    def action_show_all(self) -> None:
+        for panel in self.panels:
+            panel.display = True
+        self._sync_columns()
+
+    def action_dismiss_alerts(self) -> None:
+        self.query_one(AlertBanner).dismiss()
+
+    def action_close(self) -> None:
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+        else:
+            self.app.exit()
+
+    def _focused_panel(self) -> MonitorPanel | None:
+        node = self.focused
+        while node is not None and not isinstance(node, MonitorPanel):
+            node = node.parent
+        return node if isinstance(node, MonitorPanel) else None
+
+    def _sync_columns(self) -> None:
+        """A column whose panels are all hidden gives its width to the other."""
+        for column in self.query("#panels > Vertical"):
+            column.display = any(child.display for child in column.children)
+
+    # -- for tests and the bench -----------------------------------------------------------------------------
+
+    def loaded_stage(self) -> str:
+        """The least complete load stage over the runs (run_model.LOAD_STAGES)."""
+        return min((view.model.loaded for view in self.views), key=LOAD_STAGES.index)
+
+
+def _label(run_dir: Path, all_dirs: list[Path]) -> str:
+    """The run's folder name, with its parent's when two compared runs share a name."""
+    same_name = [d for d in all_dirs if d.name == run_dir.name]
+    return run_dir.name if len(same_name) == 1 else f"{run_dir.parent.name}/{run_dir.name}"

@@ -1,0 +1,124 @@
+"""The runs table: one row per run directory, newest first.
+
+    Name                         Preset   Status      Step          Progress     Started           Last event
+    HierarchicalReaso… brave-otter demo   ● running   1200/5000     ███░░░  24%  2025-01-02 10:00  3s ago
+
+Text built here is `rich.text.Text`, never markup, so a run named `[bold]` shows as typed. Status colours
+come from the app's theme (success / warning / error), which has light and dark variants.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from hrm_tui.runs import FAILED, FINISHED, LOST, RUNNING, STOPPED, RunSummary, same_run
+
+STATUS_SYMBOLS = {RUNNING: "●", FINISHED: "✓", FAILED: "✗", STOPPED: "■", LOST: "?"}
+WIDE_COLUMNS = ("Name", "Preset", "Status", "Step", "Progress", "Started", "Last event")
+# Under 120 columns step and progress share a column and the start time drops its year.
+NARROW_COLUMNS = ("Name", "Preset", "Status", "Progress", "Started", "Last event")
+WIDE_FROM = 120
+PROGRESS_CELLS = 8
+
+
+def format_age(seconds: float | None) -> str:
+    """`3s ago`, `5m ago`, `2h ago`, `3d ago`; `-` when unknown."""
+    if seconds is None:
+        return "-"
+    seconds = max(0.0, seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return f"{int(seconds)}s ago"
+
+
+def format_time(timestamp: float | None, *, short: bool = False) -> str:
+    """Local time of day with the date: `2025-01-02 10:00`, or `01-02 10:00` when short."""
+    if not timestamp:
+        return "-"
+    return time.strftime("%m-%d %H:%M" if short else "%Y-%m-%d %H:%M", time.localtime(timestamp))
+
+
+def progress_bar(fraction: float | None, cells: int = PROGRESS_CELLS) -> str:
+    if fraction is None:
+        return "-"
+    filled = round(fraction * cells)
+    return "█" * filled + "░" * (cells - filled) + f" {fraction * 100:3.0f}%"
+
+
+def truncate(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(1, width - 1)] + "…"
+
+
+def truncate_left(text: str, width: int) -> str:
+    """Keeps the end, where run names differ (`…ACTV1 brave-otter`)."""
+    return text if len(text) <= width else "…" + text[len(text) - max(1, width - 1) :]
+
+
+class RunsTable(DataTable[Text]):
+    """Shows RunSummary rows; keeps the cursor on the same run across refreshes."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        self.clock = clock
+        self.summaries: list[RunSummary] = []
+
+    def on_mount(self) -> None:
+        self._layout: tuple[str, ...] = ()
+
+    def on_resize(self) -> None:
+        self.show_runs(self.summaries)
+
+    @property
+    def selected(self) -> RunSummary | None:
+        if not self.summaries or self.cursor_row < 0 or self.cursor_row >= len(self.summaries):
+            return None
+        return self.summaries[self.cursor_row]
+
+    def show_runs(self, summaries: list[RunSummary], *, select: Path | None = None) -> None:
+        keep = select or (self.selected.path if self.selected else None)
+        self.summaries = summaries
+        wide = self.size.width >= WIDE_FROM
+        layout = WIDE_COLUMNS if wide else NARROW_COLUMNS
+        self.clear(columns=layout != self._layout)
+        if layout != self._layout:
+            self._layout = layout
+            for column in layout:
+                self.add_column(column, key=column)
+        now = self.clock()
+        # Whatever the other columns leave (each column has one cell of padding on both sides).
+        fixed = 76 if wide else 58
+        name_width = max(12, self.size.width - fixed)
+        for summary in summaries:
+            self.add_row(*self._cells(summary, now, name_width, wide), key=str(summary.path))
+        if keep is not None:
+            index = next((i for i, s in enumerate(summaries) if same_run(s.path, keep)), None)
+            if index is not None:
+                self.move_cursor(row=index, animate=False)
+
+    def _cells(self, s: RunSummary, now: float, name_width: int, wide: bool) -> list[Text]:
+        step = "-" if s.step is None else (f"{s.step}/{s.total_steps}" if s.total_steps else str(s.step))
+        status = Text(f"{STATUS_SYMBOLS.get(s.status, ' ')} {s.status}", style=self._status_style(s.status))
+        last = format_age(now - s.last_event_time) if s.last_event_time else "-"
+        name = Text(truncate_left(s.path.name, name_width))
+        preset = Text(truncate(s.preset or "-", 12))
+        if wide:
+            return [name, preset, status, Text(step), Text(progress_bar(s.progress)), Text(format_time(s.start_time)), Text(last)]
+        percent = "" if s.progress is None else f" {s.progress * 100:.0f}%"
+        return [name, preset, status, Text(step + percent), Text(format_time(s.start_time, short=True)), Text(last)]
+
+    def _status_style(self, status: str) -> str:
+        theme = self.app.current_theme
+        colour = {
+            RUNNING: theme.success,
+            FINISHED: theme.primary,
+            FAILED: theme.error,
+            STOPPED: theme.warning,
+            LOST: theme.error,
+        }.get(status)
+        return f"bold {colour}" if colour else "bold"

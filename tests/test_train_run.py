@@ -1,0 +1,145 @@
+"""End-to-end: the real trainer as a subprocess on a tiny dataset; its run directory follows the contract.
+
+The schema below is docs/run-directory.md's list of fields per event type; every event of the run must
+carry them with the documented types.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from hrm_core import events
+from tests.training_helpers import (
+    events_of, pretrain_argv, run_trainer, tiny_overrides, torchrun_argv, write_tiny_dataset,
+)
+
+NUMBER = (int, float)
+
+
+def _float(value) -> bool:
+    return isinstance(value, NUMBER) or value in ("nan", "inf", "-inf")
+
+
+POSITION = {"step": int, "epoch": _float}
+START_FIELDS = {
+    "config": dict, "world_size": int, "devices": list, "device_type": str, "num_params": int,
+    "num_puzzle_emb_params": int, "host": str, "pid": int, "argv": list, "overrides": list, "total_steps": int,
+    "halt_max_steps": int, "puzzle": dict,
+}
+SCHEMA: dict[str, dict] = {
+    events.RUN_START: START_FIELDS,
+    events.RESUME: {**POSITION, "from": str, **START_FIELDS},
+    events.TRAIN: {**POSITION, "total_steps": int, "lr": _float, "metrics": dict, "examples_per_s": _float,
+                   "tokens_per_s": _float, "elapsed_s": _float, "eta_s": _float},
+    events.EVAL: {**POSITION, "set": str, "metrics": dict},
+    events.HALTING: {**POSITION, "phase": str, "counts": list},
+    events.SAMPLES: {**POSITION, "set": str, "puzzle": dict, "samples": list},
+    events.CHECKPOINT: {**POSITION, "path": str, "seconds": _float},
+    events.HEARTBEAT: POSITION,
+    events.NONFINITE: {**POSITION, "metrics": dict, "action": str},
+    events.RUN_END: {**POSITION, "status": str, "elapsed_s": _float},
+}
+TRAIN_METRICS = {"lm_loss", "q_halt_loss", "q_continue_loss", "accuracy", "exact_accuracy", "q_halt_accuracy", "steps", "count"}
+SAMPLE_FIELDS = {"name": str, "puzzle_id": int, "input": list, "label": list, "prediction": list, "q_halt": _float,
+                 "q_halt_prob": _float, "steps": int, "exact": bool}
+PUZZLE_FIELDS = {"kind", "grid_shape", "vocab_offset", "pad_id", "ignore_label_id", "vocab_size", "seq_len"}
+
+
+def _check_fields(obj: dict, fields: dict, where: str) -> None:
+    for name, expected in fields.items():
+        assert name in obj, f"{where}: missing field {name!r}"
+        value = obj[name]
+        ok = expected(value) if callable(expected) and not isinstance(expected, type) else isinstance(value, expected)
+        assert ok, f"{where}: field {name!r} = {value!r} is not {expected}"
+
+
+def check_event_schema(event: dict, *, halt_max_steps: int, seq_len: int) -> None:
+    """Raises AssertionError unless `event` follows docs/run-directory.md."""
+    assert event["v"] == events.SCHEMA_VERSION and isinstance(event["time"], float)
+    kind = event["type"]
+    _check_fields(event, SCHEMA[kind], kind)
+    if kind == events.TRAIN:
+        assert set(event["metrics"]) == TRAIN_METRICS
+    if kind == events.HALTING:
+        assert len(event["counts"]) == halt_max_steps and all(isinstance(c, int) for c in event["counts"])
+        assert event["phase"] in ("train", "eval")
+        assert isinstance(event["window_steps"] if event["phase"] == "train" else event["set"], int if event["phase"] == "train" else str)
+    if kind == events.SAMPLES:
+        assert PUZZLE_FIELDS <= set(event["puzzle"])
+        for sample in event["samples"]:
+            _check_fields(sample, SAMPLE_FIELDS, "sample")
+            assert len(sample["input"]) == len(sample["label"]) == len(sample["prediction"]) == seq_len
+    if kind in (events.RUN_START, events.RESUME):
+        assert event["halt_max_steps"] == halt_max_steps and PUZZLE_FIELDS <= set(event["puzzle"])
+    if kind == events.RUN_END:
+        assert event["status"] in (events.FINISHED, events.FAILED, events.STOPPED)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    return write_tiny_dataset(tmp_path_factory.mktemp("data") / "tiny-puzzles")
+
+
+def _check_run_dir(run_dir: Path, *, world_size: int) -> list[dict]:
+    all_events = events_of(run_dir)
+    kinds = {e["type"] for e in all_events}
+    expected = {events.RUN_START, events.TRAIN, events.EVAL, events.HALTING, events.SAMPLES, events.CHECKPOINT,
+                events.HEARTBEAT, events.RUN_END}
+    assert expected <= kinds, f"missing event types {expected - kinds}"
+    for event in all_events:
+        check_event_schema(event, halt_max_steps=4, seq_len=16)
+    assert all_events[0]["type"] == events.RUN_START and all_events[-1]["type"] == events.RUN_END
+    assert all_events[-1]["status"] == events.FINISHED
+    start = all_events[0]
+    assert start["world_size"] == world_size and len(start["devices"]) == world_size and start["device_type"] == "cpu"
+
+    # Train steps are logged every step, in order, with finite losses that go down on this easy task.
+    train = events_of(run_dir, events.TRAIN)
+    steps = [e["step"] for e in train]
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) > 90
+    first, last = train[0]["metrics"]["lm_loss"], train[-1]["metrics"]["lm_loss"]
+    assert math.isfinite(first) and last < first
+    assert {e["phase"] for e in events_of(run_dir, events.HALTING)} == {"train", "eval"}
+    # Eval: one per pass (epochs / eval_interval = 2), each followed by a checkpoint (checkpoint_every_eval).
+    assert len(events_of(run_dir, events.EVAL)) == 2
+    checkpoints = events_of(run_dir, events.CHECKPOINT)
+    assert len(checkpoints) == 2 and all((Path(c["path"]) / "COMPLETE").is_file() for c in checkpoints)
+    samples = events_of(run_dir, events.SAMPLES)[0]["samples"]
+    assert samples and all(s["name"].startswith("puzzle_") for s in samples)  # names from identifiers.json
+
+    # The other files of the run directory.
+    config = yaml.safe_load((run_dir / "all_config.yaml").read_text())
+    assert config["global_batch_size"] == 8 and config["arch"]["hidden_size"] == 32
+    assert config["checkpoint_path"] == str(run_dir)
+    command = json.loads((run_dir / "command.json").read_text())
+    assert command["world_size"] == world_size and "global_batch_size=8" in command["overrides"]
+    weights = torch.load(Path(checkpoints[-1]["path"]) / "model.pt", weights_only=True)
+    assert "model.inner.puzzle_emb.weights" in weights  # the original's key layout
+    return all_events
+
+
+def test_tiny_run_writes_the_run_directory(tiny_data, tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_trainer(pretrain_argv(tiny_overrides(tiny_data, run_dir, "heartbeat_interval_s=0.2")))
+    assert result.returncode == 0, result.stderr
+    _check_run_dir(run_dir, world_size=1)
+    # Rank 0's readable line per log interval (plain lines: stdout is a pipe here).
+    step_lines = [line for line in result.stdout.splitlines() if line.startswith("step ")]
+    assert len(step_lines) > 90 and "lr " in step_lines[-1] and "ex/s" in step_lines[-1] and "ETA" in step_lines[-1]
+
+
+def test_tiny_run_under_torchrun_with_two_processes(tiny_data, tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_trainer(torchrun_argv(2, tiny_overrides(tiny_data, run_dir, "heartbeat_interval_s=0.2")), timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    _check_run_dir(run_dir, world_size=2)
+    last = Path(events_of(run_dir, events.CHECKPOINT)[-1]["path"])
+    assert (last / "rank_0.pt").is_file() and (last / "rank_1.pt").is_file()
+    # Only rank 0 prints step lines.
+    assert sum(line.startswith("step 1/") for line in result.stdout.splitlines()) == 1

@@ -1,0 +1,113 @@
+"""Writes tiny puzzle datasets in the original HRM format, for tests (no builder, no download).
+
+The task is learnable but trivial: the label is the input with every token shifted by one (cyclically over
+the non-pad tokens). Each group is one "source puzzle" with `augmentations` puzzles, each puzzle holding
+1..`max_examples` examples, so the loader's group/puzzle/example packing is exercised.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from hrm_core.data.format import BLANK_PUZZLE_NAME, DatasetMetadata
+
+
+def write_split(split_dir: Path, *, num_groups: int, augmentations: int, max_examples: int, seq_len: int,
+                vocab_size: int, seed: int, first_puzzle_id: int = 1) -> list[int]:
+    """Writes one split with the single set "all"; returns the puzzle ids used."""
+    rng = np.random.default_rng(seed)
+    inputs, labels, puzzle_identifiers, puzzle_indices, group_indices = [], [], [], [0], [0]
+    puzzle_id = first_puzzle_id
+    for _ in range(num_groups):
+        for _ in range(augmentations):
+            for _ in range(int(rng.integers(1, max_examples + 1))):
+                x = rng.integers(1, vocab_size, size=seq_len)
+                inputs.append(x)
+                labels.append((x % (vocab_size - 1)) + 1)
+            puzzle_identifiers.append(puzzle_id)
+            puzzle_indices.append(len(inputs))
+            puzzle_id += 1
+        group_indices.append(len(puzzle_identifiers))
+    split_dir.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "inputs": np.array(inputs, dtype=np.int32), "labels": np.array(labels, dtype=np.int32),
+        "puzzle_identifiers": np.array(puzzle_identifiers, dtype=np.int32),
+        "puzzle_indices": np.array(puzzle_indices, dtype=np.int32), "group_indices": np.array(group_indices, dtype=np.int32),
+    }
+    for name, array in arrays.items():
+        np.save(split_dir / f"all__{name}.npy", array)
+    return list(range(first_puzzle_id, puzzle_id))
+
+
+def write_tiny_dataset(root: Path, *, seq_len: int = 16, vocab_size: int = 6, train_groups: int = 24, augmentations: int = 3,
+                       max_examples: int = 3, test_groups: int = 6) -> Path:
+    train_ids = write_split(root / "train", num_groups=train_groups, augmentations=augmentations, max_examples=max_examples,
+                            seq_len=seq_len, vocab_size=vocab_size, seed=1)
+    test_ids = write_split(root / "test", num_groups=test_groups, augmentations=1, max_examples=2, seq_len=seq_len,
+                           vocab_size=vocab_size, seed=2, first_puzzle_id=train_ids[-1] + 1)
+    num_ids = test_ids[-1] + 1
+    for split, ids, groups in (("train", train_ids, train_groups), ("test", test_ids, test_groups)):
+        examples = len(np.load(root / split / "all__inputs.npy"))
+        DatasetMetadata(pad_id=0, ignore_label_id=0, blank_identifier_id=0, vocab_size=vocab_size, seq_len=seq_len,
+                        num_puzzle_identifiers=num_ids, total_groups=groups, mean_puzzle_examples=examples / len(ids),
+                        sets=["all"]).save(root / split)
+    names = [BLANK_PUZZLE_NAME] + [f"puzzle_{i}" for i in range(1, num_ids)]
+    (root / "identifiers.json").write_text(json.dumps(names))
+    return root
+
+
+# Overrides for a model small enough to train a few hundred steps in seconds on one CPU core.
+TINY_ARCH = [
+    "arch.hidden_size=32", "arch.num_heads=2", "arch.expansion=2", "arch.H_layers=1", "arch.L_layers=1",
+    "arch.H_cycles=1", "arch.L_cycles=1", "arch.halt_max_steps=4", "arch.puzzle_emb_ndim=32",
+]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Launching the real trainer as a subprocess
+
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from hrm_core.events import read_events  # noqa: E402
+
+
+def tiny_overrides(data_path: Path, run_dir: Path, *extra: str, epochs: int = 20, eval_interval: int = 10) -> list[str]:
+    """A complete command line for a run of ~100 steps of the tiny model on the tiny dataset."""
+    return [
+        f"data_path={data_path}", f"checkpoint_path={run_dir}", *TINY_ARCH,
+        "global_batch_size=8", f"epochs={epochs}", f"eval_interval={eval_interval}", "lr=1e-3", "lr_warmup_steps=10",
+        "log_interval=1", *extra,
+    ]
+
+
+def trainer_env(**extra: str) -> dict[str, str]:
+    """The test machine's environment, with one compute thread per process (tiny models; shared CPUs)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+def pretrain_argv(overrides: list[str]) -> list[str]:
+    return [sys.executable, "-m", "hrm_core.pretrain", *overrides]
+
+
+def torchrun_argv(nproc: int, overrides: list[str]) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc),
+            "-m", "hrm_core.pretrain", *overrides]
+
+
+def run_trainer(argv: list[str], *, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, env=env or trainer_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def events_of(run_dir: Path, event_type: str | None = None) -> list[dict]:
+    return [e for e in read_events(run_dir) if event_type is None or e["type"] == event_type]
+
+
+def train_metrics_by_step(run_dir: Path) -> dict[int, dict]:
+    return {e["step"]: e["metrics"] for e in events_of(run_dir, "train")}
