@@ -16,6 +16,7 @@ code 2), join the process group, check the dataset, name the run, then hand over
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,8 +42,6 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def _print_error(message: str) -> None:
-    import os
-
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only one process reports it
         print(message, file=sys.stderr, flush=True)
 
@@ -72,7 +71,7 @@ def _prepare_run(config: TrainConfig, ctx: DistContext) -> TrainConfig:
     asked for), resume source, wandb. Returns the config with the run names filled in (chosen on rank 0)."""
     from dataclasses import replace
 
-    from hrm_core.config import ConfigError, check_dataset, resolve_run_names
+    from hrm_core.config import ConfigError, check_dataset, resolve_run_names, to_plain_dict
     from hrm_core.training import checkpoint as ckpt
     from hrm_core.training.distributed import barrier, broadcast_object
 
@@ -93,17 +92,22 @@ def _prepare_run(config: TrainConfig, ctx: DistContext) -> TrainConfig:
             config = replace(config, checkpoint_path=str(source.parent))
     elif config.resume == "auto" and config.checkpoint_path is not None:
         source = ckpt.latest_checkpoint(config.checkpoint_path)
-    if source is not None:  # a resumed run keeps its names
+    if source is not None:  # a resumed run keeps its names, and may not change the run's shape
         saved = ckpt.load_training_state(source)["config"]
         config = replace(config, project_name=config.project_name or saved.get("project_name"),
                          run_name=config.run_name or saved.get("run_name"))
+        mismatches = ckpt.resume_mismatches(saved, to_plain_dict(config))
+        if mismatches:
+            raise ConfigError(f"cannot resume from {source}: {'; '.join(mismatches)}", key="resume",
+                              hint=f"resume with the run's values (see {source.parent / 'all_config.yaml'}), "
+                                   f"or start a new run from its weights with load_checkpoint={source}")
     if config.load_checkpoint is not None and not Path(config.load_checkpoint).exists():
         raise ConfigError(f"load_checkpoint={config.load_checkpoint} does not exist", key="load_checkpoint")
     if config.wandb:
-        try:
-            import wandb  # noqa: F401
-        except ImportError:
-            raise ConfigError("wandb=true but the wandb package is not installed", key="wandb", hint="pip install wandb (or wandb=false)") from None
+        import importlib.util
+
+        if importlib.util.find_spec("wandb") is None:
+            raise ConfigError("wandb=true but the wandb package is not installed", key="wandb", hint="pip install wandb (or wandb=false)")
 
     names = broadcast_object(ctx, resolve_run_names(config) if ctx.is_main else None)
     project, run, checkpoint_path = names
@@ -146,7 +150,7 @@ def _train(config: TrainConfig, overrides: list[str], argv: list[str]) -> int:
         barrier(ctx)
         return 0
     finally:
-        shutdown_distributed()
+        shutdown_distributed(ctx)
 
 
 if __name__ == "__main__":

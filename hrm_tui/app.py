@@ -19,7 +19,7 @@ from textual.binding import Binding
 
 from hrm_tui.components.config_tree import ConfigTree
 from hrm_tui.components.gpus import GpuScan
-from hrm_tui.components.overrides import Edit
+from hrm_tui.components.overrides import Edit, OverrideSyntaxError
 from hrm_tui.components.process_control import DEFAULT_GRACE_S
 from hrm_tui.screens.launch import LaunchScreen
 from hrm_tui.screens.runs import RunsScreen
@@ -109,11 +109,8 @@ class HrmTuiApp(App[None]):
             self.push_screen(HelpScreen())
 
     def open_monitor(self, run_dir: Path) -> None:
-        try:
-            from hrm_tui.screens.monitor import MonitorScreen
-        except ImportError:
-            self.notify("The monitor is not part of this installation yet", severity="warning")
-            return
+        from hrm_tui.screens.monitor import MonitorScreen  # imported on use: it pulls in the plotting stack
+
         self.push_screen(MonitorScreen(Path(run_dir)))
 
     def show_run(self, run_dir: Path, *, open_monitor: bool = False) -> None:
@@ -126,7 +123,11 @@ class HrmTuiApp(App[None]):
 
     def clone_into_form(self, overrides: list[str]) -> None:
         if self.launch_screen is None:
-            self._initial_form = self._initial_choices(None, overrides)
+            try:
+                self._initial_form = self._initial_choices(None, overrides)
+            except OverrideSyntaxError as error:
+                self.notify(f"Cannot clone: {error}", severity="error", markup=False)
+                return
             self.switch_mode("launch")
         else:
             self.switch_mode("launch")

@@ -17,6 +17,11 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:  # the app and the config tree import Textual and Hydra: only when a command needs them
+    from hrm_tui.components.config_tree import ConfigTree
+    from hrm_tui.runs import RunSummary
 
 EXIT_USAGE = 2
 
@@ -128,7 +133,7 @@ class UserError(Exception):
     """A mistake on the command line: printed as one message, exit status 2."""
 
 
-def _load_tree(config_dir: str | None):  # -> ConfigTree
+def _load_tree(config_dir: str | None) -> ConfigTree:
     from hrm_tui.components.config_tree import ConfigTree
 
     try:
@@ -137,7 +142,7 @@ def _load_tree(config_dir: str | None):  # -> ConfigTree
         raise UserError(str(error)) from None
 
 
-def run_app(config_dir: str | None, runs_root: Path, *, theme: str | None = None, **kwargs) -> int:
+def run_app(config_dir: str | None, runs_root: Path, *, theme: str | None = None, **kwargs: Any) -> int:
     from hrm_tui.app import HrmTuiApp
 
     app = HrmTuiApp(config_tree=_load_tree(config_dir), runs_root=runs_root, theme=theme, **kwargs)
@@ -148,7 +153,7 @@ def run_app(config_dir: str | None, runs_root: Path, *, theme: str | None = None
 # --- hrm-tui runs ------------------------------------------------------------------------------------------
 
 
-def print_runs(runs_root: Path, *, as_json: bool = False, out=None) -> int:
+def print_runs(runs_root: Path, *, as_json: bool = False, out: TextIO | None = None) -> int:
     from hrm_tui.runs import list_runs
     from hrm_tui.widgets.runs_table import format_age, format_time
 
@@ -181,7 +186,7 @@ def print_runs(runs_root: Path, *, as_json: bool = False, out=None) -> int:
     return 0
 
 
-def _run_json(run) -> dict:
+def _run_json(run: RunSummary) -> dict[str, Any]:
     return {
         "path": str(run.path),
         "name": run.name,
@@ -201,7 +206,7 @@ def _run_json(run) -> dict:
 # --- hrm-tui launch ----------------------------------------------------------------------------------------
 
 
-def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, out=None) -> int:
+def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, out: TextIO | None = None) -> int:
     from hrm_tui.components.config_tree import flatten
     from hrm_tui.components.launcher import LaunchError, LaunchOptions, plan_launch, start
 
@@ -252,7 +257,7 @@ def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, ou
     return 0
 
 
-def _run_names(cfg, runs_root: Path) -> tuple[str, str, str]:
+def _run_names(cfg: Any, runs_root: Path) -> tuple[str, str, str]:
     """The trainer's own naming (project from the dataset, run from the arch + a slug), under the runs root."""
     from hrm_core.config import resolve_run_names
 

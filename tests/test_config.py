@@ -154,3 +154,9 @@ def test_cli_prints_the_composed_config(tmp_path):
     assert result.returncode == 0, result.stderr
     printed = yaml.safe_load(result.stdout)
     assert printed["global_batch_size"] == 2304 and printed["arch"]["L_cycles"] == 8
+
+
+def test_docs_list_every_key():
+    text = (REPO / "docs" / "config.md").read_text()
+    missing = [info.key for info in schema_fields() if f"`{info.key}`" not in text]
+    assert not missing, f"docs/config.md does not describe {missing}"

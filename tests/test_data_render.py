@@ -78,6 +78,7 @@ def test_render_arc_colours_every_cell_and_marks_wrong_ones():
     for (r, c), colour in np.ndenumerate(grid):
         assert style_at(text, r * 5 + 2 * c).bgcolor.triplet.hex.upper() == ARC_PALETTE[colour].upper()
     assert render_arc(grid, show_digits=True).plain == "0 1 \n9 4 "
+    assert render_arc(grid, wrong, show_digits=True, cell_width=1).plain == "0x\n94"
 
 
 def test_render_sudoku_distinguishes_givens_correct_and_wrong_digits():
@@ -118,6 +119,7 @@ def test_render_maze_shows_walls_endpoints_and_both_paths():
     prediction[2, 2] = 4
     assert render_maze(maze, label).plain.splitlines() == ["████████", "S ooooG ", "██    ██"]
     assert render_maze(maze, label, prediction).plain.splitlines() == ["████████", "S oo··G ", "██  xx██"]
+    assert render_maze(maze, label, prediction, cell_width=1).plain.splitlines() == ["████", "So·G", "█ x█"]
 
 
 def test_render_sample_lays_out_panels_for_each_kind():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -143,3 +142,16 @@ def test_load_checkpoint_fine_tunes_from_weights_of_another_dataset(reference_ru
         assert any("re-initialised" in note for note in start["notes"]), start["notes"]
         # The loaded model already knows the task: its first loss is far below a fresh model's.
         assert train_metrics_by_step(runs[label])[1]["lm_loss"] < 0.7 * train_metrics_by_step(runs["fresh"])[1]["lm_loss"]
+
+
+def test_resume_refuses_a_changed_run_shape_and_a_missing_checkpoint(tiny_data, reference_run, tmp_path):
+    checkpoint = list_checkpoints(reference_run)[-1][1]
+    events_before = len(events_of(reference_run))
+    changed = [o.replace("global_batch_size=8", "global_batch_size=16") for o in tiny_overrides(tiny_data, reference_run)]
+    result = run_trainer(pretrain_argv([*changed, "ema=true", f"resume={checkpoint}"]))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "global_batch_size: 8 -> 16" in result.stderr and "load_checkpoint=" in result.stderr
+    assert len(events_of(reference_run)) == events_before  # the run's log is untouched
+
+    result = run_trainer(pretrain_argv([*tiny_overrides(tiny_data, tmp_path / "run"), f"resume={tmp_path / 'nowhere'}"]))
+    assert result.returncode == 2 and "does not exist" in result.stderr and "Traceback" not in result.stderr

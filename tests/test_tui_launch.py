@@ -6,17 +6,19 @@ checks what the form shows and what command it would run.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
-from textual.widgets import Input, Select, Static
+from textual.widgets import Input, Select, SelectionList, Static
 
 from hrm_core.config import schema_fields
 from hrm_tui.components.config_tree import ConfigTree, flatten
+from hrm_tui.components.gpus import GpuInfo, GpuScan, list_gpus
 from hrm_tui.screens.launch import LaunchScreen
 from hrm_tui.widgets.config_form import FieldRow, SectionTitle
-from tests.tui_launch_helpers import async_test, make_app, settle
+from tests.tui_launch_helpers import async_test, make_app, make_fixture_runs, settle, wait_for
 
 async def type_into(pilot, screen: LaunchScreen, key: str, text: str) -> None:
     field = screen.query_one(f"#field-{key.replace('.', '--')}", Input)
@@ -51,7 +53,7 @@ async def test_form_loads_the_real_config_tree(tmp_path: Path):
         rows = {r.spec.key for r in screen.query(FieldRow)}
         # Every key of the composed config, and every schema key that has a default, has a row.
         assert set(composed) <= rows
-        assert {f.key for f in schema_fields() if f.key in composed or f.default is not f.default.__class__} <= rows | set(composed)
+        assert {f.key for f in schema_fields() if f.default is not dataclasses.MISSING} <= rows
         assert "log_interval" in rows and "arch.loss.loss_type" in rows
         sections = [t.section for t in screen.query(SectionTitle)]
         assert sections[:4] == ["Data", "Schedule", "Optimizer", "Puzzle embedding"]
@@ -281,7 +283,42 @@ async def test_clone_fills_the_form_without_the_run_identity(tmp_path: Path):
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.launch_screen
         await settle(pilot, screen)
-        app.clone_into_form(["+experiment=demo", "lr=0.01", "+run_name='old run'", "+checkpoint_path=somewhere", "+resume=auto"])
+        app.clone_into_form(["+experiment=demo", "lr=7e-5", "+run_name='old run'", "+checkpoint_path=somewhere", "+resume=auto"])
         await settle(pilot, screen)
-        assert screen.model.overrides() == ["+experiment=demo", "lr=0.01"]
+        assert screen.model.overrides() == ["+experiment=demo", "lr=7e-5"]  # as it was written
+        assert screen.query_one("#field-lr", Input).value == "7e-5"
         assert screen.query_one("#preset", Select).value == "demo"
+
+
+@async_test
+async def test_clone_from_the_runs_screen(tmp_path: Path):
+    make_fixture_runs(tmp_path / "checkpoints")
+    app = make_app(tmp_path, start_mode="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.runs_screen is not None and len(app.runs_screen.table.summaries) == 6, 20, "the runs")
+        assert app.runs_screen.table.selected.path.name.endswith("swift-seal")  # newest first
+        await pilot.press("c")
+        await wait_for(pilot, lambda: app.launch_screen is not None and app.launch_screen.model is not None, 20, "the form")
+        await settle(pilot, app.launch_screen)
+        assert app.launch_screen.model.overrides() == ["+experiment=demo", "arch.hidden_size=128"]
+
+
+@async_test
+async def test_gpus_from_nvml_become_cuda_visible_devices(tmp_path: Path):
+    gpus = [GpuInfo(0, "NVIDIA H100 80GB HBM3", 81559, 1200, 97), GpuInfo(1, "NVIDIA H100 80GB HBM3", 81559, 80100, 0)]
+    app = make_app(tmp_path, preset="demo", gpu_scan=GpuScan(gpus))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.launch_screen
+        await settle(pilot, screen)
+        selection = screen.query_one("#opt-gpus", SelectionList)
+        assert "1  NVIDIA H100 80GB HBM3  78.2/79.6 GiB free  0% busy" in str(selection.get_option_at_index(1).prompt)
+        assert "CUDA_VISIBLE_DEVICES" not in screen.plan().env  # nothing ticked: leave it alone
+        selection.select(1)
+        await settle(pilot, screen)
+        assert screen.plan().env["CUDA_VISIBLE_DEVICES"] == "1"
+        assert screen.plan().command_line().startswith("PYTHONUNBUFFERED=1 CUDA_VISIBLE_DEVICES=1 ")
+
+
+def test_the_gpu_scan_never_raises():
+    scan = list_gpus()
+    assert scan.gpus or scan.message  # a list of GPUs, or one line saying why there is none

@@ -1,5 +1,5 @@
 """End to end with the real trainer: launch the demo preset from the form, see it in the runs screen, let it
-finish after the app has exited; launch again and stop it from the runs screen.
+finish after the app has exited; launch again, stop it from the runs screen, resume it, stop it again.
 
 The demo preset is shrunk through the form itself (epochs, eval_interval) so a run takes seconds on CPU.
 """
@@ -99,7 +99,7 @@ async def test_demo_launches_detached_shows_in_runs_and_finishes_after_the_app_e
 
 
 @async_test
-async def test_stop_from_the_runs_screen_gives_status_stopped(tmp_path: Path, stop_leftovers):
+async def test_stop_from_the_runs_screen_gives_status_stopped_and_resume_continues(tmp_path: Path, stop_leftovers):
     run_dir = tmp_path / "checkpoints" / PROJECT / RUN_NAME
     app = make_app(tmp_path, preset="demo", runs_root=Path("checkpoints"))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -131,6 +131,22 @@ async def test_stop_from_the_runs_screen_gives_status_stopped(tmp_path: Path, st
 
         await wait_for(pilot, stopped, 120, "the run to stop")
         assert runs_screen_row(app, run_dir).status == STOPPED
+        events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+        assert events[-1]["type"] == "run_end" and events[-1]["status"] == "stopped"
+        assert any(e["type"] == "checkpoint" for e in events)  # a graceful stop saves its state
+        stopped_at = events[-1]["step"]
+
+        # Resume: the same run continues from its checkpoint, in place.
+        await pilot.press("r")
+        await wait_for(pilot, lambda: '"type":"resume"' in (run_dir / "events.jsonl").read_text(), 120, "the resume event")
+        app.runs_screen.action_refresh()
+        await wait_for(pilot, lambda: runs_screen_row(app, run_dir).status == RUNNING, 10, "a refresh")
+        launch = json.loads((run_dir / "launch.json").read_text())
+        assert launch["resume"] is True and launch["overrides"][-1] == "+resume=auto"
+        await pilot.press("s", "y")
+        await wait_for(pilot, stopped, 120, "the resumed run to stop")
+        assert runs_screen_row(app, run_dir).status == STOPPED
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
-    assert events[-1]["type"] == "run_end" and events[-1]["status"] == "stopped"
-    assert any(e["type"] == "checkpoint" for e in events)  # a graceful stop saves its state
+    resume = next(e for e in events if e["type"] == "resume")
+    assert resume["step"] == stopped_at
+    assert events[-1]["type"] == "run_end" and events[-1]["status"] == "stopped" and events[-1]["step"] >= stopped_at

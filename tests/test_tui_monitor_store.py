@@ -64,7 +64,8 @@ def test_large_log_overview_then_exact(tmp_path):
     write_run(tmp_path, run)
     model = RunModel(tmp_path)
     # Thresholds scaled down so this ~8 MB log takes the large-file path.
-    loader = EventLoader(tmp_path, model, exact_below_bytes=100_000, overview_samples=256, tail_bytes=200_000)
+    loader = EventLoader(tmp_path, model, exact_below_bytes=100_000, overview_samples=256, tail_bytes=200_000,
+                         scan_window_bytes=256 * 1024)
     stages = []
     loader.open(on_stage=stages.append)
     assert stages == ["sampled", "overview"] and model.loaded == "overview"

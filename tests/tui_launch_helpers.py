@@ -40,7 +40,8 @@ def make_app(tmp_path: Path, **kwargs: Any) -> HrmTuiApp:
     kwargs.setdefault("preset", None)
     kwargs.setdefault("refresh_runs", False)
     kwargs.setdefault("runs_root", tmp_path / "checkpoints")
-    return HrmTuiApp(gpu_scan=NO_GPU, run_namer=lambda arch: RUN_NAME, **kwargs)
+    kwargs.setdefault("gpu_scan", NO_GPU)
+    return HrmTuiApp(run_namer=lambda arch: RUN_NAME, **kwargs)
 
 
 async def settle(pilot: Any, screen: Any, timeout_s: float = 15.0) -> None:

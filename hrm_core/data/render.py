@@ -115,11 +115,12 @@ def crop_arc_grid(grid: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 
 
-def render_arc(grid: np.ndarray, wrong: np.ndarray | None = None, *, show_digits: bool = False) -> Text:
+def render_arc(grid: np.ndarray, wrong: np.ndarray | None = None, *, show_digits: bool = False, cell_width: int = 2) -> Text:
     """An ARC grid (values 0-9), two characters per cell on the cell's ARC colour.
 
     `wrong` (bool, same shape) marks cells with "xx". Values outside 0-9 (EOS, PAD) draw as a dim "··".
     `show_digits` writes each colour's digit in its cell, for output without colours (a file, NO_COLOR).
+    `cell_width=1` draws one character per cell, for narrow screens.
     """
     grid = np.asarray(grid)
     if wrong is not None and np.shape(wrong) != grid.shape:
@@ -131,9 +132,9 @@ def render_arc(grid: np.ndarray, wrong: np.ndarray | None = None, *, show_digits
             is_wrong = wrong is not None and bool(wrong[r, c])
             if 0 <= value <= 9:
                 glyph = ARC_WRONG_GLYPH if is_wrong else (f"{value} " if show_digits else "  ")
-                text.append(glyph, Style(bgcolor=ARC_PALETTE[value], color=_ARC_GLYPH_ON[value], bold=True))
+                text.append(glyph[:cell_width], Style(bgcolor=ARC_PALETTE[value], color=_ARC_GLYPH_ON[value], bold=True))
             else:
-                text.append(NON_COLOUR_GLYPH, _WRONG if is_wrong else _LINES)
+                text.append(NON_COLOUR_GLYPH[:cell_width], _WRONG if is_wrong else _LINES)
         if r + 1 < grid.shape[0]:
             text.append("\n")
     return text
@@ -213,8 +214,10 @@ def render_maze(
     label_grid: np.ndarray,
     prediction_grid: np.ndarray | None = None,
     charset: str = MAZE_CHARSET,
+    *,
+    cell_width: int = 2,
 ) -> Text:
-    """A maze, two characters per cell: walls "██", start "S", goal "G".
+    """A maze, two characters per cell (`cell_width=1` for narrow screens): walls "██", start "S", goal "G".
 
     Grids hold indices into `charset` (the original's "# SGo": wall, open, start, goal, path). Without a
     prediction the label's path draws as "oo". With a prediction: path cells on both paths "oo" green,
@@ -225,24 +228,26 @@ def render_maze(
     on_true_path = np.asarray(label_grid) == codes["path"]
     on_predicted_path = None if prediction_grid is None else np.asarray(prediction_grid) == codes["path"]
 
+    def cell(r: int, c: int) -> tuple[str, Style | None]:
+        value = int(maze[r, c])
+        if value == codes["wall"]:
+            return "██", None
+        if value in (codes["start"], codes["goal"]):
+            return ("S " if value == codes["start"] else "G "), Style(bold=True, reverse=True)
+        true, predicted = bool(on_true_path[r, c]), None if on_predicted_path is None else bool(on_predicted_path[r, c])
+        if true and predicted is not False:
+            return "oo", _CORRECT
+        if predicted:
+            return "xx", _WRONG
+        if true:
+            return "··", _MISSED
+        return "  ", None
+
     text = Text()
     for r in range(maze.shape[0]):
         for c in range(maze.shape[1]):
-            cell = int(maze[r, c])
-            if cell == codes["wall"]:
-                text.append("██")
-            elif cell == codes["start"]:
-                text.append("S ", Style(bold=True, reverse=True))
-            elif cell == codes["goal"]:
-                text.append("G ", Style(bold=True, reverse=True))
-            elif on_predicted_path is None:
-                text.append(*(("oo", _CORRECT) if on_true_path[r, c] else ("  ",)))
-            elif on_predicted_path[r, c]:
-                text.append(*(("oo", _CORRECT) if on_true_path[r, c] else ("xx", _WRONG)))
-            elif on_true_path[r, c]:
-                text.append("··", _MISSED)
-            else:
-                text.append("  ")
+            glyph, style = cell(r, c)
+            text.append(glyph[:cell_width], style)
         if r + 1 < maze.shape[0]:
             text.append("\n")
     return text
@@ -281,12 +286,14 @@ def render_sample(
     prediction: Sequence[int] | np.ndarray | None = None,
     *,
     show_digits: bool = False,
+    cell_width: int = 2,
 ) -> RenderableType:
     """Input, expected output and prediction of one example side by side (wrapping on narrow screens).
 
     `puzzle` is the puzzle description (docs/run-directory.md); `input`, `label`, `prediction` are flat
     token sequences. Each panel is titled; the prediction's title counts its wrong cells.
-    `show_digits` writes ARC colours as digits too, for a console without colours.
+    `show_digits` writes ARC colours as digits too, for a console without colours; `cell_width=1` draws
+    ARC grids and mazes one character per cell, for narrow screens.
     """
     kind = puzzle.get("kind", "generic")
     grids = [tokens_to_grid(x, puzzle) if x is not None else None for x in (input, label, prediction)]
@@ -295,12 +302,12 @@ def render_sample(
 
     if kind == "arc":
         input_arc, label_arc = crop_arc_grid(input_grid), crop_arc_grid(label_grid)
-        panels = [("input", render_arc(input_arc, show_digits=show_digits)), ("expected", render_arc(label_arc, show_digits=show_digits))]
+        panels = [("input", render_arc(input_arc, show_digits=show_digits, cell_width=cell_width)), ("expected", render_arc(label_arc, show_digits=show_digits, cell_width=cell_width))]
         if prediction_grid is not None:
             predicted = crop_arc_grid(prediction_grid)
             wrong = arc_wrong_cells(predicted, label_arc)
             title = _prediction_title(int(wrong.sum()), wrong.size, size_note=_size_note(predicted.shape, label_arc.shape))
-            panels.append((title, render_arc(predicted, wrong, show_digits=show_digits)))
+            panels.append((title, render_arc(predicted, wrong, show_digits=show_digits, cell_width=cell_width)))
     elif kind == "sudoku":
         panels = [("input", render_sudoku(input_grid, input_grid)), ("expected", render_sudoku(input_grid, label_grid))]
         if prediction_grid is not None:
@@ -308,10 +315,10 @@ def render_sample(
             panels.append((_prediction_title(wrong, label_grid.size), render_sudoku(input_grid, label_grid, prediction_grid)))
     elif kind == "maze":
         charset = puzzle.get("charset", MAZE_CHARSET)
-        panels = [("expected", render_maze(input_grid, label_grid, None, charset))]
+        panels = [("expected", render_maze(input_grid, label_grid, None, charset, cell_width=cell_width))]
         if prediction_grid is not None:
             wrong = int((prediction_grid != label_grid).sum())
-            panels.append((_prediction_title(wrong, label_grid.size), render_maze(input_grid, label_grid, prediction_grid, charset)))
+            panels.append((_prediction_title(wrong, label_grid.size), render_maze(input_grid, label_grid, prediction_grid, charset, cell_width=cell_width)))
     else:
         offset = int(puzzle.get("vocab_offset", 0))
         panels = [("input", render_tokens(input_grid + offset)), ("expected", render_tokens(label_grid + offset))]

@@ -203,6 +203,24 @@ def load_training_state(path: Path) -> dict[str, Any]:
     return state
 
 
+# Keys that must match for a resume to make sense; others (learning rates, log_interval, ...) may change.
+RESUME_FIXED_KEYS = ("arch", "data_path", "global_batch_size", "epochs", "eval_interval", "seed")
+
+
+def resume_mismatches(saved_config: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """Human-readable differences in the keys a resume cannot change ([] when compatible)."""
+    out = []
+    for key in RESUME_FIXED_KEYS:
+        if saved_config.get(key) != config.get(key):
+            if key == "arch":
+                changed = sorted(k for k in set(saved_config.get("arch", {})) | set(config.get("arch", {}))
+                                 if saved_config.get("arch", {}).get(k) != config.get("arch", {}).get(k))
+                out.append("arch." + "/".join(changed) + " differ")
+            else:
+                out.append(f"{key}: {saved_config.get(key)!r} -> {config.get(key)!r}")
+    return out
+
+
 def load_rank_state(path: Path, rank: int) -> dict[str, Any] | None:
     file = path / rank_file(rank)
     if not file.is_file():

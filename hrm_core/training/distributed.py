@@ -7,6 +7,7 @@ force a GPU synchronisation. MPS runs single-process (PyTorch has no MPS collect
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 from dataclasses import dataclass
@@ -68,9 +69,18 @@ def init_distributed() -> DistContext:
     return DistContext(rank=rank, world_size=world_size, local_rank=local_rank, device=device, control_group=control)
 
 
-def shutdown_distributed() -> None:
+def shutdown_distributed(ctx: DistContext | None = None) -> None:
+    """Destroys the process groups and drops every reference to them.
+
+    A process group that survives until interpreter shutdown (e.g. referenced by `ctx.control_group`) is
+    torn down while Python is finalising, and gloo's worker threads can then abort the process
+    ("terminate called without an active exception").
+    """
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+    if ctx is not None:
+        ctx.control_group = None
+    gc.collect()
 
 
 def broadcast_object(ctx: DistContext, obj: Any) -> Any:

@@ -81,6 +81,7 @@ class Trainer:
         self.started_at = time.time()
         self.last_log_time = self.started_at
         self.paused_seconds = 0.0  # evaluation and checkpoint time inside the current logging window
+        self.heartbeat: Heartbeat | None = None
         self.train_seconds = 0.0
         self.steps_this_session = 0
         self._inject_nonfinite_at = int(os.environ.get(INJECT_NONFINITE_ENV, "0") or 0)
@@ -151,19 +152,10 @@ class Trainer:
                                  f"{self.ctx.world_size}: the ACT carry restarts and RNGs are reseeded")
         self.last_saved_step = self.progress.step
 
-    # Keys that must match for a resume to make sense; others (lr, log_interval, ...) may change.
-    _RESUME_FIXED_KEYS = ("arch", "data_path", "global_batch_size", "epochs", "eval_interval", "seed")
-
     def _check_compatible(self, path: Path, saved: dict[str, Any]) -> None:
-        current = to_plain_dict(self.config)
-        changed = [k for k in self._RESUME_FIXED_KEYS if saved.get(k) != current.get(k)]
-        if changed:
-            detail = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed if k != "arch")
-            if "arch" in changed:
-                detail = ", ".join(filter(None, ["arch (model shape) differs", detail]))
-            raise ckpt.CheckpointError(
-                f"cannot resume from {path}: {detail}. Resume with the run's original values "
-                f"(see {path.parent / 'all_config.yaml'}), or start a new run with load_checkpoint={path}")
+        mismatches = ckpt.resume_mismatches(saved, to_plain_dict(self.config))
+        if mismatches:
+            raise ckpt.CheckpointError(f"cannot resume from {path}: {'; '.join(mismatches)}")
 
     def _carry_template(self) -> Any:
         local = self.config.global_batch_size // self.ctx.world_size
@@ -241,13 +233,13 @@ class Trainer:
     def run(self) -> str:
         """Trains to the end or to a stop; returns the final status. Exceptions propagate after run_end."""
         self.stop.install()
-        heartbeat = None
         status = events.FAILED
         try:
             self._setup()
             self._begin()
-            heartbeat = Heartbeat(self.log.emit, lambda: {"step": self.progress.step, "epoch": self.epoch},
-                                  self.config.heartbeat_interval_s).start() if self.ctx.is_main else None
+            if self.ctx.is_main:
+                self.heartbeat = Heartbeat(self.log.emit, lambda: {"step": self.progress.step, "epoch": self.epoch},
+                                           self.config.heartbeat_interval_s).start()
             self.last_log_time = time.time()
             status = self._train()
             if status == events.FINISHED:
@@ -259,13 +251,18 @@ class Trainer:
             self._end(events.FAILED, error=traceback.format_exc())
             raise
         finally:
-            if heartbeat is not None:
-                heartbeat.stop()
+            self._stop_heartbeat()
             self.stop.uninstall()
             self.log.close()
         return status
 
+    def _stop_heartbeat(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+            self.heartbeat = None
+
     def _end(self, status: str, error: str | None = None) -> None:
+        self._stop_heartbeat()  # run_end is the last event of the run
         fields: dict[str, Any] = {"step": self.progress.step, "epoch": self.epoch, "status": status,
                                   "elapsed_s": time.time() - self.started_at}
         if error is not None:

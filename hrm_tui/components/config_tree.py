@@ -315,8 +315,3 @@ def _kind_from_type_name(type_name: str) -> tuple[str | None, bool]:
     if base.startswith("list["):
         return LIST, optional
     return {"int": INT, "float": FLOAT, "bool": BOOL, "str": STR, "dict": DICT}.get(base), optional
-
-
-def _first_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[0] if lines else ""

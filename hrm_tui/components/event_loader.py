@@ -1,15 +1,16 @@
 """Reads a run's `events.jsonl` into a `RunModel`: fast for a day-long log, then live.
 
 Parsing a million JSON lines in Python takes seconds, and the monitor must show a finished run's whole
-curves within one. So a large log is read in three stages, each leaving the model drawable:
+curves within one. So a large log is read in three stages (`model.loaded` names the one reached), each
+leaving the model drawable:
 
-1. **overview** (`open`, tens of milliseconds): the head (run_start), the newest `tail_bytes` parsed exactly
+1. **sampled** (`open`, tens of milliseconds): the head (run_start), the newest `tail_bytes` parsed exactly
    (latest step, recent curves, the last evals and samples), and `overview_samples` train lines picked at
    evenly spaced offsets through the middle. Curves span the whole run at once; their middle is a sample.
-2. **rare events** (`open`, a sequential read with a C regex, ~0.5 s per 500 MB): every event that is not
+2. **overview** (`open`, one pass of a C regex over the memory-mapped file): every event that is not
    `train` or `heartbeat` (eval, halting, samples, checkpoints, lifecycle) is found and applied exactly.
    `samples` events are only indexed (offset, step, set) and read when the user pages to them.
-3. **exact pass** (`refine`, called slice by slice between polls): every train line of the part that was
+3. **exact** (`refine`, called slice by slice between polls): every train line of the part that was
    sampled is parsed, the whole-run summaries are rebuilt exactly and swapped in when done.
 
 A small log (under `exact_below_bytes`) is simply parsed whole. After opening, `follow` reads only the bytes
@@ -56,7 +57,7 @@ _RARE_TYPES = re.compile(rb'"type"\s*:\s*"(eval|halting|samples|checkpoint|run_s
 _SAMPLES = b"samples"
 _STEP_FIELD = re.compile(rb'"step"\s*:\s*(\d+)')
 _SET_FIELD = re.compile(rb'"set"\s*:\s*"((?:[^"\\]|\\.)*)"')
-_CHUNK = 16 * 1024 * 1024
+_CHUNK = 16 * 1024 * 1024  # bytes mapped at once by the rare-event scan
 _SAMPLE_WINDOW = 32 * 1024 * 1024  # bytes mapped at once while sampling train lines
 _MAX_SAMPLED_LINE = 8192  # a sampled line longer than this (not a train line) is skipped
 _HEAD_BYTES = 1024 * 1024
@@ -159,6 +160,7 @@ class EventLoader:
         exact_below_bytes: int = 16 * 1024 * 1024,
         overview_samples: int = 4096,
         tail_bytes: int = 2 * 1024 * 1024,
+        scan_window_bytes: int = _CHUNK,
         buckets: int = DEFAULT_BUCKETS,
     ):
         self.path = Path(run_dir) / EVENTS_FILE
@@ -166,6 +168,7 @@ class EventLoader:
         self.exact_below_bytes = exact_below_bytes
         self.overview_samples = overview_samples
         self.tail_bytes = tail_bytes
+        self.scan_window_bytes = scan_window_bytes  # bytes mapped at once by the rare-event scan
         self.buckets = buckets
         self.tail = FileTail(self.path)
         self._columns = TrainColumns()
@@ -256,7 +259,7 @@ class EventLoader:
             window_start = start - start % mmap.ALLOCATIONGRANULARITY
             scan_from = start  # the first byte not scanned yet (always a line start)
             while scan_from < end:
-                window_end = min(window_start + _CHUNK, end)
+                window_end = min(window_start + self.scan_window_bytes, end)
                 with mmap.mmap(f.fileno(), window_end - window_start, offset=window_start, access=mmap.ACCESS_READ) as view:
                     # Only whole lines: scan up to the window's last newline; the rest goes with the next window.
                     last_newline = view.rfind(b"\n", scan_from - window_start)

@@ -11,17 +11,16 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-INTRO = """\
-hrm-tui starts Hierarchical Reasoning Model training runs and follows them.
-
-Launch form (F2): choose a preset, edit any key of the Hydra config, and launch. Each field is checked as
-you type and by the trainer itself before launch; a ● marks an edited field. The panel shows the exact
-command, the minimal override list and the same overrides on one line. Runs start detached: closing the
-app or losing the SSH connection does not stop them.
-
-Runs (F3): every run under the runs root, newest first. A run is "lost" when its process is gone and it
-never logged its end (killed, out of memory, machine down).
-"""
+# One paragraph per line: the dialog wraps them to its width.
+INTRO = (
+    "hrm-tui starts Hierarchical Reasoning Model training runs and follows them.\n\n"
+    "Launch form (F2): choose a preset, edit any key of the Hydra config, and launch. Each field is checked "
+    "as you type and by the trainer itself before launch; a ● marks an edited field. The panel shows the exact "
+    "command, the minimal override list and the same overrides on one line. Runs start detached: closing the "
+    "app or losing the SSH connection does not stop them.\n\n"
+    'Runs (F3): every run under the runs root, newest first. A run is "lost" when its process is gone and it '
+    "never logged its end (killed, out of memory, machine down)."
+)
 
 
 def _binding_rows(bindings: list[Binding | tuple[str, ...]]) -> list[tuple[str, str]]:

@@ -31,8 +31,8 @@ from textual.widgets import Footer, Input, Label, Select, Static
 
 from hrm_tui.components.config_tree import LIST, PRESET_GROUP, ConfigTree, Problem
 from hrm_tui.components.form_model import FormModel, split_run_overrides
-from hrm_tui.components.launcher import LaunchError, LaunchOptions, LaunchPlan, plan_launch, start
-from hrm_tui.components.overrides import Edit, format_value, single_line
+from hrm_tui.components.launcher import LaunchError, LaunchOptions, LaunchPlan, display_argv, plan_launch, start
+from hrm_tui.components.overrides import Edit, OverrideSyntaxError, format_value, single_line
 from hrm_tui.widgets.config_form import ConfigForm, FieldEdited, FieldRow, ListEditRequested
 from hrm_tui.widgets.launch_options import LaunchOptionsChanged, LaunchOptionsPanel
 from hrm_tui.widgets.override_panel import OverridePanel, PanelContent
@@ -128,7 +128,8 @@ class LaunchScreen(Screen[None]):
         self._setup_group_selects(model)
         form = self.query_one("#form", ConfigForm)
         values = {spec.key: model.value(spec.key) for spec in model.specs}
-        await form.load(model.specs, values, set(model.edits), self._notes())
+        texts = {key: edit.text for key, edit in model.edits.items() if edit.text is not None}  # `7e-5` stays `7e-5`
+        await form.load(model.specs, values, set(model.edits), self._notes(), texts)
         form.loading = False
         search = self.query_one("#search", Input).value
         if search:
@@ -151,7 +152,11 @@ class LaunchScreen(Screen[None]):
 
     def load_run_overrides(self, overrides: list[str]) -> None:
         """Clones a run: its preset, arch and edits become the form's (its names do not)."""
-        choices, edits = split_run_overrides(self.config_tree, overrides)
+        try:
+            choices, edits = split_run_overrides(self.config_tree, overrides)
+        except OverrideSyntaxError as error:
+            self.notify(f"Cannot clone: {error}", severity="error", markup=False)
+            return
         choices.setdefault(PRESET_GROUP, None)
         self._load_model(choices, edits)
 
@@ -420,11 +425,18 @@ class LaunchScreen(Screen[None]):
             return  # an older check finished after a newer edit
         self._problems = problems
         form = self.query_one("#form", ConfigForm)
-        by_key = {p.key: str(p) for p in problems if p.key}
+        by_key = {p.key: self._problem_text(p) for p in problems if p.key}
         form.show_problems(by_key)
         if focus and problems and problems[0].key:
             form.focus_field(problems[0].key)
         self._show_panel()
+
+    @staticmethod
+    def _problem_text(problem: Problem) -> str:
+        """What a field shows for a problem; a missing dataset shows its builder's command instead of the hint."""
+        if problem.build_command:
+            return f"{problem.message}. ctrl+b builds it: {single_line(display_argv(problem.build_command))}"
+        return str(problem)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "build_dataset":

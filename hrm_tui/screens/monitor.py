@@ -104,7 +104,7 @@ class MonitorScreen(Screen):
     MonitorScreen.-narrow SamplesPanel { height: 24; }
     MonitorScreen.-narrow HaltingPanel { height: 13; }
     MonitorScreen.-narrow LogsPanel { height: 14; }
-    MonitorScreen .-maximized { height: 1fr; width: 1fr; }
+    MonitorScreen.-narrow .-maximized, MonitorScreen.-wide .-maximized { height: 1fr; width: 1fr; }
     """
 
     class ModelChanged(Message):
@@ -320,7 +320,14 @@ class MonitorScreen(Screen):
         self.query_one(AlertBanner).dismiss()
 
     def action_close(self) -> None:
-        if len(self.app.screen_stack) > 2:
+        """Back to the screen below (e.g. the runs list), or quit when the monitor is all there is.
+
+        Below the monitor is either one of the app's own screens (the runs list of hrm-tui's "runs" mode) or
+        Textual's blank default screen, which has nothing to go back to.
+        """
+        stack = self.app.screen_stack
+        below = stack[-2] if len(stack) >= 2 else None
+        if below is not None and type(below) is not Screen:
             self.app.pop_screen()
         else:
             self.app.exit()

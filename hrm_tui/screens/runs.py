@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Footer, Static
 from hrm_tui.components.launcher import LaunchError, plan_resume, reap_children, start
 from hrm_tui.components.process_control import StopError, stop_run
 from hrm_tui.runs import FINISHED, RUNNING, RunSummary, list_runs
-from hrm_tui.widgets.runs_table import RunsTable
+from hrm_tui.widgets.runs_table import RunsTable, format_time
 
 REFRESH_S = 2.0
 
@@ -92,8 +92,9 @@ class RunsScreen(Screen[None]):
             detail.update("")
             return
         text = Text(str(run.path))
+        text.append(f"\nstarted {format_time(run.start_time)}")
         if run.detail:
-            text.append(f"\n{run.status}: {run.detail}")
+            text.append(f" · {run.status}: {run.detail}")
         detail.update(text)
 
     # --- actions -------------------------------------------------------------------------------------

@@ -73,10 +73,11 @@ class FieldValidator(Validator):
 class FieldRow(Vertical):
     """One key: label, editor, edited marker, note (resolved interpolation), and an error line below."""
 
-    def __init__(self, spec: FieldSpec, value: Any, *, edited: bool, note: str = "") -> None:
+    def __init__(self, spec: FieldSpec, value: Any, *, edited: bool, note: str = "", text: str | None = None) -> None:
         super().__init__(id=row_id(spec.key), classes="field-row")
         self.spec = spec
         self._initial_value = value
+        self._initial_text = text  # as the user typed it, when the value came from their override
         self._initial_note = note
         self._local_error = ""  # from typing (wrong type)
         self._problem = ""  # from the trainer's validation
@@ -86,7 +87,6 @@ class FieldRow(Vertical):
             self.tooltip = f"{spec.key}: {spec.help}"
 
     def compose(self) -> ComposeResult:
-        spec = self.spec
         with Horizontal(classes="field-line"):
             yield Label(self._label_text(), classes="field-label")
             yield self._make_editor(self._initial_value)
@@ -110,7 +110,7 @@ class FieldRow(Vertical):
                 classes="field-editor field-select",
             )
         return Input(
-            value=value_text(spec, value),
+            value=self._initial_text if self._initial_text is not None else value_text(spec, value),
             placeholder="null" if spec.optional else "",
             validators=[FieldValidator(spec)],
             validate_on=["changed"],
@@ -215,8 +215,16 @@ class ConfigForm(VerticalScroll, can_focus=False):
         super().__init__(**kwargs)
         self._rows: dict[str, FieldRow] = {}
 
-    async def load(self, specs: list[FieldSpec], values: dict[str, Any], edited: set[str], notes: dict[str, str]) -> None:
-        """Replaces every row (after the preset or arch changed)."""
+    async def load(
+        self,
+        specs: list[FieldSpec],
+        values: dict[str, Any],
+        edited: set[str],
+        notes: dict[str, str],
+        texts: dict[str, str] | None = None,
+    ) -> None:
+        """Replaces every row (after the preset or arch changed). `texts`: how edited values were typed."""
+        texts = texts or {}
         await self.remove_children()
         widgets: list[Widget] = []
         self._rows = {}
@@ -225,7 +233,13 @@ class ConfigForm(VerticalScroll, can_focus=False):
             if spec.section != section:
                 section = spec.section
                 widgets.append(SectionTitle(section))
-            row = FieldRow(spec, values.get(spec.key, spec.default), edited=spec.key in edited, note=notes.get(spec.key, ""))
+            row = FieldRow(
+                spec,
+                values.get(spec.key, spec.default),
+                edited=spec.key in edited,
+                note=notes.get(spec.key, ""),
+                text=texts.get(spec.key),
+            )
             self._rows[spec.key] = row
             widgets.append(row)
         await self.mount_all(widgets)

@@ -36,12 +36,13 @@ class OverridePanel(VerticalScroll, can_focus=True):
         self.set_class(full, "-full")
 
     def compose(self) -> ComposeResult:
+        yield Static("", classes="panel-status")
         yield Static("", classes="panel-body")
 
     def show(self, content: PanelContent) -> None:
         text = Text()
         if self.full:
-            text.append(f"\nOverrides ({len(content.overrides)})\n", style="bold")
+            text.append(f"Overrides ({len(content.overrides)})\n", style="bold")
             for override in content.overrides or ["(none: the preset as it is)"]:
                 text.append(f"  {override}\n")
             text.append("\nAs one line\n", style="bold")
@@ -59,7 +60,7 @@ class OverridePanel(VerticalScroll, can_focus=True):
             for rank, command in content.other_nodes:
                 text.append(f"Node {rank}    ", style="bold")
                 text.append(f"{command}\n")
-        text.append(content.status)
         text.rstrip()
+        self.query_one(".panel-status", Static).update(Text(content.status))
         self.query_one(".panel-body", Static).update(text)
         self.set_class(not content.ok, "-problem")

@@ -20,8 +20,8 @@ from hrm_tui.runs import FAILED, FINISHED, LOST, RUNNING, STOPPED, RunSummary, s
 
 STATUS_SYMBOLS = {RUNNING: "●", FINISHED: "✓", FAILED: "✗", STOPPED: "■", LOST: "?"}
 WIDE_COLUMNS = ("Name", "Preset", "Status", "Step", "Progress", "Started", "Last event")
-# Under 120 columns step and progress share a column and the start time drops its year.
-NARROW_COLUMNS = ("Name", "Preset", "Status", "Progress", "Started", "Last event")
+# Under 120 columns step and progress share a column, and the start time moves to the detail line.
+NARROW_COLUMNS = ("Name", "Preset", "Status", "Progress", "Last event")
 WIDE_FROM = 120
 PROGRESS_CELLS = 8
 
@@ -92,7 +92,7 @@ class RunsTable(DataTable[Text]):
                 self.add_column(column, key=column)
         now = self.clock()
         # Whatever the other columns leave (each column has one cell of padding on both sides).
-        fixed = 76 if wide else 58
+        fixed = 76 if wide else 56
         name_width = max(12, self.size.width - fixed)
         for summary in summaries:
             self.add_row(*self._cells(summary, now, name_width, wide), key=str(summary.path))
@@ -106,11 +106,11 @@ class RunsTable(DataTable[Text]):
         status = Text(f"{STATUS_SYMBOLS.get(s.status, ' ')} {s.status}", style=self._status_style(s.status))
         last = format_age(now - s.last_event_time) if s.last_event_time else "-"
         name = Text(truncate_left(s.path.name, name_width))
-        preset = Text(truncate(s.preset or "-", 12))
         if wide:
+            preset = Text(truncate(s.preset or "-", 12))
             return [name, preset, status, Text(step), Text(progress_bar(s.progress)), Text(format_time(s.start_time)), Text(last)]
         percent = "" if s.progress is None else f" {s.progress * 100:.0f}%"
-        return [name, preset, status, Text(step + percent), Text(format_time(s.start_time, short=True)), Text(last)]
+        return [name, Text(truncate(s.preset or "-", 10)), status, Text(step + percent), Text(last)]
 
     def _status_style(self, status: str) -> str:
         theme = self.app.current_theme

@@ -1,0 +1,118 @@
+"""The `hrm-tui` command line: help for every flag, `runs` for scripts, `launch` without the form, `attach`,
+and clean errors (exit status 2, no traceback) for user mistakes."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hrm_tui.cli import UserError, build_parser, main, print_runs, resolve_run
+from tests.tui_launch_helpers import make_fixture_runs
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TZ": "UTC"}
+    return subprocess.run([sys.executable, "-m", "hrm_tui", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    return [s for action in parser._actions for s in action.option_strings if s.startswith("--")]
+
+
+def test_help_documents_every_flag_of_every_command(tmp_path: Path):
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(subparsers.choices) == {"runs", "launch", "attach"}
+    for name, sub in [("", parser), *subparsers.choices.items()]:
+        help_text = run_cli(*([name] if name else []), "--help", cwd=tmp_path).stdout
+        for flag in option_strings(sub):
+            assert flag in help_text, f"hrm-tui {name} --help does not mention {flag}"
+        for action in sub._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help, f"{action.option_strings} has no help text"
+    assert shutil.which("hrm-tui") is not None  # the console script is installed
+
+
+def test_runs_prints_a_table_and_json(tmp_path: Path):
+    root = tmp_path / "checkpoints"
+    make_fixture_runs(root)
+    result = run_cli("runs", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:4] == ["NAME", "PRESET", "STATUS", "STEP"]
+    assert "swift-seal" in lines[1] and " running " in lines[1] and "1200/1875" in lines[1]
+    assert "2025-01-01 11:30" in lines[1]
+    statuses = {json.loads(line)["name"].split()[-1]: json.loads(line)["status"] for line in run_cli("runs", "--json", cwd=tmp_path).stdout.splitlines()}
+    assert statuses == {
+        "swift-seal": "running", "quiet-moose": "lost", "keen-lynx": "stopped",
+        "calm-heron": "failed", "tidy-wombat": "failed", "brave-otter": "finished",
+    }  # fmt: skip
+    out = io.StringIO()
+    assert print_runs(tmp_path / "nothing-here", out=out) == 0
+    assert "no runs under" in out.getvalue()
+
+
+def test_launch_dry_run_prints_the_command_and_starts_nothing(tmp_path: Path):
+    result = run_cli("launch", "+experiment=demo", "lr=7e-5", "--omp-num-threads", "2", "--dry-run", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    command = result.stdout.strip()
+    assert command.startswith("PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2 ")
+    assert " -m hrm_core.pretrain +experiment=demo lr=7e-5 \"+project_name='Demo-sudoku-4x4 ACT-torch'\" " in command
+    assert "+checkpoint_path='checkpoints/Demo-sudoku-4x4 ACT-torch/HierarchicalReasoningModel_ACTV1 " in command
+    assert not (tmp_path / "checkpoints").exists()
+
+    multi = run_cli("launch", "+experiment=demo", "--nproc-per-node", "4", "--nnodes", "2", "--rdzv-endpoint", "n0:29500", "--dry-run", "--runs-root", "runs", cwd=tmp_path)
+    assert multi.returncode == 0, multi.stderr
+    first, other = multi.stdout.strip().splitlines()
+    assert "--nnodes 2 --node-rank 0 --rdzv-backend static --rdzv-endpoint n0:29500 --nproc-per-node 4" in first
+    assert other.startswith("on node 1: ") and "--node-rank 1" in other
+    assert "+checkpoint_path='runs/Demo-sudoku-4x4 ACT-torch/" in first
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["launch", "lrr=1", "--dry-run"], "unknown key `lrr`"),
+        (["launch", "lr=fast", "--dry-run"], "expected a number"),
+        (["launch", "+experiment=sudoku_extreme_1k", "--dry-run"], "build it with: "),
+        (["launch", "+experiment=demo", "--nnodes", "2", "--dry-run"], "HOST:PORT"),
+        (["launch", "+experiment=demo", "--gpus", "zero", "--dry-run"], "--gpus takes GPU indices"),
+        (["attach", "no-such-run"], "no run 'no-such-run'"),
+        (["--config-dir", "does/not/exist", "runs"], None),  # runs does not need the config tree
+    ],
+)
+def test_user_mistakes_exit_2_with_a_message_and_no_traceback(tmp_path: Path, args, message):
+    result = run_cli(*args, cwd=tmp_path)
+    if message is None:
+        assert result.returncode == 0
+        return
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("hrm-tui: ")
+
+
+def test_a_missing_config_dir_is_a_clear_error(tmp_path: Path, capsys):
+    assert main(["--config-dir", str(tmp_path / "nope"), "launch", "--dry-run"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_attach_finds_a_run_by_path_name_or_the_end_of_its_name(tmp_path: Path):
+    root = tmp_path / "checkpoints"
+    runs = make_fixture_runs(root)
+    assert resolve_run(str(runs["finished"]), root) == runs["finished"]
+    assert resolve_run("Demo-sudoku-4x4 ACT-torch/HierarchicalReasoningModel_ACTV1 brave-otter", root) == runs["finished"]
+    assert resolve_run("brave-otter", root) == runs["finished"]
+    twin = root / "Other ACT-torch" / runs["finished"].name
+    twin.mkdir(parents=True)
+    (twin / "events.jsonl").write_text("")
+    with pytest.raises(UserError, match="matches several runs"):
+        resolve_run("brave-otter", root)

@@ -1,0 +1,35 @@
+"""Moving between the app's screens: leaving the monitor returns to where the user came from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hrm_tui.screens.monitor import MonitorScreen
+from hrm_tui.screens.runs import RunsScreen
+from tests.tui_launch_helpers import async_test, make_app, make_fixture_runs, wait_for
+
+
+@async_test
+async def test_q_in_a_monitor_opened_from_the_runs_list_goes_back_to_the_list(tmp_path: Path):
+    runs = make_fixture_runs(tmp_path / "checkpoints")
+    app = make_app(tmp_path, start_mode="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), 10, "the runs screen")
+        app.show_run(runs["finished"], open_monitor=True)
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen), 10, "the monitor")
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), 10, "the runs screen again")
+        assert app.is_running
+
+
+@async_test
+async def test_q_in_an_attached_monitor_goes_to_the_runs_list_and_ctrl_q_quits(tmp_path: Path):
+    runs = make_fixture_runs(tmp_path / "checkpoints")
+    app = make_app(tmp_path, start_mode="runs", attach=runs["finished"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen), 10, "the monitor")
+        assert app.screen.run_dir == runs["finished"]
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), 10, "the runs screen")
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: not app.is_running, 10, "the app to exit")
