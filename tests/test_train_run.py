@@ -143,3 +143,37 @@ def test_tiny_run_under_torchrun_with_two_processes(tiny_data, tmp_path):
     assert (last / "rank_0.pt").is_file() and (last / "rank_1.pt").is_file()
     # Only rank 0 prints step lines.
     assert sum(line.startswith("step 1/") for line in result.stdout.splitlines()) == 1
+
+
+def test_a_crash_is_recorded_as_failed_with_its_traceback(tmp_path):
+    data = write_tiny_dataset(tmp_path / "broken-puzzles")
+    (data / "test" / "all__labels.npy").unlink()  # passes the up-front check, fails when the trainer loads it
+    run_dir = tmp_path / "run"
+    result = run_trainer(pretrain_argv(tiny_overrides(data, run_dir)))
+    assert result.returncode == 1
+    assert "all__labels.npy is missing" in result.stderr and "Traceback" not in result.stderr
+    end = events_of(run_dir)[-1]
+    assert end["type"] == events.RUN_END and end["status"] == events.FAILED
+    assert "Traceback" in end["error"] and "all__labels.npy is missing" in end["error"]
+
+
+def test_step_line_is_a_progress_bar_on_a_terminal_and_plain_lines_otherwise():
+    import io
+
+    from hrm_core.training.console import Console, format_step_line
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    line = format_step_line(step=50, total_steps=200, epoch=1.5, metrics={"lm_loss": 0.5, "accuracy": 0.9}, lr=1e-4,
+                            examples_per_s=1234.0, eta_s=3725)
+    assert line.startswith("step 50/200 (25%) | epoch 1.50 | loss 0.5000") and "ETA 1h02m" in line and "1234 ex/s" in line
+    terminal, pipe = Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        console = Console(enabled=True, stream=stream)
+        console.progress("step 1")
+        console.progress("step 2")
+        console.message("[hrm] eval")
+    assert terminal.getvalue() == "\r\x1b[2Kstep 1\r\x1b[2Kstep 2\n[hrm] eval\n"
+    assert pipe.getvalue() == "step 1\nstep 2\n[hrm] eval\n"
