@@ -333,7 +333,7 @@ def evaluate(args: EvalArgs) -> int:
             print(format_report(location.step, result.metrics, result.evaluator_results))
             print(f"\n[hrm] results in {save_dir}", flush=True)
     finally:
-        shutdown_distributed()
+        shutdown_distributed(ctx)
     return 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hrm_tui.components.alerts import ERROR, WARNING, AlertInputs, AlertSettings, EvalTrend, evaluate_alerts, format_duration
+from hrm_tui.components.alerts import ERROR, WARNING, AlertInputs, AlertSettings, EvalTrend, evaluate_alerts
 
 
 def keys(inputs: AlertInputs, settings: AlertSettings = AlertSettings()) -> list[str]:
@@ -61,5 +61,3 @@ def test_errors_come_first():
     assert [a.severity for a in evaluate_alerts(inputs)] == [ERROR, ERROR, WARNING]
 
 
-def test_format_duration():
-    assert [format_duration(s) for s in (5, 65, 3700, 90_000)] == ["5s", "1m 05s", "1h 01m", "1d 01h"]

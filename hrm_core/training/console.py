@@ -9,18 +9,12 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from hrm_core.formatting import format_duration
 
-def format_duration(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds or seconds == float("inf"):
-        return "?"
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
+
+def _fmt(value: float | None, spec: str) -> str:
+    """A metric for the step line; '-' when the window had no value for it (no sequence halted)."""
+    return "-" if value is None else format(value, spec)
 
 
 def format_step_line(*, step: int, total_steps: int, epoch: float, metrics: dict[str, float], lr: float,
@@ -29,10 +23,10 @@ def format_step_line(*, step: int, total_steps: int, epoch: float, metrics: dict
     parts = [
         f"step {step}/{total_steps} ({percent:.0f}%)",
         f"epoch {epoch:.2f}",
-        f"loss {metrics.get('lm_loss', float('nan')):.4f}",
-        f"q_halt {metrics.get('q_halt_loss', float('nan')):.4f}",
-        f"acc {metrics.get('accuracy', float('nan')):.3f}",
-        f"exact {metrics.get('exact_accuracy', float('nan')):.3f}",
+        f"loss {_fmt(metrics.get('lm_loss'), '.4f')}",
+        f"q_halt {_fmt(metrics.get('q_halt_loss'), '.4f')}",
+        f"acc {_fmt(metrics.get('accuracy'), '.3f')}",
+        f"exact {_fmt(metrics.get('exact_accuracy'), '.3f')}",
         f"lr {lr:.2e}",
         f"{examples_per_s:.0f} ex/s",
         f"ETA {format_duration(eta_s)}",

@@ -69,7 +69,7 @@ def init_distributed() -> DistContext:
     return DistContext(rank=rank, world_size=world_size, local_rank=local_rank, device=device, control_group=control)
 
 
-def shutdown_distributed(ctx: DistContext | None = None) -> None:
+def shutdown_distributed(ctx: DistContext) -> None:
     """Destroys the process groups and drops every reference to them.
 
     A process group that survives until interpreter shutdown (e.g. referenced by `ctx.control_group`) is
@@ -78,8 +78,7 @@ def shutdown_distributed(ctx: DistContext | None = None) -> None:
     """
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
-    if ctx is not None:
-        ctx.control_group = None
+    ctx.control_group = None
     gc.collect()
 
 

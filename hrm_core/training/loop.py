@@ -31,7 +31,8 @@ from hrm_core.data.format import load_identifiers
 from hrm_core.data.loader import PuzzleSplit, TrainBatches
 from hrm_core.training import checkpoint as ckpt
 from hrm_core.training.carry import flatten_carry, restore_carry
-from hrm_core.training.console import Console, format_duration, format_step_line
+from hrm_core.formatting import format_duration
+from hrm_core.training.console import Console, format_step_line
 from hrm_core.training.distributed import DistContext, any_rank, barrier, gather_objects
 from hrm_core.training.ema import EMA
 from hrm_core.training.evaluation import EvalResult, run_evaluation

@@ -19,10 +19,16 @@ from hrm_core.training.distributed import DistContext
 
 
 def normalise(sums: dict[str, float], *, loss_divisor: float) -> dict[str, float]:
-    """The original's normalisation; `count` itself is kept as the number of sequences."""
-    count = max(sums.get("count", 0.0), 1.0)  # avoid division by zero like the original
-    out = {k: v / (loss_divisor if k.endswith("loss") else count) for k, v in sums.items() if k != "count"}
-    out["count"] = sums.get("count", 0.0)
+    """The original's normalisation; `count` itself is kept as the number of sequences.
+
+    When no sequence halted in the window (count 0), the per-sequence metrics (accuracy, steps, ...) have
+    no value: they are left out rather than reported as 0, which the original did and which draws a false
+    "accuracy 0" at every step of early training where all slots are still thinking.
+    """
+    count = sums.get("count", 0.0)
+    out = {k: v / (loss_divisor if k.endswith("loss") else count) for k, v in sums.items()
+           if k != "count" and (k.endswith("loss") or count > 0)}
+    out["count"] = count
     return out
 
 

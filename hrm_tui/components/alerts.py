@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from hrm_core.formatting import format_duration
+
 ERROR = "error"
 WARNING = "warning"
 
@@ -130,18 +132,3 @@ def _overfit(inputs: AlertInputs, settings: AlertSettings) -> list[Alert]:
         (f"best {trend.best:.3f} at step {trend.best_step}; the original warns this leads to instability late "
          "in small Sudoku runs: consider stopping at the best checkpoint",),
     )]
-
-
-def format_duration(seconds: float) -> str:
-    """12s, 5m 03s, 2h 04m, 3d 01h."""
-    seconds = max(0, int(seconds))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours:02d}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from hrm_tui.components.alerts import format_duration
+from hrm_core.formatting import format_duration
 from hrm_tui.components.plot import compact_number
 from hrm_tui.widgets.monitor_panel import MonitorPanel, RunView
 
