@@ -2,6 +2,7 @@
 
     python -m hrm_core.bench step --size tiny|sudoku|arc
     python -m hrm_core.bench check [--device cuda] [--fixture PATH]
+    python -m hrm_core.bench loop --size tiny|sudoku   # hrm_core.pretrain's throughput next to `step`
 
 Prints milliseconds per optimizer step, tokens per second and, on CUDA, model FLOP/s and MFU (model FLOPs
 utilisation against the GPU's dense bf16 peak). The step is the trainer's: one ACT step of the loss head
@@ -248,8 +249,17 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="replay the reference rollout on a device (fp32, bf16, compiled)")
     check.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     check.add_argument("--fixture", default=None, help="path of hrm_reference_tiny.pt (default: ../shared/fixtures)")
+    loop = sub.add_parser("loop", help="run hrm_core.pretrain on random data and compare its throughput to `step`")
+    loop.add_argument("--size", choices=sorted(SIZES), default="tiny")
+    loop.add_argument("--steps", type=int, default=200, help="approximate training steps of the pretrain run")
+    loop.add_argument("--log-interval", type=int, default=10)
     args = parser.parse_args(argv)
 
+    if args.command == "loop":
+        from hrm_core.training.overhead import compare_loop_to_step
+
+        print(compare_loop_to_step(args.size, steps=args.steps, log_interval=args.log_interval))
+        return 0
     if args.command == "check":
         device = torch.device(args.device) if args.device else default_device()
         for line in check_device(device, args.fixture):

@@ -1,7 +1,7 @@
 """Benchmark: the training loop's throughput next to the bare training step (`hrm_core.bench step`).
 
-    python -m hrm_core.training.overhead --size tiny      # CPU-sized
-    python -m hrm_core.training.overhead --size sudoku    # the published Sudoku setup (a GPU)
+    python -m hrm_core.bench loop --size tiny      # CPU-sized
+    python -m hrm_core.bench loop --size sudoku    # the published Sudoku setup (a GPU)
 
 Writes a random dataset of the bench size's shape (seq_len, vocab, batch) into a temporary folder, runs
 `python -m hrm_core.pretrain` on it with the bench size's architecture, reads the steady-state examples/s from
@@ -11,7 +11,6 @@ step` for the same size, and prints both and the ratio. A benchmark, not a test:
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -47,41 +46,30 @@ def write_random_dataset(root: Path, *, examples: int, seq_len: int, vocab_size:
                         sets=["all"]).save(directory)
 
 
-def main(argv: list[str] | None = None) -> int:
+def compare_loop_to_step(size_name: str, *, steps: int = 200, log_interval: int = 10) -> str:
+    """Runs both measurements for the bench size `size_name`; returns the one-line report."""
     from hrm_core.bench import SIZES
 
-    parser = argparse.ArgumentParser(prog="python -m hrm_core.training.overhead", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
-    parser.add_argument("--steps", type=int, default=200, help="approximate training steps of the pretrain run")
-    parser.add_argument("--log-interval", type=int, default=10)
-    args = parser.parse_args(argv)
-    size = SIZES[args.size]
-
+    size = SIZES[size_name]
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
-        write_random_dataset(data, examples=size.batch_size * args.steps, seq_len=size.seq_len, vocab_size=size.vocab_size,
+        write_random_dataset(data, examples=size.batch_size * steps, seq_len=size.seq_len, vocab_size=size.vocab_size,
                              num_puzzles=size.num_puzzle_identifiers)
         arch_overrides = [f"arch.{k}={v}" for k, v in size.arch.items() if k not in ("name", "loss")]
         run_dir = Path(tmp) / "run"
         command = [sys.executable, "-m", "hrm_core.pretrain", f"data_path={data}", f"checkpoint_path={run_dir}",
-                   f"global_batch_size={size.batch_size}", "epochs=1", "eval_interval=1", f"log_interval={args.log_interval}",
+                   f"global_batch_size={size.batch_size}", "epochs=1", "eval_interval=1", f"log_interval={log_interval}",
                    "lr_warmup_steps=10", *arch_overrides]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         windows = [e["examples_per_s"] for e in read_events(run_dir) if e["type"] == "train"]
         steady = windows[max(len(windows) // 5, 2):-1] or windows
         loop_examples_per_s = statistics.median(steady)
 
-    bench = subprocess.run([sys.executable, "-m", "hrm_core.bench", "step", "--size", args.size, "--json", "--steps", "30"],
+    bench = subprocess.run([sys.executable, "-m", "hrm_core.bench", "step", "--size", size_name, "--json", "--steps", "30"],
                            check=True, capture_output=True, text=True)
     result = json.loads(bench.stdout.strip().splitlines()[-1])
     bench_examples_per_s = result["batch_size"] / (result["ms_per_step"] / 1000)
-    print(f"size {args.size} on {result['device']} (compile={result['compile']}): "
-          f"pretrain {loop_examples_per_s:,.0f} examples/s ({1000 * size.batch_size / loop_examples_per_s:.1f} ms/step), "
-          f"bench step {bench_examples_per_s:,.0f} examples/s ({result['ms_per_step']:.1f} ms/step); "
-          f"loop / bench = {loop_examples_per_s / bench_examples_per_s:.3f}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return (f"size {size_name} on {result['device']} (compile={result['compile']}): "
+            f"pretrain {loop_examples_per_s:,.0f} examples/s ({1000 * size.batch_size / loop_examples_per_s:.1f} ms/step), "
+            f"bench step {bench_examples_per_s:,.0f} examples/s ({result['ms_per_step']:.1f} ms/step); "
+            f"loop / bench = {loop_examples_per_s / bench_examples_per_s:.3f}")
