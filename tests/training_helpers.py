@@ -8,11 +8,15 @@ the non-pad tokens). Each group is one "source puzzle" with `augmentations` puzz
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from hrm_core.data.format import BLANK_PUZZLE_NAME, DatasetMetadata
+from hrm_core.events import read_events
 
 
 def write_split(split_dir: Path, *, num_groups: int, augmentations: int, max_examples: int, seq_len: int,
@@ -68,12 +72,6 @@ TINY_ARCH = [
 
 # ---------------------------------------------------------------------------------------------------------
 # Launching the real trainer as a subprocess
-
-import os  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-
-from hrm_core.events import read_events  # noqa: E402
 
 
 def tiny_overrides(data_path: Path, run_dir: Path, *extra: str, epochs: int = 20, eval_interval: int = 10) -> list[str]:
