@@ -42,7 +42,14 @@ def _sample_records(batch: dict[str, torch.Tensor], preds: torch.Tensor, q_halt:
         labels = batch["labels"][row]
         mask = labels != IGNORE_LABEL_ID
         puzzle_id = int(batch["puzzle_identifiers"][row])
-        name = identifiers[puzzle_id] if identifiers is not None and puzzle_id < len(identifiers) else str(puzzle_id)
+        if puzzle_id == metadata.blank_identifier_id:
+            # Sudoku and maze datasets give every puzzle the blank id; rank 0's first rows are the set's first
+            # examples, so the row number names the puzzle.
+            name = f"example {row + 1}"
+        elif identifiers is not None and puzzle_id < len(identifiers):
+            name = identifiers[puzzle_id]
+        else:
+            name = f"puzzle {puzzle_id}"
         records.append({
             "name": name,
             "puzzle_id": puzzle_id,
