@@ -35,6 +35,9 @@ CONFIG_NAME = "cfg_pretrain"
 CONFIG_GROUPS = ("arch", "experiment")  # Hydra config groups: `arch=hrm_v1`, `+experiment=sudoku_extreme_1k`
 
 COMPILE_CHOICES = ("auto", "true", "false")
+# What an evaluation can save per rank (eval_save_outputs, evaluate's save_outputs): the batch's tensors and the
+# model's outputs, plus `preds` (the argmax of the logits).
+EVAL_OUTPUTS = ("inputs", "labels", "puzzle_identifiers", "logits", "q_halt_logits", "q_continue_logits", "preds")
 NONFINITE_CHOICES = ("stop", "continue")
 
 
@@ -128,7 +131,7 @@ class TrainConfig:
     checkpoint_path: str | None = _field(None, help="Run directory for checkpoints and events (unset: checkpoints/<project>/<run>).")
     # Extras of the original
     seed: int = _field(0, help="Random seed (rank r seeds torch with seed + r).")
-    eval_save_outputs: list[str] = _field(help="Eval tensors to save per rank, e.g. [inputs, labels, puzzle_identifiers, logits, q_halt_logits].", factory=list)
+    eval_save_outputs: list[str] = _field(help="Eval tensors to save per rank as eval_step_<N>/step_<N>_all_preds.<rank>: any of inputs, labels, puzzle_identifiers, logits, q_halt_logits, q_continue_logits, preds.", factory=list)
     # Extensions of this implementation (docs/config.md)
     log_interval: int = _field(1, help="Write a train event and print a step line every this many steps.")
     heartbeat_interval_s: float = _field(30.0, help="Seconds between heartbeat events (written even during evaluation).")
@@ -137,8 +140,8 @@ class TrainConfig:
     wandb_mode: str | None = _field(None, help="wandb.init mode: online, offline or disabled (unset: wandb's default).", choices=("online", "offline", "disabled"))
     evaluators: list[str] = _field(help="Extra evaluators run at each evaluation, e.g. [arc] for ARC pass@K.", factory=list)
     eval_num_samples: int = _field(4, help="Eval predictions per set recorded in `samples` events for viewers.")
-    resume: str | None = _field(None, help="Continue a run: auto (newest checkpoint in checkpoint_path, if any) or a checkpoint folder.")
-    load_checkpoint: str | None = _field(None, help="Start a new run from these weights (a checkpoint folder or a weights file), e.g. to fine-tune.")
+    resume: str | None = _field(None, help="Continue a run: auto (newest checkpoint in checkpoint_path, if any), a checkpoint folder or a run directory.")
+    load_checkpoint: str | None = _field(None, help="Start a new run from these weights (a checkpoint folder, a run directory or a weights file), e.g. to fine-tune.")
     keep_last_checkpoints: int | None = _field(None, help="Keep only the newest this many checkpoints (unset: keep all).")
     checkpoint_interval: int | None = _field(None, help="Also save a checkpoint every this many steps (unset: only at evaluations / the end).")
     on_nonfinite: str = _field("stop", help="On a NaN/inf loss: stop (status failed, last checkpoint kept) or continue (skip that update).", choices=NONFINITE_CHOICES)
@@ -355,7 +358,8 @@ class _open_dict:
 # Validation
 
 def _override_for(key: str, overrides: Sequence[str]) -> str | None:
-    for text in overrides:
+    """The override that set `key`: the last one naming it, since the last one wins."""
+    for text in reversed(overrides):
         lhs = text.split("=", 1)[0].lstrip("+~")
         if lhs == key:
             return text
@@ -475,6 +479,10 @@ def _check_ranges(c: TrainConfig) -> None:
     if c.resume is not None and c.load_checkpoint is not None:
         raise ConfigError("resume and load_checkpoint cannot both be set", key="load_checkpoint",
                           hint="resume continues a run (same optimizer state); load_checkpoint starts a new run from weights")
+    unknown_outputs = [name for name in c.eval_save_outputs if name not in EVAL_OUTPUTS]
+    if unknown_outputs:
+        raise ConfigError(f"eval_save_outputs: unknown output {unknown_outputs[0]!r}", key="eval_save_outputs",
+                          hint=f"choose from {', '.join(EVAL_OUTPUTS)}")
     for name in c.evaluators:
         _check_evaluator(name)
     _check_arch(c)

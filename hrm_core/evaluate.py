@@ -34,8 +34,6 @@ EXIT_USAGE_ERROR = 2
 
 # The original evaluate.py's default outputs.
 DEFAULT_SAVE_OUTPUTS = ["inputs", "labels", "puzzle_identifiers", "logits", "q_halt_logits", "q_continue_logits"]
-# What can be saved: the batch's tensors and the model's outputs (`preds` = argmax of the logits).
-SAVEABLE_OUTPUTS = ("inputs", "labels", "puzzle_identifiers", "logits", "q_halt_logits", "q_continue_logits", "preds")
 
 RESULTS_FILE = "eval_results.json"
 CONFIG_FILE = "all_config.yaml"
@@ -79,6 +77,8 @@ def parse_args(argv: Sequence[str]) -> EvalArgs:
     """Reads key=value arguments (OmegaConf's syntax, like the original) into EvalArgs."""
     from omegaconf import OmegaConf
 
+    from hrm_core.config import EVAL_OUTPUTS
+
     known = [f.name for f in fields(EvalArgs)]
     values: dict[str, Any] = {}
     for text in argv:
@@ -102,9 +102,9 @@ def parse_args(argv: Sequence[str]) -> EvalArgs:
     for key in ("save_outputs", "evaluators"):
         if key in values and not (isinstance(values[key], list) and all(isinstance(v, str) for v in values[key])):
             raise UsageError(f"{key} must be a list of names, e.g. {key}=[a,b]; got {values[key]!r}")
-    unknown_outputs = [name for name in values.get("save_outputs", []) if name not in SAVEABLE_OUTPUTS]
+    unknown_outputs = [name for name in values.get("save_outputs", []) if name not in EVAL_OUTPUTS]
     if unknown_outputs:
-        raise UsageError(f"save_outputs: unknown output {unknown_outputs[0]!r}; choose from {', '.join(SAVEABLE_OUTPUTS)}")
+        raise UsageError(f"save_outputs: unknown output {unknown_outputs[0]!r}; choose from {', '.join(EVAL_OUTPUTS)}")
     if isinstance(values.get("compile"), bool):  # `compile=true` reads as a YAML bool
         values["compile"] = "true" if values["compile"] else "false"
     if values.get("compile") not in (None, "auto", "true", "false"):
@@ -227,37 +227,27 @@ def load_model(config: Any, metadata: Any, location: CheckpointLocation, world_s
 
     `metadata` sizes the model (sequence length, vocabulary, puzzle-embedding table).
     """
-    import pickle
-
     from hrm_core.registry import build_model
     from hrm_core.training.checkpoint import CheckpointError, load_model_state
+    from hrm_core.training.model_setup import state_dict_mismatches
 
     if config.global_batch_size % world_size:
         raise UsageError(f"global_batch_size={config.global_batch_size} is not a multiple of the {world_size} processes; "
                          f"pass global_batch_size=N with N divisible by {world_size}")
     try:
         state = load_model_state(location.weights)  # weights_only=True: safe for checkpoints from elsewhere
-    except (CheckpointError, pickle.UnpicklingError, RuntimeError, EOFError) as e:
-        raise UsageError(f"cannot load the weights {location.weights}: {str(e).splitlines()[0]}") from None
+    except CheckpointError as e:  # its message starts with the file's name
+        reason = str(e).removeprefix(f"{location.weights}: ").removeprefix(f"{location.weights} ")
+        raise UsageError(f"cannot load the weights {location.weights}: {reason}") from None
     try:
         module = build_model(config.arch_kwargs, batch_size=config.global_batch_size // world_size, seq_len=metadata.seq_len,
                              vocab_size=metadata.vocab_size, num_puzzle_identifiers=metadata.num_puzzle_identifiers, device=device)
     except ValueError as e:  # an arch the model registry rejects (unknown name, bad hyperparameter)
         raise UsageError(f"{location.run_dir / CONFIG_FILE}: {e}") from None
-    expected = module.state_dict()
-    mismatched = [k for k, v in state.items() if k in expected and tuple(v.shape) != tuple(expected[k].shape)]
-    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-    if mismatched or missing or unexpected:
-        details = []
-        if mismatched:
-            k = mismatched[0]
-            details.append(f"{k} has shape {tuple(state[k].shape)} in the checkpoint, {tuple(expected[k].shape)} in the model")
-        if missing:
-            details.append(f"missing {', '.join(missing[:3])}")
-        if unexpected:
-            details.append(f"unexpected {', '.join(unexpected[:3])}")
+    problems = state_dict_mismatches(module.state_dict(), state)
+    if problems:
         raise UsageError(f"{location.weights} does not fit the model built from {location.run_dir / CONFIG_FILE} and "
-                         f"data_path={config.data_path}: {'; '.join(details)}")
+                         f"data_path={config.data_path}: {'; '.join(problems)}")
     module.load_state_dict(state)
     module.eval()
     return module
@@ -299,6 +289,7 @@ def evaluate(args: EvalArgs) -> int:
     check_test_split(config.data_path)
     try:
         split = PuzzleSplit(config.data_path, "test")
+        identifiers = load_identifiers(config.data_path)
     except DatasetFormatError as e:
         raise UsageError(str(e)) from None
     evaluator_names = args.evaluators if args.evaluators is not None else default_evaluators(config.data_path, split.metadata)
@@ -316,7 +307,7 @@ def evaluate(args: EvalArgs) -> int:
                   f"process(es) on {ctx.device.type}{', compiled' if compiled else ''}", flush=True)
         result = run_evaluation(
             forward, split, ctx=ctx, global_batch_size=config.global_batch_size, halt_max_steps=config.arch.halt_max_steps,
-            num_samples=0, identifiers=load_identifiers(config.data_path), save_outputs=args.save_outputs,
+            num_samples=0, identifiers=identifiers, save_outputs=args.save_outputs,
             save_dir=save_dir, evaluators=evaluators)
         if ctx.is_main:
             save_dir.mkdir(parents=True, exist_ok=True)

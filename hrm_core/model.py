@@ -356,8 +356,9 @@ class HRM(nn.Module):
         self.inner = InnerModel(config, dtype)
 
     @property
-    def puzzle_emb(self) -> SparsePuzzleEmbedding:
-        return self.inner.puzzle_emb
+    def puzzle_emb(self) -> SparsePuzzleEmbedding | None:
+        """The sparse puzzle-embedding table, or None when puzzle_emb_ndim is 0."""
+        return getattr(self.inner, "puzzle_emb", None)
 
     def initial_carry(self, batch: dict[str, torch.Tensor]) -> Carry:
         inputs = batch["inputs"]

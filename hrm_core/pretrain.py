@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the real imports happen after argument parsing, so `--help` stays fast
     from hrm_core.config import TrainConfig
+    from hrm_core.data.format import DatasetMetadata
     from hrm_core.training.distributed import DistContext
 
 EXIT_CONFIG_ERROR = 2
@@ -81,6 +82,7 @@ def _prepare_run(config: TrainConfig, ctx: DistContext) -> TrainConfig:
     _ensure_demo_dataset(config, ctx)
     barrier(ctx)
     check_dataset(config)
+    metadata = _check_dataset_files(config)
 
     source = None
     if config.resume not in (None, "auto"):
@@ -90,10 +92,21 @@ def _prepare_run(config: TrainConfig, ctx: DistContext) -> TrainConfig:
             raise ConfigError(str(e), key="resume", hint="resume=auto continues the newest checkpoint in checkpoint_path") from None
         if config.checkpoint_path is None:  # continue in the run directory the checkpoint belongs to
             config = replace(config, checkpoint_path=str(source.parent))
-    elif config.resume == "auto" and config.checkpoint_path is not None:
-        source = ckpt.latest_checkpoint(config.checkpoint_path)
+    elif config.resume == "auto":
+        # The run directory is known when checkpoint_path is set, or follows from run_name (the default path
+        # checkpoints/<project>/<run> has no random part then). Without either the run gets a new random name.
+        run_dir = config.checkpoint_path or (resolve_run_names(config)[2] if config.run_name else None)
+        source = ckpt.latest_checkpoint(run_dir) if run_dir else None
     if source is not None:  # a resumed run keeps its names, and may not change the run's shape
-        saved = ckpt.load_training_state(source)["config"]
+        try:
+            state = ckpt.load_training_state(source)
+        except ckpt.CheckpointError as e:
+            raise ConfigError(f"cannot resume: {e}", key="resume",
+                              hint="resume from an earlier checkpoint folder of the run (resume=PATH)") from None
+        saved = state["config"]
+        if config.ema and state.get("ema") is None:
+            raise ConfigError(f"cannot resume from {source} with ema=true: it was written without an EMA", key="ema",
+                              hint=f"resume with ema=false, or start a new run from its weights with load_checkpoint={source}")
         config = replace(config, project_name=config.project_name or saved.get("project_name"),
                          run_name=config.run_name or saved.get("run_name"))
         mismatches = ckpt.resume_mismatches(saved, to_plain_dict(config))
@@ -101,8 +114,15 @@ def _prepare_run(config: TrainConfig, ctx: DistContext) -> TrainConfig:
             raise ConfigError(f"cannot resume from {source}: {'; '.join(mismatches)}", key="resume",
                               hint=f"resume with the run's values (see {source.parent / 'all_config.yaml'}), "
                                    f"or start a new run from its weights with load_checkpoint={source}")
-    if config.load_checkpoint is not None and not Path(config.load_checkpoint).exists():
-        raise ConfigError(f"load_checkpoint={config.load_checkpoint} does not exist", key="load_checkpoint")
+    if config.load_checkpoint is not None:
+        from hrm_core.training.model_setup import check_pretrained_weights
+
+        try:
+            check_pretrained_weights(config, metadata, config.load_checkpoint)
+        except ckpt.CheckpointError as e:
+            raise ConfigError(str(e), key="load_checkpoint",
+                              hint="load_checkpoint takes a checkpoint folder step_<N>/, a run directory, or a weights "
+                                   "file (model.pt, the original's step_<N>) of a model with the same arch") from None
     if config.wandb:
         import importlib.util
 
@@ -112,6 +132,22 @@ def _prepare_run(config: TrainConfig, ctx: DistContext) -> TrainConfig:
     names = broadcast_object(ctx, resolve_run_names(config) if ctx.is_main else None)
     project, run, checkpoint_path = names
     return replace(config, project_name=project, run_name=run, checkpoint_path=checkpoint_path)
+
+
+def _check_dataset_files(config: TrainConfig) -> DatasetMetadata:
+    """Opens both splits and identifiers.json as the trainer will, so that a broken dataset is a config error
+    (exit code 2, nothing written) instead of a failed run. Returns the train split's metadata."""
+    from hrm_core.config import ConfigError
+    from hrm_core.data.format import DatasetFormatError, load_identifiers
+    from hrm_core.data.loader import PuzzleSplit
+
+    try:
+        train = PuzzleSplit(config.data_path, "train")
+        PuzzleSplit(config.data_path, "test")
+        load_identifiers(config.data_path)
+    except DatasetFormatError as e:
+        raise ConfigError(str(e), key="data_path", hint="docs/datasets.md lists the dataset builders and their commands") from None
+    return train.metadata
 
 
 def _ensure_demo_dataset(config: TrainConfig, ctx: DistContext) -> None:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -116,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs_root = Path(getattr(args, "runs_root", "checkpoints"))
     try:
         if args.command == "runs":
-            return print_runs(runs_root, as_json=args.json)
+            return _print_to_pipe(lambda: print_runs(runs_root, as_json=args.json))
         if args.command == "launch":
             return launch(args, config_dir, runs_root)
         if args.command == "attach":
@@ -127,6 +128,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as error:
         print(f"hrm-tui: {error}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _print_to_pipe(print_all: Callable[[], int]) -> int:
+    """Runs `print_all`; a reader that leaves early (`hrm-tui runs | head -1`) ends it quietly, as it would
+    end `ls` or `grep`, instead of with a BrokenPipeError traceback."""
+    try:
+        status = print_all()
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        # Python flushes stdout again at exit and would complain a second time: point it at /dev/null.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 0
 
 
 class UserError(Exception):

@@ -75,6 +75,9 @@ def test_user_config_dir_is_searched_first(tmp_path):
     (["arch.name=hrm_act_v2"], "arch.name", ["not a known model", "did you mean 'hrm_act_v1'"]),
     (["arch.attn_backend=flash9"], "arch.attn_backend", ["flash9", "sdpa"]),
     (["arch.hidden_size=100", "arch.num_heads=3"], "arch.num_heads", ["not divisible"]),
+    (["eval_save_outputs=[logits,qhalt]"], "eval_save_outputs", ["unknown output 'qhalt'", "q_halt_logits"]),
+    # The last override of a key wins, so it is the one a message quotes.
+    (["global_batch_size=16", "global_batch_size=1.5"], "global_batch_size", ["'global_batch_size=1.5'"]),
 ])
 def test_user_mistakes_raise_config_errors_naming_the_key(overrides, key, words):
     with pytest.raises(ConfigError) as raised:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hrm_core.data.format import DatasetMetadata
+from hrm_core.data.format import DatasetFormatError, DatasetMetadata, load_identifiers
 from hrm_core.data.loader import IGNORE_LABEL_ID, PuzzleSplit, TrainBatches, eval_batches
 
 SEQ_LEN = 4
@@ -144,3 +144,67 @@ def test_eval_covers_every_example_once_with_padding(dataset):
                 assert (batch.tensors["inputs"][valid:] == 0).all() and (batch.tensors["labels"][valid:] == IGNORE_LABEL_ID).all()
                 assert batch.global_size in (8, total % 8)  # examples in the global batch, padding excluded
         assert sorted(seen) == list(range(total))
+
+
+# --- broken datasets: one DatasetFormatError naming the file, when the split is opened --------------------
+
+def _break_metadata(root: Path, **changes) -> None:
+    path = root / "train" / "dataset.json"
+    raw = json.loads(path.read_text())
+    for key, value in changes.items():
+        if value is None:
+            del raw[key]
+        else:
+            raw[key] = value
+    path.write_text(json.dumps(raw))
+
+
+@pytest.mark.parametrize("breakage, file, words", [
+    (lambda root: _break_metadata(root, seq_len=None), "dataset.json", "lacks the field(s) seq_len"),
+    (lambda root: _break_metadata(root, seq_len="4"), "dataset.json", "seq_len must be an integer"),
+    (lambda root: _break_metadata(root, sets="all"), "dataset.json", "sets must be a non-empty list"),
+    (lambda root: (root / "train" / "all__labels.npy").unlink(), "all__labels.npy", "is missing"),
+    (lambda root: (root / "train" / "all__inputs.npy").write_text("not an array"), "all__inputs.npy", "not a readable .npy"),
+    (lambda root: np.save(root / "train" / "all__labels.npy", np.zeros((3, SEQ_LEN), dtype=np.int32)),
+     "all__labels.npy", "but the inputs have"),
+    (lambda root: _break_metadata(root, seq_len=9), "all__inputs.npy", "expected [examples, 9]"),
+    (lambda root: np.save(root / "train" / "all__puzzle_indices.npy", np.array([0, 3, 4], dtype=np.int32)),
+     "all__puzzle_indices.npy", "does not split"),
+    (lambda root: np.save(root / "train" / "all__group_indices.npy", np.array([0, 2, 3], dtype=np.int32)),
+     "all__group_indices.npy", "does not split"),
+    (lambda root: np.save(root / "train" / "all__inputs.npy", np.zeros((22, SEQ_LEN), dtype=np.float32)),
+     "all__inputs.npy", "not integers"),
+])
+def test_a_broken_split_is_reported_with_its_file(dataset, breakage, file, words):
+    root, _, _ = dataset
+    breakage(root)
+    with pytest.raises(DatasetFormatError) as raised:
+        PuzzleSplit(root, "train")
+    assert str(root / "train" / file) in str(raised.value) and words in str(raised.value)
+
+
+def test_a_broken_identifiers_file_is_reported(dataset):
+    root, _, _ = dataset
+    (root / "identifiers.json").write_text("{not json")
+    with pytest.raises(DatasetFormatError, match="identifiers.json is not valid JSON"):
+        load_identifiers(root)
+    (root / "identifiers.json").write_text('{"0": "<blank>"}')
+    with pytest.raises(DatasetFormatError, match="must hold a JSON list of puzzle names"):
+        load_identifiers(root)
+
+
+def test_ids_outside_the_vocabulary_or_the_puzzle_table_are_named_when_loaded(dataset):
+    root, _, _ = dataset
+    train = root / "train"
+    labels = np.load(train / "all__labels.npy")
+    labels[:, 1] = 100  # vocab_size is 100
+    np.save(train / "all__labels.npy", labels)
+    batches = TrainBatches(PuzzleSplit(root, "train"), seed=0, global_batch_size=4, epochs_per_pass=1, rank=0, world_size=1)
+    with pytest.raises(DatasetFormatError, match=r"set 'all': label 100 in labels is outside 0\.\.99 \(vocab_size") as raised:
+        list(batches.next_pass())
+    assert str(train) in str(raised.value)
+
+    test = root / "test"
+    np.save(test / "all__puzzle_identifiers.npy", np.full(9, 200, dtype=np.int32))  # num_puzzle_identifiers is 200
+    with pytest.raises(DatasetFormatError, match=r"puzzle identifier 200 in puzzle_identifiers is outside 0\.\.199"):
+        list(eval_batches(PuzzleSplit(root, "test"), global_batch_size=4, rank=0, world_size=1))

@@ -92,6 +92,7 @@ def test_puzzle_embedding_keeps_collecting_gradients_after_moving():
 def test_no_puzzle_embedding_when_ndim_is_zero():
     module = build_model(dict(TINY_ARCH, puzzle_emb_ndim=0), device="cpu", **DIMS)
     assert not any("puzzle_emb" in k for k in module.state_dict())
+    assert module.model.puzzle_emb is None
     b = batch()
     _, _, _, outputs, _ = module(carry=module.initial_carry(b), batch=b, return_keys=["logits"])
     assert outputs["logits"].shape == (4, 16, 8)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from hrm_core import events
-from hrm_core.training.checkpoint import latest_checkpoint, list_checkpoints
+from hrm_core.training.checkpoint import latest_checkpoint, list_checkpoints, load_model_state
 from tests.training_helpers import (
     events_of, pretrain_argv, run_trainer, tiny_overrides, torchrun_argv, train_metrics_by_step, trainer_env,
     write_tiny_dataset,
@@ -92,6 +92,12 @@ def test_ema_weights_are_what_checkpoints_and_eval_use(reference_run):
     differing = [k for k in dense_keys if not torch.equal(model[k], train_weights[k])]
     assert differing, "model.pt should hold the EMA weights, not the training weights"
     assert torch.equal(model["model.inner.puzzle_emb.weights"], train_weights["model.inner.puzzle_emb.weights"])
+
+
+def test_load_checkpoint_of_a_run_directory_takes_its_newest_checkpoint(reference_run):
+    newest = list_checkpoints(reference_run)[-1][1]
+    from_run, from_folder = load_model_state(reference_run), load_model_state(newest)
+    assert from_run.keys() == from_folder.keys() and all(torch.equal(from_run[k], from_folder[k]) for k in from_run)
 
 
 def test_kill_during_a_checkpoint_write_leaves_the_previous_one_loadable(tiny_data, tmp_path):

@@ -10,6 +10,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -151,14 +152,19 @@ def test_tiny_run_under_torchrun_with_two_processes(tiny_data, tmp_path):
 
 def test_a_crash_is_recorded_as_failed_with_its_traceback(tmp_path):
     data = write_tiny_dataset(tmp_path / "broken-puzzles")
-    (data / "test" / "all__labels.npy").unlink()  # passes the up-front check, fails when the trainer loads it
+    # A token outside the vocabulary in the test split: the up-front checks (metadata, array shapes) pass, the
+    # first evaluation fails when its batch is loaded.
+    inputs = np.load(data / "test" / "all__inputs.npy")
+    inputs[0, 0] = 6  # vocab_size is 6
+    np.save(data / "test" / "all__inputs.npy", inputs)
     run_dir = tmp_path / "run"
     result = run_trainer(pretrain_argv(tiny_overrides(data, run_dir)))
     assert result.returncode == 1
-    assert "all__labels.npy is missing" in result.stderr and "Traceback" not in result.stderr
+    message = "token 6 in inputs is outside 0..5 (vocab_size in dataset.json)"
+    assert message in result.stderr and "Traceback" not in result.stderr
     end = events_of(run_dir)[-1]
     assert end["type"] == events.RUN_END and end["status"] == events.FAILED
-    assert "Traceback" in end["error"] and "all__labels.npy is missing" in end["error"]
+    assert "Traceback" in end["error"] and message in end["error"]
 
 
 def test_step_line_is_a_progress_bar_on_a_terminal_and_plain_lines_otherwise():

@@ -116,3 +116,23 @@ def test_attach_finds_a_run_by_path_name_or_the_end_of_its_name(tmp_path: Path):
     (twin / "events.jsonl").write_text("")
     with pytest.raises(UserError, match="matches several runs"):
         resolve_run("brave-otter", root)
+
+
+def test_runs_into_a_closed_pipe_stops_quietly(tmp_path: Path):
+    """`hrm-tui runs --json | head -1`: the reader leaving early is not an error worth a traceback."""
+    make_fixture_runs(tmp_path / "checkpoints")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "hrm_tui", "runs", "--json"],
+            cwd=tmp_path,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr, result.stderr
+    assert result.returncode == 0

@@ -7,6 +7,7 @@ import os
 
 import psutil
 
+from textual import events
 from textual.widgets import RichLog, SelectionList
 
 from hrm_core.events import EventWriter
@@ -222,3 +223,42 @@ async def test_logs_tail_and_search(tmp_path):
         assert shown == ["NEEDLE in the haystack"]
         await pilot.press("escape")
         assert logs.query_text == "" and len(logs.query_one(RichLog).lines) > 10
+
+
+@pilot_test
+async def test_a_panel_key_typed_ahead_acts_on_the_panel_just_chosen(tmp_path):
+    """Over a slow link `5m` arrives in one read: `m` must maximise the samples panel that `5` chose, not
+    the panel that had focus before (Widget.focus() only takes effect after the queued keys)."""
+    write_run(tmp_path, SyntheticRun(total_steps=200, eval_interval=100))
+    app = MonitorHost(tmp_path, settings=fast_settings())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.monitor
+        await wait_for(pilot, lambda: screen.loaded_stage() == "exact")
+        assert screen.focused is screen.panel("curves")
+        for key in ("5", "m"):  # both queued before either is handled
+            app.post_message(events.Key(key, key))
+        await pilot.pause(0.2)
+        assert screen.maximized is screen.panel("samples")
+
+
+@pilot_test
+async def test_progress_keeps_every_fact_in_80_columns_and_a_lost_run_has_no_eta(tmp_path):
+    run = SyntheticRun(total_steps=1000, eval_interval=100, end_status=None)
+    write_run(tmp_path, run, last_step=400)
+    now = [run.time_at(400) + 5]
+    app = MonitorHost(tmp_path, settings=fast_settings(clock=lambda: now[0]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.monitor
+        panel = screen.query_one(ProgressPanel)
+        await wait_for(pilot, lambda: screen.run.model.latest_train_step == 400 and screen.status == "running", what="step 400")
+        await pilot.pause(0.2)
+        shown = as_text(panel.render(), width=panel.content_size.width)
+        assert "…" not in shown, shown  # nothing cut off: long facts go to another line
+        for fact in ("step 400 / 1,000", "epoch", "elapsed", "throughput", "ETA", "checkpoint", "last event"):
+            assert fact in shown, f"{fact!r} not shown in\n{shown}"
+        assert panel.outer_size.height == len(shown.rstrip("\n").splitlines()) + 2  # the box grew to hold them
+
+        now[0] += 24 * 3600  # no event for a day and no pid to check: the run is lost, no time left to estimate
+        await wait_for(pilot, lambda: screen.status == "lost", what="the lost status")
+        await pilot.pause(0.1)
+        assert "ETA" not in as_text(panel.render(), width=panel.content_size.width)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from hrm_tui.screens.help import HelpScreen
 from hrm_tui.screens.monitor import MonitorScreen
 from hrm_tui.screens.runs import RunsScreen
 from tests.tui_launch_helpers import async_test, make_app, make_fixture_runs, wait_for
+from tests.tui_monitor_helpers import as_text
 
 
 @async_test
@@ -33,3 +36,27 @@ async def test_q_in_an_attached_monitor_goes_to_the_runs_list_and_ctrl_q_quits(t
         await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), 10, "the runs screen")
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: not app.is_running, 10, "the app to exit")
+
+
+@async_test
+async def test_the_help_screen_lists_the_monitor_keys_as_the_footer_writes_them(tmp_path: Path):
+    runs = make_fixture_runs(tmp_path / "checkpoints")
+    app = make_app(tmp_path, start_mode="runs", attach=runs["finished"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen), 10, "the monitor")
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), 10, "the help screen")
+        text = "\n".join(as_text(static.content) for static in app.screen.query(".help-table"))
+        for section, key, action in [
+            ("Monitor", "m", "Max/restore"),
+            ("Monitor", "esc", "Restore a maximised panel"),
+            ("Monitor, curves panel (1)", "l", "Log y"),
+            ("Monitor, samples panel (5)", "[", "Prev eval"),
+            ("Monitor, logs panel (6)", "/", "Search"),
+            ("Launch form", "^l", "Launch"),
+        ]:
+            assert section in text, f"help has no section {section!r}"
+            assert re.search(rf"^ +{re.escape(key)} +{re.escape(action)}", text, re.M), f"help lacks {key} {action}"
+        assert "left_square_bracket" not in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, MonitorScreen)

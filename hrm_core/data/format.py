@@ -63,9 +63,12 @@ class DatasetMetadata:
             raise DatasetFormatError(f"{path} is not valid JSON ({e}); rebuild the dataset.") from None
         known = {f.name for f in fields(cls)} - {"extra"}
         required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
+        if not isinstance(raw, dict):
+            raise DatasetFormatError(f"{path} does not hold a JSON object of metadata fields; rebuild the dataset.")
         missing = required - raw.keys()
         if missing:
             raise DatasetFormatError(f"{path} lacks the field(s) {', '.join(sorted(missing))}; rebuild the dataset.")
+        _check_field_types(path, raw)
         extra = {k: v for k, v in raw.items() if k not in known}
         return cls(**{k: raw[k] for k in known if k in raw}, extra=extra)
 
@@ -110,12 +113,35 @@ class DatasetMetadata:
         return description
 
 
+def _check_field_types(path: Path, raw: dict[str, Any]) -> None:
+    """The original's pydantic model checked these types; a wrong one would fail far from its cause."""
+
+    def is_int(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    for name in ("pad_id", "blank_identifier_id", "vocab_size", "seq_len", "num_puzzle_identifiers", "total_groups"):
+        if not is_int(raw[name]):
+            raise DatasetFormatError(f"{path}: {name} must be an integer, got {raw[name]!r}; rebuild the dataset.")
+    if raw["ignore_label_id"] is not None and not is_int(raw["ignore_label_id"]):
+        raise DatasetFormatError(f"{path}: ignore_label_id must be an integer or null, got {raw['ignore_label_id']!r}")
+    if not (isinstance(raw["mean_puzzle_examples"], (int, float)) and not isinstance(raw["mean_puzzle_examples"], bool)):
+        raise DatasetFormatError(f"{path}: mean_puzzle_examples must be a number, got {raw['mean_puzzle_examples']!r}")
+    if not (isinstance(raw["sets"], list) and raw["sets"] and all(isinstance(name, str) for name in raw["sets"])):
+        raise DatasetFormatError(f"{path}: sets must be a non-empty list of set names, got {raw['sets']!r}")
+
+
 def load_identifiers(dataset_dir: str | Path) -> list[str] | None:
     """The puzzle names of a dataset (index = puzzle id), or None when it has no identifiers.json."""
     path = Path(dataset_dir) / IDENTIFIERS_FILE
     if not path.exists():
         return None
-    return json.loads(path.read_text())
+    try:
+        names = json.loads(path.read_text())
+    except ValueError as e:
+        raise DatasetFormatError(f"{path} is not valid JSON ({e}); rebuild the dataset or remove the file.") from None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise DatasetFormatError(f"{path} must hold a JSON list of puzzle names (index = puzzle id)")
+    return names
 
 
 def array_path(split_dir: str | Path, set_name: str, field_name: str) -> Path:

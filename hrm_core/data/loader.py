@@ -64,18 +64,76 @@ class PuzzleSplit:
                 path = array_path(self.split_dir, set_name, field_name)
                 if not path.exists():
                     raise DatasetFormatError(f"{path} is missing; rebuild the dataset.")
-                arrays[field_name] = np.load(path, mmap_mode=_MMAP_MODES[field_name])
+                try:
+                    arrays[field_name] = np.load(path, mmap_mode=_MMAP_MODES[field_name])
+                except (ValueError, OSError, EOFError) as e:  # truncated, not .npy, or pickled objects
+                    raise DatasetFormatError(f"{path} is not a readable .npy array ({str(e).splitlines()[0]}); "
+                                             "rebuild the dataset.") from None
+            _check_set_arrays(self.split_dir, set_name, arrays, self.metadata.seq_len)
             self.sets[set_name] = arrays
 
     def num_examples(self, set_name: str) -> int:
         return len(self.sets[set_name]["inputs"])
 
 
-def _collate(metadata: DatasetMetadata, arrays: dict[str, np.ndarray], local_batch_size: int) -> dict[str, torch.Tensor]:
-    """int32 tensors; the dataset's ignore label mapped to IGNORE_LABEL_ID; padded to the local batch size."""
+def _check_set_arrays(split_dir: Path, set_name: str, arrays: dict[str, np.ndarray], seq_len: int) -> None:
+    """The arrays of one set agree with each other and with dataset.json (shapes and end points only: O(1)).
+
+    A mismatch would otherwise surface mid-run as an IndexError deep in the sampler, or train on garbage.
+    """
+
+    def fail(field_name: str, what: str) -> DatasetFormatError:
+        return DatasetFormatError(f"{array_path(split_dir, set_name, field_name)} {what}; rebuild the dataset.")
+
+    inputs, labels = arrays["inputs"], arrays["labels"]
+    identifiers, puzzle_indices, group_indices = arrays["puzzle_identifiers"], arrays["puzzle_indices"], arrays["group_indices"]
+    for field_name, array in arrays.items():
+        if not np.issubdtype(array.dtype, np.integer):
+            raise fail(field_name, f"holds {array.dtype} values, not integers")
+    if inputs.size or labels.size:  # an empty set may be saved as shape (0,)
+        if inputs.ndim != 2 or inputs.shape[1] != seq_len:
+            raise fail("inputs", f"has shape {inputs.shape}, expected [examples, {seq_len}] (seq_len in dataset.json)")
+        if labels.shape != inputs.shape:
+            raise fail("labels", f"has shape {labels.shape}, but the inputs have {inputs.shape}")
+    for field_name in ("puzzle_identifiers", "puzzle_indices", "group_indices"):
+        if arrays[field_name].ndim != 1:
+            raise fail(field_name, f"has shape {arrays[field_name].shape}, expected one dimension")
+    if puzzle_indices.size != identifiers.size + 1 or puzzle_indices[0] != 0 or puzzle_indices[-1] != len(inputs):
+        raise fail("puzzle_indices", f"does not split the {len(inputs)} examples into the {identifiers.size} puzzles "
+                                     "(expected 0 first, the number of examples last, one entry per puzzle plus one)")
+    if group_indices.size < 1 or group_indices[0] != 0 or group_indices[-1] != identifiers.size:
+        raise fail("group_indices", f"does not split the {identifiers.size} puzzles into groups "
+                                    "(expected 0 first and the number of puzzles last)")
+
+
+def _check_value_range(metadata: DatasetMetadata, batch: dict[str, np.ndarray], where: str) -> None:
+    """Tokens within the vocabulary, puzzle ids within the embedding table (checked per batch: O(batch)).
+
+    An id out of range would make the embedding lookup fail (on CUDA as an opaque device-side assert) or
+    read another row; naming the dataset here points at the real cause.
+    """
+    limits = {"inputs": metadata.vocab_size, "labels": metadata.vocab_size, "puzzle_identifiers": metadata.num_puzzle_identifiers}
+    what = {"inputs": "token", "labels": "label", "puzzle_identifiers": "puzzle identifier"}
+    for key, limit in limits.items():
+        values = batch[key]
+        if key == "labels":
+            values = values[values != IGNORE_LABEL_ID]
+        if values.size and (values.min() < 0 or values.max() >= limit):
+            bad = int(values.max()) if values.max() >= limit else int(values.min())
+            field = "vocab_size" if key != "puzzle_identifiers" else "num_puzzle_identifiers"
+            raise DatasetFormatError(f"{where}: {what[key]} {bad} in {key} is outside 0..{limit - 1} ({field} in dataset.json); "
+                                     "rebuild the dataset.")
+
+
+def _collate(metadata: DatasetMetadata, arrays: dict[str, np.ndarray], local_batch_size: int, where: str) -> dict[str, torch.Tensor]:
+    """int32 tensors; the dataset's ignore label mapped to IGNORE_LABEL_ID; padded to the local batch size.
+
+    `where` names the data (split folder and set) in the error for an out-of-range id.
+    """
     batch = {k: np.asarray(v).astype(np.int32) for k, v in arrays.items()}
     if metadata.ignore_label_id is not None:
         batch["labels"][batch["labels"] == metadata.ignore_label_id] = IGNORE_LABEL_ID
+    _check_value_range(metadata, batch, where)
     pad = local_batch_size - batch["puzzle_identifiers"].size
     if pad > 0:
         pad_values = {"inputs": metadata.pad_id, "labels": IGNORE_LABEL_ID, "puzzle_identifiers": metadata.blank_identifier_id}
@@ -190,7 +248,7 @@ class TrainBatches:
                     "inputs": arrays["inputs"][example_indices[local]],
                     "labels": arrays["labels"][example_indices[local]],
                     "puzzle_identifiers": arrays["puzzle_identifiers"][puzzle_indices[local]],
-                }, self.local_batch_size)
+                }, self.local_batch_size, where=f"{self.split.split_dir} set {set_name!r}")
                 yield Batch(set_name, tensors, global_size=int(puzzle_indices.size), local_valid=self.local_batch_size)
             self._set_index += 1
         self._set_index = 0
@@ -257,5 +315,5 @@ def eval_batches(split: PuzzleSplit, *, global_batch_size: int, rank: int, world
                 "inputs": arrays["inputs"][local_start:local_end],
                 "labels": arrays["labels"][local_start:local_end],
                 "puzzle_identifiers": arrays["puzzle_identifiers"][puzzles],
-            }, local_batch_size)
+            }, local_batch_size, where=f"{split.split_dir} set {set_name!r}")
             yield Batch(set_name, tensors, global_size=end - start, local_valid=local_end - local_start)

@@ -15,6 +15,7 @@ without COMPLETE, which every reader ignores; the previous checkpoint is untouch
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import shutil
 import time
@@ -171,7 +172,10 @@ def resolve_checkpoint(path: str | Path) -> Path:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist")
-    if path.is_dir() and not _STEP_DIR.match(path.name) and not is_complete(path):
+    if path.is_file():
+        raise CheckpointError(f"{path} is a file; a checkpoint is a step_<N>/ folder (or give the run directory for its "
+                              "newest one). Bare weights files can start a new run with load_checkpoint=PATH")
+    if not _STEP_DIR.match(path.name) and not is_complete(path):
         newest = latest_checkpoint(path)
         if newest is None:
             raise CheckpointError(f"{path} holds no complete checkpoint (step_<N>/ folders with a COMPLETE marker)")
@@ -182,24 +186,39 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def load_model_state(path: str | Path) -> dict[str, torch.Tensor]:
-    """Model weights from a checkpoint folder or a bare weights file (this project's or the original's)."""
+    """Model weights from a checkpoint folder (or a run directory: its newest checkpoint) or a bare weights file
+    (this project's model.pt or the original's step_<N>). Raises CheckpointError naming the file."""
     path = Path(path)
-    file = path / MODEL_FILE if path.is_dir() else path
-    if path.is_dir():
-        resolve_checkpoint(path)
+    file = resolve_checkpoint(path) / MODEL_FILE if path.is_dir() else path
     if not file.is_file():
         raise CheckpointError(f"{file} does not exist")
-    state = torch.load(file, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{file} does not hold a state dict")
+    state = _load_file(file, "model weights")
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{file} does not hold model weights (a state dict of tensors, as model.pt or the "
+                              "original's step_<N> files do)")
     prefix = "_orig_mod."  # saved from a torch.compile'd model, as the original's checkpoints on CUDA are
     return {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in state.items()}
 
 
+def _load_file(file: Path, what: str) -> Any:
+    """torch.load(weights_only=True), with every way a file can be unreadable as a CheckpointError naming it."""
+    try:
+        return torch.load(file, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{file} does not exist") from None
+    except pickle.UnpicklingError:
+        raise CheckpointError(f"{file} is not readable as {what}: it is not a file of tensors saved by torch.save "
+                              "(or it holds Python objects, which weights_only=True refuses to load)") from None
+    except Exception as e:  # RuntimeError (truncated zip), KeyError/EOFError (an old-format file cut short), ...
+        first_line = (str(e).strip().splitlines() or [""])[0]
+        raise CheckpointError(f"{file} is not readable as {what} (corrupt or truncated?): {type(e).__name__} {first_line}") from None
+
+
 def load_training_state(path: Path) -> dict[str, Any]:
-    state = torch.load(path / TRAINING_STATE_FILE, map_location="cpu", weights_only=True)
-    if state.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} has checkpoint format {state.get('format')}, this version reads {CHECKPOINT_FORMAT}")
+    state = _load_file(path / TRAINING_STATE_FILE, "a training state")
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        found = state.get("format") if isinstance(state, dict) else None
+        raise CheckpointError(f"{path} has checkpoint format {found}, this version reads {CHECKPOINT_FORMAT}")
     return state
 
 
@@ -225,4 +244,4 @@ def load_rank_state(path: Path, rank: int) -> dict[str, Any] | None:
     file = path / rank_file(rank)
     if not file.is_file():
         return None
-    return torch.load(file, map_location="cpu", weights_only=True)
+    return _load_file(file, "a per-rank training state")

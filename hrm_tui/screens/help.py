@@ -3,6 +3,8 @@ it cannot drift from what the keys do."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -19,17 +21,21 @@ INTRO = (
     "command, the minimal override list and the same overrides on one line. Runs start detached: closing the "
     "app or losing the SSH connection does not stop them.\n\n"
     'Runs (F3): every run under the runs root, newest first. A run is "lost" when its process is gone and it '
-    "never logged its end (killed, out of memory, machine down)."
+    "never logged its end (killed, out of memory, machine down).\n\n"
+    "Monitor (enter on a run): curves, progress, GPU and host use, ACT halting, sample predictions and logs "
+    "of one run, live. The number keys focus a panel; the focused panel's own keys are listed below and in "
+    "the footer."
 )
 
 
-def _binding_rows(bindings: list[Binding | tuple[str, ...]]) -> list[tuple[str, str]]:
+def _binding_rows(bindings: list[Binding | tuple[str, ...]], key_display: Callable[[Binding], str]) -> list[tuple[str, str]]:
+    """(keys as the footer writes them, e.g. `[` rather than `left_square_bracket`; what they do)."""
     rows = []
     for binding in bindings:
         if isinstance(binding, tuple):
             binding = Binding(*binding)
         description = binding.description or binding.action.replace("_", " ")
-        keys = ", ".join(key.strip() for key in binding.key.split(","))
+        keys = ", ".join(key_display(Binding(key.strip(), "")) for key in binding.key.split(","))
         rows.append((keys, description))
     return rows
 
@@ -40,22 +46,30 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         from hrm_tui.app import HrmTuiApp
         from hrm_tui.screens.launch import LaunchScreen
+        from hrm_tui.screens.monitor import MonitorScreen
         from hrm_tui.screens.runs import RunsScreen
+        from hrm_tui.widgets.monitor_curves import CurvesPanel
+        from hrm_tui.widgets.monitor_logs import LogsPanel
+        from hrm_tui.widgets.monitor_samples import SamplesPanel
 
         sections = [
             ("Everywhere", HrmTuiApp.BINDINGS),
             ("Launch form", LaunchScreen.BINDINGS),
             ("Runs", RunsScreen.BINDINGS),
+            ("Monitor", [*MonitorScreen.BINDINGS, Binding("escape", "minimize", "Restore a maximised panel")]),
+            ("Monitor, curves panel (1)", CurvesPanel.BINDINGS),
+            ("Monitor, samples panel (5)", SamplesPanel.BINDINGS),
+            ("Monitor, logs panel (6)", LogsPanel.BINDINGS),
         ]
         with Vertical(classes="dialog wide-dialog"):
             yield Static("Help", classes="dialog-title")
             with VerticalScroll():
                 yield Static(Text(INTRO))
                 for title, bindings in sections:
-                    table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
+                    table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2), min_width=len(title))
                     table.add_column("Key", style="bold", no_wrap=True)
                     table.add_column("Action")
-                    for keys, description in _binding_rows(list(bindings)):
+                    for keys, description in _binding_rows(list(bindings), self.app.get_key_display):
                         table.add_row(keys, description)
                     yield Static(table, classes="help-table")
             yield Static("escape closes this help", classes="dialog-hint")

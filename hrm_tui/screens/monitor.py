@@ -287,7 +287,9 @@ class MonitorScreen(Screen):
         self._sync_columns()
         if self.maximized is not None and self.maximized is not panel:
             self.maximize(panel)
-        panel.focus()
+        # set_focus acts now; panel.focus() would wait until the keys already queued are handled, so a
+        # typed-ahead `5m` (one read over a slow link) would maximise the panel focused before.
+        self.set_focus(panel, scroll_visible=False)
         panel.scroll_visible(animate=False)
 
     def action_toggle_maximize(self) -> None:
@@ -308,7 +310,7 @@ class MonitorScreen(Screen):
         self._sync_columns()
         visible = [p for p in self.panels if p.display]
         if visible:
-            visible[0].focus()
+            self.set_focus(visible[0])
         self.notify(f"{panel.PANEL_TITLE} hidden: press {panel.PANEL_KEY} or a to show it", timeout=3)
 
     def action_show_all(self) -> None:

@@ -103,8 +103,8 @@ class CurvesPanel(MonitorPanel):
         Binding("z", "zoom", "Zoom"),
         Binding("plus,equals_sign", "zoom_in", "Zoom in", show=False),
         Binding("minus", "zoom_out", "Zoom out", show=False),
-        Binding("left_square_bracket", "page(-1)", "Prev", show=False),
-        Binding("right_square_bracket", "page(1)", "Next", show=False),
+        Binding("left_square_bracket", "page(-1)", "Previous metrics", show=False),
+        Binding("right_square_bracket", "page(1)", "Next metrics", show=False),
         Binding("e", "phase", "Train/eval"),
         Binding("b", "cell_mode", "Braille/block", show=False),
     ]
