@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from hrm_core.data.augment import NUM_DIHEDRAL, dihedral_transform
-from hrm_core.data.builder_cli import progress, run_builder
+from hrm_core.data.builder_cli import positive_int, progress, run_builder
 from hrm_core.data.format import BLANK_PUZZLE_NAME
 from hrm_core.data.maze import CHARSET, generate_maze
 from hrm_core.data.puzzle_csv import find_split_csvs, read_puzzle_csv
@@ -82,17 +82,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output-dir", default="data/maze-30x30-hard-1k", help="dataset folder to write (replaced if it exists)")
     parser.add_argument("--source-csv", metavar="PATH", help="folder with train.csv and test.csv, or the train CSV (then --test-csv or a test.csv beside it)")
     parser.add_argument("--test-csv", metavar="FILE", help="the test CSV when --source-csv names the train file")
-    parser.add_argument("--subsample-size", type=int, help="keep this many random train mazes (generated: generate this many, default 1000)")
+    parser.add_argument("--subsample-size", type=positive_int, help="keep this many random train mazes (generated: generate this many, default 1000)")
     parser.add_argument("--aug", action="store_true", help="add the 8 dihedral transforms of each train maze")
     parser.add_argument("--grid-size", type=int, default=30, help="side of generated mazes (default 30)")
     parser.add_argument("--min-path-length", type=int, default=DEFAULT_MIN_PATH_LENGTH, help=f"shortest path length of generated mazes, in steps (default {DEFAULT_MIN_PATH_LENGTH})")
-    parser.add_argument("--test-size", type=int, default=DEFAULT_GENERATED["test"], help="generated test mazes (default 1000)")
+    parser.add_argument("--test-size", type=positive_int, default=DEFAULT_GENERATED["test"], help="generated test mazes (default 1000)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    for flag in ("subsample_size", "test_size"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
     if args.grid_size < 5:
         parser.error(f"--grid-size must be at least 5, got {args.grid_size}")
     return args

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from hrm_core.data.augment import apply_sudoku_shuffles, sudoku_shuffles
-from hrm_core.data.builder_cli import DatasetBuildError, progress, run_builder
+from hrm_core.data.builder_cli import DatasetBuildError, positive_int, progress, run_builder
 from hrm_core.data.format import BLANK_PUZZLE_NAME
 from hrm_core.data.puzzle_csv import find_split_csvs, read_puzzle_csv
 from hrm_core.data.sudoku import generate_puzzle
@@ -138,17 +138,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output-dir", default="data/sudoku-extreme-full", help="dataset folder to write (replaced if it exists)")
     parser.add_argument("--source-csv", metavar="PATH", help="folder with train.csv and test.csv, or the train CSV (then --test-csv or a test.csv beside it)")
     parser.add_argument("--test-csv", metavar="FILE", help="the test CSV when --source-csv names the train file")
-    parser.add_argument("--subsample-size", type=int, help="keep this many random train puzzles (generated: generate this many)")
+    parser.add_argument("--subsample-size", type=positive_int, help="keep this many random train puzzles (generated: generate this many)")
     parser.add_argument("--min-difficulty", type=int, help=f"keep puzzles rated at least this (CSV: its rating column; generated: solver guesses, default {GENERATED_MIN_DIFFICULTY})")
     parser.add_argument("--num-aug", type=int, default=0, help="augmented copies per train puzzle (default 0)")
-    parser.add_argument("--test-size", type=int, default=DEFAULT_GENERATED["test"], help=f"generated test puzzles (default {DEFAULT_GENERATED['test']}; a CSV test split is used whole)")
+    parser.add_argument("--test-size", type=positive_int, default=DEFAULT_GENERATED["test"], help=f"generated test puzzles (default {DEFAULT_GENERATED['test']}; a CSV test split is used whole)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes generating puzzles (default: all cores)")
     args = parser.parse_args(argv)
-    for flag in ("subsample_size", "test_size"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
     if args.num_aug < 0:
         parser.error(f"--num-aug must be 0 or more, got {args.num_aug}")
     return args

@@ -1,4 +1,5 @@
-"""What every dataset builder's command line shares: the error type, its printing, and progress display.
+"""What every dataset builder's command line shares: the error type, its printing, argument types, and
+progress display.
 
 A builder raises `DatasetBuildError` for bad input (a malformed file, a grid too large, ...) with a
 message that names the file, the puzzle and the fix. `run_builder` prints it as one line and exits with
@@ -7,6 +8,7 @@ status 2, without a traceback; the DatasetWriter has already removed its tempora
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +19,17 @@ EXIT_BAD_INPUT = 2
 
 class DatasetBuildError(Exception):
     """Bad builder input; the message says which file and puzzle, what is wrong and what to do."""
+
+
+def positive_int(text: str) -> int:
+    """argparse type for counts that must be at least 1 (--subsample-size, --test-size)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def run_builder(build: Callable[[], None]) -> None:
