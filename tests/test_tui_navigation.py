@@ -60,3 +60,24 @@ async def test_the_help_screen_lists_the_monitor_keys_as_the_footer_writes_them(
         assert "left_square_bracket" not in text
         await pilot.press("escape")
         assert isinstance(app.screen, MonitorScreen)
+
+
+@async_test
+async def test_the_footer_puts_close_help_and_quit_first_so_80_columns_never_cut_them(tmp_path: Path):
+    from hrm_tui.widgets.key_footer import KeyFooter
+
+    runs = make_fixture_runs(tmp_path / "checkpoints")
+    app = make_app(tmp_path, start_mode="runs", attach=runs["finished"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen), 10, "the monitor")
+        await pilot.press("1")  # the curves panel, whose own keys come first in Textual's footer
+        await pilot.pause()
+        footer = app.screen.query_one(KeyFooter)
+        actions = [getattr(key, "action", None) for key in footer.children]
+        assert actions[:3] == ["close", "help", "quit"]
+        assert "choose" in actions  # the panel's keys follow
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), 10, "the runs screen")
+        await pilot.pause()
+        actions = [getattr(key, "action", None) for key in app.screen.query_one(KeyFooter).children]
+        assert actions[:2] == ["help", "quit"]

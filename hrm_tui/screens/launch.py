@@ -27,13 +27,14 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Label, Select, Static
+from textual.widgets import Input, Label, Select, Static
 
 from hrm_tui.components.config_tree import LIST, PRESET_GROUP, ConfigTree, Problem
 from hrm_tui.components.form_model import FormModel, split_run_overrides
 from hrm_tui.components.launcher import LaunchError, LaunchOptions, LaunchPlan, display_argv, plan_launch, start
 from hrm_tui.components.overrides import Edit, OverrideSyntaxError, format_value, single_line
 from hrm_tui.widgets.config_form import ConfigForm, FieldEdited, FieldRow, ListEditRequested
+from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.widgets.launch_options import LaunchOptionsChanged, LaunchOptionsPanel
 from hrm_tui.widgets.override_panel import OverridePanel, PanelContent
 
@@ -92,7 +93,7 @@ class LaunchScreen(Screen[None]):
                 yield OverridePanel(full=True, id="panel-side")
         yield Static("", id="help-line")
         yield OverridePanel(full=False, id="panel-bottom")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.on_descendant_focus(None)

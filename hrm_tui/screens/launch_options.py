@@ -9,9 +9,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from hrm_tui.components.launcher import LaunchOptions
+from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.widgets.launch_options import LaunchOptionsChanged, LaunchOptionsPanel
 from hrm_tui.widgets.override_panel import OverridePanel, PanelContent
 
@@ -33,7 +34,7 @@ class LaunchOptionsScreen(ModalScreen[LaunchOptions | None]):
                 yield LaunchOptionsPanel(self.options, gpu_scan=self.app.gpu_scan, id="dialog-options")
                 yield Static("Command", classes="pane-title")
                 yield OverridePanel(full=True, id="dialog-panel")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#dialog-panel", OverridePanel).show(self._content_for(self.options))

@@ -29,7 +29,6 @@ from textual.binding import Binding
 from textual.containers import ScrollableContainer, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from hrm_tui.components.alerts import AlertInputs, AlertSettings, evaluate_alerts
@@ -38,6 +37,7 @@ from hrm_tui.components.run_model import LOAD_STAGES, TRAIN, RunModel, SampleRef
 from hrm_tui.components.sysmon import LiveSystemSampler, SystemSampler, SystemSnapshot
 from hrm_tui.components.tail import FileTail, offset_of_last_lines
 from hrm_tui.runs import summarize_run
+from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.widgets.monitor_alerts import AlertBanner
 from hrm_tui.widgets.monitor_curves import DEFAULT_CURVES, CurvesPanel
 from hrm_tui.widgets.monitor_halting import HaltingPanel
@@ -137,7 +137,7 @@ class MonitorScreen(Screen):
                 yield SystemPanel()
                 yield HaltingPanel(self.run)
                 yield LogsPanel()
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = str(self.run_dir)

@@ -14,11 +14,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from hrm_tui.components.launcher import LaunchError, plan_resume, reap_children, start
 from hrm_tui.components.process_control import StopError, stop_run
 from hrm_tui.runs import FINISHED, RUNNING, RunSummary, list_runs
+from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.widgets.runs_table import RunsTable, format_time
 
 REFRESH_S = 2.0
@@ -42,7 +43,7 @@ class RunsScreen(Screen[None]):
         yield Static("", id="runs-title")
         yield RunsTable(clock=self.app.clock, id="runs-table")
         yield Static("", id="run-detail")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         root = Path(self.app.runs_root)
