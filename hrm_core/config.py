@@ -5,7 +5,7 @@ the package `hrm_config`. This module is the one place that knows every key:
 
     compose(overrides)       -> DictConfig      same result as `python -m hrm_core.pretrain <overrides>`
     validate(cfg)            -> TrainConfig     typed, checked; raises ConfigError naming the key and the fix
-    check_dataset(cfg)                          raises ConfigError (with `build_command`) for a missing dataset
+    check_dataset(cfg)                          raises ConfigError for a missing (with `build_command`) or broken dataset
     resolve_run_names(cfg)   -> (project_name, run_name, checkpoint_path)
     field_help("arch.hidden_size")  -> one-line description (the TUI shows these as help text)
     schema_fields()          -> every key with its type, default and help
@@ -26,9 +26,12 @@ import typing
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
+
+if TYPE_CHECKING:  # the loader (and torch) are imported only when a dataset is checked
+    from hrm_core.data.format import DatasetMetadata
 
 CONFIG_MODULE = "hrm_config"  # the installed package holding the config tree (pyproject maps it to config/)
 CONFIG_NAME = "cfg_pretrain"
@@ -531,18 +534,34 @@ def _data_path(cfg: TrainConfig | DictConfig | Mapping[str, Any]) -> str:
     return cfg.data_path if isinstance(cfg, TrainConfig) else str(cfg["data_path"])
 
 
-def check_dataset(cfg: TrainConfig | DictConfig | Mapping[str, Any]) -> None:
-    """Raises ConfigError (with `build_command`) unless data_path holds a built train and test split."""
+def check_dataset(cfg: TrainConfig | DictConfig | Mapping[str, Any]) -> DatasetMetadata:
+    """Opens data_path's train and test splits and identifiers.json as the trainer will; returns the train
+    split's metadata.
+
+    Raises ConfigError for a missing dataset (with `build_command` / `build_argv`, the builder to run) and for
+    a broken one (a missing or unreadable array, a dataset.json field of the wrong type, arrays that disagree),
+    so that either is a message at `data_path` rather than a failed run. The checks read headers and end
+    points only: their cost does not grow with the dataset.
+    """
+    from hrm_core.data.format import DatasetFormatError, load_identifiers
+    from hrm_core.data.loader import PuzzleSplit
+
     data_path = _data_path(cfg)
     missing = [split for split in ("train", "test") if not (Path(data_path) / split / "dataset.json").is_file()]
-    if not missing:
-        return
-    build_argv = _suggest_build_command(data_path)
-    build_command = shlex.join(build_argv) if build_argv else None
-    what = "does not exist" if not Path(data_path).exists() else f"has no built {' / '.join(missing)} split ({missing[0]}/dataset.json is missing)"
-    hint = f"build it with:\n    {build_command}" if build_command else "point data_path at a folder built by one of the dataset builders (docs/datasets.md)"
-    raise ConfigError(f"dataset folder `{data_path}` {what}", key="data_path", hint=hint, build_command=build_command,
-                      build_argv=build_argv)
+    if missing:
+        build_argv = _suggest_build_command(data_path)
+        build_command = shlex.join(build_argv) if build_argv else None
+        what = "does not exist" if not Path(data_path).exists() else f"has no built {' / '.join(missing)} split ({missing[0]}/dataset.json is missing)"
+        hint = f"build it with:\n    {build_command}" if build_command else "point data_path at a folder built by one of the dataset builders (docs/datasets.md)"
+        raise ConfigError(f"dataset folder `{data_path}` {what}", key="data_path", hint=hint, build_command=build_command,
+                          build_argv=build_argv)
+    try:
+        train = PuzzleSplit(data_path, "train")
+        PuzzleSplit(data_path, "test")
+        load_identifiers(data_path)
+    except DatasetFormatError as e:
+        raise ConfigError(str(e), key="data_path", hint="docs/datasets.md lists the dataset builders and their commands") from None
+    return train.metadata
 
 
 def _suggest_build_command(data_path: str) -> list[str] | None:

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the real imports happen after argument parsing, so `--help` stays fast
     from hrm_core.config import TrainConfig
-    from hrm_core.data.format import DatasetMetadata
     from hrm_core.training.distributed import DistContext
 
 EXIT_CONFIG_ERROR = 2
@@ -81,8 +80,7 @@ def _prepare_run(config: TrainConfig, ctx: DistContext) -> TrainConfig:
                           key="global_batch_size", hint="every process takes an equal slice of each global batch")
     _ensure_demo_dataset(config, ctx)
     barrier(ctx)
-    check_dataset(config)
-    metadata = _check_dataset_files(config)
+    metadata = check_dataset(config)
 
     source = None
     if config.resume not in (None, "auto"):
@@ -132,22 +130,6 @@ def _prepare_run(config: TrainConfig, ctx: DistContext) -> TrainConfig:
     names = broadcast_object(ctx, resolve_run_names(config) if ctx.is_main else None)
     project, run, checkpoint_path = names
     return replace(config, project_name=project, run_name=run, checkpoint_path=checkpoint_path)
-
-
-def _check_dataset_files(config: TrainConfig) -> DatasetMetadata:
-    """Opens both splits and identifiers.json as the trainer will, so that a broken dataset is a config error
-    (exit code 2, nothing written) instead of a failed run. Returns the train split's metadata."""
-    from hrm_core.config import ConfigError
-    from hrm_core.data.format import DatasetFormatError, load_identifiers
-    from hrm_core.data.loader import PuzzleSplit
-
-    try:
-        train = PuzzleSplit(config.data_path, "train")
-        PuzzleSplit(config.data_path, "test")
-        load_identifiers(config.data_path)
-    except DatasetFormatError as e:
-        raise ConfigError(str(e), key="data_path", hint="docs/datasets.md lists the dataset builders and their commands") from None
-    return train.metadata
 
 
 def _ensure_demo_dataset(config: TrainConfig, ctx: DistContext) -> None:

@@ -13,7 +13,6 @@ turned into `Problem`s that name the key they belong to, so the form can show ea
 from __future__ import annotations
 
 import dataclasses
-import shlex
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -244,10 +243,8 @@ def build_fields(cfg: DictConfig) -> list[FieldSpec]:
 
 
 def problem_from_error(error: BaseException) -> Problem:
-    """The trainer's ConfigError as a Problem; its build command (a list or a string) becomes an argv."""
-    build = getattr(error, "build_command", None)
-    if isinstance(build, str):
-        build = shlex.split(build)
+    """The trainer's ConfigError as a Problem, with the argv of its dataset builder when it names one."""
+    build = getattr(error, "build_argv", None)
     return Problem(
         key=getattr(error, "key", None),
         message=str(getattr(error, "message", None) or error),
