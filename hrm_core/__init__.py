@@ -9,7 +9,7 @@ __all__ = ["build_model", "load_state_dict_compat"]
 
 def __getattr__(name: str):
     if name in __all__:
-        from hrm_core import registry
+        from hrm_core.models import registry
 
         return getattr(registry, name)
     raise AttributeError(f"module 'hrm_core' has no attribute {name!r}")

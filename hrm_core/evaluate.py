@@ -227,7 +227,7 @@ def load_model(config: Any, metadata: Any, location: CheckpointLocation, world_s
 
     `metadata` sizes the model (sequence length, vocabulary, puzzle-embedding table).
     """
-    from hrm_core.registry import build_model
+    from hrm_core.models.registry import build_model
     from hrm_core.training.checkpoint import CheckpointError, load_model_state
     from hrm_core.training.model_setup import state_dict_mismatches
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from textual.app import App
 from textual.binding import Binding
 
-from hrm_tui.components.config_tree import ConfigTree
-from hrm_tui.components.gpus import GpuScan
-from hrm_tui.components.overrides import Edit, OverrideSyntaxError
-from hrm_tui.components.process_control import DEFAULT_GRACE_S
+from hrm_tui.forms.config_tree import ConfigTree
+from hrm_tui.system.gpus import GpuScan
+from hrm_tui.forms.overrides import Edit, OverrideSyntaxError
+from hrm_tui.runs.process_control import DEFAULT_GRACE_S
 from hrm_tui.screens.launch import LaunchScreen
 from hrm_tui.screens.runs import RunsScreen
 
@@ -79,7 +79,7 @@ class HrmTuiApp(App[None]):
             self.theme = theme
 
     def _initial_choices(self, preset: str | None, overrides: list[str]) -> tuple[dict[str, str | None], dict[str, Edit]]:
-        from hrm_tui.components.form_model import split_run_overrides
+        from hrm_tui.forms.form_model import split_run_overrides
 
         choices, edits = split_run_overrides(self.config_tree, overrides)
         if "experiment" not in choices:

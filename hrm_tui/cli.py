@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:  # the app and the config tree import Textual and Hydra: only when a command needs them
-    from hrm_tui.components.config_tree import ConfigTree
-    from hrm_tui.runs import RunSummary
+    from hrm_tui.forms.config_tree import ConfigTree
+    from hrm_tui.runs.discovery import RunSummary
 
 EXIT_USAGE = 2
 
@@ -150,7 +150,7 @@ class UserError(Exception):
 
 
 def _load_tree(config_dir: str | None) -> ConfigTree:
-    from hrm_tui.components.config_tree import ConfigTree
+    from hrm_tui.forms.config_tree import ConfigTree
 
     try:
         return ConfigTree.load(config_dir)
@@ -170,7 +170,7 @@ def run_app(config_dir: str | None, runs_root: Path, *, theme: str | None = None
 
 
 def print_runs(runs_root: Path, *, as_json: bool = False, out: TextIO | None = None) -> int:
-    from hrm_tui.runs import list_runs
+    from hrm_tui.runs.discovery import list_runs
     from hrm_tui.widgets.runs_table import format_age, format_time
 
     out = out or sys.stdout
@@ -223,8 +223,8 @@ def _run_json(run: RunSummary) -> dict[str, Any]:
 
 
 def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, out: TextIO | None = None) -> int:
-    from hrm_tui.components.config_tree import flatten
-    from hrm_tui.components.launcher import LaunchError, LaunchOptions, plan_launch, start
+    from hrm_tui.forms.config_tree import flatten
+    from hrm_tui.runs.launcher import LaunchError, LaunchOptions, plan_launch, start
 
     out = out or sys.stdout
     tree = _load_tree(config_dir)
@@ -248,8 +248,8 @@ def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, ou
         for problem in problems:
             lines.append(problem.message + (f"\n  hint: {problem.hint}" if problem.hint else ""))
             if problem.build_command:
-                from hrm_tui.components.launcher import display_argv
-                from hrm_tui.components.overrides import single_line
+                from hrm_tui.runs.launcher import display_argv
+                from hrm_tui.forms.overrides import single_line
 
                 lines.append(f"  build it with: {single_line(display_argv(problem.build_command))}")
         raise UserError("not launched:\n" + "\n".join(lines))
@@ -284,7 +284,7 @@ def _run_names(cfg: Any, runs_root: Path) -> tuple[str, str, str]:
 
 
 def _shell_quote(text: str) -> str:
-    from hrm_tui.components.overrides import shell_quote
+    from hrm_tui.forms.overrides import shell_quote
 
     return shell_quote(text)
 
@@ -294,7 +294,7 @@ def _shell_quote(text: str) -> str:
 
 def resolve_run(run: str, runs_root: Path) -> Path:
     """A run directory from a path, a name under the runs root, or a unique end of a run's name."""
-    from hrm_tui.runs import find_run_dirs
+    from hrm_tui.runs.discovery import find_run_dirs
 
     for candidate in (Path(run), runs_root / run):
         if candidate.is_dir():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hrm_tui.components.alerts import ERROR, WARNING, AlertInputs, AlertSettings, EvalTrend, evaluate_alerts
+from hrm_tui.monitoring.alerts import ERROR, WARNING, AlertInputs, AlertSettings, EvalTrend, evaluate_alerts
 
 
 def keys(inputs: AlertInputs, settings: AlertSettings = AlertSettings()) -> list[str]:

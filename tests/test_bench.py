@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from hrm_core.bench import SIZES, train_step_flops
+from hrm_core.bench.step import SIZES, train_step_flops
 
 
 def test_flop_count_of_a_small_config_by_hand():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from hrm_core.data.format import DatasetMetadata
-from hrm_core.losses import IGNORE_LABEL_ID
+from hrm_core.models.losses import IGNORE_LABEL_ID
 from hrm_core.training.evaluation import _sample_records
 
 

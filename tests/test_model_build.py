@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hrm_core import build_model
-from hrm_core.attention import resolve_attention
+from hrm_core.models.attention import resolve_attention
 from tests.conftest import TINY_ARCH
 
 DIMS = dict(batch_size=4, seq_len=16, vocab_size=8, num_puzzle_identifiers=5)

@@ -11,7 +11,7 @@ import torch
 
 from hrm_core import load_state_dict_compat
 from hrm_core.optim import AdamATan2, SparseSignSGD
-from hrm_core.reference import build_reference_model
+from hrm_core.bench.reference import build_reference_model
 
 RTOL, ATOL = 2e-4, 1e-5
 TRAIN_OUTPUTS = ["logits", "q_halt_logits", "q_continue_logits", "target_q_continue"]

@@ -12,7 +12,7 @@ import sys
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from hrm_tui.components.overrides import (
+from hrm_tui.forms.overrides import (
     Edit,
     OverrideSyntaxError,
     format_override,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hrm_tui.components.metrics_store import CurvePoints, MetricHistory
-from hrm_tui.components.plot import (
+from hrm_tui.monitoring.metrics_store import CurvePoints, MetricHistory
+from hrm_tui.monitoring.plot import (
     BLOCK,
     LINE,
     PlotSeries,

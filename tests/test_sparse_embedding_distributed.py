@@ -9,7 +9,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from hrm_core.sparse_embedding import SparsePuzzleEmbedding
+from hrm_core.models.sparse_embedding import SparsePuzzleEmbedding
 from hrm_core.optim import SparseSignSGD
 
 NUM_PUZZLES, DIM, LOCAL_BATCH, WORLD = 10, 6, 4, 2

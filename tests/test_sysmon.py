@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from hrm_tui.components.sysmon import LiveSystemSampler, format_bytes
+from hrm_tui.system.sysmon import LiveSystemSampler, format_bytes
 
 
 def nvml_available() -> bool:

@@ -15,7 +15,7 @@ import torch
 
 from hrm_core import events
 from hrm_core.pretrain import EXIT_CONFIG_ERROR, main
-from hrm_core.registry import build_model
+from hrm_core.models.registry import build_model
 from hrm_core.training.checkpoint import list_checkpoints
 from tests.training_helpers import (
     TINY_ARCH, events_of, pretrain_argv, run_trainer, tiny_overrides, trainer_env, write_tiny_dataset,

@@ -14,8 +14,8 @@ from omegaconf import OmegaConf
 from textual.widgets import Input, Select, SelectionList, Static
 
 from hrm_core.config import schema_fields
-from hrm_tui.components.config_tree import ConfigTree, flatten
-from hrm_tui.components.gpus import GpuInfo, GpuScan, list_gpus
+from hrm_tui.forms.config_tree import ConfigTree, flatten
+from hrm_tui.system.gpus import GpuInfo, GpuScan, list_gpus
 from hrm_tui.screens.launch import LaunchScreen
 from hrm_tui.widgets.config_form import FieldRow, SectionTitle
 from tests.tui_launch_helpers import async_test, make_app, make_fixture_runs, settle, wait_for

@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from hrm_tui.components.launcher import (
+from hrm_tui.runs.launcher import (
     LaunchError,
     LaunchOptions,
     LaunchPlan,
@@ -28,8 +28,8 @@ from hrm_tui.components.launcher import (
     torchrun_prefix,
     trainer_argv,
 )
-from hrm_tui.components.process_control import StopError, find_run_process, stop_run
-from hrm_tui.runs import LOST, RUNNING, process_matches, summarize_run
+from hrm_tui.runs.process_control import StopError, find_run_process, stop_run
+from hrm_tui.runs.discovery import LOST, RUNNING, process_matches, summarize_run
 
 # A stand-in trainer: records each signal it gets in signals.txt; `mode` says how it reacts.
 STAND_IN = textwrap.dedent(

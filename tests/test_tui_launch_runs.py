@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
-from hrm_tui.components.process_control import find_run_process
-from hrm_tui.runs import FINISHED, RUNNING, STOPPED, same_run, summarize_run
+from hrm_tui.runs.process_control import find_run_process
+from hrm_tui.runs.discovery import FINISHED, RUNNING, STOPPED, same_run, summarize_run
 from hrm_tui.screens.runs import RunsScreen
 from tests.tui_launch_helpers import RUN_NAME, async_test, make_app, settle, wait_for
 
@@ -29,8 +29,8 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def stop_leftovers(tmp_path: Path):
     """A failing test must not leave a trainer running: stop (by its recorded identity) what is still alive."""
     yield
-    from hrm_tui.components.process_control import stop_run
-    from hrm_tui.runs import find_run_dirs
+    from hrm_tui.runs.process_control import stop_run
+    from hrm_tui.runs.discovery import find_run_dirs
 
     for run_dir in find_run_dirs(tmp_path / "checkpoints") if (tmp_path / "checkpoints").exists() else []:
         if find_run_process(run_dir) is not None:

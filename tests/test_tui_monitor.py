@@ -11,13 +11,13 @@ from textual import events
 from textual.widgets import RichLog, SelectionList
 
 from hrm_core.events import EventWriter
-from hrm_tui.components.synthetic_run import SyntheticRun, write_run
+from hrm_tui.bench.synthetic_run import SyntheticRun, write_run
 from hrm_tui.screens.monitor import MonitorScreen
-from hrm_tui.widgets.monitor_alerts import AlertBanner
-from hrm_tui.widgets.monitor_curves import CurvesPanel
-from hrm_tui.widgets.monitor_logs import LogsPanel
-from hrm_tui.widgets.monitor_progress import ProgressPanel
-from hrm_tui.widgets.monitor_system import SystemPanel
+from hrm_tui.widgets.monitor.alerts import AlertBanner
+from hrm_tui.widgets.monitor.curves import CurvesPanel
+from hrm_tui.widgets.monitor.logs import LogsPanel
+from hrm_tui.widgets.monitor.progress import ProgressPanel
+from hrm_tui.widgets.monitor.system import SystemPanel
 
 from .tui_monitor_helpers import MonitorHost, as_text, emit, fast_settings, pilot_test, wait_for
 

@@ -8,7 +8,7 @@ from rich.console import Console
 
 from hrm_core.data.render import ARC_PALETTE
 from hrm_core.events import EventWriter
-from hrm_tui.widgets.monitor_samples import SamplesPanel
+from hrm_tui.widgets.monitor.samples import SamplesPanel
 
 from .tui_monitor_helpers import MonitorHost, as_text, fast_settings, pilot_test, wait_for
 

@@ -7,11 +7,11 @@ import json
 import numpy as np
 
 from hrm_core.events import EventWriter
-from hrm_tui.components.event_loader import EventLoader, read_samples_event
-from hrm_tui.components.halting_history import HaltingHistory
-from hrm_tui.components.metrics_store import BucketedHistory, MetricHistory
-from hrm_tui.components.run_model import RunModel
-from hrm_tui.components.synthetic_run import SyntheticRun, write_run
+from hrm_tui.monitoring.event_loader import EventLoader, read_samples_event
+from hrm_tui.monitoring.halting_history import HaltingHistory
+from hrm_tui.monitoring.metrics_store import BucketedHistory, MetricHistory
+from hrm_tui.monitoring.run_model import RunModel
+from hrm_tui.bench.synthetic_run import SyntheticRun, write_run
 
 
 def test_buckets_stay_bounded_and_exact_in_summary():

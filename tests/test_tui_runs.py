@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from hrm_core.events import EventWriter
-from hrm_tui.runs import FAILED, FINISHED, LOST, RUNNING, STOPPED, list_runs, preset_from_overrides, summarize_run
+from hrm_tui.runs.discovery import FAILED, FINISHED, LOST, RUNNING, STOPPED, list_runs, preset_from_overrides, summarize_run
 from tests.tui_launch_helpers import NOW, T0, make_fixture_runs, start_event, training, write_events, write_launch
 
 @pytest.fixture()

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from hrm_tui.components.synthetic_run import SyntheticRun, write_run
+from hrm_tui.bench.synthetic_run import SyntheticRun, write_run
 from hrm_tui.screens.monitor import MonitorSettings
-from hrm_tui.widgets.monitor_logs import LogsPanel
-from hrm_tui.widgets.monitor_samples import SamplesPanel
+from hrm_tui.widgets.monitor.logs import LogsPanel
+from hrm_tui.widgets.monitor.samples import SamplesPanel
 
 from .tui_monitor_helpers import FIXED_SYSTEM, MonitorHost, StaticSystemSampler, wait_for
 

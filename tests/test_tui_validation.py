@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hrm_tui.components.config_tree import ConfigTree
+from hrm_tui.forms.config_tree import ConfigTree
 from tests.training_helpers import TINY_ARCH, write_tiny_dataset
 
 

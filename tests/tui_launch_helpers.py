@@ -19,7 +19,7 @@ from typing import Any
 import psutil
 
 from hrm_tui.app import HrmTuiApp
-from hrm_tui.components.gpus import GpuScan
+from hrm_tui.system.gpus import GpuScan
 
 NO_GPU = GpuScan(message="no NVIDIA driver (test)")
 RUN_NAME = "HierarchicalReasoningModel_ACTV1 test-run"

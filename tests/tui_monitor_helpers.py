@@ -13,7 +13,7 @@ from textual.app import App
 from textual.pilot import Pilot
 
 from hrm_core.events import EventWriter
-from hrm_tui.components.sysmon import GpuProcess, GpuStats, HostStats, StaticSystemSampler, SystemSnapshot
+from hrm_tui.system.sysmon import GpuProcess, GpuStats, HostStats, StaticSystemSampler, SystemSnapshot
 from hrm_tui.screens.monitor import MonitorScreen, MonitorSettings
 
 # A fixed reading: one GPU whose power limit NVML could not read (shown as n/a), and fixed host figures.

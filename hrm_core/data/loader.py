@@ -33,7 +33,7 @@ import torch
 
 from hrm_core.data.format import ARRAY_FIELDS, DatasetFormatError, DatasetMetadata, array_path
 
-IGNORE_LABEL_ID = -100  # the label the losses skip (hrm_core.losses.IGNORE_LABEL_ID)
+IGNORE_LABEL_ID = -100  # the label the losses skip (hrm_core.models.losses.IGNORE_LABEL_ID)
 
 # inputs/labels can be large: memory-map them. The small index arrays are read into memory.
 _MMAP_MODES = {"inputs": "r", "labels": "r", "puzzle_identifiers": None, "puzzle_indices": None, "group_indices": None}

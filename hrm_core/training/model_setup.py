@@ -58,7 +58,7 @@ def should_compile(setting: str, device: torch.device) -> bool:
 
 def build_training_model(config: TrainConfig, metadata: DatasetMetadata, ctx: DistContext) -> ModelBundle:
     from hrm_core.optim import AdamATan2, SparseSignSGD
-    from hrm_core.registry import build_model
+    from hrm_core.models.registry import build_model
 
     module = build_model(
         config.arch_kwargs,
@@ -143,7 +143,7 @@ def check_pretrained_weights(config: TrainConfig, metadata: DatasetMetadata, pat
     Runs before the run starts (nothing written yet): the weights are read and compared with a model built
     on the meta device, which has the real shapes but allocates nothing.
     """
-    from hrm_core.registry import build_model
+    from hrm_core.models.registry import build_model
 
     state = load_model_state(path)
     module = build_model(config.arch_kwargs, batch_size=1, seq_len=metadata.seq_len, vocab_size=metadata.vocab_size,

@@ -18,8 +18,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Log, Static
 
-from hrm_tui.components.launcher import display_argv
-from hrm_tui.components.overrides import single_line
+from hrm_tui.runs.launcher import display_argv
+from hrm_tui.forms.overrides import single_line
 
 POLL_S = 0.3
 

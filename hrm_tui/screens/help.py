@@ -48,9 +48,9 @@ class HelpScreen(ModalScreen[None]):
         from hrm_tui.screens.launch import LaunchScreen
         from hrm_tui.screens.monitor import MonitorScreen
         from hrm_tui.screens.runs import RunsScreen
-        from hrm_tui.widgets.monitor_curves import CurvesPanel
-        from hrm_tui.widgets.monitor_logs import LogsPanel
-        from hrm_tui.widgets.monitor_samples import SamplesPanel
+        from hrm_tui.widgets.monitor.curves import CurvesPanel
+        from hrm_tui.widgets.monitor.logs import LogsPanel
+        from hrm_tui.widgets.monitor.samples import SamplesPanel
 
         sections = [
             ("Everywhere", HrmTuiApp.BINDINGS),

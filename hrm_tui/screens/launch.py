@@ -9,7 +9,7 @@
     Overrides +experiment=demo lr=7e-5        (bottom strip on narrow terminals)
     Command   PYTHONUNBUFFERED=1 python -m hrm_core.pretrain ...
 
-State lives in a FormModel (components/form_model.py); the widgets only display it and post changes.
+State lives in a FormModel (forms/form_model.py); the widgets only display it and post changes.
 Composing and validating go through the trainer's own code in worker threads, never on the UI thread:
 a change is checked about half a second after the user stops typing, and the trainer's verdict is shown at
 the field it names. Launching validates once more and refuses while anything is wrong.
@@ -29,10 +29,10 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
 
-from hrm_tui.components.config_tree import LIST, PRESET_GROUP, ConfigTree, Problem
-from hrm_tui.components.form_model import FormModel, split_run_overrides
-from hrm_tui.components.launcher import LaunchError, LaunchOptions, LaunchPlan, display_argv, plan_launch, start
-from hrm_tui.components.overrides import Edit, OverrideSyntaxError, format_value, single_line
+from hrm_tui.forms.config_tree import LIST, PRESET_GROUP, ConfigTree, Problem
+from hrm_tui.forms.form_model import FormModel, split_run_overrides
+from hrm_tui.runs.launcher import LaunchError, LaunchOptions, LaunchPlan, display_argv, plan_launch, start
+from hrm_tui.forms.overrides import Edit, OverrideSyntaxError, format_value, single_line
 from hrm_tui.widgets.config_form import ConfigForm, FieldEdited, FieldRow, ListEditRequested
 from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.widgets.launch_options import LaunchOptionsChanged, LaunchOptionsPanel

@@ -11,7 +11,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from hrm_tui.components.launcher import LaunchOptions
+from hrm_tui.runs.launcher import LaunchOptions
 from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.widgets.launch_options import LaunchOptionsChanged, LaunchOptionsPanel
 from hrm_tui.widgets.override_panel import OverridePanel, PanelContent

@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from hrm_tui.components.overrides import OverrideSyntaxError, format_value, parse_value
+from hrm_tui.forms.overrides import OverrideSyntaxError, format_value, parse_value
 
 
 class ListEditorScreen(ModalScreen[list[Any] | None]):

@@ -31,21 +31,21 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from hrm_tui.components.alerts import AlertInputs, AlertSettings, evaluate_alerts
-from hrm_tui.components.event_loader import EventLoader, read_samples_event
-from hrm_tui.components.run_model import LOAD_STAGES, TRAIN, RunModel, SampleRef
-from hrm_tui.components.sysmon import LiveSystemSampler, SystemSampler, SystemSnapshot
-from hrm_tui.components.tail import FileTail, offset_of_last_lines
-from hrm_tui.runs import summarize_run
+from hrm_tui.monitoring.alerts import AlertInputs, AlertSettings, evaluate_alerts
+from hrm_tui.monitoring.event_loader import EventLoader, read_samples_event
+from hrm_tui.monitoring.run_model import LOAD_STAGES, TRAIN, RunModel, SampleRef
+from hrm_tui.system.sysmon import LiveSystemSampler, SystemSampler, SystemSnapshot
+from hrm_tui.monitoring.tail import FileTail, offset_of_last_lines
+from hrm_tui.runs.discovery import summarize_run
 from hrm_tui.widgets.key_footer import KeyFooter
-from hrm_tui.widgets.monitor_alerts import AlertBanner
-from hrm_tui.widgets.monitor_curves import DEFAULT_CURVES, CurvesPanel
-from hrm_tui.widgets.monitor_halting import HaltingPanel
-from hrm_tui.widgets.monitor_logs import STREAMS, LogsPanel
-from hrm_tui.widgets.monitor_panel import RUN_COLORS, MonitorPanel, RunView
-from hrm_tui.widgets.monitor_progress import ProgressPanel
-from hrm_tui.widgets.monitor_samples import SamplesPanel
-from hrm_tui.widgets.monitor_system import SystemPanel
+from hrm_tui.widgets.monitor.alerts import AlertBanner
+from hrm_tui.widgets.monitor.curves import DEFAULT_CURVES, CurvesPanel
+from hrm_tui.widgets.monitor.halting import HaltingPanel
+from hrm_tui.widgets.monitor.logs import STREAMS, LogsPanel
+from hrm_tui.widgets.monitor.panel import RUN_COLORS, MonitorPanel, RunView
+from hrm_tui.widgets.monitor.progress import ProgressPanel
+from hrm_tui.widgets.monitor.samples import SamplesPanel
+from hrm_tui.widgets.monitor.system import SystemPanel
 
 LOG_TAIL_BYTES = 256 * 1024  # how much of an existing log is shown when the monitor opens
 

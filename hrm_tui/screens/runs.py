@@ -16,9 +16,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from hrm_tui.components.launcher import LaunchError, plan_resume, reap_children, start
-from hrm_tui.components.process_control import StopError, stop_run
-from hrm_tui.runs import FINISHED, RUNNING, RunSummary, list_runs
+from hrm_tui.runs.launcher import LaunchError, plan_resume, reap_children, start
+from hrm_tui.runs.process_control import StopError, stop_run
+from hrm_tui.runs.discovery import FINISHED, RUNNING, RunSummary, list_runs
 from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.widgets.runs_table import RunsTable, format_time
 

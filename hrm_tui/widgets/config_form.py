@@ -30,8 +30,8 @@ from textual.widgets import Input, Label, Select, Static, Switch
 
 from hrm_tui.widgets.compact_switch import CompactSwitch
 
-from hrm_tui.components.config_tree import BOOL, FieldSpec
-from hrm_tui.components.form_model import FieldValueError, parse_field_text, value_text
+from hrm_tui.forms.config_tree import BOOL, FieldSpec
+from hrm_tui.forms.form_model import FieldValueError, parse_field_text, value_text
 
 UNSET = "(unset)"
 

@@ -1,7 +1,7 @@
 """Launch options: processes per node, GPUs, OMP_NUM_THREADS, compile, and multi-node rendezvous.
 
 These say *how* to run the trainer, not what to train, so they are not config overrides: they become the
-torchrun arguments and environment variables of the command (see components/launcher.py). The GPU list
+torchrun arguments and environment variables of the command (see runs/launcher.py). The GPU list
 comes from NVML in a background worker; without a driver it is one line saying the run uses the CPU.
 """
 
@@ -16,8 +16,8 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Label, SelectionList, Static, Switch
 
-from hrm_tui.components.gpus import GpuScan, list_gpus
-from hrm_tui.components.launcher import LaunchOptions
+from hrm_tui.system.gpus import GpuScan, list_gpus
+from hrm_tui.runs.launcher import LaunchOptions
 from hrm_tui.widgets.compact_switch import CompactSwitch
 
 

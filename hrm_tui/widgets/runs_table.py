@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.text import Text
 from textual.widgets import DataTable
 
-from hrm_tui.runs import FAILED, FINISHED, LOST, RUNNING, STOPPED, RunSummary, same_run
+from hrm_tui.runs.discovery import FAILED, FINISHED, LOST, RUNNING, STOPPED, RunSummary, same_run
 
 STATUS_SYMBOLS = {RUNNING: "●", FINISHED: "✓", FAILED: "✗", STOPPED: "■", LOST: "?"}
 WIDE_COLUMNS = ("Name", "Preset", "Status", "Step", "Progress", "Started", "Last event")

@@ -1,0 +1,64 @@
+"""The `python -m hrm_core.bench` command line: the `step`, `check` and `loop` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import torch
+
+import hrm_core.bench as bench_package
+from hrm_core.bench.step import SIZES, BenchSize, bench_step, default_device, format_result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hrm_core.bench", description=bench_package.__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    step = sub.add_parser("step", help="time the training step")
+    step.add_argument("--size", choices=sorted(SIZES), default="tiny")
+    step.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
+    step.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
+                      help="torch.compile the model (auto: on for CUDA, off elsewhere)")
+    step.add_argument("--batch-size", type=int, default=None, help="override the size's per-process batch")
+    step.add_argument("--attn-backend", choices=["auto", "flash3", "flash2", "sdpa"], default="auto")
+    step.add_argument("--forward-dtype", default="auto", help="auto (bf16 on CUDA, fp32 elsewhere), bfloat16, float32")
+    step.add_argument("--warmup", type=int, default=3)
+    step.add_argument("--steps", type=int, default=10)
+    step.add_argument("--json", action="store_true", help="print one JSON object instead of a line")
+    check = sub.add_parser("check", help="replay the reference rollout on a device (fp32, bf16, compiled)")
+    check.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
+    check.add_argument("--fixture", default=None, help="path of hrm_reference_tiny.pt (default: ../shared/fixtures)")
+    loop = sub.add_parser("loop", help="run hrm_core.pretrain on random data and compare its throughput to `step`")
+    loop.add_argument("--size", choices=sorted(SIZES), default="tiny")
+    loop.add_argument("--steps", type=int, default=200, help="approximate training steps of the pretrain run")
+    loop.add_argument("--log-interval", type=int, default=10)
+    args = parser.parse_args(argv)
+
+    if args.command == "loop":
+        from hrm_core.bench.loop import compare_loop_to_step
+
+        print(compare_loop_to_step(args.size, steps=args.steps, log_interval=args.log_interval))
+        return 0
+    if args.command == "check":
+        device = torch.device(args.device) if args.device else default_device()
+        from hrm_core.bench.check import check_device
+
+        for line in check_device(device, args.fixture):
+            print(line)
+        return 0
+
+    device = torch.device(args.device) if args.device else default_device()
+    size = SIZES[args.size]
+    arch = dict(size.arch, attn_backend=args.attn_backend, forward_dtype=args.forward_dtype)
+    size = BenchSize(arch, args.batch_size or size.batch_size, size.seq_len, size.vocab_size, size.num_puzzle_identifiers)
+    compile_model = device.type == "cuda" if args.compile == "auto" else args.compile == "on"
+    try:
+        result = bench_step(size, device, compile_model, args.warmup, args.steps)
+    except ValueError as e:  # bad --attn-backend / --forward-dtype combination
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    result["size"] = args.size
+    print(json.dumps(result) if args.json else format_result(args.size, result))
+    return 0

@@ -1,0 +1,42 @@
+"""The training configuration: a typed schema, Hydra composition, and validation with readable errors.
+
+The config tree is the original HRM's (`config/cfg_pretrain.yaml` + `config/arch/hrm_v1.yaml`), installed as
+the package `hrm_config`. This package is the one place that knows every key (schema.py), composes the tree
+(compose.py), checks the result (validate.py) and what needs the file system (dataset.py):
+
+    compose(overrides)       -> DictConfig      same result as `python -m hrm_core.pretrain <overrides>`
+    validate(cfg)            -> TrainConfig     typed, checked; raises ConfigError naming the key and the fix
+    check_dataset(cfg)                          raises ConfigError for a missing (with `build_command`) or broken dataset
+    resolve_run_names(cfg)   -> (project_name, run_name, checkpoint_path)
+    field_help("arch.hidden_size")  -> one-line description (the TUI shows these as help text)
+    schema_fields()          -> every key with its type, default and help
+
+Keys the original does not have (log_interval, ema, resume, ...) are optional and default in the schema, so
+`cfg_pretrain.yaml` stays exactly the original's. They can be overridden like any other key
+(`log_interval=10`): `compose` turns a plain override of a schema key into Hydra's add-or-override form.
+docs/config.md describes every key.
+"""
+
+from hrm_core.config.compose import CONFIG_GROUPS, CONFIG_MODULE, CONFIG_NAME, closest_key, compose, unknown_key_error
+from hrm_core.config.dataset import check_dataset, resolve_run_names
+from hrm_core.config.errors import ConfigError
+from hrm_core.config.schema import (
+    COMPILE_CHOICES,
+    EVAL_OUTPUTS,
+    NONFINITE_CHOICES,
+    ArchConfig,
+    FieldInfo,
+    LossConfig,
+    TrainConfig,
+    field_help,
+    schema_fields,
+    to_plain_dict,
+)
+from hrm_core.config.validate import validate
+
+__all__ = [
+    "COMPILE_CHOICES", "CONFIG_GROUPS", "CONFIG_MODULE", "CONFIG_NAME", "EVAL_OUTPUTS", "NONFINITE_CHOICES",
+    "ArchConfig", "ConfigError", "FieldInfo", "LossConfig", "TrainConfig",
+    "check_dataset", "closest_key", "compose", "field_help", "resolve_run_names", "schema_fields",
+    "to_plain_dict", "unknown_key_error", "validate",
+]

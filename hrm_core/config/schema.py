@@ -1,0 +1,182 @@
+"""The typed schema of the training config: every key with its type, default and one-line help.
+
+`TrainConfig` is what the trainer runs on; `schema_fields()` and `field_help()` are what the TUI and the docs
+read. Field order follows cfg_pretrain.yaml, then the extensions of this implementation.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Iterator, Sequence
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
+
+COMPILE_CHOICES = ("auto", "true", "false")
+# What an evaluation can save per rank (eval_save_outputs, evaluate's save_outputs): the batch's tensors and the
+# model's outputs, plus `preds` (the argmax of the logits).
+EVAL_OUTPUTS = ("inputs", "labels", "puzzle_identifiers", "logits", "q_halt_logits", "q_continue_logits", "preds")
+NONFINITE_CHOICES = ("stop", "continue")
+
+def _field(default: Any = MISSING, *, help: str, choices: Sequence[str] | None = None, factory: Any = None) -> Any:
+    """A schema field carrying its one-line help text (and allowed values, for string enums)."""
+    metadata = {"help": help, "choices": tuple(choices) if choices else None}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+# The schema. Field order follows cfg_pretrain.yaml, then the extensions.
+
+@dataclass(kw_only=True)
+class LossConfig:
+    name: str = _field(help="Loss head, `module@Class` as in the original (losses@ACTLossHead).")
+    loss_type: str = _field(
+        "stablemax_cross_entropy",
+        help="Token loss: stablemax_cross_entropy (original default) or softmax_cross_entropy.",
+        choices=("stablemax_cross_entropy", "softmax_cross_entropy"),
+    )
+
+
+@dataclass(kw_only=True)
+class ArchConfig:
+    name: str = _field(help="Model, `module@Class` as in the original (hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1).")
+    loss: LossConfig = _field(help="The loss head and its token loss.", factory=lambda: LossConfig(name="losses@ACTLossHead"))
+    halt_exploration_prob: float = _field(help="Probability that a sequence gets a random minimum number of ACT steps in training.")
+    halt_max_steps: int = _field(help="Most ACT steps (segments) a sequence may take; evaluation always runs all of them.")
+    H_cycles: int = _field(help="High-level (slow) module updates per ACT step.")
+    L_cycles: int = _field(help="Low-level (fast) module updates per high-level update.")
+    H_layers: int = _field(help="Transformer blocks in the high-level module.")
+    L_layers: int = _field(help="Transformer blocks in the low-level module.")
+    hidden_size: int = _field(help="Model width.")
+    num_heads: int = _field(help="Attention heads (hidden_size must be divisible by it).")
+    expansion: float = _field(help="SwiGLU feed-forward expansion factor.")
+    puzzle_emb_ndim: int = _field(help="Width of the per-puzzle embedding (0 = none); defaults to hidden_size.")
+    pos_encodings: str = _field(help="Position encoding: rope or learned.", choices=("rope", "learned"))
+    rms_norm_eps: float | None = _field(None, help="RMSNorm epsilon (unset: the model's default, 1e-5).")
+    rope_theta: float | None = _field(None, help="RoPE base (unset: the model's default, 10000).")
+    forward_dtype: str | None = _field(None, help="Compute dtype: auto, bfloat16 or float32 (unset/auto: bfloat16 on CUDA, float32 elsewhere).")
+    attn_backend: str | None = _field(None, help="Attention kernel: auto, flash3, flash2 or sdpa (unset: auto = FlashAttention when installed).")
+
+
+@dataclass(kw_only=True)
+class TrainConfig:
+    arch: ArchConfig = _field(help="The model architecture (config group `arch`, default hrm_v1).")
+    # Data
+    data_path: str = _field(help="Dataset folder built by a dataset builder (holds train/ and test/).")
+    # Hyperparameters
+    global_batch_size: int = _field(help="Examples per optimizer step, summed over all processes.")
+    epochs: int = _field(help="Training epochs (one epoch = one puzzle from every group).")
+    eval_interval: int | None = _field(None, help="Evaluate every this many epochs; must divide epochs (unset: only at the end).")
+    checkpoint_every_eval: bool = _field(False, help="Save a checkpoint after every evaluation (otherwise only at the end).")
+    lr: float = _field(help="Peak learning rate of the dense weights (AdamATan2).")
+    lr_min_ratio: float = _field(help="Cosine schedule floor as a fraction of the peak learning rate (1.0 = constant).")
+    lr_warmup_steps: int = _field(help="Linear warm-up steps from 0 to the peak learning rate.")
+    beta1: float = _field(help="AdamATan2 beta1.")
+    beta2: float = _field(help="AdamATan2 beta2.")
+    weight_decay: float = _field(help="Weight decay of the dense weights.")
+    puzzle_emb_weight_decay: float = _field(help="Weight decay of the puzzle-embedding table.")
+    puzzle_emb_lr: float = _field(help="Peak learning rate of the puzzle-embedding table (sign SGD).")
+    # Names (defaults computed by resolve_run_names, as in the original)
+    project_name: str | None = _field(None, help="Project name (unset: from the dataset folder, '<Folder> ACT-torch').")
+    run_name: str | None = _field(None, help="Run name (unset: the arch class plus a random two-word slug).")
+    checkpoint_path: str | None = _field(None, help="Run directory for checkpoints and events (unset: checkpoints/<project>/<run>).")
+    # Extras of the original
+    seed: int = _field(0, help="Random seed (rank r seeds torch with seed + r).")
+    eval_save_outputs: list[str] = _field(help="Eval tensors to save per rank as eval_step_<N>/step_<N>_all_preds.<rank>: any of inputs, labels, puzzle_identifiers, logits, q_halt_logits, q_continue_logits, preds.", factory=list)
+    # Extensions of this implementation (docs/config.md)
+    log_interval: int = _field(1, help="Write a train event and print a step line every this many steps.")
+    heartbeat_interval_s: float = _field(30.0, help="Seconds between heartbeat events (written even during evaluation).")
+    compile: str = _field("auto", help="torch.compile the model: auto (on for CUDA unless DISABLE_COMPILE is set), true or false.", choices=COMPILE_CHOICES)
+    wandb: bool = _field(False, help="Also log to Weights & Biases (pip install wandb; WANDB_MODE=offline works).")
+    wandb_mode: str | None = _field(None, help="wandb.init mode: online, offline or disabled (unset: wandb's default).", choices=("online", "offline", "disabled"))
+    evaluators: list[str] = _field(help="Extra evaluators run at each evaluation, e.g. [arc] for ARC pass@K.", factory=list)
+    eval_num_samples: int = _field(4, help="Eval predictions per set recorded in `samples` events for viewers.")
+    resume: str | None = _field(None, help="Continue a run: auto (newest checkpoint in checkpoint_path, if any), a checkpoint folder or a run directory.")
+    load_checkpoint: str | None = _field(None, help="Start a new run from these weights (a checkpoint folder, a run directory or a weights file), e.g. to fine-tune.")
+    keep_last_checkpoints: int | None = _field(None, help="Keep only the newest this many checkpoints (unset: keep all).")
+    checkpoint_interval: int | None = _field(None, help="Also save a checkpoint every this many steps (unset: only at evaluations / the end).")
+    on_nonfinite: str = _field("stop", help="On a NaN/inf loss: stop (status failed, last checkpoint kept) or continue (skip that update).", choices=NONFINITE_CHOICES)
+    ema: bool = _field(False, help="Keep an exponential moving average of the dense weights, used for eval and checkpoints.")
+    ema_rate: float = _field(0.999, help="EMA decay per step (ema = rate * ema + (1 - rate) * weights).")
+
+    @property
+    def arch_kwargs(self) -> dict[str, Any]:
+        """The arch node as the plain dict `hrm_core.build_model` takes; unset optional keys are left out."""
+        arch = {f.name: getattr(self.arch, f.name) for f in fields(ArchConfig) if f.name != "loss"}
+        arch = {k: v for k, v in arch.items() if v is not None}
+        arch["loss"] = {"name": self.arch.loss.name, "loss_type": self.arch.loss.loss_type}
+        return arch
+
+    @property
+    def eval_every_epochs(self) -> int:
+        return self.eval_interval if self.eval_interval is not None else self.epochs
+
+
+# Introspection (help text for the TUI and docs)
+
+@dataclass(frozen=True)
+class FieldInfo:
+    key: str  # dotted, e.g. "arch.hidden_size"
+    type_name: str  # int, float, bool, str, list[str]; "| None" when optional
+    default: Any  # MISSING when the config tree must provide it
+    help: str
+    choices: tuple[str, ...] | None
+
+
+def dataclass_type(tp: Any) -> type | None:
+    return tp if isinstance(tp, type) and hasattr(tp, "__dataclass_fields__") else None
+
+
+def type_hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def schema_fields(cls: type = TrainConfig, prefix: str = "") -> Iterator[FieldInfo]:
+    """Every leaf key of the schema, depth first (arch.loss.name, arch.loss.loss_type, arch.halt_..., ...)."""
+    hints = type_hints(cls)
+    for f in fields(cls):
+        tp = hints[f.name]
+        nested = dataclass_type(tp)
+        if nested is not None:
+            yield from schema_fields(nested, prefix=f"{prefix}{f.name}.")
+            continue
+        default = f.default if f.default is not MISSING else (f.default_factory() if f.default_factory is not MISSING else MISSING)
+        yield FieldInfo(f"{prefix}{f.name}", _type_name(tp), default, f.metadata["help"], f.metadata["choices"])
+
+
+def field_help(key: str) -> str:
+    """The one-line description of a dotted key ("lr", "arch", "arch.hidden_size"); "" for an unknown key."""
+    cls: type | None = TrainConfig
+    help_text = ""
+    for part in key.split("."):
+        match = next((f for f in fields(cls) if f.name == part), None) if cls is not None else None
+        if match is None:
+            return ""
+        help_text = match.metadata["help"]
+        cls = dataclass_type(type_hints(cls)[part])
+    return help_text
+
+
+def _type_name(tp: Any) -> str:
+    args = typing.get_args(tp)
+    if is_optional(tp):
+        inner = next(a for a in args if a is not type(None))
+        return f"{_type_name(inner)} | None"
+    if typing.get_origin(tp) is list:
+        return f"list[{args[0].__name__}]"
+    return tp.__name__
+
+
+def is_optional(tp: Any) -> bool:
+    return typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in typing.get_args(tp)
+
+
+def to_plain_dict(config: TrainConfig) -> dict[str, Any]:
+    """The typed config as plain nested dicts (for all_config.yaml, events and checkpoints)."""
+    from dataclasses import asdict
+
+    return asdict(config)
+
+
+def config_keys(cls: type) -> list[str]:
+    return [f.name for f in fields(cls)]

@@ -1,0 +1,186 @@
+"""Validation: the composed config checked key by key into a typed `TrainConfig`, errors naming the override."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import MISSING, fields
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from hrm_core.config.compose import closest_key, unknown_key_error
+from hrm_core.config.errors import ConfigError
+from hrm_core.config.schema import (
+    EVAL_OUTPUTS,
+    ArchConfig,
+    TrainConfig,
+    config_keys,
+    dataclass_type,
+    field_help,
+    is_optional,
+    type_hints,
+)
+
+
+def _override_for(key: str, overrides: Sequence[str]) -> str | None:
+    """The override that set `key`: the last one naming it, since the last one wins."""
+    for text in reversed(overrides):
+        lhs = text.split("=", 1)[0].lstrip("+~")
+        if lhs == key:
+            return text
+    return None
+
+
+def _check_value(value: Any, tp: Any, key: str, choices: tuple[str, ...] | None, overrides: Sequence[str]) -> Any:
+    """Checks (and mildly coerces: int -> float, list-likes -> list) one value against its annotation."""
+
+    def fail(expected: str) -> ConfigError:
+        override = _override_for(key, overrides)
+        where = f"the override {override!r}" if override else f"`{key}: {value!r}`"
+        return ConfigError(f"{where}: expected {expected}, got {type(value).__name__} {value!r}", key=key,
+                           hint=f"{key}: {field_help(key)}")
+
+    if is_optional(tp):
+        if value is None:
+            return None
+        tp = next(a for a in typing.get_args(tp) if a is not type(None))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise fail("true or false")
+    elif tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise fail("an integer")
+    elif tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise fail("a number")
+        value = float(value)
+    elif tp is str:
+        if key == "compile" and isinstance(value, bool):  # `compile=true` parses as a bool
+            value = "true" if value else "false"
+        if not isinstance(value, str):
+            raise fail("a string")
+    elif typing.get_origin(tp) is list:
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise fail("a list of strings, e.g. [a,b]")
+        value = list(value)
+    if choices is not None and value not in choices:
+        override = _override_for(key, overrides)
+        where = f"the override {override!r}" if override else f"`{key}: {value!r}`"
+        raise ConfigError(f"{where}: must be one of {', '.join(choices)}", key=key, hint=field_help(key))
+    return value
+
+
+def _build(cls: type, data: Mapping[str, Any], prefix: str, overrides: Sequence[str]) -> Any:
+    hints = type_hints(cls)
+    names = [f.name for f in fields(cls)]
+    for key in data:
+        if key not in names:
+            raise unknown_key_error(f"{prefix}{key}", override=_override_for(f"{prefix}{key}", overrides))
+    kwargs = {}
+    for f in fields(cls):
+        dotted = f"{prefix}{f.name}"
+        if f.name not in data:
+            if f.default is MISSING and f.default_factory is MISSING:
+                raise ConfigError(f"required key `{dotted}` is missing", key=dotted, hint=f"set it, e.g. {dotted}=... ({f.metadata['help']})")
+            continue
+        value = data[f.name]
+        nested = dataclass_type(hints[f.name])
+        if nested is not None:
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"`{dotted}` must be a section of keys, got {value!r}", key=dotted)
+            kwargs[f.name] = _build(nested, value, f"{dotted}.", overrides)
+        else:
+            kwargs[f.name] = _check_value(value, hints[f.name], dotted, f.metadata["choices"], overrides)
+    return cls(**kwargs)
+
+
+def validate(cfg: DictConfig | Mapping[str, Any], overrides: Sequence[str] = ()) -> TrainConfig:
+    """Checks every key and value; returns the typed config. Raises ConfigError (never a traceback).
+
+    `overrides` (the command line's) only improve messages: a bad value is reported as the override that
+    set it. The dataset is not looked at here (see check_dataset).
+    """
+    if isinstance(cfg, DictConfig):
+        try:
+            data = OmegaConf.to_container(cfg, resolve=True)
+        except Exception as e:  # interpolation errors: `${.hiden_size}` and friends
+            raise ConfigError(f"cannot resolve the config: {str(e).splitlines()[0]}") from None
+    else:
+        data = dict(cfg)
+    data.pop("hydra", None)
+    config: TrainConfig = _build(TrainConfig, data, "", overrides)
+    _check_ranges(config)
+    return config
+
+
+def _check_ranges(c: TrainConfig) -> None:
+    def positive(key: str, value: float | int | None) -> None:
+        if value is not None and value <= 0:
+            raise ConfigError(f"`{key}` must be positive, got {value}", key=key, hint=field_help(key))
+
+    for key in ("global_batch_size", "epochs", "eval_interval", "log_interval", "heartbeat_interval_s",
+                "keep_last_checkpoints", "checkpoint_interval"):
+        positive(key, getattr(c, key))
+    if c.eval_num_samples < 0:
+        raise ConfigError("`eval_num_samples` must be 0 or more", key="eval_num_samples")
+    for key in ("H_cycles", "L_cycles", "H_layers", "L_layers", "hidden_size", "num_heads", "halt_max_steps"):
+        positive(f"arch.{key}", getattr(c.arch, key))
+    if c.lr_warmup_steps < 0:
+        raise ConfigError("`lr_warmup_steps` must be 0 or more", key="lr_warmup_steps")
+    if not 0.0 <= c.lr_min_ratio <= 1.0:
+        raise ConfigError(f"`lr_min_ratio` must be between 0 and 1, got {c.lr_min_ratio}", key="lr_min_ratio", hint=field_help("lr_min_ratio"))
+    if not 0.0 <= c.ema_rate < 1.0:
+        raise ConfigError(f"`ema_rate` must be in [0, 1), got {c.ema_rate}", key="ema_rate", hint=field_help("ema_rate"))
+    if c.eval_interval is not None and c.epochs % c.eval_interval != 0:
+        divisors = [d for d in range(c.eval_interval, 0, -1) if c.epochs % d == 0][:1]
+        raise ConfigError(
+            f"eval_interval={c.eval_interval} does not divide epochs={c.epochs}: evaluation runs every "
+            "eval_interval epochs, so epochs must be a multiple of it",
+            key="eval_interval",
+            hint=f"e.g. eval_interval={divisors[0]} or epochs={(c.epochs // c.eval_interval + 1) * c.eval_interval}",
+        )
+    if c.arch.hidden_size % c.arch.num_heads:
+        raise ConfigError(f"arch.hidden_size={c.arch.hidden_size} is not divisible by arch.num_heads={c.arch.num_heads}", key="arch.num_heads")
+    if c.resume is not None and c.load_checkpoint is not None:
+        raise ConfigError("resume and load_checkpoint cannot both be set", key="load_checkpoint",
+                          hint="resume continues a run (same optimizer state); load_checkpoint starts a new run from weights")
+    unknown_outputs = [name for name in c.eval_save_outputs if name not in EVAL_OUTPUTS]
+    if unknown_outputs:
+        raise ConfigError(f"eval_save_outputs: unknown output {unknown_outputs[0]!r}", key="eval_save_outputs",
+                          hint=f"choose from {', '.join(EVAL_OUTPUTS)}")
+    for name in c.evaluators:
+        _check_evaluator(name)
+    _check_arch(c)
+
+
+def _check_arch(c: TrainConfig) -> None:
+    """The model's own checks (names in the registry, hyperparameter values), without building it."""
+    from hrm_core.models import registry  # imports torch: only here, after the cheap checks passed
+
+    arch = c.arch_kwargs
+    for key, name, known in (("arch.name", arch["name"], registry.MODELS), ("arch.loss.name", arch["loss"]["name"], registry.LOSS_HEADS)):
+        if name not in known:
+            suggestion = closest_key(name, list(known))
+            raise ConfigError(f"{key}={name!r} is not a known {'model' if key == 'arch.name' else 'loss head'}", key=key,
+                              hint=f"did you mean {suggestion!r}?" if suggestion else f"known: {', '.join(known)}")
+    try:
+        # Dataset-dependent sizes do not matter for these checks.
+        config = registry.model_config(arch, batch_size=1, seq_len=1, vocab_size=2, num_puzzle_identifiers=1)
+        import torch
+
+        config.resolved_dtype(torch.device("cpu"))
+    except ValueError as e:
+        text = str(e)
+        key = next((f"arch.{name}" for name in sorted(config_keys(ArchConfig), key=len, reverse=True) if f"arch.{name}" in text), None)
+        raise ConfigError(text, key=key) from None
+
+
+def _check_evaluator(name: str) -> None:
+    try:
+        from hrm_core import evaluators  # written alongside `hrm_core.evaluate`
+    except ImportError:
+        raise ConfigError(f"unknown evaluator {name!r}: this installation has no evaluators", key="evaluators") from None
+    known = list(getattr(evaluators, "EVALUATORS", {}))
+    if known and name not in known:
+        raise ConfigError(f"unknown evaluator {name!r}", key="evaluators", hint=f"known evaluators: {', '.join(known)}")

@@ -1,0 +1,202 @@
+"""The launcher form's state, apart from any widget: the chosen groups, the user's edits, and what they mean.
+
+The form shows the config composed for the chosen preset and arch. Each field's default is that composed
+value; an edit is kept only while it differs from it. From this state come the two things the command
+panel shows: the group overrides (`+experiment=demo`, `arch=...`) and the minimal key overrides
+(`lr=7e-5 arch.hidden_size=256`), in the order the user made them.
+
+Text typed into a field is read by `parse_field_text`, which checks it against the field's type: ints must
+be ints, floats numbers, lists Hydra lists; strings are taken literally (quoting is the formatter's job).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from hrm_tui.forms.config_tree import ANY, BOOL, DICT, FLOAT, INT, LIST, PRESET_GROUP, STR, ConfigTree, FieldSpec
+from hrm_tui.forms.overrides import (
+    Edit,
+    OverrideSyntaxError,
+    format_value,
+    minimal_overrides,
+    parse_overrides,
+    parse_value,
+    split_override,
+    values_equal,
+)
+
+# Keys the launcher fills in itself for every run; cloning a run must not copy them (the clone is a new run).
+RUN_IDENTITY_KEYS = ("project_name", "run_name", "checkpoint_path", "resume")
+
+
+class FieldValueError(ValueError):
+    """Text that is not a valid value for its field; the message is shown under the field."""
+
+
+def parse_field_text(spec: FieldSpec, text: str) -> Any:
+    """The value `text` stands for in this field, or FieldValueError saying what is expected."""
+    stripped = text.strip()
+    if stripped.startswith("${") and stripped.endswith("}"):
+        return stripped  # an interpolation, for any kind of field; Hydra resolves it
+    if spec.kind == STR:
+        if text == "" and spec.optional:
+            return None
+        if spec.choices and text not in spec.choices:
+            raise FieldValueError(f"must be one of: {', '.join(spec.choices)}")
+        return text
+    if stripped == "" or stripped == "null":
+        if spec.optional:
+            return None
+        raise FieldValueError("a value is required")
+    try:
+        value = parse_value(stripped)
+    except OverrideSyntaxError as error:
+        raise FieldValueError(str(error)) from None
+    expected = {
+        INT: (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer, e.g. 512"),
+        FLOAT: (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number, e.g. 1e-4"),
+        BOOL: (lambda v: isinstance(v, bool), "true or false"),
+        LIST: (lambda v: isinstance(v, list), "a list, e.g. [a, b]"),
+        DICT: (lambda v: isinstance(v, dict), "a mapping, e.g. {a: 1}"),
+        ANY: (lambda v: True, ""),
+    }
+    check, description = expected.get(spec.kind, expected[ANY])
+    if not check(value):
+        raise FieldValueError(f"expected {description}, got {stripped!r}")
+    return value
+
+
+def value_text(spec: FieldSpec, value: Any) -> str:
+    """How a value is written in the field's text input (the inverse of parse_field_text)."""
+    if value is None:
+        return ""
+    if spec.kind == STR and isinstance(value, str):
+        return value
+    return format_value(value)
+
+
+@dataclass
+class FormModel:
+    """Chosen groups + edits over a composed config. Composing is the caller's job (it can be slow-ish)."""
+
+    tree: ConfigTree
+    choices: dict[str, str | None]  # group -> chosen option, e.g. {"experiment": "demo", "arch": "hrm_v1"}
+    base: DictConfig  # the config composed from the group choices alone
+    specs: list[FieldSpec]
+    edits: dict[str, Edit]
+
+    @classmethod
+    def create(cls, tree: ConfigTree, choices: dict[str, str | None] | None = None, edits: dict[str, Edit] | None = None) -> FormModel:
+        choices = dict(tree.default_choices, **(choices or {}))
+        base = tree.compose(group_overrides(tree, choices))
+        model = cls(tree, choices, base, tree.fields(base), {})
+        for key, edit in (edits or {}).items():
+            model.set(key, edit)
+        return model
+
+    # --- queries ---------------------------------------------------------------------------------------
+
+    @property
+    def specs_by_key(self) -> dict[str, FieldSpec]:
+        return {spec.key: spec for spec in self.specs}
+
+    def defaults(self) -> dict[str, Any]:
+        return {spec.key: spec.default for spec in self.specs}
+
+    def present_keys(self) -> set[str]:
+        """Keys the composed config has; overriding any other key needs Hydra's `+key=`."""
+        return {spec.key for spec in self.specs if spec.in_config}
+
+    def value(self, key: str) -> Any:
+        """The current value of a field: its edit, else its default (interpolations unresolved)."""
+        edit = self.edits.get(key)
+        return edit.value if edit is not None else self.specs_by_key[key].default
+
+    def is_edited(self, key: str) -> bool:
+        return key in self.edits
+
+    def group_overrides(self) -> list[str]:
+        return group_overrides(self.tree, self.choices)
+
+    def field_overrides(self) -> list[str]:
+        """The minimal `key=value` list against the defaults, in the order the user edited."""
+        return minimal_overrides(self.defaults(), self.edits, present=self.present_keys())
+
+    def overrides(self) -> list[str]:
+        return self.group_overrides() + self.field_overrides()
+
+    def resolved(self, key: str) -> Any:
+        """The value of `key` after interpolation, with the current edits applied (None if it cannot resolve)."""
+        cfg = copy.deepcopy(self.base)
+        OmegaConf.set_struct(cfg, False)
+        for edited_key, edit in self.edits.items():
+            try:
+                OmegaConf.update(cfg, edited_key, edit.value, force_add=True)
+            except Exception:
+                return None
+        try:
+            value = OmegaConf.select(cfg, key, throw_on_resolution_failure=True)
+        except Exception:
+            return None
+        return OmegaConf.to_container(value, resolve=True) if isinstance(value, DictConfig) else value
+
+    # --- changes ---------------------------------------------------------------------------------------
+
+    def set(self, key: str, edit: Edit) -> None:
+        """Records an edit; an edit back to the default removes it (the field is no longer marked)."""
+        spec = self.specs_by_key.get(key)
+        if spec is not None and values_equal(spec.default, edit.value):
+            self.edits.pop(key, None)
+        else:
+            self.edits[key] = edit
+
+    def reset(self, key: str) -> None:
+        self.edits.pop(key, None)
+
+    def reset_all(self) -> None:
+        self.edits.clear()
+
+    def with_choices(self, choices: dict[str, str | None]) -> FormModel:
+        """The form for other group choices, keeping the user's edits (those equal to new defaults drop out)."""
+        return FormModel.create(self.tree, {**self.choices, **choices}, dict(self.edits))
+
+    def unknown_edit_keys(self) -> list[str]:
+        return [key for key in self.edits if key not in self.specs_by_key]
+
+
+def group_overrides(tree: ConfigTree, choices: dict[str, str | None]) -> list[str]:
+    """Group choices as overrides, the preset first (`+experiment=demo arch=...`)."""
+    order = sorted(choices, key=lambda group: (group != PRESET_GROUP, group))
+    return [o for o in (tree.group_override(group, choices[group]) for group in order) if o]
+
+
+def split_run_overrides(tree: ConfigTree, overrides: Iterable[str]) -> tuple[dict[str, str | None], dict[str, Edit]]:
+    """A run's override list back into (group choices, field edits), e.g. to clone it into the form.
+
+    The run's own identity (names, checkpoint path, resume) is dropped: a clone is a new run.
+    """
+    choices: dict[str, str | None] = {}
+    plain = []
+    for override in overrides:
+        prefix, key, value = split_override(override)
+        if key in tree.groups and prefix != "~":
+            choices[key] = value
+        elif key not in RUN_IDENTITY_KEYS:
+            plain.append(override)
+    return choices, parse_overrides(plain)
+
+
+__all__ = [
+    "FieldValueError",
+    "FormModel",
+    "RUN_IDENTITY_KEYS",
+    "group_overrides",
+    "parse_field_text",
+    "split_run_overrides",
+    "value_text",
+]

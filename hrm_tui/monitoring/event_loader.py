@@ -1,0 +1,410 @@
+"""Reads a run's `events.jsonl` into a `RunModel`: fast for a day-long log, then live.
+
+Parsing a million JSON lines in Python takes seconds, and the monitor must show a finished run's whole
+curves within one. So a large log is read in three stages (`model.loaded` names the one reached), each
+leaving the model drawable:
+
+1. **sampled** (`open`, tens of milliseconds): the head (run_start), the newest `tail_bytes` parsed exactly
+   (latest step, recent curves, the last evals and samples), and `overview_samples` train lines picked at
+   evenly spaced offsets through the middle. Curves span the whole run at once; their middle is a sample.
+2. **overview** (`open`, one pass of a C regex over the memory-mapped file): every event that is not
+   `train` or `heartbeat` (eval, halting, samples, checkpoints, lifecycle) is found and applied exactly.
+   `samples` events are only indexed (offset, step, set) and read when the user pages to them.
+3. **exact** (`refine`, called slice by slice between polls): every train line of the part that was
+   sampled is parsed, the whole-run summaries are rebuilt exactly and swapped in when done.
+
+A small log (under `exact_below_bytes`) is simply parsed whole. After opening, `follow` reads only the bytes
+appended since the last call (`tail.FileTail`), and starts over when the file is truncated or replaced.
+
+Everything here blocks on file reads: call it from a background worker, never from the UI thread.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import re
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hrm_core.events import EVENTS_FILE, TRAIN, parse_line
+from hrm_tui.monitoring.metrics_store import DEFAULT_BUCKETS, BucketedHistory, MinMaxTracker
+from hrm_tui.monitoring.run_model import (
+    MISSING,
+    NOT_PLOTTED,
+    TRAIN_TOP_LEVEL,
+    RunModel,
+    SampleRef,
+    TrainBatch,
+    train_batch_from_events,
+)
+from hrm_tui.monitoring.tail import FileTail
+
+try:  # orjson parses a train line ~4x faster than json; it is optional, json gives the same results.
+    import orjson
+
+    _fast_loads: Callable[[bytes], Any] = orjson.loads
+except ImportError:  # pragma: no cover - depends on the environment
+    _fast_loads = json.loads
+
+# Events that are neither `train` nor `heartbeat`: few per run, but each one matters (an eval, a checkpoint).
+_RARE_TYPES = re.compile(rb'"type"\s*:\s*"(eval|halting|samples|checkpoint|run_start|resume|run_end|nonfinite|arc_score)"')
+_SAMPLES = b"samples"
+_STEP_FIELD = re.compile(rb'"step"\s*:\s*(\d+)')
+_SET_FIELD = re.compile(rb'"set"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_CHUNK = 16 * 1024 * 1024  # bytes mapped at once by the rare-event scan
+_SAMPLE_WINDOW = 32 * 1024 * 1024  # bytes mapped at once while sampling train lines
+_MAX_SAMPLED_LINE = 8192  # a sampled line longer than this (not a train line) is skipped
+_HEAD_BYTES = 1024 * 1024
+
+
+def decode(line: bytes) -> dict[str, Any] | None:
+    """One event line -> dict, with hrm_core.events.parse_line's rules (None for anything unusable)."""
+    try:
+        event = _fast_loads(line)
+    except ValueError:
+        return parse_line(line)  # json accepts a few things orjson does not (e.g. NaN literals)
+    return event if isinstance(event, dict) and "type" in event else None
+
+
+class TrainColumns:
+    """Builds a TrainBatch from train events quickly: one dict lookup per metric, one numpy conversion."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def batch(self, events: list[dict[str, Any]]) -> TrainBatch:
+        if not events:
+            return TrainBatch(np.zeros(0, dtype=np.int64), {})
+        self._learn_names(events[0])
+        self._learn_names(events[-1])
+        metric_names = [n for n in self.names if n not in TRAIN_TOP_LEVEL]
+        top_names = [n for n in self.names if n in TRAIN_TOP_LEVEL]
+        rows = []
+        for event in events:
+            metrics = event.get("metrics") or {}
+            rows.append((event.get("step", -1), *[metrics.get(n, MISSING) for n in metric_names], *[event.get(n, MISSING) for n in top_names]))
+        try:
+            table = np.array(rows, dtype=np.float64)
+        except (ValueError, TypeError):  # an odd value somewhere (a string that is not nan/inf): slow path
+            return train_batch_from_events(events)
+        names = metric_names + top_names
+        newest = max(events, key=lambda e: e.get("step", -1) if isinstance(e.get("step"), int) else -1)
+        times = [e.get("time") for e in events if isinstance(e.get("time"), (int, float))]
+        columns = {n: table[:, i + 1] for i, n in enumerate(names)}
+        return TrainBatch(table[:, 0].astype(np.int64), columns, newest, max(times) if times else None)
+
+    def _learn_names(self, event: dict[str, Any]) -> None:
+        present = [*(event.get("metrics") or {}), *(n for n in TRAIN_TOP_LEVEL if n in event)]
+        for name in present:
+            if name not in self.names and name not in NOT_PLOTTED:
+                self.names.append(name)
+
+
+class ExactPass:
+    """Stage 3: re-reads [0, end) and rebuilds every train curve's whole-run summary exactly."""
+
+    def __init__(self, path: Path, end: int, buckets: int):
+        self.path = path
+        self.position = 0
+        self.end = end
+        self.buckets: dict[str, BucketedHistory] = {}
+        self.extremes: dict[str, MinMaxTracker] = {}
+        self._bucket_count = buckets
+        self._columns = TrainColumns()
+
+    @property
+    def done(self) -> bool:
+        return self.position >= self.end
+
+    def add(self, batch: TrainBatch, into_buckets: dict[str, BucketedHistory], into_extremes: dict[str, MinMaxTracker]) -> None:
+        for metric, values in batch.columns.items():
+            present = values != MISSING
+            steps, values = batch.steps[present], values[present]
+            into_buckets.setdefault(metric, BucketedHistory(self._bucket_count)).add(steps, values)
+            into_extremes.setdefault(metric, MinMaxTracker()).add(steps, values)
+
+    def step(self, max_bytes: int) -> None:
+        """Parses the next slice of at most `max_bytes` (ending on a line boundary)."""
+        with open(self.path, "rb") as f:
+            f.seek(self.position)
+            data = f.read(min(max_bytes, self.end - self.position))
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self.position = self.end  # a line longer than a slice: cannot be a train line worth reading
+            return
+        self.position += cut + 1
+        events = []
+        for line in data[: cut + 1].split(b"\n"):
+            if b'"train"' not in line:  # cheap pre-filter: heartbeats and the like
+                continue
+            event = decode(line)
+            if event is not None and event.get("type") == TRAIN:
+                events.append(event)
+        self.add(self._columns.batch(events), self.buckets, self.extremes)
+
+
+class EventLoader:
+    """Feeds one run directory's events into a RunModel (see the module docstring for the stages)."""
+
+    def __init__(
+        self,
+        run_dir: str | os.PathLike[str],
+        model: RunModel,
+        *,
+        exact_below_bytes: int = 16 * 1024 * 1024,
+        overview_samples: int = 4096,
+        tail_bytes: int = 2 * 1024 * 1024,
+        scan_window_bytes: int = _CHUNK,
+        buckets: int = DEFAULT_BUCKETS,
+    ):
+        self.path = Path(run_dir) / EVENTS_FILE
+        self.model = model
+        self.exact_below_bytes = exact_below_bytes
+        self.overview_samples = overview_samples
+        self.tail_bytes = tail_bytes
+        self.scan_window_bytes = scan_window_bytes  # bytes mapped at once by the rare-event scan
+        self.buckets = buckets
+        self.tail = FileTail(self.path)
+        self._columns = TrainColumns()
+        self._exact: ExactPass | None = None
+        # While the exact pass runs, train points after its range are also kept here, exactly, to be merged in.
+        self._after_exact: dict[str, BucketedHistory] = {}
+        self._after_exact_extremes: dict[str, MinMaxTracker] = {}
+
+    @property
+    def refining(self) -> bool:
+        return self._exact is not None
+
+    # -- stage 1 and 2 -------------------------------------------------------------------------------------
+
+    def open(self, on_stage: Callable[[str], None] | None = None) -> None:
+        """Loads what is there now, calling `on_stage(stage)` as `model.loaded` advances (see LOAD_STAGES)."""
+        notify = on_stage or (lambda stage: None)
+        end = _complete_end(self.path)
+        if end <= self.exact_below_bytes:
+            self.tail = FileTail(self.path)
+            self.follow()
+            self._set_loaded("exact")
+            notify("exact")
+            return
+
+        head_end = self._apply_range(0, min(_HEAD_BYTES, end))
+        tail_start = max(head_end, _line_start_before(self.path, end - self.tail_bytes))
+        self._exact = ExactPass(self.path, tail_start, self.buckets)
+        self._after_exact, self._after_exact_extremes = {}, {}
+        self._sample_train_lines(head_end, tail_start)
+        self._apply_range(tail_start, end)
+        self.tail = FileTail(self.path, start_offset=end)
+        self._set_loaded("sampled")
+        notify("sampled")
+
+        self._scan_rare_events(head_end, tail_start)
+        self._set_loaded("overview")
+        notify("overview")
+
+    def _apply_range(self, start: int, end: int) -> int:
+        """Parses every complete line in [start, end); returns the offset after the last one."""
+        with open(self.path, "rb") as f:
+            f.seek(start)
+            data = f.read(end - start)
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            return start
+        lines = data[: cut + 1].split(b"\n")[:-1]
+        offsets, position = [], start
+        for line in lines:
+            offsets.append(position)
+            position += len(line) + 1
+        self._apply_lines(lines, offsets)
+        return start + cut + 1
+
+    def _sample_train_lines(self, start: int, end: int) -> None:
+        """Train lines at `overview_samples` evenly spaced offsets in [start, end).
+
+        Read through memory maps: slicing one never releases the GIL, whereas thousands of small `read`
+        calls would each wait up to a thread switch interval to get it back while the UI thread is busy.
+        The file is mapped a window at a time (and for random access, so the kernel does not map pages
+        around each touched one), so the mapped pages never count much towards the process's memory.
+        """
+        if end <= start:
+            return
+        positions = deque(start + (end - start) * k // self.overview_samples for k in range(self.overview_samples))
+        events = []
+        with open(self.path, "rb") as f:
+            window_start = start - start % mmap.ALLOCATIONGRANULARITY
+            while window_start < end and positions:
+                window_end = min(window_start + _SAMPLE_WINDOW, end)
+                length = min(window_end + _MAX_SAMPLED_LINE, end) - window_start
+                with mmap.mmap(f.fileno(), length, offset=window_start, access=mmap.ACCESS_READ) as view:
+                    if hasattr(mmap, "MADV_RANDOM"):
+                        view.madvise(mmap.MADV_RANDOM)
+                    while positions and positions[0] < window_end:
+                        line = _line_after(view, positions.popleft() - window_start)
+                        if line is not None and b'"train"' in line:
+                            event = decode(line)
+                            if event is not None and event.get("type") == TRAIN:
+                                events.append(event)
+                window_start = window_end
+        self.model.apply_train_batch(self._columns.batch(events))
+
+    def _scan_rare_events(self, start: int, end: int) -> None:
+        """Applies every rare event in [start, end): a C regex over the file, mapped a window at a time."""
+        with open(self.path, "rb") as f:
+            window_start = start - start % mmap.ALLOCATIONGRANULARITY
+            scan_from = start  # the first byte not scanned yet (always a line start)
+            while scan_from < end:
+                window_end = min(window_start + self.scan_window_bytes, end)
+                with mmap.mmap(f.fileno(), window_end - window_start, offset=window_start, access=mmap.ACCESS_READ) as view:
+                    # Only whole lines: scan up to the window's last newline; the rest goes with the next window.
+                    last_newline = view.rfind(b"\n", scan_from - window_start)
+                    if last_newline < 0:  # a line longer than a window: cannot be a rare event worth a scan
+                        scan_from = window_end
+                    else:
+                        self._apply_rare_in(view, scan_from - window_start, last_newline + 1, window_start)
+                        scan_from = window_start + last_newline + 1
+                window_start = scan_from - scan_from % mmap.ALLOCATIONGRANULARITY
+
+    def _apply_rare_in(self, data: bytes | mmap.mmap, begin: int, limit: int, base: int) -> None:
+        """Applies the rare events of the complete lines in data[begin:limit]; `base` is data's file offset."""
+        last_line_start = -1
+        for match in _RARE_TYPES.finditer(data, begin, limit):
+            line_start = data.rfind(b"\n", 0, match.start()) + 1
+            if line_start == last_line_start:
+                continue
+            last_line_start = line_start
+            line_end = data.find(b"\n", match.end())
+            line = data[line_start:line_end]
+            if match.group(1) == _SAMPLES:
+                self._index_samples_line(line, base + line_start)
+                continue
+            event = decode(line)
+            if event is not None and event.get("type") != TRAIN:
+                self.model.apply(event, base + line_start, len(line) + 1)
+
+    def _index_samples_line(self, line: bytes, offset: int) -> None:
+        """Records where a samples event is without parsing its (possibly large) body."""
+        step, set_name = _STEP_FIELD.search(line), _SET_FIELD.search(line)
+        self.model.index_sample_ref(SampleRef(
+            offset, len(line) + 1,
+            int(step.group(1)) if step else -1,
+            json.loads(b'"' + set_name.group(1) + b'"') if set_name else "all",
+        ))
+
+    # -- stage 3 -----------------------------------------------------------------------------------------
+
+    def refine(self, max_bytes: int = 4 * 1024 * 1024) -> bool:
+        """Runs one slice of the exact pass; True when this call finished it (curves are now exact)."""
+        exact = self._exact
+        if exact is None:
+            return False
+        exact.step(max_bytes)
+        if not exact.done:
+            return False
+        with self.model.lock:
+            for metric, buckets in exact.buckets.items():
+                extremes = exact.extremes[metric]
+                if metric in self._after_exact:
+                    buckets.merge(self._after_exact[metric])
+                    extremes.merge(self._after_exact_extremes[metric])
+                self.model.store.history(("train", "", metric)).replace_whole_run(buckets, extremes)
+            self.model.loaded = "exact"
+            self.model.version += 1
+        self._exact = None
+        self._after_exact, self._after_exact_extremes = {}, {}
+        return True
+
+    # -- following ---------------------------------------------------------------------------------------
+
+    def follow(self) -> bool:
+        """Applies the lines appended since the last call; True when anything changed."""
+        read = self.tail.read_lines()
+        if read.restarted:
+            self.model.reset()
+            self._exact = None
+            self.open()
+            return True
+        if not read.lines:
+            return False
+        self._apply_lines(read.lines, read.offsets)
+        return True
+
+    def _apply_lines(self, lines: list[bytes], offsets: list[int]) -> None:
+        train = []
+        for line, offset in zip(lines, offsets):
+            event = decode(line)
+            if event is None:
+                continue
+            if event.get("type") == TRAIN:
+                train.append(event)
+            else:
+                self.model.apply(event, offset, len(line) + 1)
+        batch = self._columns.batch(train)
+        self.model.apply_train_batch(batch)
+        if self._exact is not None and len(batch):
+            self._exact.add(batch, self._after_exact, self._after_exact_extremes)
+
+    def _set_loaded(self, stage: str) -> None:
+        with self.model.lock:
+            self.model.loaded = stage
+            self.model.version += 1
+
+
+def read_samples_event(run_dir: str | os.PathLike[str], ref: SampleRef) -> dict[str, Any] | None:
+    """Reads one indexed samples event (blocking: call from a worker)."""
+    try:
+        with open(Path(run_dir) / EVENTS_FILE, "rb") as f:
+            f.seek(ref.offset)
+            line = f.read(ref.length) if ref.length else f.readline()
+    except OSError:
+        return None
+    return decode(line.rstrip(b"\n"))
+
+
+def _line_after(view: mmap.mmap, position: int) -> bytes | None:
+    """The first complete line starting after `position` (which may be mid-line), if short enough."""
+    first = view.find(b"\n", position, position + _MAX_SAMPLED_LINE)
+    if first < 0:
+        return None
+    second = view.find(b"\n", first + 1, first + 1 + _MAX_SAMPLED_LINE)
+    return None if second < 0 else view[first + 1 : second]
+
+
+def _complete_end(path: Path) -> int:
+    """The offset just past the last newline of the file (0 when missing or without a complete line)."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            position = size
+            while position > 0:
+                start = max(0, position - 65536)
+                f.seek(start)
+                data = f.read(position - start)
+                newline = data.rfind(b"\n")
+                if newline >= 0:
+                    return start + newline + 1
+                position = start
+    except OSError:
+        pass
+    return 0
+
+
+def _line_start_before(path: Path, offset: int) -> int:
+    """The start of the first line that begins at or after `offset`."""
+    if offset <= 0:
+        return 0
+    with open(path, "rb") as f:
+        f.seek(offset - 1)
+        while True:
+            data = f.read(65536)
+            if not data:
+                return offset
+            newline = data.find(b"\n")
+            if newline >= 0:
+                return offset + newline
+            offset += len(data)

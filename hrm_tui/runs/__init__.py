@@ -1,0 +1,1 @@
+"""Runs: finding run directories and their status, starting runs detached, and stopping them safely."""

@@ -1,0 +1,324 @@
+"""Starting a training run: the command line, its environment, and a detached process that outlives the app.
+
+A run is started exactly as a user would start it by hand:
+
+    python -m hrm_core.pretrain OVERRIDES...                                   one process
+    torchrun --standalone --nproc-per-node N -m hrm_core.pretrain OVERRIDES... several, one node
+    torchrun --nnodes M --node-rank R --rdzv-backend static --rdzv-endpoint HOST:PORT
+             --nproc-per-node N -m hrm_core.pretrain OVERRIDES...               several nodes
+
+The command is an argv list and is never given to a shell, so a value such as `x; rm -rf ~` reaches the
+trainer as one string. The launcher names the run itself (`project_name`, `run_name`, `checkpoint_path`
+overrides) so that it knows the run directory before the process starts.
+
+The process is started in a new session (`start_new_session=True`): it has no controlling terminal, so
+closing the app, a dropped SSH connection or a crash of the app does not signal it. Its stdout and stderr
+go to `stdout.log` / `stderr.log` in the run directory, and `launch.json` records what is needed to find the
+process again later and to check that a pid still belongs to it (see runs/process_control.py):
+
+    {"pid", "pgid", "create_time", "cmdline", "host", "argv", "env", "cwd", "time", "overrides", "options"}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from hrm_tui.forms.overrides import format_override, single_line, split_override
+from hrm_tui.runs.discovery import LAUNCH_FILE
+
+TRAINER_MODULE = "hrm_core.pretrain"
+STDOUT_FILE = "stdout.log"
+STDERR_FILE = "stderr.log"
+NAME_KEYS = ("project_name", "run_name", "checkpoint_path")
+
+
+class LaunchError(Exception):
+    """A launch that cannot go ahead, with a message for the user."""
+
+
+@dataclass
+class LaunchOptions:
+    """How to run the trainer, as opposed to what to train (the overrides)."""
+
+    nproc_per_node: int = 1
+    gpus: tuple[int, ...] | None = None  # CUDA_VISIBLE_DEVICES; None leaves the environment's value alone
+    omp_num_threads: int | None = None  # OMP_NUM_THREADS; None leaves it alone (torchrun then sets 1)
+    compile: bool = True  # False sets DISABLE_COMPILE=1, which the trainer honours like the original
+    nnodes: int = 1
+    node_rank: int = 0
+    rdzv_endpoint: str = ""  # HOST:PORT of node 0; required with nnodes > 1
+
+    def problems(self) -> dict[str, str]:
+        """Field name -> what is wrong with it. Empty when the options are usable."""
+        out = {}
+        if self.nproc_per_node < 1:
+            out["nproc_per_node"] = "processes per node must be at least 1"
+        if self.omp_num_threads is not None and self.omp_num_threads < 1:
+            out["omp_num_threads"] = "OMP_NUM_THREADS must be at least 1 (or empty to leave it unset)"
+        if self.nnodes < 1:
+            out["nnodes"] = "the number of nodes must be at least 1"
+        if not 0 <= self.node_rank < max(self.nnodes, 1):
+            out["node_rank"] = f"node rank must be between 0 and {self.nnodes - 1}"
+        if self.nnodes > 1:
+            host, sep, port = self.rdzv_endpoint.rpartition(":")
+            if not sep or not host or not port.isdigit():
+                out["rdzv_endpoint"] = "multi-node needs the rendezvous endpoint of node 0 as HOST:PORT"
+        if self.gpus is not None and self.nproc_per_node > len(self.gpus) > 0:
+            out["gpus"] = f"{self.nproc_per_node} processes per node but only {len(self.gpus)} GPU(s) chosen"
+        return out
+
+    @property
+    def uses_torchrun(self) -> bool:
+        return self.nproc_per_node > 1 or self.nnodes > 1
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["gpus"] = list(self.gpus) if self.gpus is not None else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> LaunchOptions:
+        if not data:
+            return cls()
+        known = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        if kwargs.get("gpus") is not None:
+            kwargs["gpus"] = tuple(int(g) for g in kwargs["gpus"])
+        return cls(**kwargs)
+
+
+@dataclass
+class LaunchPlan:
+    """Everything about a launch, decided before anything starts."""
+
+    argv: list[str]
+    env: dict[str, str]  # only the variables the launcher sets; the rest of the environment is inherited
+    run_dir: Path
+    overrides: list[str]  # every override passed to the trainer, the run's names included
+    options: LaunchOptions
+    cwd: Path
+    other_nodes: list[tuple[int, list[str]]] = field(default_factory=list)  # (node rank, argv) for multi-node
+
+    def command_line(self, argv: Sequence[str] | None = None) -> str:
+        """The command as one line for a POSIX shell, environment assignments first."""
+        env = [f"{k}={v}" for k, v in self.env.items()]
+        return single_line([*env, *display_argv(self.argv if argv is None else argv)])
+
+
+@dataclass
+class LaunchRecord:
+    """What `launch.json` holds about a started run."""
+
+    pid: int
+    pgid: int
+    create_time: float
+    run_dir: Path
+
+
+def trainer_argv(overrides: Sequence[str], options: LaunchOptions, *, node_rank: int | None = None) -> list[str]:
+    """The argv that starts the trainer with these overrides and options (never a shell string)."""
+    overrides = list(overrides)
+    if not options.uses_torchrun:
+        return [sys.executable, "-m", TRAINER_MODULE, *overrides]
+    argv = torchrun_prefix()
+    if options.nnodes > 1:
+        rank = options.node_rank if node_rank is None else node_rank
+        argv += [
+            "--nnodes", str(options.nnodes),
+            "--node-rank", str(rank),
+            "--rdzv-backend", "static",
+            "--rdzv-endpoint", options.rdzv_endpoint,
+        ]  # fmt: skip
+    else:
+        argv += ["--standalone"]
+    argv += ["--nproc-per-node", str(options.nproc_per_node), "-m", TRAINER_MODULE]
+    return argv + overrides
+
+
+def torchrun_prefix() -> list[str]:
+    """`torchrun` from this interpreter's environment, so the trainer runs with the same packages."""
+    beside = Path(sys.executable).with_name("torchrun")
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return [str(beside)]
+    return [sys.executable, "-m", "torch.distributed.run"]
+
+
+def launch_env(options: LaunchOptions) -> dict[str, str]:
+    """The environment variables this launch sets (shown in the command panel; the rest is inherited)."""
+    env = {"PYTHONUNBUFFERED": "1"}  # so stdout.log fills as the run goes, not in 8 KB blocks
+    if options.gpus is not None:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in options.gpus)
+    if options.omp_num_threads is not None:
+        env["OMP_NUM_THREADS"] = str(options.omp_num_threads)
+    if not options.compile:
+        env["DISABLE_COMPILE"] = "1"
+    return env
+
+
+def display_argv(argv: Sequence[str]) -> list[str]:
+    """argv with this interpreter and its torchrun written as `python` / `torchrun` when PATH finds those same
+    files, so the panel shows what a user would type; otherwise the full paths."""
+    shown = list(argv)
+    for short in ("python", "python3", "torchrun"):
+        found = shutil.which(short)
+        if shown and found and _same_file(found, shown[0]):
+            shown[0] = short
+            break
+    return shown
+
+
+def with_run_names(overrides: Sequence[str], names: tuple[str, str, str], present: set[str]) -> list[str]:
+    """`overrides` plus explicit project_name/run_name/checkpoint_path overrides for those not set already.
+
+    `present` holds the keys the composed config has (the others need Hydra's `+key=`).
+    """
+    already = {split_override(o)[1] for o in overrides}
+    out = list(overrides)
+    for key, value in zip(NAME_KEYS, names):
+        if key not in already:
+            out.append(format_override(key, value, add=key not in present))
+    return out
+
+
+def plan_launch(
+    overrides: Sequence[str],
+    options: LaunchOptions,
+    *,
+    names: tuple[str, str, str],
+    present: set[str],
+    cwd: str | os.PathLike[str] | None = None,
+) -> LaunchPlan:
+    """Decides argv, environment and run directory. `names` = (project_name, run_name, checkpoint_path)."""
+    problems = options.problems()
+    if problems:
+        raise LaunchError("; ".join(problems.values()))
+    cwd = Path(cwd or os.getcwd())
+    full = with_run_names(overrides, names, present)
+    run_dir = Path(names[2])
+    run_dir = run_dir if run_dir.is_absolute() else cwd / run_dir
+    other_nodes = []
+    if options.nnodes > 1:
+        other_nodes = [
+            (rank, trainer_argv(full, options, node_rank=rank)) for rank in range(options.nnodes) if rank != options.node_rank
+        ]
+    return LaunchPlan(
+        argv=trainer_argv(full, options),
+        env=launch_env(options),
+        run_dir=run_dir,
+        overrides=full,
+        options=options,
+        cwd=cwd,
+        other_nodes=other_nodes,
+    )
+
+
+def plan_resume(run_dir: str | os.PathLike[str], overrides: Sequence[str], *, cwd: str | os.PathLike[str] | None = None) -> LaunchPlan:
+    """Relaunches a run in place with `resume=auto`: same overrides, same launch options, same directory.
+
+    The options and working directory come from the run's `launch.json` when it has one (a run started by
+    hand has none: it resumes as one process from the current directory).
+    """
+    from hrm_tui.runs.discovery import read_launch_record
+
+    run_dir = Path(run_dir)
+    record = read_launch_record(run_dir) or {}
+    options = LaunchOptions.from_json(record.get("options"))
+    recorded_cwd = record.get("cwd")
+    cwd = Path(cwd or (recorded_cwd if recorded_cwd and Path(recorded_cwd).is_dir() else os.getcwd()))
+    keep = [o for o in overrides if split_override(o)[1] != "resume"]
+    if not any(split_override(o)[1] == "checkpoint_path" for o in keep):
+        keep.append(format_override("checkpoint_path", str(run_dir), add=True))
+    full = keep + [format_override("resume", "auto", add=True)]
+    problems = options.problems()
+    if problems:
+        raise LaunchError("; ".join(problems.values()))
+    return LaunchPlan(argv=trainer_argv(full, options), env=launch_env(options), run_dir=run_dir, overrides=full, options=options, cwd=cwd)
+
+
+def start(plan: LaunchPlan, *, resume: bool = False) -> LaunchRecord:
+    """Starts the planned run detached and writes its `launch.json`. Returns as soon as the process runs.
+
+    Refuses to start a new run in a directory that already holds one (unless resuming it): the two would
+    write into the same event log.
+    """
+    run_dir = plan.run_dir
+    if not resume and ((run_dir / "events.jsonl").exists() or (run_dir / LAUNCH_FILE).exists()):
+        raise LaunchError(f"{run_dir} already holds a run; choose another run_name or resume that run")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **plan.env}
+    with open(run_dir / STDOUT_FILE, "ab") as stdout, open(run_dir / STDERR_FILE, "ab") as stderr:
+        try:
+            process = subprocess.Popen(
+                plan.argv,
+                cwd=plan.cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,  # own session and process group: immune to the terminal's SIGHUP
+                close_fds=True,
+            )
+        except OSError as error:
+            raise LaunchError(f"could not start {plan.argv[0]}: {error}") from None
+    _CHILDREN.append(process)
+    try:
+        info = psutil.Process(process.pid)
+        create_time, cmdline = info.create_time(), info.cmdline()
+    except psutil.Error:  # it already exited: the record still says what was started
+        create_time, cmdline = time.time(), list(plan.argv)
+    record = {
+        "pid": process.pid,
+        "pgid": process.pid,  # a new session's leader is also its process group's leader
+        "create_time": create_time,
+        "cmdline": cmdline,
+        "host": socket.gethostname(),
+        "argv": plan.argv,
+        "env": plan.env,
+        "cwd": str(plan.cwd),
+        "time": time.time(),
+        "overrides": plan.overrides,
+        "options": plan.options.to_json(),
+        "resume": resume,
+    }
+    _write_json_atomic(run_dir / LAUNCH_FILE, record)
+    return LaunchRecord(pid=process.pid, pgid=process.pid, create_time=create_time, run_dir=run_dir)
+
+
+def reap_children() -> None:
+    """Collects runs started by this app that have exited, so they do not linger as zombies while it runs.
+
+    (A run outlives the app either way; once the app exits, init adopts and reaps it.)
+    """
+    for process in list(_CHILDREN):
+        if process.poll() is not None:
+            _CHILDREN.remove(process)
+
+
+# Runs started by this process, kept only to reap them (see reap_children).
+_CHILDREN: list[subprocess.Popen[bytes]] = []
+
+
+def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

@@ -1,0 +1,1 @@
+"""The machine a run uses: NVML GPU scans and psutil host readings."""

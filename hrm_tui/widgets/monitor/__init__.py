@@ -1,0 +1,1 @@
+"""The live monitor's panels (screens/monitor.py lays them out)."""

@@ -1,0 +1,310 @@
+"""The curves panel: train and eval metrics against step, one small plot per chosen metric.
+
+Keys (when focused): `c` choose metrics, `[` `]` page through them when they do not all fit, `s` smoothing,
+`l` log y, `z` zoom (whole run / last N steps), `+` `-` zoom in and out, `e` train / eval / both,
+`b` braille or block characters.
+
+Each plot draws train as the min..max envelope of the values under each column (or, when smoothed, the
+smoothed mean) and eval as a line on top; with several runs each run has its own colour. The title line
+carries the latest and the best value of every curve.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, SelectionList
+
+from hrm_tui.monitoring.metrics_store import CurvePoints, MetricHistory
+from hrm_tui.monitoring.plot import BLOCK, BRAILLE, ENVELOPE, LINE, PlotSeries, compact_number, ema, render_plot
+from hrm_tui.monitoring.run_model import EVAL, LOAD_STAGES, TRAIN
+from hrm_tui.widgets.monitor.panel import EVAL_COLOR, TRAIN_COLOR, MonitorPanel, RunView
+
+
+@dataclass(frozen=True)
+class CurveSpec:
+    key: str
+    label: str
+    goal: str | None  # "min" or "max": which extreme is the best value; None: no best
+
+
+CURVES = (
+    CurveSpec("lm_loss", "lm_loss", "min"),
+    CurveSpec("q_halt_loss", "q_halt_loss", "min"),
+    CurveSpec("q_continue_loss", "q_continue_loss", "min"),
+    CurveSpec("accuracy", "accuracy", "max"),
+    CurveSpec("exact_accuracy", "exact_accuracy", "max"),
+    CurveSpec("q_halt_accuracy", "q_halt_accuracy", "max"),
+    CurveSpec("steps", "ACT steps (mean)", None),
+    CurveSpec("lr", "lr", None),
+    CurveSpec("examples_per_s", "examples/s", "max"),
+    CurveSpec("tokens_per_s", "tokens/s", "max"),
+)
+CURVES_BY_KEY = {c.key: c for c in CURVES}
+DEFAULT_CURVES = ("lm_loss", "accuracy", "exact_accuracy", "steps")
+
+SMOOTHING_LEVELS = (0.0, 0.6, 0.9, 0.99)
+ZOOM_LEVELS = (None, 100_000, 10_000, 1_000)  # None: the whole run; else the last N steps
+PHASES = ("both", "train", "eval")
+MIN_PLOT_WIDTH = 44
+MIN_PLOT_HEIGHT = 7
+
+
+def spec_for(key: str) -> CurveSpec:
+    return CURVES_BY_KEY.get(key) or CurveSpec(key, key, "min" if key.endswith("loss") else None)
+
+
+class MetricPicker(ModalScreen[list[str]]):
+    """Chooses the metrics the curves panel shows."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("enter", "apply", "Apply", priority=True)]
+    DEFAULT_CSS = """
+    MetricPicker { align: center middle; }
+    MetricPicker > Vertical { width: 50; height: auto; max-height: 90%; border: round $accent; background: $surface; }
+    MetricPicker SelectionList { height: auto; max-height: 20; }
+    """
+
+    def __init__(self, available: list[str], shown: list[str]):
+        super().__init__()
+        self.available = available
+        self.shown = shown
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Metrics to plot (space toggles, enter applies)")
+            yield SelectionList[str](*[(spec_for(k).label, k, k in self.shown) for k in self.available])
+
+    def action_apply(self) -> None:
+        chosen = list(self.query_one(SelectionList).selected)
+        self.dismiss([k for k in self.available if k in chosen] or self.shown)
+
+    def action_cancel(self) -> None:
+        self.dismiss(self.shown)
+
+
+class CurvesPanel(MonitorPanel):
+    PANEL_ID = "curves"
+    PANEL_TITLE = "Curves"
+    PANEL_KEY = "1"
+
+    BINDINGS = [
+        Binding("c", "choose", "Metrics"),
+        Binding("s", "smoothing", "Smooth"),
+        Binding("l", "log_y", "Log y"),
+        Binding("z", "zoom", "Zoom"),
+        Binding("plus,equals_sign", "zoom_in", "Zoom in", show=False),
+        Binding("minus", "zoom_out", "Zoom out", show=False),
+        Binding("left_square_bracket", "page(-1)", "Previous metrics", show=False),
+        Binding("right_square_bracket", "page(1)", "Next metrics", show=False),
+        Binding("e", "phase", "Train/eval"),
+        Binding("b", "cell_mode", "Braille/block", show=False),
+    ]
+
+    def __init__(self, runs: list[RunView], *, shown: tuple[str, ...] = DEFAULT_CURVES, cell_mode: str = BRAILLE):
+        super().__init__()
+        self.runs = runs
+        self.shown = list(shown)
+        self.first_shown = 0  # paging: index of the first metric drawn
+        self.smoothing = 0.0
+        self.log_y = False
+        self.zoom: int | None = None
+        self.phase = "both"
+        self.cell_mode = cell_mode
+        self._note = ""
+        self.drawn_versions: tuple[int, ...] = ()  # model versions at the last draw: what is on screen
+        # perf_counter() of the first draw at each load stage (run_model.LOAD_STAGES): what the bench measures.
+        self.first_drawn: dict[str, float] = {}
+        # Set once the whole run (every eval included) has been drawn: loaders wait on it before starting
+        # their CPU-heavy exact pass, so that first full picture is not slowed down by it.
+        self.overview_drawn = threading.Event()
+
+    # -- actions -------------------------------------------------------------------------------------------
+
+    def action_choose(self) -> None:
+        available = [c.key for c in CURVES]
+        for view in self.runs:
+            available += [k for k in view.model.metric_names() if k not in available]
+
+        def chosen(keys: list[str] | None) -> None:
+            if keys:
+                self.shown, self.first_shown = keys, 0
+                self.refresh()
+
+        self.app.push_screen(MetricPicker(available, self.shown), chosen)
+
+    def action_smoothing(self) -> None:
+        self.smoothing = _next(SMOOTHING_LEVELS, self.smoothing)
+        self._changed(f"smoothing {self.smoothing:g}")
+
+    def action_log_y(self) -> None:
+        self.log_y = not self.log_y
+        self._changed("log y" if self.log_y else "linear y")
+
+    def action_zoom(self) -> None:
+        self.zoom = _next(ZOOM_LEVELS, self.zoom)
+        self._changed(self._zoom_label())
+
+    def action_zoom_in(self) -> None:
+        span = self._span()
+        self.zoom = max(16, (self.zoom or max(span, 32)) // 2)
+        self._changed(self._zoom_label())
+
+    def action_zoom_out(self) -> None:
+        if self.zoom is not None:
+            self.zoom = None if self.zoom * 2 >= self._span() else self.zoom * 2
+        self._changed(self._zoom_label())
+
+    def action_page(self, delta: int) -> None:
+        if self.shown:
+            self.first_shown = (self.first_shown + delta) % len(self.shown)
+            self.refresh()
+
+    def action_phase(self) -> None:
+        self.phase = _next(PHASES, self.phase)
+        self._changed(f"showing {self.phase}")
+
+    def action_cell_mode(self) -> None:
+        self.cell_mode = BLOCK if self.cell_mode == BRAILLE else BRAILLE
+        self.refresh()
+
+    def _changed(self, what: str) -> None:
+        self._note = what  # shown under the panel: what the last key did
+        self.refresh()
+
+    def _zoom_label(self) -> str:
+        return "whole run" if self.zoom is None else f"last {compact_number(self.zoom)} steps"
+
+    # -- drawing -------------------------------------------------------------------------------------------
+
+    def _span(self) -> int:
+        return max((view.model.latest_step for view in self.runs), default=0)
+
+    def x_range(self) -> tuple[float, float]:
+        newest = max(self._span(), 1)
+        if self.zoom is None:
+            return 0.0, float(newest)
+        return float(max(0, newest - self.zoom)), float(newest)
+
+    def layout_slots(self, width: int, height: int) -> tuple[int, int]:
+        """(columns, rows) of plots that fit."""
+        columns = max(1, min(len(self.shown), width // MIN_PLOT_WIDTH, 2))
+        rows = max(1, height // MIN_PLOT_HEIGHT)
+        return columns, rows
+
+    def render(self) -> RenderableType:
+        width, height = self.content_size
+        self.drawn_versions = tuple(view.model.version for view in self.runs)
+        stage = min((view.model.loaded for view in self.runs), key=LOAD_STAGES.index)
+        self.first_drawn.setdefault(stage, time.perf_counter())
+        if LOAD_STAGES.index(stage) >= LOAD_STAGES.index("overview"):
+            self.overview_drawn.set()
+        subtitle = self._note if stage in ("exact", "nothing") else "reading the rest of the log…"
+        if self.border_subtitle != subtitle:
+            self.border_subtitle = subtitle
+        if not any(view.model.latest_step >= 0 for view in self.runs):
+            return Text("waiting for the first training step…", style="dim")
+        columns, rows = self.layout_slots(width, height)
+        count = min(len(self.shown), columns * rows)
+        keys = [self.shown[(self.first_shown + i) % len(self.shown)] for i in range(count)]
+        rows = math.ceil(count / columns)
+        plot_width = (width - (columns - 1)) // columns
+        heights = _split(height, rows)
+        x_range = self.x_range()
+
+        lines: list[Text] = []
+        for row in range(rows):
+            blocks = [self._plot(key, plot_width, heights[row], x_range) for key in keys[row * columns : (row + 1) * columns]]
+            for i in range(heights[row]):
+                line = Text()
+                for j, block in enumerate(blocks):
+                    cell = block[i] if i < len(block) else Text()
+                    cell.truncate(plot_width, pad=True)
+                    line.append_text(cell)
+                    if j + 1 < len(blocks):
+                        line.append(" ")
+                lines.append(line)
+        return Group(*lines)
+
+    def _plot(self, key: str, width: int, height: int, x_range: tuple[float, float]) -> list[Text]:
+        spec = spec_for(key)
+        series: list[PlotSeries] = []
+        title = Text(spec.label, style="bold")
+        values: list[Text] = []
+        compare = len(self.runs) > 1
+        for view in self.runs:
+            with view.model.lock:
+                histories = []
+                if self.phase in ("both", "train"):
+                    histories.append((TRAIN, "", view.model.history(TRAIN, "", key)))
+                if self.phase in ("both", "eval"):
+                    histories += [(EVAL, s, view.model.history(EVAL, s, key)) for s in view.model.eval_sets()]
+                for phase, set_name, history in histories:
+                    if history is None or history.empty:
+                        continue
+                    color = view.color if compare else (TRAIN_COLOR if phase == TRAIN else EVAL_COLOR)
+                    points = history.points(*x_range)
+                    style = LINE if phase == EVAL or self.smoothing > 0 else ENVELOPE
+                    if style == LINE and self.smoothing > 0:
+                        points = _smoothed(points, self.smoothing)
+                    series.append(PlotSeries(points, color, style))
+                    name = (view.label + " " if compare else "") + (phase if phase == TRAIN or set_name == "all" else f"eval/{set_name}")
+                    values.append(_value_label(name, history, spec, color))
+        if not series:
+            return [title, Text("no data yet", style="dim")]
+        if self.log_y:
+            title.append(" (log)", style="dim")
+        header = _wrap_legend(title, values, width)
+        series.sort(key=lambda s: s.style == LINE)  # lines (eval) on top of envelopes
+        return [*header, *render_plot(series, width, height - len(header), x_range, log_y=self.log_y, mode=self.cell_mode)]
+
+
+def _value_label(name: str, history: MetricHistory, spec: CurveSpec, color: str) -> Text:
+    text = Text()
+    text.append("● ", style=color)
+    text.append(f"{name} {compact_number(history.latest_value)}")
+    if spec.goal is not None:
+        best = history.extremes.min_value if spec.goal == "min" else history.extremes.max_value
+        if math.isfinite(best):
+            text.append(f" best {compact_number(best)}", style="dim")
+    return text
+
+
+def _wrap_legend(title: Text, values: list[Text], width: int, max_lines: int = 3) -> list[Text]:
+    """The name, then the latest/best values: on the name's line while they fit, wrapped onto more after."""
+    lines = [title.copy()]
+    for value in values:
+        if len(lines[-1].plain) + 2 + len(value.plain) <= width:
+            lines[-1].append("  ")
+            lines[-1].append_text(value)
+        elif len(lines) < max_lines:
+            lines.append(value.copy())
+        else:
+            lines[-1].append(" …")
+            break
+    return lines
+
+
+def _smoothed(points: CurvePoints, smoothing: float) -> CurvePoints:
+    mean = ema(points.mean, smoothing)
+    return CurvePoints(points.x, mean, mean, mean, points.nonfinite_x)
+
+
+def _split(total: int, parts: int) -> list[int]:
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def _next(levels: tuple, current):
+    try:
+        return levels[(levels.index(current) + 1) % len(levels)]
+    except ValueError:
+        return levels[0]

@@ -1,0 +1,129 @@
+"""The progress panel: status, step out of total, epoch, elapsed time, throughput, ETA and the last checkpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from hrm_core.formatting import format_duration
+from hrm_tui.monitoring.plot import compact_number
+from hrm_tui.widgets.monitor.panel import MonitorPanel, RunView
+from hrm_tui.widgets.runs_table import truncate_left
+
+STATUS_STYLES = {
+    "running": "bold green",
+    "finished": "bold",
+    "failed": "bold red",
+    "stopped": "bold yellow",
+    "lost": "bold red",
+}
+
+
+class ProgressPanel(MonitorPanel):
+    PANEL_ID = "progress"
+    PANEL_TITLE = "Progress"
+    PANEL_KEY = "2"
+
+    DEFAULT_CSS = """
+    ProgressPanel { height: auto; }
+    """
+
+    def __init__(self, run: RunView, clock: Callable[[], float]):
+        super().__init__()
+        self.run = run
+        self.clock = clock
+        self.status: str | None = None  # from hrm_tui.runs.discovery.summarize_run, polled by the screen's worker
+        self._lines_drawn = 0
+
+    def set_status(self, status: str | None) -> None:
+        if status != self.status:
+            self.status = status
+            self.refresh()
+
+    def render(self) -> RenderableType:
+        model = self.run.model
+        width = max(self.content_size.width, 20)
+        with model.lock:
+            latest = model.latest_train or {}
+            step = max(model.latest_step, model.latest_train_step)
+            total = model.total_steps
+            checkpoint = model.last_checkpoint
+            start_time = (model.first_start or model.start or {}).get("time")
+            last_time = model.last_event_time
+            ended = model.lifecycle.ended
+
+        status = self.status or ("loading" if model.loaded == "nothing" else "…")
+        state = f"● {status}"
+        where = ""
+        if step >= 0:
+            where += f"  step {step:,}" + (f" / {total:,}" if total else "")
+        if isinstance(latest.get("epoch"), (int, float)):
+            where += f"  epoch {latest['epoch']:.2f}"
+        # The run's name gives way first (from its start: names differ at their end), so that the step,
+        # the epoch and the status stay readable in 80 columns.
+        label_width = width - len(state) - 2 - len(where)
+        head = Text()
+        head.append(state, style=STATUS_STYLES.get(status, "dim"))
+        head.append(f"  {truncate_left(self.run.label, max(label_width, 8))}", style="bold")
+        head.append(where)
+        bar_width = width - len(head.plain) - 8
+        if total and step >= 0 and bar_width >= 10:
+            fraction = min(max(step / total, 0.0), 1.0)
+            filled = int(fraction * bar_width)
+            head.append("  ")
+            head.append("█" * filled, style="green")
+            head.append("░" * (bar_width - filled), style="dim")
+            head.append(f" {fraction:4.0%}")
+
+        facts: list[tuple[str, str]] = []
+        elapsed = latest.get("elapsed_s")
+        if ended is not None and isinstance(ended.get("elapsed_s"), (int, float)):
+            elapsed = ended["elapsed_s"]
+        elif self.status == "running" and isinstance(start_time, (int, float)):
+            elapsed = self.clock() - start_time
+        if isinstance(elapsed, (int, float)):
+            facts.append(("elapsed", format_duration(elapsed)))
+        eps, tps = latest.get("examples_per_s"), latest.get("tokens_per_s")
+        if isinstance(eps, (int, float)):
+            facts.append(("throughput", f"{compact_number(eps)} ex/s" + (f", {compact_number(tps)} tok/s" if isinstance(tps, (int, float)) else "")))
+        eta = latest.get("eta_s")
+        if ended is None and self.status in (None, "running") and isinstance(eta, (int, float)):  # a lost run has no ETA
+            facts.append(("ETA", format_duration(eta)))
+        if checkpoint:
+            age = f" ({format_duration(self.clock() - checkpoint['time'])} ago)" if isinstance(checkpoint.get("time"), (int, float)) else ""
+            facts.append(("checkpoint", f"{_short_path(checkpoint.get('path'))}{age}"))
+        if last_time is not None and ended is None:
+            facts.append(("last event", f"{format_duration(self.clock() - last_time)} ago"))
+        lines = [head, *_fact_lines(facts, width)]
+        for line in lines:  # a line longer than the panel is cut, never wrapped mid-fact
+            line.no_wrap, line.overflow = True, "ellipsis"
+        if len(lines) != self._lines_drawn:  # the panel's height follows its lines: lay the screen out again
+            self._lines_drawn = len(lines)
+            self.call_later(self.refresh, layout=True)
+        return Group(*lines)
+
+
+def _fact_lines(facts: list[tuple[str, str]], width: int) -> list[Text]:
+    """`label value` facts, three spaces apart, on as few lines as the width allows (a fact is never split)."""
+    lines: list[Text] = []
+    line = Text()
+    for label, value in facts:
+        fact = Text()
+        fact.append(f"{label} ", style="dim")
+        fact.append(value)
+        if line.plain and len(line.plain) + 3 + len(fact.plain) > width:
+            lines.append(line)
+            line = Text()
+        if line.plain:
+            line.append("   ")
+        line.append_text(fact)
+    if line.plain or not lines:
+        lines.append(line)
+    return lines
+
+
+def _short_path(path: object) -> str:
+    name = str(path or "?").rstrip("/")
+    return name.rsplit("/", 1)[-1]
