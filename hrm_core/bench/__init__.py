@@ -1,17 +1,17 @@
 """`python -m hrm_core.bench`: benchmarks of the training step, and a numerics check of the current device.
 
-    python -m hrm_core.bench step --size tiny|sudoku|arc
-    python -m hrm_core.bench check [--device cuda] [--fixture PATH]
+    python -m hrm_core.bench step --size tiny|sudoku|arc|trm_tiny|trm_sudoku_mlp|trm_sudoku_att|trm_arc|trm_maze
+    python -m hrm_core.bench check [--device cuda] [--fixture FILE_OR_FOLDER]
     python -m hrm_core.bench loop --size tiny|sudoku   # hrm_core.pretrain's throughput next to `step`
 
 Prints milliseconds per optimizer step, tokens per second and, on CUDA, model FLOP/s and MFU (model FLOPs
 utilisation against the GPU's dense bf16 peak). The step is the trainer's: one ACT step of the loss head
-(forward, the no-grad Q-target pass, backward through the last H and L updates) and both optimizers.
+(every forward pass of the recursion, the no-grad ones and HRM's Q-target pass included, then backward
+through the part that runs with gradient) and both optimizers.
 
-Sizes:
-    tiny    a small Sudoku-shaped model that runs anywhere in seconds
-    sudoku  the published Sudoku-Extreme setup (hidden 512, seq 81, global batch 384)
-    arc     the published ARC setup (hidden 512, seq 900, per-GPU batch 96 = 768 / 8 GPUs)
+Sizes: `python -m hrm_core.bench step --help` lists them (hrm_core/bench/step.py SIZES: HRM's published Sudoku
+and ARC setups, TRM's Sudoku-MLP, Sudoku-attention, ARC and Maze recipes from its README, and a tiny one of
+each); `--batch-size` overrides a size's per-process batch.
 
 `check` replays the reference rollouts recorded from the original implementations (tests/fixtures/*.pt of a
 clone; `--fixture FILE_OR_FOLDER`, default the repository's hrm_reference_tiny.pt) on the chosen device in

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
 import torch
 
 import hrm_core.bench as bench_package
-from hrm_core.bench.step import SIZES, BenchSize, bench_step, default_device, format_result
+from hrm_core.bench.step import SIZES, bench_step, default_device, format_result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,7 +18,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     step = sub.add_parser("step", help="time the training step")
-    step.add_argument("--size", choices=sorted(SIZES), default="tiny")
+    step.add_argument("--size", choices=list(SIZES), default="tiny", metavar="SIZE",
+                      help="; ".join(f"{name}: {size.about}" for name, size in SIZES.items()))
     step.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
     step.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
                       help="torch.compile the model (auto: on for CUDA, off elsewhere)")
@@ -59,10 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device) if args.device else default_device()
     size = SIZES[args.size]
     arch = dict(size.arch, attn_backend=args.attn_backend, forward_dtype=args.forward_dtype)
-    size = BenchSize(arch, args.batch_size or size.batch_size, size.seq_len, size.vocab_size, size.num_puzzle_identifiers)
+    if args.batch_size:
+        size = dataclasses.replace(size, batch_size=args.batch_size)
     compile_model = device.type == "cuda" if args.compile == "auto" else args.compile == "on"
     try:
-        result = bench_step(size, device, compile_model, args.warmup, args.steps)
+        result = bench_step(size, arch, device, compile_model, args.warmup, args.steps)
     except ValueError as e:  # bad --attn-backend / --forward-dtype combination
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -55,11 +55,10 @@ def compare_loop_to_step(size_name: str, *, steps: int = 200, log_interval: int 
         data = Path(tmp) / "data"
         write_random_dataset(data, examples=size.batch_size * steps, seq_len=size.seq_len, vocab_size=size.vocab_size,
                              num_puzzles=size.num_puzzle_identifiers)
-        arch_overrides = [f"arch.{k}={v}" for k, v in size.arch.items() if k not in ("name", "loss")]
         run_dir = Path(tmp) / "run"
         command = [sys.executable, "-m", "hrm_core.pretrain", f"data_path={data}", f"checkpoint_path={run_dir}",
                    f"global_batch_size={size.batch_size}", "epochs=1", "eval_interval=1", f"log_interval={log_interval}",
-                   "lr_warmup_steps=10", *arch_overrides]
+                   "lr_warmup_steps=10", *size.overrides]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         windows = [e["examples_per_s"] for e in read_events(run_dir) if e["type"] == "train"]
         steady = windows[max(len(windows) // 5, 2):-1] or windows

@@ -2,70 +2,101 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import dataclass
 
 import torch
 
-from hrm_core.models.registry import build_model
-
-BASE_ARCH = dict(
-    name="hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1",
-    loss=dict(name="losses@ACTLossHead", loss_type="stablemax_cross_entropy"),
-    halt_exploration_prob=0.1,
-    halt_max_steps=16,
-    H_cycles=2,
-    L_cycles=2,
-    H_layers=4,
-    L_layers=4,
-    hidden_size=512,
-    num_heads=8,
-    expansion=4,
-    puzzle_emb_ndim=512,
-    pos_encodings="rope",
-)
+from hrm_core.models.registry import build_model, model_config
 
 
 @dataclass(frozen=True)
 class BenchSize:
-    arch: dict
+    """A recipe: its architecture as `python -m hrm_core.pretrain` overrides, and the per-process batch shape."""
+
+    overrides: tuple[str, ...]  # composed with the installed config tree, e.g. ("arch=trm", "arch.mlp_t=True")
     batch_size: int
     seq_len: int
     vocab_size: int
     num_puzzle_identifiers: int
+    about: str
 
+    @property
+    def arch(self) -> dict:
+        return composed_arch(self.overrides)
+
+
+@functools.cache
+def composed_arch(overrides: tuple[str, ...]) -> dict:
+    """The `arch` node that `python -m hrm_core.pretrain OVERRIDES` trains (the config tree's defaults applied)."""
+    from hrm_core.config import compose, validate
+
+    return validate(compose(list(overrides))).arch_kwargs
+
+
+TINY_HRM = ("arch.hidden_size=64", "arch.num_heads=4", "arch.H_layers=2", "arch.L_layers=2", "arch.halt_max_steps=4")
+# TRM's README command lines (arch=trm, then its arch.* overrides); the other keys are config/arch/trm.yaml's.
+TRM_SUDOKU_MLP = ("arch=trm", "arch.mlp_t=True", "arch.pos_encodings=none", "arch.L_layers=2", "arch.H_cycles=3",
+                  "arch.L_cycles=6")
+TRM_SUDOKU_ATT = ("arch=trm", "arch.L_layers=2", "arch.H_cycles=3", "arch.L_cycles=6")
+TRM_ARC = ("arch=trm", "arch.L_layers=2", "arch.H_cycles=3", "arch.L_cycles=4")
 
 SIZES = {
-    "tiny": BenchSize(dict(BASE_ARCH, hidden_size=64, num_heads=4, H_layers=2, L_layers=2, puzzle_emb_ndim=64, halt_max_steps=4),
-                      batch_size=32, seq_len=81, vocab_size=11, num_puzzle_identifiers=1000),
-    "sudoku": BenchSize(dict(BASE_ARCH), batch_size=384, seq_len=81, vocab_size=11, num_puzzle_identifiers=1001),
-    "arc": BenchSize(dict(BASE_ARCH), batch_size=96, seq_len=900, vocab_size=12, num_puzzle_identifiers=1000),
+    "tiny": BenchSize(TINY_HRM, 32, 81, 11, 1000, "a small Sudoku-shaped HRM that runs anywhere in seconds"),
+    "sudoku": BenchSize((), 384, 81, 11, 1001, "HRM's Sudoku-Extreme setup (hidden 512, global batch 384)"),
+    "arc": BenchSize((), 96, 900, 12, 1000, "HRM's ARC setup, per GPU (global batch 768 / 8 GPUs)"),
+    "trm_tiny": BenchSize(("arch=trm", "arch.hidden_size=64", "arch.num_heads=4", "arch.L_layers=2", "arch.H_cycles=3",
+                           "arch.L_cycles=4", "arch.halt_max_steps=4", "arch.puzzle_emb_len=1"), 32, 81, 11, 1000,
+                          "a small Sudoku-shaped TRM (hidden 64) that runs anywhere in seconds"),
+    "trm_sudoku_mlp": BenchSize(TRM_SUDOKU_MLP, 768, 81, 11, 1001, "TRM-MLP on Sudoku-Extreme (1 GPU, global batch 768)"),
+    "trm_sudoku_att": BenchSize(TRM_SUDOKU_ATT, 768, 81, 11, 1001, "TRM with attention on Sudoku-Extreme (1 GPU, batch 768)"),
+    "trm_arc": BenchSize(TRM_ARC, 192, 900, 12, 1000, "TRM on ARC-AGI, per GPU (global batch 768 / 4 GPUs)"),
+    "trm_maze": BenchSize(TRM_ARC, 192, 900, 6, 1000, "TRM on Maze-Hard 30x30, per GPU (global batch 768 / 4 GPUs)"),
 }
 
 # Dense bf16 tensor-core peaks (FLOP/s) by device-name substring, for MFU.
 PEAK_BF16_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12, "4090": 165e12}
 
 
-def train_step_flops(arch: dict, batch_size: int, seq_len: int, vocab_size: int) -> float:
-    """Model FLOPs of one training ACT step (matmuls and attention; norms and elementwise ops ignored).
+def swiglu_inter(width: int, expansion: float) -> int:
+    """The SwiGLU's hidden width: 2/3 of expansion * width, rounded up to a multiple of 256 (layers.SwiGLU)."""
+    return -(-round(expansion * width * 2 / 3) // 256) * 256
 
-    Per token of the T = P + S positions, a block costs 2 * (its weights) for the matmuls plus 4 * T * D for
-    QK^T and AV. One inner forward runs H_cycles * L_cycles L-passes and H_cycles H-passes; a training
-    step runs it twice (the step and the no-grad Q-target pass) and back-propagates (2x forward) through the
-    last L-pass, the last H-pass and the heads.
+
+def block_flops(config) -> int:
+    """Matmul and attention FLOPs of one reasoning block on one sequence of T positions."""
+    D, T = config.hidden_size, config.total_positions
+    inter = swiglu_inter(D, config.expansion)
+    channel_mlp = 2 * T * (D * 2 * inter + inter * D)
+    if config.mlp_t_width is not None:  # the MLP across positions runs once per channel
+        inter_t = swiglu_inter(T, config.expansion)
+        mixing = 2 * D * (T * 2 * inter_t + inter_t * T)
+    else:
+        width = config.num_heads * (D // config.num_heads)  # the heads' channels (D when heads divide D)
+        mixing = 2 * T * (D * 3 * width + width * D) + 4 * T * T * width  # projections, then QK^T and AV
+    return channel_mlp + mixing
+
+
+def train_step_flops(arch: dict, batch_size: int, seq_len: int, vocab_size: int) -> float:
+    """Model FLOPs of one training ACT step (matmuls and attention; norms, embeddings and elementwise ops ignored).
+
+    Every forward pass counts, the no-grad ones included: one core forward runs `block_passes()` blocks (for
+    TRM, H_cycles x (L_cycles + 1) passes of its L_layers-block network, all but the last cycle without
+    gradient), plus the heads (lm_head on all T positions, q_head on position 0). A training step runs the
+    core once more without gradient when it computes a Q-continue target (HRM, TRM with no_ACT_continue=false),
+    and back-propagates (2x the forward FLOPs) through the blocks and heads that ran with gradient.
     """
-    D, V = arch["hidden_size"], vocab_size
-    P = -(-arch.get("puzzle_emb_ndim", 0) // D)
-    T = P + seq_len
-    inter = -(-round(arch["expansion"] * D * 2 / 3) // 256) * 256
-    block_weights = 3 * D * D + D * D + 2 * D * inter + inter * D
-    block = 2 * block_weights + 4 * T * D
-    pass_L, pass_H = arch["L_layers"] * block, arch["H_layers"] * block
-    heads = 2 * D * V
-    forward = arch["H_cycles"] * arch["L_cycles"] * pass_L + arch["H_cycles"] * pass_H + heads
-    backward = 2 * (pass_L + pass_H + heads)
-    return float(batch_size * T * (2 * forward + backward))
+    config = model_config(arch, batch_size=batch_size, seq_len=seq_len, vocab_size=vocab_size, num_puzzle_identifiers=1)
+    D, T = config.hidden_size, config.total_positions
+    block = block_flops(config)
+    without_grad, with_grad = config.block_passes()
+    heads = 2 * T * D * vocab_size + 2 * D * 2
+    forward = (without_grad + with_grad) * block + heads
+    forwards = 2 if config.q_target_pass() else 1
+    backward = 2 * (with_grad * block + heads)
+    return float(batch_size * (forwards * forward + backward))
 
 
 def peak_flops(device: torch.device) -> float | None:
@@ -85,14 +116,16 @@ def random_batch(size: BenchSize, device: torch.device, generator: torch.Generat
     }
 
 
-def bench_step(size: BenchSize, device: torch.device, compile_model: bool, warmup: int, steps: int) -> dict:
+def bench_step(size: BenchSize, arch: dict, device: torch.device, compile_model: bool, warmup: int, steps: int) -> dict:
+    """Times the trainer's step for the recipe `size` with the `arch` node (the recipe's, maybe overridden)."""
+    from hrm_core.models.layers import Attention
     from hrm_core.optim import AdamATan2, SparseSignSGD
 
     torch.manual_seed(0)
-    module = build_model(size.arch, batch_size=size.batch_size, seq_len=size.seq_len, vocab_size=size.vocab_size,
+    module = build_model(arch, batch_size=size.batch_size, seq_len=size.seq_len, vocab_size=size.vocab_size,
                          num_puzzle_identifiers=size.num_puzzle_identifiers, device=device).train()
     optimizers = [AdamATan2(module.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)]
-    if size.arch.get("puzzle_emb_ndim", 0) > 0:
+    if module.model.puzzle_emb is not None:
         optimizers.append(SparseSignSGD(module.model.puzzle_emb.buffers(), world_size=1, lr=1e-2, weight_decay=0.1))
     forward = torch.compile(module, dynamic=False) if compile_model else module
 
@@ -126,12 +159,14 @@ def bench_step(size: BenchSize, device: torch.device, compile_model: bool, warmu
     elapsed = time.perf_counter() - t0
 
     seconds_per_step = elapsed / steps
-    flops = train_step_flops(size.arch, size.batch_size, size.seq_len, size.vocab_size)
+    flops = train_step_flops(arch, size.batch_size, size.seq_len, size.vocab_size)
+    attention = next((m.backend for m in module.modules() if isinstance(m, Attention)), "none (mlp_t)")
     result = {
         "device": device_description(device),
         "compile": compile_model,
         "dtype": str(module.model.inner.forward_dtype).removeprefix("torch."),
-        "attention": module.model.inner.H_level.layers[0].self_attn.backend,
+        "arch": arch["name"],
+        "attention": attention,
         "batch_size": size.batch_size,
         "seq_len": size.seq_len,
         "ms_per_step": 1000 * seconds_per_step,
