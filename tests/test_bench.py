@@ -78,19 +78,23 @@ def test_flop_count_equals_torchs_flop_counter_on_a_real_step(arch):
     assert counter.get_total_flops() == train_step_flops(arch, batch_size=B, seq_len=S, vocab_size=V)
 
 
-def test_step_benchmark_command_reports_consistent_figures():
+@pytest.mark.parametrize("size_name, arch_name", [("tiny", "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1"),
+                                                  ("trm_tiny", "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1")])
+def test_step_benchmark_command_reports_consistent_figures(size_name, arch_name):
     out = subprocess.run(
-        [sys.executable, "-m", "hrm_core.bench", "step", "--size", "tiny", "--device", "cpu",
+        [sys.executable, "-m", "hrm_core.bench", "step", "--size", size_name, "--device", "cpu",
          "--batch-size", "4", "--warmup", "1", "--steps", "2", "--json"],
         capture_output=True, text=True, check=True, timeout=300,
     )
     result = json.loads(out.stdout)
-    size = SIZES["tiny"]
+    size = SIZES[size_name]
     assert result["device"].startswith("cpu") and result["compile"] is False and result["attention"] == "sdpa"
-    assert result["batch_size"] == 4 and result["seq_len"] == size.seq_len
+    assert result["arch"] == arch_name and result["batch_size"] == 4 and result["seq_len"] == size.seq_len
     assert result["ms_per_step"] > 0
     tokens_per_step = 4 * size.seq_len
     assert abs(result["tokens_per_s"] * result["ms_per_step"] / 1000 - tokens_per_step) < 1e-6 * tokens_per_step
+    flops = train_step_flops(size.arch, batch_size=4, seq_len=size.seq_len, vocab_size=size.vocab_size)
+    assert result["model_tflops_per_step"] == pytest.approx(flops / 1e12)
     assert "mfu" not in result  # no known peak on CPU
 
 
@@ -102,17 +106,3 @@ def test_trm_recipes_compose_from_the_config_tree():
     assert (mlp["hidden_size"], mlp["puzzle_emb_len"], mlp["no_ACT_continue"]) == (512, 16, True)
     arc = SIZES["trm_arc"]
     assert (arc.arch["L_cycles"], arc.batch_size, arc.seq_len) == (4, 192, 900)
-
-
-def test_trm_step_benchmark_runs_as_a_command():
-    out = subprocess.run(
-        [sys.executable, "-m", "hrm_core.bench", "step", "--size", "trm_tiny", "--device", "cpu",
-         "--batch-size", "4", "--warmup", "1", "--steps", "2", "--json"],
-        capture_output=True, text=True, check=True, timeout=300,
-    )
-    result = json.loads(out.stdout)
-    size = SIZES["trm_tiny"]
-    assert result["arch"] == "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1"
-    assert result["attention"] == "sdpa" and result["batch_size"] == 4 and result["ms_per_step"] > 0
-    flops = train_step_flops(size.arch, batch_size=4, seq_len=size.seq_len, vocab_size=size.vocab_size)
-    assert result["model_tflops_per_step"] == pytest.approx(flops / 1e12)

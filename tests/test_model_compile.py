@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from hrm_core import build_model
 from tests.conftest import TINY_ARCH
+
+# TRM-MLP: the no-grad cycle and the MLP across positions (kept small: compiling unrolls every cycle).
+TINY_TRM_MLP = dict(TINY_ARCH, name="trm", mlp_t=True, pos_encodings="none", puzzle_emb_len=2, L_cycles=1)
+TINY_TRM_MLP.pop("H_layers")
 
 
 def tiny_batch(batch_size: int = 4, seq_len: int = 16, vocab: int = 8, puzzles: int = 5):
@@ -17,10 +22,11 @@ def tiny_batch(batch_size: int = 4, seq_len: int = 16, vocab: int = 8, puzzles: 
     }
 
 
-def test_compiled_model_matches_eager():
+@pytest.mark.parametrize("base", [TINY_ARCH, TINY_TRM_MLP], ids=["hrm_v1", "trm_mlp_t"])
+def test_compiled_model_matches_eager(base):
     # No exploration: compiled and eager code draw random numbers differently, and the comparison must be exact
     # in what it computes, not in what it samples.
-    arch = dict(TINY_ARCH, halt_exploration_prob=0.0)
+    arch = dict(base, halt_exploration_prob=0.0)
     torch.manual_seed(0)
     eager = build_model(arch, batch_size=4, seq_len=16, vocab_size=8, num_puzzle_identifiers=5, device="cpu").train()
     torch.manual_seed(0)

@@ -165,3 +165,44 @@ def test_trm_with_q_continue_and_softmax_trains_through_the_real_trainer(tmp_pat
     first = sum(metrics[s]["lm_loss"] for s in steps[:10]) / 10
     last = sum(metrics[s]["lm_loss"] for s in steps[-10:]) / 10
     assert last < 0.5 * first, (first, last)
+
+
+ARCH_GROUPS = {
+    "hrm_v1": "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1",
+    "trm": "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1",
+    "trm_singlez": "recursive_reasoning.trm_singlez@TinyRecursiveReasoningModel_ACTV1",
+    "trm_hier6": "recursive_reasoning.trm_hier6@TinyRecursiveReasoningModel_ACTV1",
+    "transformers_baseline": "recursive_reasoning.transformers_baseline@Model_ACTV2",
+    "hrm": "recursive_reasoning.hrm@HierarchicalReasoningModel_ACTV1",
+}
+
+
+@pytest.mark.parametrize("group", list(ARCH_GROUPS))
+def test_every_arch_group_composes_validates_and_builds(group):
+    from hrm_core.config import compose, validate
+
+    config = validate(compose([f"arch={group}", "data_path=unused"]))
+    assert config.arch.name == ARCH_GROUPS[group]
+    # The reference's defaults, as its config/arch/*.yaml has them.
+    assert (config.arch.hidden_size, config.arch.puzzle_emb_ndim, config.arch.halt_max_steps) == (512, 512, 16)
+    module = build_model(config.arch_kwargs, device="meta", batch_size=8, seq_len=81, vocab_size=11,
+                         num_puzzle_identifiers=10)
+    assert module.model.puzzle_emb is not None  # puzzle_emb_ndim follows hidden_size
+
+
+def test_trm_readme_overrides_reach_the_model():
+    from hrm_core.config import compose, validate
+
+    config = validate(compose(["arch=trm", "arch.L_layers=2", "arch.H_cycles=3", "arch.L_cycles=4", "data_path=unused"]))
+    arch = config.arch_kwargs
+    assert (arch["L_layers"], arch["H_cycles"], arch["L_cycles"], arch["puzzle_emb_len"], arch["no_ACT_continue"]) == (2, 3, 4, 16, True)
+    module = build_model(arch, device="meta", batch_size=8, seq_len=900, vocab_size=12, num_puzzle_identifiers=10)
+    assert len(module.model.inner.L_level.layers) == 2 and module.model.inner.puzzle_emb_len == 16
+
+
+def test_an_unknown_arch_group_lists_the_choices(tmp_path):
+    result = run_trainer(pretrain_argv(["arch=trmm", f"data_path={tmp_path}"]), timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "arch/trmm" in result.stderr
+    for group in ARCH_GROUPS:
+        assert group in result.stderr

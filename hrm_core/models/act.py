@@ -11,7 +11,7 @@ Shapes: B = batch, S = seq_len, P = puzzle-embedding positions, T = P + S, D = h
 Module and buffer names follow the originals (github sapientinc/HRM, SamsungSAILMontreal/TinyRecursiveModels)
 so that `state_dict()` keys match their checkpoints (`model.inner.embed_tokens.embedding_weight`, ...).
 
-Init table (every architecture; the cores add their blocks, whose linear layers use the same LeCun rule):
+Init table (every architecture; the blocks' linear layers use the same LeCun rule):
 
     embed_tokens, embed_pos   truncated normal, std 1/sqrt(D) (scaled back up by sqrt(D) at use)
     lm_head, q_head, blocks   truncated normal, std 1/sqrt(fan_in), no bias (q_head: weight 0, bias -5)
@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hrm_core.models.attention import ATTN_BACKENDS
-from hrm_core.models.layers import CastedEmbedding, CastedLinear, RotaryEmbedding, trunc_normal_
+from hrm_core.models.layers import CastedEmbedding, CastedLinear, RotaryEmbedding, reasoning_module, trunc_normal_
 from hrm_core.models.sparse_embedding import SparsePuzzleEmbedding
 
 # ----------------------------------------------------------------------------------------------------------
@@ -187,10 +187,12 @@ class Carry:
 class RecurrentCore(nn.Module):
     """Base of every architecture's core (the module the originals call `inner`).
 
-    A subclass builds its reasoning blocks after calling `__init__`, then `add_initial_states(...)`, and
-    implements `forward(carry, batch) -> (new carry, logits [B, S, V], (q_halt [B], q_continue [B]))`.
+    A subclass names its block stacks (`LEVELS`) and latents (`INITIAL_STATES`, `carry_class`) and implements
+    `forward(carry, batch) -> (new carry, logits [B, S, V], (q_halt [B], q_continue [B]))`.
     """
 
+    # Attribute name of each stack of reasoning blocks -> the config key giving its number of blocks.
+    LEVELS: ClassVar[dict[str, str]] = {}
     # Latent field of the carry -> name of the buffer holding its learned initial value.
     INITIAL_STATES: ClassVar[dict[str, str]] = {}
     carry_class: ClassVar[type]
@@ -221,10 +223,12 @@ class RecurrentCore(nn.Module):
             self.embed_pos = CastedEmbedding(config.total_positions, D, init_std=embed_std, cast_to=dtype)
         # "none": the tokens carry no position; an MLP across positions (mlp_t) tells them apart by itself.
 
-    def add_initial_states(self) -> None:
-        """One learned [D] vector per latent, broadcast to every position of a freshly started puzzle."""
+        for name, layers_key in self.LEVELS.items():
+            self.add_module(name, reasoning_module(config, getattr(config, layers_key)))
+
+        # One learned [D] vector per latent, broadcast to every position of a freshly started puzzle.
         for buffer_name in self.INITIAL_STATES.values():
-            init = trunc_normal_(torch.empty(self.config.hidden_size, dtype=self.forward_dtype), std=1)
+            init = trunc_normal_(torch.empty(D, dtype=dtype), std=1)
             self.register_buffer(buffer_name, init, persistent=True)
 
         # Q head starts near "never halt" (sigmoid(-5) ~ 0.007) so early training is not cut short.

@@ -21,7 +21,6 @@ from typing import ClassVar
 import torch
 
 from hrm_core.models.act import ACTConfig, ACTModel, RecurrentCore
-from hrm_core.models.layers import reasoning_module
 
 
 @dataclass(kw_only=True)
@@ -61,14 +60,9 @@ class HRMCarry:
 
 
 class HRMCore(RecurrentCore):
+    LEVELS = {"H_level": "H_layers", "L_level": "L_layers"}
     INITIAL_STATES = {"z_H": "H_init", "z_L": "L_init"}
     carry_class = HRMCarry
-
-    def __init__(self, config: HRMConfig, dtype: torch.dtype):
-        super().__init__(config, dtype)
-        self.H_level = reasoning_module(config, config.H_layers)
-        self.L_level = reasoning_module(config, config.L_layers)
-        self.add_initial_states()
 
     def forward(self, carry: HRMCarry, batch: dict[str, torch.Tensor]):
         """One ACT step. Returns (new carry, logits [B, S, V], (q_halt [B], q_continue [B]))."""

@@ -20,7 +20,6 @@ from typing import ClassVar
 import torch
 
 from hrm_core.models.act import ACTConfig, ACTModel, Carry, RecurrentCore
-from hrm_core.models.layers import reasoning_module
 
 
 @dataclass(kw_only=True)
@@ -46,13 +45,9 @@ class BaselineCarry:
 
 
 class BaselineCore(RecurrentCore):
+    LEVELS = {"H_level": "H_layers"}
     INITIAL_STATES = {"z_H": "H_init"}
     carry_class = BaselineCarry
-
-    def __init__(self, config: BaselineConfig, dtype: torch.dtype):
-        super().__init__(config, dtype)
-        self.H_level = reasoning_module(config, config.H_layers)
-        self.add_initial_states()
 
     def forward(self, carry: BaselineCarry, batch: dict[str, torch.Tensor]):
         """One ACT step. Returns (new carry, logits [B, S, V], (q_halt [B], q_continue [B]))."""

@@ -27,7 +27,6 @@ from typing import ClassVar
 import torch
 
 from hrm_core.models.act import ACTConfig, ACTModel, RecurrentCore
-from hrm_core.models.layers import reasoning_module
 
 
 @dataclass(kw_only=True)
@@ -76,13 +75,9 @@ class TRMCarry:
 
 
 class TRMCore(RecurrentCore):
+    LEVELS = {"L_level": "L_layers"}  # the one network (the reference's name)
     INITIAL_STATES = {"z_H": "H_init", "z_L": "L_init"}
     carry_class = TRMCarry
-
-    def __init__(self, config: TRMConfig, dtype: torch.dtype):
-        super().__init__(config, dtype)
-        self.L_level = reasoning_module(config, config.L_layers)  # the one network (the reference's name)
-        self.add_initial_states()
 
     def cycle(self, z_H: torch.Tensor, z_L: torch.Tensor, x: torch.Tensor, cos_sin):
         for _ in range(self.config.L_cycles):

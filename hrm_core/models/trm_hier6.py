@@ -17,7 +17,6 @@ from typing import ClassVar
 import torch
 
 from hrm_core.models.act import RecurrentCore
-from hrm_core.models.layers import reasoning_module
 from hrm_core.models.trm import TRMConfig, TRMHalting
 
 NUM_LATENTS = 6
@@ -54,13 +53,9 @@ def summed(latents: list[torch.Tensor]) -> torch.Tensor:
 
 
 class Hier6Core(RecurrentCore):
+    LEVELS = {"L_level": "L_layers"}
     INITIAL_STATES = {"z_H": "H_init", **{f"z_L{i}": f"L{i}_init" for i in range(1, NUM_LATENTS + 1)}}
     carry_class = Hier6Carry
-
-    def __init__(self, config: TRMHier6Config, dtype: torch.dtype):
-        super().__init__(config, dtype)
-        self.L_level = reasoning_module(config, config.L_layers)
-        self.add_initial_states()
 
     def cycle(self, z_H: torch.Tensor, z_L: list[torch.Tensor], x: torch.Tensor, cos_sin):
         for l in range(self.config.L_cycles):

@@ -16,7 +16,6 @@ from typing import ClassVar
 import torch
 
 from hrm_core.models.act import RecurrentCore
-from hrm_core.models.layers import reasoning_module
 from hrm_core.models.trm import TRMConfig, TRMHalting
 
 
@@ -31,13 +30,9 @@ class SingleZCarry:
 
 
 class SingleZCore(RecurrentCore):
+    LEVELS = {"L_level": "L_layers"}
     INITIAL_STATES = {"z_L": "L_init"}
     carry_class = SingleZCarry
-
-    def __init__(self, config: TRMSingleZConfig, dtype: torch.dtype):
-        super().__init__(config, dtype)
-        self.L_level = reasoning_module(config, config.L_layers)
-        self.add_initial_states()
 
     def cycle(self, z: torch.Tensor, x: torch.Tensor, cos_sin) -> torch.Tensor:
         for _ in range(self.config.L_cycles):
