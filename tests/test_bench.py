@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from hrm_core import build_model
 from hrm_core.bench.step import SIZES, train_step_flops
 
+REPO_FIXTURES = Path(__file__).resolve().parent / "fixtures"
 COMMON = dict(hidden_size=64, expansion=4, num_heads=4, puzzle_emb_ndim=64, pos_encodings="rope", halt_max_steps=4,
               halt_exploration_prob=0.1)
 
@@ -106,3 +108,22 @@ def test_trm_recipes_compose_from_the_config_tree():
     assert (mlp["hidden_size"], mlp["puzzle_emb_len"], mlp["no_ACT_continue"]) == (512, 16, True)
     arc = SIZES["trm_arc"]
     assert (arc.arch["L_cycles"], arc.batch_size, arc.seq_len) == (4, 192, 900)
+
+
+def test_check_defaults_to_the_repositorys_fixture_and_names_the_flag_when_it_is_missing(tmp_path):
+    from hrm_core.bench.reference import default_fixture_path, fixture_paths
+
+    assert default_fixture_path() == REPO_FIXTURES / "hrm_reference_tiny.pt"
+    assert fixture_paths(REPO_FIXTURES) == sorted(REPO_FIXTURES.glob("*.pt")) and len(fixture_paths(REPO_FIXTURES)) == 9
+    result = subprocess.run([sys.executable, "-m", "hrm_core.bench", "check", "--device", "cpu", "--fixture",
+                             str(tmp_path / "nowhere.pt")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"fixture {tmp_path / 'nowhere.pt'} does not exist" in result.stderr
+
+
+def test_an_installed_package_without_tests_says_to_pass_fixture(monkeypatch, tmp_path):
+    import hrm_core.bench.reference as reference
+
+    monkeypatch.setattr(reference, "repo_fixtures_dir", lambda: tmp_path / "site-packages" / "tests" / "fixtures")
+    with pytest.raises(FileNotFoundError, match="Pass --fixture PATH"):
+        reference.fixture_paths(None)
