@@ -79,7 +79,9 @@ def run_evaluation(model: nn.Module, split: PuzzleSplit, *, ctx: DistContext, gl
 
     metric_keys: list[str] | None = None
     sums: torch.Tensor | None = None  # [num_sets, num_metrics]
-    dtype = torch.float32 if ctx.device.type == "mps" else torch.float64
+    # float32 sums over batches and ranks, as both originals keep them: a float64 sum would be more exact but
+    # would differ from the originals' eval metrics in the last bits (docs/training.md, same numbers).
+    dtype = torch.float32
     halting = torch.zeros(len(set_ids), halt_max_steps, dtype=torch.int64, device=ctx.device)
     samples: dict[str, list[dict[str, Any]]] = {}
     saved: dict[str, list[torch.Tensor]] = {}

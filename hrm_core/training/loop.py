@@ -29,6 +29,7 @@ from hrm_core import events
 from hrm_core.config import TrainConfig, to_plain_dict
 from hrm_core.data.format import load_identifiers
 from hrm_core.data.loader import PuzzleSplit, TrainBatches
+from hrm_core.data.worker_seed import draw_iterator_seed
 from hrm_core.training import checkpoint as ckpt
 from hrm_core.training.carry import flatten_carry, restore_carry
 from hrm_core.formatting import format_duration
@@ -105,8 +106,12 @@ class Trainer:
 
         seed_everything(c.seed + ctx.rank)  # the original seeds torch with seed + rank
         self.bundle: ModelBundle = build_training_model(c, self.metadata, ctx)
+        # The originals' train DataLoader draws one int64 from torch's generator here, when the first pass
+        # creates its iterator (after the model is built); it also seeds their example order. Same draw, same
+        # numbers (hrm_core/data/worker_seed.py). A resumed run restores its generators afterwards.
         self.sampler = TrainBatches(self.train_split, seed=c.seed, global_batch_size=c.global_batch_size,
-                                    epochs_per_pass=c.eval_every_epochs, rank=ctx.rank, world_size=ctx.world_size)
+                                    epochs_per_pass=c.eval_every_epochs, rank=ctx.rank, world_size=ctx.world_size,
+                                    loader_seed=draw_iterator_seed())
         self.ema = EMA(self.bundle.module, c.ema_rate) if c.ema else None
         self.evaluators = self._build_evaluators()
         self.window = WindowAccumulator(c.arch.halt_max_steps, ctx.device)
@@ -146,9 +151,14 @@ class Trainer:
             load_rng_state(rank_state["rng"], self.ctx.device)
             if rank_state.get("carry") is not None:
                 self.carry = restore_carry(self._carry_template(), rank_state["carry"], self.ctx.device)
+            if rank_state.get("sampler") is not None:
+                self.sampler.load_rank_state_dict(rank_state["sampler"])
+            else:  # written before the example stream was saved
+                self.sampler.seed_example_stream(self.config.seed + self.ctx.rank + self.progress.step)
         else:
             # Documented rule (docs/checkpoints.md): another world size restarts the carry and reseeds.
             seed_everything(self.config.seed + self.ctx.rank + self.progress.step)
+            self.sampler.seed_example_stream(self.config.seed + self.ctx.rank + self.progress.step)
             self.console.message(f"[hrm] {path} was written by {state['world_size']} processes, this run has "
                                  f"{self.ctx.world_size}: the ACT carry restarts and RNGs are reseeded")
         self.last_saved_step = self.progress.step
@@ -394,6 +404,12 @@ class Trainer:
         c = self.config
         started = time.time()
         step = self.progress.step
+        if not self.progress.eval_started:
+            # The originals' eval DataLoader draws one int64 from torch's generator when the first evaluation
+            # creates its iterator (persistent workers: never again); the draw moves the training exploration
+            # stream that follows, so it is made here too (hrm_core/data/worker_seed.py).
+            draw_iterator_seed()
+            self.progress.eval_started = True
         save_dir = self.run_dir / f"eval_step_{step}" if (c.eval_save_outputs or self.evaluators) else None
         self.bundle.forward.eval()
         context = self.ema.swapped_in() if self.ema is not None else nullcontext()
@@ -445,7 +461,8 @@ class Trainer:
                 "wandb_run_id": self.log.wandb_run_id,
             }
         rank_state = {"rng": rng_state(self.ctx.device),
-                      "carry": flatten_carry(self.carry) if self.carry is not None else None}
+                      "carry": flatten_carry(self.carry) if self.carry is not None else None,
+                      "sampler": self.sampler.rank_state_dict()}
         path = ckpt.write_checkpoint(self.ctx, self.run_dir, step,
                                      ckpt.CheckpointPayload(model_state, training_state, rank_state))
         self.last_saved_step = step
