@@ -67,7 +67,10 @@ def _sample_records(batch: dict[str, torch.Tensor], preds: torch.Tensor, q_halt:
 @torch.inference_mode()
 def run_evaluation(model: nn.Module, split: PuzzleSplit, *, ctx: DistContext, global_batch_size: int, halt_max_steps: int,
                    num_samples: int, identifiers: list[str] | None, save_outputs: list[str], save_dir: Path | None,
-                   evaluators: dict[str, Any]) -> EvalResult:
+                   evaluators: dict[str, Any], evaluator_datasets: dict[str, int] | None = None) -> EvalResult:
+    """`evaluator_datasets` binds an evaluator to the batches of one of the split's dataset folders (by index);
+    an evaluator it does not name sees every batch."""
+    evaluator_datasets = evaluator_datasets or {}
     metadata = split.metadata
     set_ids = {name: i for i, name in enumerate(metadata.sets)}
     wanted = set(save_outputs) | {"logits", "q_halt_logits"}
@@ -111,8 +114,9 @@ def run_evaluation(model: nn.Module, split: PuzzleSplit, *, ctx: DistContext, gl
         if evaluators and valid > 0:
             cpu_batch = {k: v[:valid] for k, v in batch.tensors.items()}
             cpu_outputs = {k: v[:valid].cpu() for k, v in outputs.items()}
-            for evaluator in evaluators.values():
-                evaluator.update_batch(cpu_batch, cpu_outputs)
+            for name, evaluator in evaluators.items():
+                if evaluator_datasets.get(name, batch.dataset_index) == batch.dataset_index:
+                    evaluator.update_batch(cpu_batch, cpu_outputs)
         for key in save_outputs:
             source = tensors if key in tensors else outputs
             if key in source:

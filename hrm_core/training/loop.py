@@ -94,10 +94,10 @@ class Trainer:
 
     def _setup(self) -> None:
         c, ctx = self.config, self.ctx
-        self.train_split = PuzzleSplit(c.data_path, "train")
-        self.test_split = PuzzleSplit(c.data_path, "test")
+        self.train_split = PuzzleSplit(c.train_data_paths, "train")
+        self.test_split = PuzzleSplit(c.test_data_paths, "test")
         self.metadata = self.train_split.metadata
-        self.identifiers = load_identifiers(c.data_path)
+        self.identifiers = load_identifiers(c.test_data_paths[0])  # names the sample predictions (the first folder's)
         self.passes = c.epochs // c.eval_every_epochs
         self.progress.total_steps = total_train_steps(
             epochs=c.epochs, total_groups=self.metadata.total_groups,
@@ -117,12 +117,22 @@ class Trainer:
         self.window = WindowAccumulator(c.arch.halt_max_steps, ctx.device)
 
     def _build_evaluators(self) -> dict[str, Any]:
+        """One evaluator per configured entry and evaluation folder, as the TRM reference builds them; each
+        sees the batches of its own folder (`evaluator_datasets`). With several folders the name says which."""
+        self.evaluator_datasets: dict[str, int] = {}
         if not self.config.evaluators:
             return {}
         from hrm_core.evaluators import build_evaluator
 
-        return {name: build_evaluator(name, data_path=self.config.data_path, eval_metadata=self.test_split.metadata)
-                for name in self.config.evaluators}
+        paths = self.config.test_data_paths
+        built = {}
+        for entry in self.config.evaluators:
+            options = {k: v for k, v in entry.items() if k != "name"}
+            for index, path in enumerate(paths):
+                name = entry["name"] if len(paths) == 1 else f"{entry['name']}[{Path(path).name}]"
+                built[name] = build_evaluator(entry["name"], data_path=path, eval_metadata=self.test_split.metadata, **options)
+                self.evaluator_datasets[name] = index
+        return built
 
     def _resume_source(self) -> Path | None:
         resume = self.config.resume
@@ -215,6 +225,8 @@ class Trainer:
             notes.append(f"weights loaded from {c.load_checkpoint}")
             if note:
                 notes.append(note)
+            if self.ema is not None:  # the average starts from the loaded weights, as in the TRM reference
+                self.ema = EMA(self.bundle.module, c.ema_rate)
         for note in notes:
             self.console.message(f"[hrm] {note}")
 
@@ -289,10 +301,12 @@ class Trainer:
                 self._save_checkpoint()
                 self._end(events.STOPPED)
                 return events.STOPPED
-            self._evaluate()
+            evaluates = self.progress.pass_index >= c.min_eval_interval  # the TRM reference's rule
+            if evaluates:
+                self._evaluate()
             last = self.progress.pass_index == self.passes - 1
             self.progress.pass_index += 1
-            if c.checkpoint_every_eval or last:
+            if (c.checkpoint_every_eval and evaluates) or last:
                 self._save_checkpoint()
             if any_rank(self.ctx, self.stop.requested)[0] and not last:
                 self._save_checkpoint()
@@ -305,9 +319,14 @@ class Trainer:
         model = self.bundle.forward
         model.train()
         for batch in self.sampler.next_pass():
-            if self.progress.step >= self.progress.total_steps:
-                self.sampler.end_pass()
-                break  # the original trains at most total_steps steps
+            if self.progress.step >= self.progress.total_steps:  # the originals train at most total_steps steps
+                if self.ema is None:
+                    self.sampler.end_pass()
+                    break
+                # The TRM reference updates its EMA once per loader batch, also for the batches past
+                # total_steps that it does not train on: the average keeps moving towards the final weights.
+                self.ema.update()
+                continue
             if self._train_step(batch.tensors) == "stop":
                 return "stop"
         return "done"
@@ -417,7 +436,8 @@ class Trainer:
             result: EvalResult = run_evaluation(
                 self.bundle.forward, self.test_split, ctx=self.ctx, global_batch_size=c.global_batch_size,
                 halt_max_steps=c.arch.halt_max_steps, num_samples=c.eval_num_samples, identifiers=self.identifiers,
-                save_outputs=c.eval_save_outputs, save_dir=save_dir, evaluators=self.evaluators)
+                save_outputs=c.eval_save_outputs, save_dir=save_dir, evaluators=self.evaluators,
+                evaluator_datasets=self.evaluator_datasets)
         self.bundle.forward.train()
         puzzle = self.test_split.metadata.puzzle_description()
         for set_name, metrics in result.metrics.items():
