@@ -74,7 +74,8 @@ def test_user_config_dir_is_searched_first(tmp_path):
     (["evaluators=[nope]"], "evaluators", ["unknown evaluator 'nope'"]),
     (["arch.name=hrm_act_v2"], "arch.name", ["not a known model", "did you mean 'hrm_act_v1'"]),
     (["arch.attn_backend=flash9"], "arch.attn_backend", ["flash9", "sdpa"]),
-    (["arch.hidden_size=100", "arch.num_heads=3"], "arch.num_heads", ["not divisible"]),
+    (["arch.hidden_size=4", "arch.num_heads=8"], "arch.num_heads", ["more than arch.hidden_size=4"]),
+    (["arch.hidden_size=96", "arch.num_heads=32"], "arch.num_heads", ["must be even"]),
     (["eval_save_outputs=[logits,qhalt]"], "eval_save_outputs", ["unknown output 'qhalt'", "q_halt_logits"]),
     # The last override of a key wins, so it is the one a message quotes.
     (["global_batch_size=16", "global_batch_size=1.5"], "global_batch_size", ["'global_batch_size=1.5'"]),

@@ -39,19 +39,30 @@ class LossConfig:
 
 @dataclass(kw_only=True)
 class ArchConfig:
-    name: str = _field(help="Model, `module@Class` as in the original (hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1).")
+    """The `arch` node: the keys of every architecture (config/arch/*.yaml). Which ones an architecture takes
+    is checked against its own config (hrm_core.models.registry.model_config); keys that only some take are
+    optional here, so each architecture's configs stay valid."""
+
+    name: str = _field(help="Model, `module@Class` as in the originals: hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1, "
+                            "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1, ... (docs/model.md lists them).")
     loss: LossConfig = _field(help="The loss head and its token loss.", factory=lambda: LossConfig(name="losses@ACTLossHead"))
     halt_exploration_prob: float = _field(help="Probability that a sequence gets a random minimum number of ACT steps in training.")
     halt_max_steps: int = _field(help="Most ACT steps (segments) a sequence may take; evaluation always runs all of them.")
-    H_cycles: int = _field(help="High-level (slow) module updates per ACT step.")
-    L_cycles: int = _field(help="Low-level (fast) module updates per high-level update.")
-    H_layers: int = _field(help="Transformer blocks in the high-level module.")
-    L_layers: int = _field(help="Transformer blocks in the low-level module.")
+    H_cycles: int | None = _field(None, help="HRM: high-level updates per ACT step. TRM: recursion cycles per ACT step (all but the last without gradient).")
+    L_cycles: int | None = _field(None, help="HRM: low-level updates per high-level update. TRM: latent (z_L) updates per cycle.")
+    H_layers: int | None = _field(None, help="Blocks in the high-level module (HRM, transformer baseline); TRM keeps the key and ignores it.")
+    L_layers: int | None = _field(None, help="Blocks in the low-level module (HRM), or in TRM's one network.")
     hidden_size: int = _field(help="Model width.")
-    num_heads: int = _field(help="Attention heads (hidden_size must be divisible by it).")
+    num_heads: int = _field(help="Attention heads; each has hidden_size // num_heads channels (as in the originals).")
     expansion: float = _field(help="SwiGLU feed-forward expansion factor.")
     puzzle_emb_ndim: int = _field(help="Width of the per-puzzle embedding (0 = none); defaults to hidden_size.")
-    pos_encodings: str = _field(help="Position encoding: rope or learned.", choices=("rope", "learned"))
+    pos_encodings: str = _field(help="Position encoding: rope, learned, or none (TRM and the TRM repository's HRM only).",
+                                choices=("rope", "learned", "none"))
+    mlp_t: bool | None = _field(None, help="TRM and recursive_reasoning.hrm: an MLP across positions in place of attention (TRM-MLP, for Sudoku).")
+    puzzle_emb_len: int | None = _field(None, help="TRM: positions the puzzle embedding fills (unset: 16; 0 = ceil(puzzle_emb_ndim / hidden_size)).")
+    no_ACT_continue: bool | None = _field(None, help="TRM: halt when q_halt > 0 and learn no Q-continue (unset: true); false = HRM's halting rule and Q-continue target.")
+    act_enabled: bool | None = _field(None, help="Transformer baseline: halt adaptively in training (unset: true).")
+    act_inference: bool | None = _field(None, help="Transformer baseline: halt adaptively in evaluation too (unset: false).")
     rms_norm_eps: float | None = _field(None, help="RMSNorm epsilon (unset: the model's default, 1e-5).")
     rope_theta: float | None = _field(None, help="RoPE base (unset: the model's default, 10000).")
     forward_dtype: str | None = _field(None, help="Compute dtype: auto, bfloat16 or float32 (unset/auto: bfloat16 on CUDA, float32 elsewhere).")

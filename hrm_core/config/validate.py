@@ -126,7 +126,8 @@ def _check_ranges(c: TrainConfig) -> None:
         positive(key, getattr(c, key))
     if c.eval_num_samples < 0:
         raise ConfigError("`eval_num_samples` must be 0 or more", key="eval_num_samples")
-    for key in ("H_cycles", "L_cycles", "H_layers", "L_layers", "hidden_size", "num_heads", "halt_max_steps"):
+    # The cycle and layer counts are checked by the architecture (_check_arch): TRM has H_layers 0, the baseline no L_*.
+    for key in ("hidden_size", "num_heads", "halt_max_steps"):
         positive(f"arch.{key}", getattr(c.arch, key))
     if c.lr_warmup_steps < 0:
         raise ConfigError("`lr_warmup_steps` must be 0 or more", key="lr_warmup_steps")
@@ -142,8 +143,6 @@ def _check_ranges(c: TrainConfig) -> None:
             key="eval_interval",
             hint=f"e.g. eval_interval={divisors[0]} or epochs={(c.epochs // c.eval_interval + 1) * c.eval_interval}",
         )
-    if c.arch.hidden_size % c.arch.num_heads:
-        raise ConfigError(f"arch.hidden_size={c.arch.hidden_size} is not divisible by arch.num_heads={c.arch.num_heads}", key="arch.num_heads")
     if c.resume is not None and c.load_checkpoint is not None:
         raise ConfigError("resume and load_checkpoint cannot both be set", key="load_checkpoint",
                           hint="resume continues a run (same optimizer state); load_checkpoint starts a new run from weights")
@@ -196,7 +195,9 @@ def _check_arch(c: TrainConfig) -> None:
         config.resolved_dtype(torch.device("cpu"))
     except ValueError as e:
         text = str(e)
-        key = next((f"arch.{name}" for name in sorted(config_keys(ArchConfig), key=len, reverse=True) if f"arch.{name}" in text), None)
+        # The key the message names first (a message may mention another key in its hint).
+        named = [(text.find(f"arch.{name}"), -len(name), f"arch.{name}") for name in config_keys(ArchConfig) if f"arch.{name}" in text]
+        key = min(named)[2] if named else None
         raise ConfigError(text, key=key) from None
 
 

@@ -1,4 +1,5 @@
-"""Layers shared by the HRM family: init, RMSNorm, cast linear/embedding layers, RoPE, attention, SwiGLU.
+"""Layers shared by the HRM family: init, RMSNorm, cast linear/embedding layers, RoPE, attention, SwiGLU, and the
+post-norm reasoning block and stack every architecture is built from.
 
 Parameter names match the originals' (`qkv_proj`, `o_proj`, `gate_up_proj`, `down_proj`, `embedding_weight`),
 so that state dicts load both ways. Shapes: B = batch, T = positions, H = heads, Dh = head dim, D = width.
@@ -95,24 +96,28 @@ def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.T
 
 
 class Attention(nn.Module):
-    """Bidirectional multi-head self-attention, no bias, fused QKV projection."""
+    """Bidirectional multi-head self-attention, no bias, fused QKV projection.
+
+    Head dim Dh = D // H, as in the originals: when H does not divide D the heads span H * Dh < D channels
+    (the TRM repository's transformer baseline runs 12 heads on 512 channels that way).
+    """
 
     def __init__(self, hidden_size: int, num_heads: int, attn_backend: str):
         super().__init__()
         self.num_heads = num_heads
         self.head_dim = hidden_size // num_heads
-        self.qkv_proj = CastedLinear(hidden_size, 3 * hidden_size, bias=False)
-        self.o_proj = CastedLinear(hidden_size, hidden_size, bias=False)
+        self.qkv_proj = CastedLinear(hidden_size, 3 * num_heads * self.head_dim, bias=False)
+        self.o_proj = CastedLinear(num_heads * self.head_dim, hidden_size, bias=False)
         self.backend, self.attend = resolve_attention(attn_backend)
 
     def forward(self, x: torch.Tensor, cos_sin: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
-        B, T, D = x.shape
+        B, T, _ = x.shape
         qkv = self.qkv_proj(x).view(B, T, 3 * self.num_heads, self.head_dim)  # [B, T, 3H, Dh]
         q, k, v = qkv.split(self.num_heads, dim=2)  # each [B, T, H, Dh]
         if cos_sin is not None:
             q, k = apply_rope(q, k, *cos_sin)
         out = self.attend(q, k, v, False)  # [B, T, H, Dh]
-        return self.o_proj(out.reshape(B, T, D))
+        return self.o_proj(out.reshape(B, T, self.num_heads * self.head_dim))
 
 
 class SwiGLU(nn.Module):
@@ -127,3 +132,55 @@ class SwiGLU(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
         return self.down_proj(F.silu(gate) * up)
+
+
+class ReasoningBlock(nn.Module):
+    """Post-norm block: mix across positions, then a SwiGLU across channels, each as x = norm(x + f(x)).
+
+    Positions are mixed by self-attention, or, with `mlp_t_width` (TRM's `mlp_t`), by a SwiGLU applied along
+    the position axis: the state is transposed to [B, D, T], so that MLP's width is T and the norm after it
+    runs over positions too (as the original computes it).
+    """
+
+    def __init__(self, hidden_size: int, num_heads: int, expansion: float, eps: float, attn_backend: str,
+                 mlp_t_width: int | None = None):
+        super().__init__()
+        if mlp_t_width is not None:
+            self.mlp_t = SwiGLU(mlp_t_width, expansion)
+        else:
+            self.self_attn = Attention(hidden_size, num_heads, attn_backend)
+        self.mlp = SwiGLU(hidden_size, expansion)
+        self.mixes_with_mlp = mlp_t_width is not None
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor, cos_sin: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+        if self.mixes_with_mlp:
+            x = x.transpose(1, 2)  # [B, D, T]
+            x = rms_norm(x + self.mlp_t(x), self.eps)
+            x = x.transpose(1, 2)  # [B, T, D]
+        else:
+            x = rms_norm(x + self.self_attn(x, cos_sin), self.eps)
+        return rms_norm(x + self.mlp(x), self.eps)
+
+
+class ReasoningModule(nn.Module):
+    """A stack of blocks applied to a latent state, after adding an input injection when one is given."""
+
+    def __init__(self, blocks: list[ReasoningBlock]):
+        super().__init__()
+        self.layers = nn.ModuleList(blocks)
+
+    def forward(self, state: torch.Tensor, injection: torch.Tensor | None, cos_sin) -> torch.Tensor:
+        x = state if injection is None else state + injection  # [B, T, D]
+        for layer in self.layers:
+            x = layer(x, cos_sin)
+        return x
+
+
+def reasoning_module(config, num_layers: int) -> ReasoningModule:
+    """`num_layers` blocks shaped by an architecture's config (an hrm_core.models.act.ACTConfig)."""
+    return ReasoningModule([
+        ReasoningBlock(config.hidden_size, config.num_heads, config.expansion, config.rms_norm_eps,
+                       config.attn_backend, config.mlp_t_width)
+        for _ in range(num_layers)
+    ])

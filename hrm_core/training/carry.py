@@ -7,7 +7,7 @@ recurrent states z_H / z_L, step counters, halted flags and the puzzles being wo
 Rule when it cannot be restored (a different world size, or loading weights for a new run): the carry
 restarts empty, i.e. every slot takes a fresh puzzle at the next step, exactly as at the start of training.
 
-The carry is the model's dataclass (hrm_core.models.hrm_v1.Carry); it is stored as a flat dict of tensors keyed by
+The carry is the model's dataclass (hrm_core.models.act.Carry); it is stored as a flat dict of tensors keyed by
 field path ("inner_carry.z_H", "current_data.inputs", ...) so the file loads with `weights_only=True`.
 """
 
