@@ -10,19 +10,24 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def shared_fixtures_dir() -> Path:
-    """`../shared/fixtures` beside the checkout (CI lays shared/ next to the clone); HRM_FIXTURES overrides."""
+def fixtures_dir() -> Path:
+    """tests/fixtures (recorded from the originals by tools/record_reference_fixtures.py); HRM_FIXTURES overrides,
+    e.g. to hold the code to a recording made on another machine."""
     override = os.environ.get("HRM_FIXTURES")
-    return Path(override) if override else REPO_ROOT.parent / "shared" / "fixtures"
+    return Path(override) if override else REPO_ROOT / "tests" / "fixtures"
+
+
+def fixture_file(name: str) -> Path:
+    path = fixtures_dir() / name
+    if not path.exists():
+        pytest.fail(f"reference fixture {path} is missing: re-record it with tools/record_reference_fixtures.py "
+                    f"(tests/fixtures/README.md)")
+    return path
 
 
 @pytest.fixture(scope="session")
 def reference_fixture_path() -> Path:
-    path = shared_fixtures_dir() / "hrm_reference_tiny.pt"
-    if not path.exists():
-        pytest.fail(f"reference fixture {path} is missing: CI must lay shared/ beside the checkout "
-                    f"(or set HRM_FIXTURES to its fixtures folder)")
-    return path
+    return fixture_file("hrm_reference_tiny.pt")
 
 
 TINY_ARCH = dict(

@@ -1,6 +1,6 @@
 """The model, loss head and optimizers against outputs recorded from the original implementation.
 
-See ../shared/fixtures/README.md. Tolerances are float32-tight; the original ran on CPU in float32 with
+See tests/fixtures/README.md. Tolerances are float32-tight; the original ran on CPU in float32 with
 PyTorch SDPA in place of FlashAttention, which is what runs here.
 """
 

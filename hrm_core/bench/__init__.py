@@ -13,10 +13,11 @@ Sizes:
     sudoku  the published Sudoku-Extreme setup (hidden 512, seq 81, global batch 384)
     arc     the published ARC setup (hidden 512, seq 900, per-GPU batch 96 = 768 / 8 GPUs)
 
-`check` replays the reference rollout recorded from the original implementation
-(../shared/fixtures/hrm_reference_tiny.pt) on the chosen device in float32, in bfloat16 and compiled, and
-prints how far each is from the reference. It is how the CUDA path (attention kernel, bf16, torch.compile)
-is verified on a GPU machine; the CPU path is held to the fixture by the test suite.
+`check` replays the reference rollouts recorded from the original implementations (tests/fixtures/*.pt of a
+clone; `--fixture FILE_OR_FOLDER`, default the repository's hrm_reference_tiny.pt) on the chosen device in
+float32, in bfloat16 and compiled, and prints how far each is from the reference. It is how the CUDA path
+(attention kernel, bf16, torch.compile) is verified on a GPU machine; the CPU path is held to the fixtures by
+the test suite. A plain `pip install` has no tests/ folder: pass --fixture.
 
 These are benchmarks, not tests: speed targets are measured here and reported, never asserted in CI.
 """

@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     step.add_argument("--json", action="store_true", help="print one JSON object instead of a line")
     check = sub.add_parser("check", help="replay the reference rollout on a device (fp32, bf16, compiled)")
     check.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
-    check.add_argument("--fixture", default=None, help="path of hrm_reference_tiny.pt (default: ../shared/fixtures)")
+    check.add_argument("--fixture", default=None,
+                       help="a reference fixture (.pt) or a folder of them, e.g. tests/fixtures of a clone "
+                            "(default: the repository's tests/fixtures/hrm_reference_tiny.pt when it is there)")
     loop = sub.add_parser("loop", help="run hrm_core.pretrain on random data and compare its throughput to `step`")
     loop.add_argument("--size", choices=sorted(SIZES), default="tiny")
     loop.add_argument("--steps", type=int, default=200, help="approximate training steps of the pretrain run")
@@ -45,7 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         device = torch.device(args.device) if args.device else default_device()
         from hrm_core.bench.check import check_device
 
-        for line in check_device(device, args.fixture):
+        try:
+            lines = check_device(device, args.fixture)
+        except FileNotFoundError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        for line in lines:
             print(line)
         return 0
 

@@ -1,7 +1,8 @@
-"""Replaying the rollout recorded from the original implementation (../shared/fixtures/hrm_reference_tiny.pt).
+"""Replaying a rollout recorded from an original implementation (the fixtures of tests/fixtures/).
 
-The test suite holds the CPU float32 model to it exactly; `python -m hrm_core.bench check` replays it on
-other devices and dtypes and reports the distance.
+The test suite holds the CPU float32 models to them exactly; `python -m hrm_core.bench check` replays them on
+other devices and dtypes and reports the distance. tests/fixtures/README.md describes the layout, and
+tools/record_reference_fixtures.py records them from checkouts of the originals.
 """
 
 from __future__ import annotations
@@ -12,32 +13,64 @@ from typing import Any
 
 import torch
 
-from hrm_core.models.registry import build_model, load_state_dict_compat
+from hrm_core.models.act import DATASET_KEYS
+from hrm_core.models.registry import DEFAULT_MODEL, build_model, load_state_dict_compat
 
-DATASET_KEYS = ("batch_size", "seq_len", "vocab_size", "num_puzzle_identifiers")
 TRAIN_OUTPUT_KEYS = ("logits", "q_halt_logits", "q_continue_logits", "target_q_continue")
+DEFAULT_FIXTURE = "hrm_reference_tiny.pt"
+
+
+def repo_fixtures_dir() -> Path:
+    """tests/fixtures of the checkout this package runs from (absent from a plain `pip install`)."""
+    return Path(__file__).resolve().parents[2] / "tests" / "fixtures"
 
 
 def default_fixture_path() -> Path:
-    """../shared/fixtures beside the repository checkout."""
-    return Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "hrm_reference_tiny.pt"
+    """The repository's HRM fixture; a FileNotFoundError that says which flag to pass when it is not there."""
+    path = repo_fixtures_dir() / DEFAULT_FIXTURE
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no reference fixture at {path}: an installed package has no tests/ folder. Pass --fixture PATH, "
+            f"e.g. --fixture tests/fixtures/{DEFAULT_FIXTURE} (or the folder tests/fixtures) of a clone of the repository")
+    return path
+
+
+def fixture_paths(path: str | Path | None) -> list[Path]:
+    """The fixture files `path` names: a .pt file, or every .pt in a folder; None = the repository's HRM one."""
+    if path is None:
+        return [default_fixture_path()]
+    path = Path(path)
+    if path.is_dir():
+        found = sorted(path.glob("*.pt"))
+        if not found:
+            raise FileNotFoundError(f"no .pt fixture in {path}")
+        return found
+    if not path.exists():
+        raise FileNotFoundError(f"fixture {path} does not exist")
+    return [path]
 
 
 def load_reference(path: str | Path | None = None) -> dict[str, Any]:
     return torch.load(path or default_fixture_path(), weights_only=True)
 
 
-def build_reference_model(reference: Mapping[str, Any], device: str | torch.device = "cpu",
-                          **arch_overrides: Any) -> torch.nn.Module:
-    """The fixture's model with its recorded weights, on `device`."""
+def reference_arch(reference: Mapping[str, Any], **arch_overrides: Any) -> tuple[dict[str, Any], dict[str, int]]:
+    """The fixture's `arch` node (name, loss, hyperparameters) and the dataset sizes build_model takes."""
     hyper = dict(reference["arch"])
     dims = {k: hyper.pop(k) for k in DATASET_KEYS}
     arch = dict(
-        name="hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1",
+        name=hyper.pop("name", DEFAULT_MODEL),  # the first HRM fixture stores no name
         loss=dict(name="losses@ACTLossHead", loss_type=reference["loss_type"]),
         **hyper,
     )
     arch.update(arch_overrides)
+    return arch, dims
+
+
+def build_reference_model(reference: Mapping[str, Any], device: str | torch.device = "cpu",
+                          **arch_overrides: Any) -> torch.nn.Module:
+    """The fixture's model with its recorded weights, on `device`."""
+    arch, dims = reference_arch(reference, **arch_overrides)
     module = build_model(arch, device=device, **dims)
     load_state_dict_compat(module, reference["state_dict"])
     return module
@@ -48,6 +81,7 @@ def replay_train_rollout(module: torch.nn.Module, reference: Mapping[str, Any], 
     forward = module if forward is None else forward
     device = next(module.parameters()).device
     batch = {k: v.to(device) for k, v in reference["batch"].items()}
+    torch.manual_seed(reference.get("rollout_seed", 0))  # exploration draws from torch's generator
     carry = module.initial_carry(batch)
     results = []
     for _ in reference["train_steps"]:
