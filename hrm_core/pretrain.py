@@ -81,6 +81,9 @@ def _prepare_run(config: TrainConfig, ctx: DistContext) -> TrainConfig:
     _ensure_demo_dataset(config, ctx)
     barrier(ctx)
     metadata = check_dataset(config)
+    if ctx.is_main and not config.evaluators and metadata.inferred_kind() == "arc":
+        print("[hrm] note: ARC data without evaluators: pass@K is not scored (the TRM reference's config scores it "
+              "by default; add evaluators=[arc@ARC], as +experiment=trm_arc1 does)", flush=True)
 
     source = None
     if config.resume not in (None, "auto"):

@@ -88,6 +88,7 @@ def compose(overrides: Sequence[str] = (), config_dir: str | None = None, config
     from hydra._internal.hydra import Hydra
     from hydra.types import RunMode
     from omegaconf.errors import OmegaConfBaseException
+    import yaml
 
     prepared = _prepare_overrides(list(overrides))
     search_path = create_config_search_path(f"pkg://{CONFIG_MODULE}")
@@ -114,6 +115,9 @@ def compose(overrides: Sequence[str] = (), config_dir: str | None = None, config
             _drop_default_data_path(cfg, overrides, primary)
     except (HydraException, OmegaConfBaseException) as e:
         raise _hydra_error(e) from None
+    except yaml.YAMLError as e:  # a config file (a preset, a user tree's) that is not valid YAML
+        raise ConfigError(f"a config file is not valid YAML: {' '.join(str(e).split())}",
+                          hint="fix the file named above (YAML: `key: value`, one per line)") from None
     finally:
         global_hydra.clear()
         if saved is not None:
