@@ -140,7 +140,9 @@ def run_evaluation(model: nn.Module, split: PuzzleSplit, *, ctx: DistContext, gl
                 result.halting[set_name] = [int(c) for c in halting[set_id].cpu().tolist()]
             result.samples = samples
     for name, evaluator in evaluators.items():
-        outcome = evaluator.result(save_dir)
+        # One evaluator writes into the eval folder itself; several each into a sub-folder of their name.
+        target = save_dir if save_dir is None or len(evaluators) == 1 else save_dir / name
+        outcome = evaluator.result(target)
         if ctx.is_main and outcome is not None:
             result.evaluator_results[name] = outcome
     return result

@@ -118,18 +118,22 @@ class Trainer:
 
     def _build_evaluators(self) -> dict[str, Any]:
         """One evaluator per configured entry and evaluation folder, as the TRM reference builds them; each
-        sees the batches of its own folder (`evaluator_datasets`). With several folders the name says which."""
+        sees the batches of its own folder (`evaluator_datasets`). Its name is the entry's (`arc`), with the
+        entry's position when two entries share a name (`arc0`, `arc1`) and the folder when there are
+        several (`arc[arc-eval]`)."""
         self.evaluator_datasets: dict[str, int] = {}
         if not self.config.evaluators:
             return {}
         from hrm_core.evaluators import build_evaluator
 
         paths = self.config.test_data_paths
+        names = self.config.evaluator_names
         built = {}
-        for entry in self.config.evaluators:
+        for position, entry in enumerate(self.config.evaluators):
             options = {k: v for k, v in entry.items() if k != "name"}
             for index, path in enumerate(paths):
-                name = entry["name"] if len(paths) == 1 else f"{entry['name']}[{Path(path).name}]"
+                name = entry["name"] if names.count(entry["name"]) == 1 else f"{entry['name']}{position}"
+                name = name if len(paths) == 1 else f"{name}[{Path(path).name}]"
                 built[name] = build_evaluator(entry["name"], data_path=path, eval_metadata=self.test_split.metadata, **options)
                 self.evaluator_datasets[name] = index
         return built
