@@ -97,7 +97,7 @@ def test_readme_command_trains(name, tmp_path, tiny_maze):
     assert result.returncode == 0, result.stderr[-3000:]
 
     # The README names no checkpoint_path: the run goes where the reference puts it, checkpoints/<project>/<run>.
-    run_dir = tmp_path / "checkpoints" / f"{dataset.name.capitalize()} ACT-torch" / run_name
+    run_dir = tmp_path / "checkpoints" / f"{dataset.name.capitalize()}-ACT-torch" / run_name
     start = events_of(run_dir, "run_start")[0]
     config = start["config"]
     assert config["arch"]["name"] == "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1"

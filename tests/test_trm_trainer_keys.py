@@ -156,7 +156,7 @@ def test_data_paths_train_as_one_and_data_paths_test_is_what_evaluation_reads(da
     evaluations = events_of(run_dir, "eval")
     assert len(evaluations) == 2
     assert all(e["metrics"]["count"] == len(np.load(c / "test" / "all__inputs.npy")) for e in evaluations)
-    assert start["config"]["data_path"] is None and start["project_name"] == "A ACT-torch"
+    assert start["config"]["data_path"] is None and start["project_name"] == "A-ACT-torch"  # TRM's name
 
 
 def test_min_eval_interval_skips_the_first_evaluations_and_their_checkpoints(datasets, tmp_path):

@@ -112,8 +112,10 @@ def resolve_run_names(cfg: TrainConfig | DictConfig | Mapping[str, Any]) -> tupl
 
     get = (lambda k: getattr(cfg, k)) if isinstance(cfg, TrainConfig) else (lambda k: cfg.get(k))
     arch_name = cfg.arch.name if isinstance(cfg, TrainConfig) else str(cfg["arch"]["name"])
-    train_paths = dataset_keys(cfg)[1]
-    project = get("project_name") or default_project_name(train_paths[0] if train_paths else "")
+    train_key, train_paths = dataset_keys(cfg)[:2]
+    # Named as the original whose dataset key the config uses: HRM's "<Folder> ACT-torch", TRM's "-ACT-torch".
+    separator = "-" if train_key == "data_paths" else " "
+    project = get("project_name") or default_project_name(train_paths[0] if train_paths else "", separator)
     run = get("run_name") or default_run_name(arch_name)
     checkpoint_path = get("checkpoint_path") or os.path.join("checkpoints", project, run)
     return project, run, checkpoint_path

@@ -93,7 +93,7 @@ class TrainConfig:
     puzzle_emb_weight_decay: float = _field(help="Weight decay of the puzzle-embedding table.")
     puzzle_emb_lr: float = _field(help="Peak learning rate of the puzzle-embedding table (sign SGD).")
     # Names (defaults computed by resolve_run_names, as in the original)
-    project_name: str | None = _field(None, help="Project name (unset: from the dataset folder, '<Folder> ACT-torch').")
+    project_name: str | None = _field(None, help="Project name (unset: from the dataset folder, '<Folder> ACT-torch'; TRM's '<Folder>-ACT-torch' with data_paths).")
     run_name: str | None = _field(None, help="Run name (unset: the arch class plus a random two-word slug).")
     checkpoint_path: str | None = _field(None, help="Run directory for checkpoints and events (unset: checkpoints/<project>/<run>).")
     # Extras of the original
