@@ -4,7 +4,9 @@ tests/fixtures/trainer_parity/<case>.json holds what the HRM original's and the 
 `pretrain.py` logged (every train step's metrics, every evaluation's), recorded on CPU in float32 by
 tools/record_trainer_trajectories.py from the same command line on the committed tiny dataset, in one
 process and in two (torchrun, gloo). Each test runs our trainer with exactly that command line and
-compares every logged number after rounding both to float32, the dtype the originals compute and log in:
+compares every logged number after rounding both to float32, the dtype the originals compute and log in
+(both runs pin PyTorch's and MKL's CPU code paths to AVX2, `cpu_env` in the fixture, so this holds on any
+x86-64 CPU with AVX2):
 they must be equal, bit for bit, through the Q head's early halting (where the exploration stream, and so
 the DataLoader's seed draws, matter) and, for TRM, through the EMA evaluations.
 
@@ -22,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.training_helpers import events_of, pretrain_argv, run_trainer, torchrun_argv
+from tests.training_helpers import events_of, pretrain_argv, run_trainer, torchrun_argv, trainer_env
 
 FIXTURES = Path(__file__).parent / "fixtures" / "trainer_parity"
 CASES = ("hrm_1proc", "hrm_2proc", "trm_1proc", "trm_2proc")
@@ -44,7 +46,7 @@ def runs(request, tmp_path_factory) -> tuple[dict, Path]:
     overrides = [o.replace("{dataset}", str(FIXTURES / "dataset")) for o in case["overrides"]]
     overrides.append(f"checkpoint_path={run_dir}")
     argv = pretrain_argv(overrides) if case["nproc"] == 1 else torchrun_argv(case["nproc"], overrides)
-    result = run_trainer(argv, timeout=600)
+    result = run_trainer(argv, env=trainer_env(**case["cpu_env"]), timeout=600)  # the recording's CPU code paths
     assert result.returncode == 0, result.stderr[-3000:]
     return case, run_dir
 

@@ -39,6 +39,10 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "trainer_parity"
 DATASET = FIXTURES / "dataset"
 DATASET_PLACEHOLDER = "{dataset}"  # the overrides name the dataset folder by this placeholder
+# Pins the CPU code paths of PyTorch's vectorised kernels and of MKL's matrix products to AVX2, so the
+# recorded numbers are the same on every x86-64 CPU with AVX2 (an AVX-512 machine would otherwise sum in
+# another order). Recorded into each fixture; the parity test runs our trainer under the same settings.
+CPU_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "OMP_NUM_THREADS": "1"}
 
 # A model small enough for a few hundred steps in seconds, shared by the cases.
 _TINY = ["arch.hidden_size=32", "arch.num_heads=2", "arch.expansion=2", "arch.puzzle_emb_ndim=32",
@@ -228,7 +232,7 @@ def run_original(tree: Path, case: Case, dataset: Path, metrics_file: Path) -> N
         for name, text in (("flash_attn", _FLASH_ATTN), ("adam_atan2", _ADAM_ATAN2), ("wandb", _WANDB)):
             (shims / f"{name}.py").write_text(textwrap.dedent(text))
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(shims), os.environ.get("PYTHONPATH", "")]),
-                   DISABLE_COMPILE="1", OMP_NUM_THREADS="1", RECORD_METRICS_TO=str(metrics_file))
+                   DISABLE_COMPILE="1", RECORD_METRICS_TO=str(metrics_file), **CPU_ENV)
         launcher = [sys.executable] if case.nproc == 1 else [
             sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={case.nproc}"]
         overrides = [o.replace(DATASET_PLACEHOLDER, str(dataset)) for o in case.overrides]
@@ -279,7 +283,7 @@ def main() -> int:
             train, evals = trajectory(metrics_file)
         fixture = {
             "case": name, "reference": case.reference, "reference_commit": tree_commit(tree), "nproc": case.nproc,
-            "overrides": case.overrides, "torch": _version("torch"), "numpy": np.__version__,
+            "overrides": case.overrides, "cpu_env": CPU_ENV, "torch": _version("torch"), "numpy": np.__version__,
             "train": train, "eval": evals,
         }
         args.out.mkdir(parents=True, exist_ok=True)
