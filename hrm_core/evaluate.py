@@ -171,7 +171,10 @@ def load_run_config(location: CheckpointLocation, args: EvalArgs):
     if not isinstance(raw, dict):
         raise UsageError(f"{config_path} does not hold a config (a mapping of keys)")
     if args.data_path is not None:
-        raw["data_path"] = args.data_path
+        if raw.get("data_paths"):  # a run of several folders (TRM's data_paths): they still size the model
+            raw["data_paths_test"] = [args.data_path]
+        else:
+            raw["data_path"] = args.data_path
     if args.global_batch_size is not None:
         raw["global_batch_size"] = args.global_batch_size
     try:
@@ -201,23 +204,25 @@ def default_evaluators(data_path: str, metadata: Any) -> list[str]:
 
 def build_evaluators(names: list[str], data_path: str, metadata: Any) -> dict[str, Any]:
     from hrm_core.data.format import DatasetFormatError
-    from hrm_core.evaluators import EVALUATORS, build_evaluator
+    from hrm_core.evaluators import build_evaluator, resolve_entry
 
-    unknown = [name for name in names if name not in EVALUATORS]
-    if unknown:
-        raise UsageError(f"evaluators: unknown evaluator {unknown[0]!r}; known evaluators: {', '.join(sorted(EVALUATORS))}")
     try:
-        return {name: build_evaluator(name, data_path=data_path, eval_metadata=metadata) for name in names}
+        entries = [resolve_entry(name) for name in names]  # ours (arc) or the TRM reference's (arc@ARC)
+    except ValueError as e:
+        raise UsageError(f"evaluators: {e}") from None
+    try:
+        return {entry["name"]: build_evaluator(data_path=data_path, eval_metadata=metadata, **entry) for entry in entries}
     except (DatasetFormatError, ValueError) as e:
         raise UsageError(f"evaluator setup failed: {e}") from None
 
 
-def model_metadata(data_path: str, test_metadata: Any) -> Any:
+def model_metadata(train_paths: list[str], test_metadata: Any) -> Any:
     """The metadata the model is sized by: the train split's, as in training (the test split's if it is absent)."""
-    from hrm_core.data.format import DatasetFormatError, DatasetMetadata
+    from hrm_core.data.format import DatasetFormatError
+    from hrm_core.data.loader import PuzzleSplit
 
     try:
-        return DatasetMetadata.load(Path(data_path) / "train")
+        return PuzzleSplit(train_paths, "train").metadata
     except DatasetFormatError:
         return test_metadata
 
@@ -247,7 +252,7 @@ def load_model(config: Any, metadata: Any, location: CheckpointLocation, world_s
     problems = state_dict_mismatches(module.state_dict(), state)
     if problems:
         raise UsageError(f"{location.weights} does not fit the model built from {location.run_dir / CONFIG_FILE} and "
-                         f"data_path={config.data_path}: {'; '.join(problems)}")
+                         f"the dataset {', '.join(config.train_data_paths)}: {'; '.join(problems)}")
     module.load_state_dict(state)
     module.eval()
     return module
@@ -286,24 +291,26 @@ def evaluate(args: EvalArgs) -> int:
     # Everything that can be a user mistake is checked before joining the process group, on every rank.
     location = locate_checkpoint(args.checkpoint)
     config = load_run_config(location, args)
-    check_test_split(config.data_path)
+    test_paths = config.test_data_paths
+    for test_path in test_paths:
+        check_test_split(test_path)
     try:
-        split = PuzzleSplit(config.data_path, "test")
-        identifiers = load_identifiers(config.data_path)
+        split = PuzzleSplit(test_paths, "test")
+        identifiers = load_identifiers(test_paths[0])
     except DatasetFormatError as e:
         raise UsageError(str(e)) from None
-    evaluator_names = args.evaluators if args.evaluators is not None else default_evaluators(config.data_path, split.metadata)
-    evaluators = build_evaluators(evaluator_names, config.data_path, split.metadata)
+    evaluator_names = args.evaluators if args.evaluators is not None else default_evaluators(test_paths[0], split.metadata)
+    evaluators = build_evaluators(evaluator_names, test_paths[0], split.metadata)
 
     ctx = init_distributed()
     try:
-        model = load_model(config, model_metadata(config.data_path, split.metadata), location, ctx.world_size, ctx.device)
+        model = load_model(config, model_metadata(config.train_data_paths, split.metadata), location, ctx.world_size, ctx.device)
         # The same rule as training (hrm_core.training.model_setup): compiled on CUDA unless switched off.
         compiled = should_compile(args.compile or config.compile, ctx.device)
         forward = torch.compile(model, dynamic=False) if compiled else model
         save_dir = location.run_dir / f"eval_step_{location.step}"
         if ctx.is_main:
-            print(f"[hrm] evaluating {location.weights} on {config.data_path} (test split) with {ctx.world_size} "
+            print(f"[hrm] evaluating {location.weights} on {', '.join(test_paths)} (test split) with {ctx.world_size} "
                   f"process(es) on {ctx.device.type}{', compiled' if compiled else ''}", flush=True)
         result = run_evaluation(
             forward, split, ctx=ctx, global_batch_size=config.global_batch_size, halt_max_steps=config.arch.halt_max_steps,
@@ -314,7 +321,7 @@ def evaluate(args: EvalArgs) -> int:
             summary = {
                 "checkpoint": str(location.weights),
                 "step": location.step,
-                "data_path": config.data_path,
+                "data_path": test_paths[0] if len(test_paths) == 1 else test_paths,
                 "world_size": ctx.world_size,
                 "metrics": result.metrics,
                 "halting": result.halting,

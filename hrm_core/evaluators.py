@@ -1,19 +1,23 @@
 """Evaluators that score a whole evaluation pass beyond per-batch metrics, e.g. ARC pass@K by voting.
 
-The trainer (`evaluators=[arc]`) and `python -m hrm_core.evaluate` use them the same way:
+The trainer (`evaluators=[arc]`, or TRM's form `evaluators=[{name: arc@ARC, submission_K: 2}]`) and
+`python -m hrm_core.evaluate` use them the same way:
 
-    evaluator = build_evaluator("arc", data_path=..., eval_metadata=...)
-    evaluator.begin_eval()                        # before each evaluation: forget everything
+    evaluator = build_evaluator("arc", data_path=..., eval_metadata=..., **options)
+    evaluator.begin_eval()                        # before each evaluation: forget (or keep) the votes
     for batch, outputs in evaluation:             # CPU tensors
         evaluator.update_batch(batch, outputs)
     result = evaluator.result(save_dir)           # on every rank; the dict on rank 0, None elsewhere
 
 `EVALUATORS` lists every evaluator by the name a config uses; there is no other way to reach one.
+`REFERENCE_NAMES` maps the TRM reference's names for them (`arc@ARC`) to ours plus the reference's defaults
+where they differ from ours; `resolve_entry` turns a config entry into `{"name": ..., **options}`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -50,28 +54,49 @@ def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized()
 
 
+@dataclass(frozen=True)
+class EvaluatorOption:
+    """A keyword option an evaluator takes from its config entry."""
+
+    kind: str  # "int" (positive), "int list" (positive, non-empty) or "bool"
+    help: str
+
+
 class ARCEvaluator:
     """ARC pass@K: de-augments every prediction, votes per test input, scores original puzzles.
 
     Reads `identifiers.json` and the test split's un-augmented puzzles (the right answers) from
     `data_path` once, when built. Each rank votes with its own batches; `result` pools the votes on rank 0.
+    The options are the TRM reference's ARC evaluator's (`evaluators/arc.py`).
     """
 
     # `preds` (argmax of the logits) is enough; `logits` also works, at a much larger cost to gather.
     required_outputs: tuple[str, ...] = ("preds", "q_halt_logits")
+    options: dict[str, EvaluatorOption] = {
+        "submission_K": EvaluatorOption("int", "attempts per test input in submission.json (ARC Prize: 2)"),
+        "pass_Ks": EvaluatorOption("int list", f"the K of the pass@K scores (default {list(PASS_AT_KS)})"),
+        "aggregated_voting": EvaluatorOption("bool", "keep the votes of earlier evaluations of the run, so every "
+                                                     "evaluation scores all of them together (TRM's default)"),
+    }
 
-    def __init__(self, *, data_path: str | Path, eval_metadata: Any, split: str = "test"):
+    def __init__(self, *, data_path: str | Path, eval_metadata: Any, split: str = "test", submission_K: int = 2,
+                 pass_Ks: tuple[int, ...] | list[int] = PASS_AT_KS, aggregated_voting: bool = False):
         self.identifiers = load_arc_dataset_names(data_path)
         self.references = load_references(data_path, split)
         self.blank_identifier_id = int(eval_metadata.blank_identifier_id)
+        self.submission_attempts = int(submission_K)
+        self.pass_ks = tuple(int(k) for k in pass_Ks)
+        self.aggregated_voting = bool(aggregated_voting)
         self.tally = self._new_tally()
 
     def _new_tally(self) -> VoteTally:
         return VoteTally(self.identifiers, self.references, self.blank_identifier_id)
 
     def begin_eval(self) -> None:
-        # A fresh tally per evaluation: votes for one checkpoint must never count for the next.
-        self.tally = self._new_tally()
+        # A fresh tally per evaluation: votes for one checkpoint never count for the next, unless the config
+        # asks for TRM's aggregated voting (votes of every evaluation of this process pooled).
+        if not self.aggregated_voting:
+            self.tally = self._new_tally()
 
     def update_batch(self, batch: Mapping[str, torch.Tensor], outputs: Mapping[str, torch.Tensor]) -> None:
         if "preds" in outputs:
@@ -105,10 +130,10 @@ class ARCEvaluator:
         else:
             pooled = self.tally
 
-        scores = score(pooled, PASS_AT_KS).to_json()
+        scores = score(pooled, self.pass_ks).to_json()
         if save_dir is not None:
             Path(save_dir).mkdir(parents=True, exist_ok=True)
-            write_json(Path(save_dir) / SUBMISSION_FILE, make_submission(pooled))
+            write_json(Path(save_dir) / SUBMISSION_FILE, make_submission(pooled, attempts=self.submission_attempts))
             write_json(Path(save_dir) / SCORES_FILE, scores)
         # The returned summary goes into events.jsonl at every evaluation: leave the per-puzzle ranks in the file.
         return {k: v for k, v in scores.items() if k != "puzzle_ranks"}
@@ -127,8 +152,46 @@ EVALUATORS: dict[str, type] = {
     "arc": ARCEvaluator,
 }
 
+# The TRM reference's names (`module@Class` in its evaluators/ folder) -> (our name, the reference's defaults
+# where ours differ). TRM's ARC evaluator keeps the votes of earlier evaluations by default.
+REFERENCE_NAMES: dict[str, tuple[str, dict[str, Any]]] = {
+    "arc@ARC": ("arc", {"aggregated_voting": True}),
+}
 
-def build_evaluator(name: str, *, data_path: str | Path, eval_metadata: Any) -> Evaluator:
+
+def resolve_entry(entry: Any) -> dict[str, Any]:
+    """A config entry (a name, or a mapping with `name` and options) as `{"name": ours, **options}`.
+
+    Raises ValueError saying what is wrong: an unknown name or option, an option of the wrong type.
+    """
+    if isinstance(entry, str):
+        raw: dict[str, Any] = {"name": entry}
+    elif isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
+        raw = dict(entry)
+    else:
+        raise ValueError(f"an evaluator is a name or a mapping with a `name`, e.g. arc or {{name: arc@ARC}}; got {entry!r}")
+    name = raw.pop("name")
+    if name in REFERENCE_NAMES:
+        name, defaults = REFERENCE_NAMES[name]
+        raw = defaults | raw
+    if name not in EVALUATORS:
+        known = sorted(EVALUATORS) + sorted(REFERENCE_NAMES)
+        raise ValueError(f"unknown evaluator {name!r}; known evaluators: {', '.join(known)}")
+    options: dict[str, EvaluatorOption] = EVALUATORS[name].options
+    for key, value in raw.items():
+        if key not in options:
+            raise ValueError(f"the {name} evaluator has no option {key!r}; its options: {', '.join(options)}")
+        kind = options[key].kind
+        positive_int = lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0  # noqa: E731
+        ok = (positive_int(value) if kind == "int" else isinstance(value, bool) if kind == "bool"
+              else isinstance(value, (list, tuple)) and len(value) > 0 and all(positive_int(v) for v in value))
+        if not ok:
+            expected = {"int": "a positive integer", "bool": "true or false", "int list": "a list of positive integers"}[kind]
+            raise ValueError(f"the {name} evaluator's option {key} must be {expected} ({options[key].help}); got {value!r}")
+    return {"name": name, **{k: list(v) if isinstance(v, tuple) else v for k, v in raw.items()}}
+
+
+def build_evaluator(name: str, *, data_path: str | Path, eval_metadata: Any, **options: Any) -> Evaluator:
     if name not in EVALUATORS:
         raise ValueError(f"unknown evaluator {name!r}; known evaluators: {', '.join(sorted(EVALUATORS))}")
-    return EVALUATORS[name](data_path=data_path, eval_metadata=eval_metadata)
+    return EVALUATORS[name](data_path=data_path, eval_metadata=eval_metadata, **options)

@@ -81,6 +81,9 @@ def _prepare_run(config: TrainConfig, ctx: DistContext) -> TrainConfig:
     _ensure_demo_dataset(config, ctx)
     barrier(ctx)
     metadata = check_dataset(config)
+    if ctx.is_main and not config.evaluators and metadata.inferred_kind() == "arc":
+        print("[hrm] note: ARC data without evaluators: pass@K is not scored (the TRM reference's config scores it "
+              "by default; add evaluators=[arc@ARC], as +experiment=trm_arc1 does)", flush=True)
 
     source = None
     if config.resume not in (None, "auto"):
@@ -137,9 +140,10 @@ def _ensure_demo_dataset(config: TrainConfig, ctx: DistContext) -> None:
         from hrm_core.data import demo
     except ImportError:
         return
-    if ctx.is_main and Path(config.data_path) == Path(demo.DEMO_DATA_PATH) and not (Path(config.data_path) / "train" / "dataset.json").exists():
-        print(f"[hrm] building the demo dataset in {config.data_path}", flush=True)
-        demo.ensure_demo_dataset(config.data_path)
+    demo_paths = [p for p in config.train_data_paths + config.test_data_paths if Path(p) == Path(demo.DEMO_DATA_PATH)]
+    if ctx.is_main and demo_paths and not (Path(demo_paths[0]) / "train" / "dataset.json").exists():
+        print(f"[hrm] building the demo dataset in {demo_paths[0]}", flush=True)
+        demo.ensure_demo_dataset(demo_paths[0])
 
 
 def _train(config: TrainConfig, overrides: list[str], argv: list[str]) -> int:

@@ -118,9 +118,10 @@ def test_sampler_state_resumes_with_exactly_the_next_batch(dataset):
         taken.append(_examples(batch))
         if len(taken) == 2:
             break
-    state = interrupted.state_dict()
+    state, rank_state = interrupted.state_dict(), interrupted.rank_state_dict()
     resumed = TrainBatches(split, seed=5, global_batch_size=3, epochs_per_pass=3, rank=0, world_size=1)
     resumed.load_state_dict(state)
+    resumed.load_rank_state_dict(rank_state)
     rest = [_examples(b) for _ in range(2) for b in resumed.next_pass()]
     assert taken + rest[: len(expected) - 2] == expected
 

@@ -2,7 +2,8 @@
 
 An ARC dataset built like the original's `dataset/build_arc_dataset.py` holds, for every evaluation
 puzzle, the puzzle itself plus up to ~1000 augmented copies. An augmented copy is named
-`<name>_t<k>_<perm>` in `identifiers.json`:
+`<name>_t<k>_<perm>` in `identifiers.json` (`<name>|||t<k>|||<perm>` in datasets built by the TRM
+reference's builder):
 
 - `k` (0-7) is the dihedral transform applied to every grid, numbered as the original's `dataset/common.py`
   numbers them (`hrm_core.data.augment.dihedral_transform`);
@@ -56,7 +57,11 @@ GRID_SIDE = 30
 
 PASS_AT_KS: tuple[int, ...] = (1, 2, 5, 10, 100, 1000)
 
-_AUGMENTED_NAME = re.compile(r"^(?P<base>.+)_t(?P<dihedral>[0-7])_(?P<colours>[0-9]{10})$")
+# HRM's builder names a copy `<name>_t<k>_<map>`, TRM's `<name>|||t<k>|||<map>`; the parts mean the same.
+_AUGMENTED_NAMES = (
+    re.compile(r"^(?P<base>.+)_t(?P<dihedral>[0-7])_(?P<colours>[0-9]{10})$"),
+    re.compile(r"^(?P<base>.+)\|\|\|t(?P<dihedral>[0-7])\|\|\|(?P<colours>[0-9]{10})$"),
+)
 
 # A grid as a hashable value: (rows, cols, the uint8 colours row-major). Equal grids have equal keys, and
 # keys sort deterministically, which is what the final tie-break uses.
@@ -93,11 +98,12 @@ IDENTITY = Augmentation()
 
 
 def parse_puzzle_name(name: str) -> tuple[str, Augmentation]:
-    """Splits `<name>_t<k>_<perm>` into the original puzzle's name and its augmentation.
+    """Splits `<name>_t<k>_<perm>` (HRM's builder) or `<name>|||t<k>|||<perm>` (TRM's) into the original
+    puzzle's name and its augmentation.
 
     A name without that suffix is an original (un-augmented) puzzle.
     """
-    match = _AUGMENTED_NAME.match(name)
+    match = next((m for m in (pattern.match(name) for pattern in _AUGMENTED_NAMES) if m is not None), None)
     if match is None:
         return name, IDENTITY
     colour_map = tuple(int(digit) for digit in match["colours"])
@@ -450,16 +456,18 @@ def score(tally: VoteTally, ks: Sequence[int] = PASS_AT_KS) -> ARCScores:
 FALLBACK_GRID: list[list[int]] = [[0]]
 
 
-def make_submission(tally: VoteTally) -> dict[str, list[dict[str, list[list[int]]]]]:
+def make_submission(tally: VoteTally, attempts: int = 2) -> dict[str, list[dict[str, list[list[int]]]]]:
     """The ARC Prize submission: `{puzzle: [{"attempt_1": grid, "attempt_2": grid}, ...]}`, one entry per
-    test input in the puzzle's order. attempt_2 repeats attempt_1 when there is only one candidate."""
+    test input in the puzzle's order, `attempts` grids each (the best candidates). Missing attempts repeat
+    attempt_1, as the TRM reference pads them."""
     submission: dict[str, list[dict[str, list[list[int]]]]] = {}
     for name, tests in tally.references.puzzles.items():
         entries = []
         for index in range(len(tests)):
-            grids = [c.grid.tolist() for c in tally.ranked(name, index)[:2] if c.grid_key[0] * c.grid_key[1] > 0]
-            grids = grids or [FALLBACK_GRID]
-            entries.append({"attempt_1": grids[0], "attempt_2": grids[1] if len(grids) > 1 else grids[0]})
+            ranked = tally.ranked(name, index)[:attempts]
+            grids = [c.grid.tolist() for c in ranked if c.grid_key[0] * c.grid_key[1] > 0] or [FALLBACK_GRID]
+            grids += [grids[0]] * (attempts - len(grids))
+            entries.append({f"attempt_{i + 1}": grid for i, grid in enumerate(grids)})
         submission[name] = entries
     return submission
 

@@ -7,6 +7,7 @@ the package `hrm_config`. This package is the one place that knows every key (sc
     compose(overrides)       -> DictConfig      same result as `python -m hrm_core.pretrain <overrides>`
     validate(cfg)            -> TrainConfig     typed, checked; raises ConfigError naming the key and the fix
     check_dataset(cfg)                          raises ConfigError for a missing (with `build_command`) or broken dataset
+    dataset_keys(cfg)        -> (train key, train folders, test key, test folders): data_path / data_paths / data_paths_test
     resolve_run_names(cfg)   -> (project_name, run_name, checkpoint_path)
     field_help("arch.hidden_size")  -> one-line description (the TUI shows these as help text)
     schema_fields()          -> every key with its type, default and help
@@ -18,7 +19,7 @@ docs/config.md describes every key.
 """
 
 from hrm_core.config.compose import CONFIG_GROUPS, CONFIG_MODULE, CONFIG_NAME, closest_key, compose, unknown_key_error
-from hrm_core.config.dataset import check_dataset, resolve_run_names
+from hrm_core.config.dataset import check_dataset, dataset_keys, resolve_run_names
 from hrm_core.config.errors import ConfigError
 from hrm_core.config.schema import (
     COMPILE_CHOICES,
@@ -37,6 +38,6 @@ from hrm_core.config.validate import validate
 __all__ = [
     "COMPILE_CHOICES", "CONFIG_GROUPS", "CONFIG_MODULE", "CONFIG_NAME", "EVAL_OUTPUTS", "NONFINITE_CHOICES",
     "ArchConfig", "ConfigError", "FieldInfo", "LossConfig", "TrainConfig",
-    "check_dataset", "closest_key", "compose", "field_help", "resolve_run_names", "schema_fields",
+    "check_dataset", "closest_key", "dataset_keys", "compose", "field_help", "resolve_run_names", "schema_fields",
     "to_plain_dict", "unknown_key_error", "validate",
 ]

@@ -88,6 +88,7 @@ def compose(overrides: Sequence[str] = (), config_dir: str | None = None, config
     from hydra._internal.hydra import Hydra
     from hydra.types import RunMode
     from omegaconf.errors import OmegaConfBaseException
+    import yaml
 
     prepared = _prepare_overrides(list(overrides))
     search_path = create_config_search_path(f"pkg://{CONFIG_MODULE}")
@@ -104,17 +105,39 @@ def compose(overrides: Sequence[str] = (), config_dir: str | None = None, config
     global_hydra.clear()
     try:
         hydra = Hydra.create_main_hydra2(task_name="pretrain", config_search_path=search_path)
+
+        def primary() -> DictConfig:
+            return hydra.compose_config(config_name=config_name, overrides=[], run_mode=RunMode.RUN, with_log_configuration=False)
+
         cfg = hydra.compose_config(config_name=config_name, overrides=prepared, run_mode=RunMode.RUN, with_log_configuration=False)
+        with _open_dict(cfg):
+            cfg.pop("hydra", None)
+            _drop_default_data_path(cfg, overrides, primary)
     except (HydraException, OmegaConfBaseException) as e:
         raise _hydra_error(e) from None
+    except yaml.YAMLError as e:  # a config file (a preset, a user tree's) that is not valid YAML
+        raise ConfigError(f"a config file is not valid YAML: {' '.join(str(e).split())}",
+                          hint="fix the file named above (YAML: `key: value`, one per line)") from None
     finally:
         global_hydra.clear()
         if saved is not None:
             global_hydra.initialize(saved)
-
-    with _open_dict(cfg):
-        cfg.pop("hydra", None)
     return cfg
+
+
+def _drop_default_data_path(cfg: DictConfig, overrides: Sequence[str], primary: Any) -> None:
+    """A config that names its datasets with TRM's `data_paths` does not also train on the primary config's
+    default `data_path` (HRM's key, `data/arc-aug-1000` in cfg_pretrain.yaml): that default is unset.
+
+    A data_path the user chose (an override, or a preset or user config that changes it) stays, and
+    validation then asks which of the two to keep.
+    """
+    if not cfg.get("data_paths") or cfg.get("data_path") is None:
+        return
+    if any(override.key_or_group == "data_path" for override in _parse_overrides(overrides)):
+        return
+    if cfg.get("data_path") == primary().get("data_path"):
+        cfg.data_path = None
 
 
 def _hydra_error(e: Exception) -> ConfigError:

@@ -17,38 +17,77 @@ if TYPE_CHECKING:  # the loader (and torch) are imported only when a dataset is 
     from hrm_core.data.format import DatasetMetadata
 
 
-def _data_path(cfg: TrainConfig | DictConfig | Mapping[str, Any]) -> str:
-    return cfg.data_path if isinstance(cfg, TrainConfig) else str(cfg["data_path"])
+def dataset_keys(cfg: TrainConfig | DictConfig | Mapping[str, Any]) -> tuple[str, list[str], str, list[str]]:
+    """(train key, train folders, test key, test folders): the key names what errors point at.
+
+    Training reads `data_paths` (TRM's key) or else `data_path` (HRM's); evaluation `data_paths_test` or else
+    the training folders.
+    """
+    if isinstance(cfg, TrainConfig):
+        data_paths, data_path, test_paths = list(cfg.data_paths), cfg.data_path, list(cfg.data_paths_test)
+    else:
+        data_paths = [str(p) for p in (cfg.get("data_paths") or [])]
+        data_path = cfg.get("data_path")
+        test_paths = [str(p) for p in (cfg.get("data_paths_test") or [])]
+    train_key, train = ("data_paths", data_paths) if data_paths else ("data_path", [str(data_path)] if data_path is not None else [])
+    test_key, test = ("data_paths_test", test_paths) if test_paths else (train_key, train)
+    return train_key, train, test_key, test
 
 
 def check_dataset(cfg: TrainConfig | DictConfig | Mapping[str, Any]) -> DatasetMetadata:
-    """Opens data_path's train and test splits and identifiers.json as the trainer will; returns the train
-    split's metadata.
+    """Opens the train split of the training folders and the test split of the evaluation folders (and their
+    identifiers.json) as the trainer will; returns the (merged) train split's metadata.
 
-    Raises ConfigError for a missing dataset (with `build_command` / `build_argv`, the builder to run) and for
+    Raises ConfigError for a missing dataset (with `build_command` / `build_argv`, the builder to run), for
     a broken one (a missing or unreadable array, a dataset.json field of the wrong type, arrays that disagree),
-    so that either is a message at `data_path` rather than a failed run. The checks read headers and end
-    points only: their cost does not grow with the dataset.
+    for datasets of data_paths that cannot be merged, and for a test split the model cannot read (another
+    seq_len or vocabulary, puzzle ids beyond the training table), so that each is a message at the key
+    rather than a failed run. The checks read headers and end points only: their cost does not grow with
+    the dataset.
     """
     from hrm_core.data.format import DatasetFormatError, load_identifiers
     from hrm_core.data.loader import PuzzleSplit
 
-    data_path = _data_path(cfg)
-    missing = [split for split in ("train", "test") if not (Path(data_path) / split / "dataset.json").is_file()]
-    if missing:
-        build_argv = _suggest_build_command(data_path)
-        build_command = shlex.join(build_argv) if build_argv else None
-        what = "does not exist" if not Path(data_path).exists() else f"has no built {' / '.join(missing)} split ({missing[0]}/dataset.json is missing)"
-        hint = f"build it with:\n    {build_command}" if build_command else "point data_path at a folder built by one of the dataset builders (docs/datasets.md)"
-        raise ConfigError(f"dataset folder `{data_path}` {what}", key="data_path", hint=hint, build_command=build_command,
-                          build_argv=build_argv)
-    try:
-        train = PuzzleSplit(data_path, "train")
-        PuzzleSplit(data_path, "test")
-        load_identifiers(data_path)
-    except DatasetFormatError as e:
-        raise ConfigError(str(e), key="data_path", hint="docs/datasets.md lists the dataset builders and their commands") from None
-    return train.metadata
+    train_key, train_paths, test_key, test_paths = dataset_keys(cfg)
+    needed: dict[str, tuple[str, list[str]]] = {}  # folder -> (the key naming it, the splits it must have)
+    for key, paths, split in ((train_key, train_paths, "train"), (test_key, test_paths, "test")):
+        for data_path in paths:
+            needed.setdefault(data_path, (key, []))[1].append(split)
+    for data_path, (key, splits) in needed.items():
+        missing = [split for split in splits if not (Path(data_path) / split / "dataset.json").is_file()]
+        if missing:
+            raise _missing_dataset_error(key, data_path, missing)
+    opened = {}
+    for key, paths, split in ((train_key, train_paths, "train"), (test_key, test_paths, "test")):
+        try:
+            opened[split] = PuzzleSplit(paths, split)
+            for data_path in paths:
+                load_identifiers(data_path)
+        except DatasetFormatError as e:
+            raise ConfigError(str(e), key=key, hint="docs/datasets.md lists the dataset builders and their commands") from None
+    train, test = opened["train"].metadata, opened["test"].metadata
+    for name in ("seq_len", "vocab_size"):
+        if getattr(test, name) != getattr(train, name):
+            raise ConfigError(f"the test split ({', '.join(test_paths)}) has {name}={getattr(test, name)}, the train split "
+                              f"({', '.join(train_paths)}) {name}={getattr(train, name)}: the model reads both",
+                              key=test_key, hint="evaluate on a dataset built with the same encoding")
+    if test.num_puzzle_identifiers > train.num_puzzle_identifiers:
+        raise ConfigError(f"the test split ({', '.join(test_paths)}) has {test.num_puzzle_identifiers} puzzle identifiers, "
+                          f"the model's puzzle-embedding table (sized by the train split) {train.num_puzzle_identifiers}",
+                          key=test_key, hint="evaluate on the test split of the training dataset, or one built with "
+                                             "the same puzzle identifiers")
+    return train
+
+
+def _missing_dataset_error(key: str, data_path: str, missing: list[str]) -> ConfigError:
+    build_argv = _suggest_build_command(data_path)
+    build_command = shlex.join(build_argv) if build_argv else None
+    what = ("does not exist" if not Path(data_path).exists()
+            else f"has no built {' / '.join(missing)} split ({missing[0]}/dataset.json is missing)")
+    hint = (f"build it with:\n    {build_command}" if build_command
+            else f"point {key} at a folder built by one of the dataset builders (docs/datasets.md)")
+    return ConfigError(f"dataset folder `{data_path}` {what}", key=key, hint=hint, build_command=build_command,
+                       build_argv=build_argv)
 
 
 def _suggest_build_command(data_path: str) -> list[str] | None:
@@ -73,7 +112,10 @@ def resolve_run_names(cfg: TrainConfig | DictConfig | Mapping[str, Any]) -> tupl
 
     get = (lambda k: getattr(cfg, k)) if isinstance(cfg, TrainConfig) else (lambda k: cfg.get(k))
     arch_name = cfg.arch.name if isinstance(cfg, TrainConfig) else str(cfg["arch"]["name"])
-    project = get("project_name") or default_project_name(_data_path(cfg))
+    train_key, train_paths = dataset_keys(cfg)[:2]
+    # Named as the original whose dataset key the config uses: HRM's "<Folder> ACT-torch", TRM's "-ACT-torch".
+    separator = "-" if train_key == "data_paths" else " "
+    project = get("project_name") or default_project_name(train_paths[0] if train_paths else "", separator)
     run = get("run_name") or default_run_name(arch_name)
     checkpoint_path = get("checkpoint_path") or os.path.join("checkpoints", project, run)
     return project, run, checkpoint_path

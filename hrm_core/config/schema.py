@@ -72,8 +72,13 @@ class ArchConfig:
 @dataclass(kw_only=True)
 class TrainConfig:
     arch: ArchConfig = _field(help="The model architecture (config group `arch`, default hrm_v1).")
-    # Data
-    data_path: str = _field(help="Dataset folder built by a dataset builder (holds train/ and test/).")
+    # Data: one folder (HRM's data_path) or a list trained as one (TRM's data_paths), never both
+    data_path: str | None = _field(None, help="Dataset folder built by a dataset builder (holds train/ and test/); "
+                                              "unset when data_paths is given.")
+    data_paths: list[str] = _field(help="TRM's key: dataset folders trained as one, merged as TRM merges them, "
+                                        "e.g. [data/arc1concept-aug-1000] (replaces data_path).", factory=list)
+    data_paths_test: list[str] = _field(help="Dataset folders whose test splits evaluation uses (empty: the "
+                                             "training folders' own test splits).", factory=list)
     # Hyperparameters
     global_batch_size: int = _field(help="Examples per optimizer step, summed over all processes.")
     epochs: int = _field(help="Training epochs (one epoch = one puzzle from every group).")
@@ -88,7 +93,7 @@ class TrainConfig:
     puzzle_emb_weight_decay: float = _field(help="Weight decay of the puzzle-embedding table.")
     puzzle_emb_lr: float = _field(help="Peak learning rate of the puzzle-embedding table (sign SGD).")
     # Names (defaults computed by resolve_run_names, as in the original)
-    project_name: str | None = _field(None, help="Project name (unset: from the dataset folder, '<Folder> ACT-torch').")
+    project_name: str | None = _field(None, help="Project name (unset: from the dataset folder, '<Folder> ACT-torch'; TRM's '<Folder>-ACT-torch' with data_paths).")
     run_name: str | None = _field(None, help="Run name (unset: the arch class plus a random two-word slug).")
     checkpoint_path: str | None = _field(None, help="Run directory for checkpoints and events (unset: checkpoints/<project>/<run>).")
     # Extras of the original
@@ -100,7 +105,9 @@ class TrainConfig:
     compile: str = _field("auto", help="torch.compile the model: auto (on for CUDA unless DISABLE_COMPILE is set), true or false.", choices=COMPILE_CHOICES)
     wandb: bool = _field(False, help="Also log to Weights & Biases (pip install wandb; WANDB_MODE=offline works).")
     wandb_mode: str | None = _field(None, help="wandb.init mode: online, offline or disabled (unset: wandb's default).", choices=("online", "offline", "disabled"))
-    evaluators: list[str] = _field(help="Extra evaluators run at each evaluation, e.g. [arc] for ARC pass@K.", factory=list)
+    evaluators: list[dict[str, Any]] = _field(
+        help="Extra evaluators run at each evaluation: names or {name: ..., options}, e.g. [arc] for ARC pass@K "
+             "or TRM's [{name: arc@ARC}] (docs/evaluation.md).", factory=list)
     eval_num_samples: int = _field(4, help="Eval predictions per set recorded in `samples` events for viewers.")
     resume: str | None = _field(None, help="Continue a run: auto (newest checkpoint in checkpoint_path, if any), a checkpoint folder or a run directory.")
     load_checkpoint: str | None = _field(None, help="Start a new run from these weights (a checkpoint folder, a run directory or a weights file), e.g. to fine-tune.")
@@ -109,6 +116,11 @@ class TrainConfig:
     on_nonfinite: str = _field("stop", help="On a NaN/inf loss: stop (status failed, last checkpoint kept) or continue (skip that update).", choices=NONFINITE_CHOICES)
     ema: bool = _field(False, help="Keep an exponential moving average of the dense weights, used for eval and checkpoints.")
     ema_rate: float = _field(0.999, help="EMA decay per step (ema = rate * ema + (1 - rate) * weights).")
+    # Keys of the TRM reference (TinyRecursiveModels' pretrain.py)
+    min_eval_interval: int = _field(0, help="Skip evaluation (and its checkpoint) for the first this many eval "
+                                            "intervals; 0 evaluates from the first one.")
+    freeze_weights: bool = _field(False, help="Train only the puzzle embeddings; the rest of the model stays as "
+                                              "loaded (e.g. with load_checkpoint).")
 
     @property
     def arch_kwargs(self) -> dict[str, Any]:
@@ -117,6 +129,20 @@ class TrainConfig:
         arch = {k: v for k, v in arch.items() if v is not None}
         arch["loss"] = {"name": self.arch.loss.name, "loss_type": self.arch.loss.loss_type}
         return arch
+
+    @property
+    def train_data_paths(self) -> list[str]:
+        """The dataset folders training reads: data_paths, or data_path alone."""
+        return list(self.data_paths) if self.data_paths else [self.data_path] if self.data_path is not None else []
+
+    @property
+    def test_data_paths(self) -> list[str]:
+        """The dataset folders whose test splits evaluation reads: data_paths_test, else the training folders."""
+        return list(self.data_paths_test) if self.data_paths_test else self.train_data_paths
+
+    @property
+    def evaluator_names(self) -> list[str]:
+        return [entry["name"] for entry in self.evaluators]
 
     @property
     def eval_every_epochs(self) -> int:
@@ -174,7 +200,8 @@ def _type_name(tp: Any) -> str:
         inner = next(a for a in args if a is not type(None))
         return f"{_type_name(inner)} | None"
     if typing.get_origin(tp) is list:
-        return f"list[{args[0].__name__}]"
+        inner = typing.get_origin(args[0]) or args[0]
+        return f"list[{inner.__name__}]"
     return tp.__name__
 
 

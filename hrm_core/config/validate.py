@@ -86,7 +86,9 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str, overrides: Sequence[
             continue
         value = data[f.name]
         nested = dataclass_type(hints[f.name])
-        if nested is not None:
+        if dotted == "evaluators":
+            kwargs[f.name] = _evaluator_entries(value, overrides)
+        elif nested is not None:
             if not isinstance(value, Mapping):
                 raise ConfigError(f"`{dotted}` must be a section of keys, got {value!r}", key=dotted)
             kwargs[f.name] = _build(nested, value, f"{dotted}.", overrides)
@@ -148,9 +150,31 @@ def _check_ranges(c: TrainConfig) -> None:
     if unknown_outputs:
         raise ConfigError(f"eval_save_outputs: unknown output {unknown_outputs[0]!r}", key="eval_save_outputs",
                           hint=f"choose from {', '.join(EVAL_OUTPUTS)}")
-    for name in c.evaluators:
-        _check_evaluator(name)
+    _check_data_keys(c)
+    if c.min_eval_interval < 0:
+        raise ConfigError(f"`min_eval_interval` must be 0 or more, got {c.min_eval_interval}", key="min_eval_interval",
+                          hint=field_help("min_eval_interval"))
+    if c.freeze_weights and c.arch.puzzle_emb_ndim == 0:
+        raise ConfigError("freeze_weights=true trains only the puzzle embeddings, but this model has none "
+                          "(arch.puzzle_emb_ndim=0): nothing would train", key="freeze_weights",
+                          hint="freeze_weights=false, or a model with puzzle embeddings (arch.puzzle_emb_ndim > 0)")
     _check_arch(c)
+
+
+def _check_data_keys(c: TrainConfig) -> None:
+    """One dataset key: HRM's data_path (one folder) or TRM's data_paths (a list), not both, not neither."""
+    if c.data_path is not None and c.data_paths:
+        raise ConfigError(
+            f"data_path (HRM's key: one folder) and data_paths (TRM's key: folders trained as one) are both set: "
+            f"data_path={c.data_path}, data_paths=[{','.join(c.data_paths)}]", key="data_paths",
+            hint=f"keep one: data_path=null trains on data_paths alone, data_paths=[] on {c.data_path} alone, "
+                 f"data_paths=[{','.join([c.data_path, *c.data_paths])}] on all of them")
+    if c.data_path is None and not c.data_paths:
+        raise ConfigError("no dataset: data_path and data_paths are both unset", key="data_path",
+                          hint="data_path=DIR, or data_paths=[DIR,...] (docs/datasets.md lists the builders)")
+    for key, paths in (("data_paths", c.data_paths), ("data_paths_test", c.data_paths_test)):
+        if any(not path for path in paths):
+            raise ConfigError(f"`{key}` holds an empty folder name: {list(paths)}", key=key, hint=field_help(key))
 
 
 def _check_arch(c: TrainConfig) -> None:
@@ -177,11 +201,21 @@ def _check_arch(c: TrainConfig) -> None:
         raise ConfigError(text, key=key) from None
 
 
-def _check_evaluator(name: str) -> None:
-    try:
-        from hrm_core import evaluators  # written alongside `hrm_core.evaluate`
-    except ImportError:
-        raise ConfigError(f"unknown evaluator {name!r}: this installation has no evaluators", key="evaluators") from None
-    known = list(getattr(evaluators, "EVALUATORS", {}))
-    if known and name not in known:
-        raise ConfigError(f"unknown evaluator {name!r}", key="evaluators", hint=f"known evaluators: {', '.join(known)}")
+def _evaluator_entries(value: Any, overrides: Sequence[str]) -> list[dict[str, Any]]:
+    """`evaluators` as a list of `{"name": ..., **options}`: names (`[arc]`) or TRM's mappings
+    (`[{name: arc@ARC}]`), resolved and checked by hrm_core.evaluators."""
+    from hrm_core import evaluators  # imports torch: only when the key is set
+
+    override = _override_for("evaluators", overrides)
+    where = f"the override {override!r}" if override else "`evaluators`"
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{where}: expected a list of evaluators, e.g. [arc] or [{{name: arc@ARC}}], got {value!r}",
+                          key="evaluators", hint=field_help("evaluators"))
+    entries = []
+    for index, entry in enumerate(value):
+        try:
+            entries.append(evaluators.resolve_entry(entry))
+        except ValueError as e:
+            raise ConfigError(f"{where}, entry {index}: {e}", key="evaluators",
+                              hint="docs/evaluation.md lists the evaluators and their options") from None
+    return entries

@@ -13,8 +13,11 @@ and the folder itself may hold `identifiers.json`: a list mapping each puzzle id
 blank puzzle, `"<blank>"`). A *group* is one source puzzle with all of its augmentations; training samples
 one puzzle per group per epoch.
 
-Datasets written by the original's builders load unchanged. Our builders add an optional `puzzle_kind`
-field to dataset.json (and mazes a `charset`); pydantic in the original ignores unknown fields.
+Datasets written by the original HRM's builders and by TinyRecursiveModels' (TRM) builders load unchanged.
+TRM's loader also needs `total_puzzles` (the split's number of puzzles, over all its sets), which HRM's
+builders do not write: our builders write it, and a dataset without it still loads (`puzzle_count`).
+Our builders add an optional `puzzle_kind` field to dataset.json (and mazes a `charset`); pydantic in both
+originals ignores unknown fields.
 """
 
 from __future__ import annotations
@@ -47,7 +50,9 @@ class DatasetMetadata:
     total_groups: int
     mean_puzzle_examples: float
     sets: list[str]
-    # Extensions (optional, absent in datasets built by the original).
+    # TRM's field (its loader requires it; HRM's builders do not write it): puzzles in the split, all sets.
+    total_puzzles: int | None = None
+    # Extensions (optional, absent in datasets built by the originals).
     puzzle_kind: str | None = None
     charset: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -74,8 +79,8 @@ class DatasetMetadata:
 
     def save(self, split_dir: str | Path) -> None:
         data = asdict(self)
-        extensions = ("puzzle_kind", "charset")
-        data = {k: v for k, v in data.items() if k != "extra" and not (k in extensions and v is None)}
+        optional = ("total_puzzles", "puzzle_kind", "charset")
+        data = {k: v for k, v in data.items() if k != "extra" and not (k in optional and v is None)}
         data.update(self.extra)
         Path(split_dir, METADATA_FILE).write_text(json.dumps(data, indent=2))
 
@@ -122,6 +127,8 @@ def _check_field_types(path: Path, raw: dict[str, Any]) -> None:
     for name in ("pad_id", "blank_identifier_id", "vocab_size", "seq_len", "num_puzzle_identifiers", "total_groups"):
         if not is_int(raw[name]):
             raise DatasetFormatError(f"{path}: {name} must be an integer, got {raw[name]!r}; rebuild the dataset.")
+    if raw.get("total_puzzles") is not None and not is_int(raw["total_puzzles"]):
+        raise DatasetFormatError(f"{path}: total_puzzles must be an integer, got {raw['total_puzzles']!r}; rebuild the dataset.")
     if raw["ignore_label_id"] is not None and not is_int(raw["ignore_label_id"]):
         raise DatasetFormatError(f"{path}: ignore_label_id must be an integer or null, got {raw['ignore_label_id']!r}")
     if not (isinstance(raw["mean_puzzle_examples"], (int, float)) and not isinstance(raw["mean_puzzle_examples"], bool)):

@@ -1,37 +1,48 @@
-"""Batches from a puzzle dataset (the original's format, see hrm_core/data/format.py), for training and eval.
+"""Batches from a puzzle dataset (the originals' format, see hrm_core/data/format.py), for training and eval.
 
-Semantics are the original puzzle_dataset.py's:
+Semantics are the originals' puzzle_dataset.py's (HRM's for one dataset folder, TRM's for several):
 
-Training (`TrainBatches`): one *pass* covers `epochs_per_pass` epochs (the eval interval). For each set, the
-groups are shuffled once per epoch (Philox generator seeded with `seed + pass_counter`), the per-epoch
+A split (`PuzzleSplit`) is one dataset folder's split, or several trained as one (`data_paths`). Several
+are merged as TRM's loader merges them (`merge_metadata`): their dataset.json must agree on seq_len,
+vocab_size, pad_id, ignore_label_id, blank_identifier_id, sets and num_puzzle_identifiers; groups and
+puzzle-identifier counts add up; puzzle identifiers are used as they are (not offset). The split's *parts*
+are its (set, dataset) pairs in TRM's order: every dataset's `all`, then every dataset's next set, ...
+
+Training (`TrainBatches`): one *pass* covers `epochs_per_pass` epochs (the eval interval). For each part,
+the groups are shuffled once per epoch (Philox generator seeded with `seed + pass_counter`), the per-epoch
 orders are concatenated, and the pass walks them: each group contributes one random puzzle of the group,
 whose examples (in random order, truncated to the space left) fill the global batch. A global batch that
-cannot be filled ends the pass (the last incomplete batch is dropped). Every rank builds the same global
-batch and keeps its slice `[rank * local : (rank + 1) * local]`.
+cannot be filled ends the part's walk (the last incomplete batch is dropped). Every rank packs the same
+groups and puzzles into the global batch and keeps its slice `[rank * local : (rank + 1) * local]`.
 
-The original picks the examples inside a puzzle with numpy's global, unseeded generator; here a second
-generator seeded from (seed, pass counter) does it, so that runs and resumes are reproducible. The drawn
-distribution is the same.
+The examples inside a puzzle are ordered by the *example stream*: the originals draw them with
+`np.random.choice` in their loader worker, whose numpy generator torch seeds from the base seed the
+DataLoader drew (hrm_core/data/worker_seed.py). Here a `RandomState` seeded the same way from `loader_seed`
+does it, continuing across passes as the originals' persistent worker does. Each rank has its own stream
+(the originals seed every rank differently), so ranks agree on the batch's puzzles but each orders the
+examples within a puzzle its own way, exactly as the originals do.
 
-Evaluation (`eval_batches`): every example of every set exactly once, in order, in global batches; each rank
-takes its slice and pads it to the local batch size with the blank puzzle id, the pad token and the ignore
-label.
+Evaluation (`eval_batches`): every example of every part exactly once, in order, in global batches; each
+rank takes its slice and pads it to the local batch size with the blank puzzle id, the pad token and the
+ignore label.
 
-`TrainBatches.state_dict()` captures the position (pass counter, set, index into the group order) and both
-generators after the last batch handed out, so a resumed run continues with exactly the next batch.
+`TrainBatches.state_dict()` captures the position (pass counter, part, index into the group order) and the
+group generator after the last batch handed out, the same on every rank; `rank_state_dict()` this rank's
+example stream. Together they let a resumed run continue with exactly the next batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from hrm_core.data.format import ARRAY_FIELDS, DatasetFormatError, DatasetMetadata, array_path
+from hrm_core.data.format import ARRAY_FIELDS, METADATA_FILE, DatasetFormatError, DatasetMetadata, array_path
+from hrm_core.data.worker_seed import worker_numpy_seed
 
 IGNORE_LABEL_ID = -100  # the label the losses skip (hrm_core.models.losses.IGNORE_LABEL_ID)
 
@@ -47,33 +58,112 @@ class Batch:
     tensors: dict[str, torch.Tensor]
     global_size: int  # examples in the global batch, excluding padding
     local_valid: int  # rows of this rank's batch that are real examples (the rest is padding)
+    dataset_index: int = 0  # which of the split's dataset folders the batch comes from
+
+
+@dataclass
+class SplitPart:
+    """One set of one dataset folder of a split: the unit the sampler walks and evaluation runs through."""
+
+    set_name: str  # the set's name in dataset.json; evaluation reports per set name
+    dataset_index: int  # index into PuzzleSplit.dataset_paths
+    split_dir: Path
+    arrays: dict[str, np.ndarray]
+
+    @property
+    def where(self) -> str:
+        """Names the data in errors: the split folder and the set."""
+        return f"{self.split_dir} set {self.set_name!r}"
 
 
 class PuzzleSplit:
-    """One split (`train` or `test`) of a dataset folder: its metadata and arrays per set."""
+    """One split (`train` or `test`) of one dataset folder, or of several trained as one (TRM's `data_paths`).
 
-    def __init__(self, dataset_path: str | Path, split: str):
-        self.dataset_path = Path(dataset_path)
+    `dataset_paths` is a folder or a list of folders. With one folder the metadata is its dataset.json as it
+    is; with several, `merge_metadata`'s. `parts` lists the (set, dataset) pairs in the order training walks
+    them and evaluation runs them.
+    """
+
+    def __init__(self, dataset_paths: str | Path | Sequence[str | Path], split: str):
+        paths = [dataset_paths] if isinstance(dataset_paths, (str, Path)) else list(dataset_paths)
+        if not paths:
+            raise ValueError("PuzzleSplit needs at least one dataset folder")
+        self.dataset_paths = [Path(p) for p in paths]
         self.split = split
-        self.split_dir = self.dataset_path / split
-        self.metadata = DatasetMetadata.load(self.split_dir)
-        self.sets: dict[str, dict[str, np.ndarray]] = {}
-        for set_name in self.metadata.sets:
-            arrays = {}
-            for field_name in ARRAY_FIELDS:
-                path = array_path(self.split_dir, set_name, field_name)
-                if not path.exists():
-                    raise DatasetFormatError(f"{path} is missing; rebuild the dataset.")
-                try:
-                    arrays[field_name] = np.load(path, mmap_mode=_MMAP_MODES[field_name])
-                except (ValueError, OSError, EOFError) as e:  # truncated, not .npy, or pickled objects
-                    raise DatasetFormatError(f"{path} is not a readable .npy array ({str(e).splitlines()[0]}); "
-                                             "rebuild the dataset.") from None
-            _check_set_arrays(self.split_dir, set_name, arrays, self.metadata.seq_len)
-            self.sets[set_name] = arrays
+        split_dirs = [path / split for path in self.dataset_paths]
+        metadatas = [DatasetMetadata.load(split_dir) for split_dir in split_dirs]
+        arrays = [{set_name: _load_set_arrays(split_dir, set_name, metadata.seq_len) for set_name in metadata.sets}
+                  for split_dir, metadata in zip(split_dirs, metadatas)]
+        if len(paths) == 1:
+            self.metadata = metadatas[0]
+        else:
+            puzzle_counts = [metadata.total_puzzles if metadata.total_puzzles is not None
+                             else sum(set_arrays["puzzle_identifiers"].size for set_arrays in dataset_arrays.values())
+                             for metadata, dataset_arrays in zip(metadatas, arrays)]
+            self.metadata = merge_metadata(list(zip(split_dirs, metadatas, puzzle_counts)))
+        # TRM's order (puzzle_dataset.py, _lazy_load_dataset): set-major, then dataset.
+        self.parts = [SplitPart(set_name, index, split_dirs[index], arrays[index][set_name])
+                      for set_name in self.metadata.sets for index in range(len(paths))]
+
+    @property
+    def split_dir(self) -> Path:
+        """The first dataset folder's split folder (the only one for a single dataset)."""
+        return self.dataset_paths[0] / self.split
 
     def num_examples(self, set_name: str) -> int:
-        return len(self.sets[set_name]["inputs"])
+        """Examples of a set, over all dataset folders."""
+        return sum(len(part.arrays["inputs"]) for part in self.parts if part.set_name == set_name)
+
+
+# The fields TRM's loader asserts equal across the datasets it merges.
+MERGE_AGREEING_FIELDS = ("seq_len", "vocab_size", "pad_id", "ignore_label_id", "blank_identifier_id", "sets",
+                         "num_puzzle_identifiers")
+
+
+def merge_metadata(datasets: list[tuple[Path, DatasetMetadata, int]]) -> DatasetMetadata:
+    """The metadata of several datasets trained as one, computed as TRM's PuzzleDataset computes it.
+
+    `datasets` holds (split folder, its metadata, its number of puzzles) per dataset, in data_paths order.
+    The fields of MERGE_AGREEING_FIELDS must agree (a DatasetFormatError names the first dataset that
+    disagrees and the field); total_groups, total_puzzles and num_puzzle_identifiers add up; the mean
+    number of examples per puzzle is weighted by puzzles. The arithmetic is TRM's, in its order, so the
+    step count (epochs * total_groups * mean_puzzle_examples / global_batch_size) is the same.
+    """
+    first_dir, first, _ = datasets[0]
+    for split_dir, metadata, _ in datasets[1:]:
+        for name in MERGE_AGREEING_FIELDS:
+            if getattr(metadata, name) != getattr(first, name):
+                raise DatasetFormatError(
+                    f"{split_dir / METADATA_FILE} has {name}={getattr(metadata, name)!r}, but {first_dir / METADATA_FILE} "
+                    f"has {name}={getattr(first, name)!r}: datasets trained together (data_paths) must agree on "
+                    f"{', '.join(MERGE_AGREEING_FIELDS)}")
+    weighted_examples = 0.0
+    total_puzzles = total_groups = num_identifiers = 0
+    for _, metadata, puzzles in datasets:
+        weighted_examples += metadata.mean_puzzle_examples * puzzles
+        total_puzzles += puzzles
+        total_groups += metadata.total_groups
+        num_identifiers += metadata.num_puzzle_identifiers
+    kinds = {metadata.puzzle_kind for _, metadata, _ in datasets}
+    return replace(first, num_puzzle_identifiers=num_identifiers, total_groups=total_groups,
+                   mean_puzzle_examples=weighted_examples / total_puzzles if total_puzzles else 0.0,
+                   total_puzzles=total_puzzles, puzzle_kind=first.puzzle_kind if len(kinds) == 1 else None,
+                   extra={})
+
+
+def _load_set_arrays(split_dir: Path, set_name: str, seq_len: int) -> dict[str, np.ndarray]:
+    arrays = {}
+    for field_name in ARRAY_FIELDS:
+        path = array_path(split_dir, set_name, field_name)
+        if not path.exists():
+            raise DatasetFormatError(f"{path} is missing; rebuild the dataset.")
+        try:
+            arrays[field_name] = np.load(path, mmap_mode=_MMAP_MODES[field_name])
+        except (ValueError, OSError, EOFError) as e:  # truncated, not .npy, or pickled objects
+            raise DatasetFormatError(f"{path} is not a readable .npy array ({str(e).splitlines()[0]}); "
+                                     "rebuild the dataset.") from None
+    _check_set_arrays(split_dir, set_name, arrays, seq_len)
+    return arrays
 
 
 def _check_set_arrays(split_dir: Path, set_name: str, arrays: dict[str, np.ndarray], seq_len: int) -> None:
@@ -153,8 +243,8 @@ def _local_batch_size(global_batch_size: int, world_size: int) -> int:
 # ---------------------------------------------------------------------------------------------------------
 # Training
 
-def _bit_generator_state(generator: np.random.Generator) -> dict[str, Any]:
-    """The generator's state as plain Python values (checkpoints load with weights_only=True)."""
+def _plain_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A numpy generator's state as plain Python values (checkpoints load with weights_only=True)."""
 
     def plain(value: Any) -> Any:
         if isinstance(value, dict):
@@ -163,12 +253,16 @@ def _bit_generator_state(generator: np.random.Generator) -> dict[str, Any]:
             return {"__ndarray__": value.tolist(), "dtype": str(value.dtype)}
         if isinstance(value, np.integer):
             return int(value)
+        if isinstance(value, np.floating):
+            return float(value)
         return value
 
-    return plain(generator.bit_generator.state)
+    return plain(state)
 
 
-def _restore_bit_generator(generator: np.random.Generator, state: dict[str, Any]) -> None:
+def _numpy_state(state: dict[str, Any]) -> dict[str, Any]:
+    """`_plain_state`'s inverse."""
+
     def numpy_values(value: Any) -> Any:
         if isinstance(value, dict) and "__ndarray__" in value:
             return np.array(value["__ndarray__"], dtype=value["dtype"])
@@ -176,13 +270,19 @@ def _restore_bit_generator(generator: np.random.Generator, state: dict[str, Any]
             return {k: numpy_values(v) for k, v in value.items()}
         return value
 
-    generator.bit_generator.state = numpy_values(state)
+    return numpy_values(state)
 
 
 class TrainBatches:
-    """Training batches, one pass (= `epochs_per_pass` epochs) per call of `next_pass()`."""
+    """Training batches, one pass (= `epochs_per_pass` epochs) per call of `next_pass()`.
 
-    def __init__(self, split: PuzzleSplit, *, seed: int, global_batch_size: int, epochs_per_pass: int, rank: int, world_size: int):
+    `loader_seed` seeds this rank's example stream: the trainer passes the int64 that the originals'
+    DataLoader draws when it creates the train iterator (hrm_core.data.worker_seed), so the examples come in
+    the originals' order; anything else gives the same kind of sampling in another order.
+    """
+
+    def __init__(self, split: PuzzleSplit, *, seed: int, global_batch_size: int, epochs_per_pass: int, rank: int,
+                 world_size: int, loader_seed: int = 0):
         self.split = split
         self.metadata = split.metadata
         self.seed = seed
@@ -190,27 +290,31 @@ class TrainBatches:
         self.local_batch_size = _local_batch_size(global_batch_size, world_size)
         self.epochs_per_pass = epochs_per_pass
         self.rank = rank
-        # Position: passes begun per set (the original's `_iters`), and where the current one stands.
+        # Position: part walks begun (the originals' `_iters`), and where the current one stands.
         self._iters = 0
-        self._set_index = 0  # index into metadata.sets of the set being walked
-        self._start_index = 0  # next position in that set's group order
+        self._part_index = 0  # index into split.parts of the part being walked
+        self._start_index = 0  # next position in that part's group order
         self._in_pass = False
         self._group_rng: np.random.Generator | None = None
-        self._example_rng: np.random.Generator | None = None
         self._group_order: np.ndarray | None = None
+        self.seed_example_stream(loader_seed)
 
-    # The per-set shuffle, exactly the original: Philox(seed + iters) permutes the groups once per epoch.
-    def _begin_set(self, set_name: str) -> None:
+    def seed_example_stream(self, loader_seed: int) -> None:
+        """(Re)starts the example stream as the originals' loader worker seeds numpy from its base seed."""
+        self._example_rng = np.random.RandomState(worker_numpy_seed(loader_seed))
+
+    # The per-part shuffle, exactly the originals': Philox(seed + iters) permutes the groups once per epoch
+    # and then picks the puzzle of each group.
+    def _begin_part(self, part: SplitPart) -> None:
         self._iters += 1
         self._group_rng = np.random.Generator(np.random.Philox(seed=self.seed + self._iters))
-        self._example_rng = np.random.Generator(np.random.Philox(seed=[self.seed, self._iters]))
-        num_groups = self.split.sets[set_name]["group_indices"].size - 1
+        num_groups = part.arrays["group_indices"].size - 1
         self._group_order = np.concatenate([self._group_rng.permutation(num_groups) for _ in range(self.epochs_per_pass)])
         self._start_index = 0
 
     def _sample_global_batch(self, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Packs groups from the order until the global batch is full: (example indices, puzzle indices)."""
-        assert self._group_order is not None and self._group_rng is not None and self._example_rng is not None
+        assert self._group_order is not None and self._group_rng is not None
         puzzle_indices, group_indices = arrays["puzzle_indices"], arrays["group_indices"]
         examples, puzzles = [], []
         size = 0
@@ -229,29 +333,29 @@ class TrainBatches:
         return np.concatenate(examples), np.concatenate(puzzles)
 
     def next_pass(self) -> Iterator[Batch]:
-        """Yields the batches of one pass over every set; after a resume, the rest of the interrupted pass."""
-        sets = self.metadata.sets
+        """Yields the batches of one pass over every part; after a resume, the rest of the interrupted pass."""
+        parts = self.split.parts
         resuming = self._in_pass
-        while self._set_index < len(sets):
-            set_name = sets[self._set_index]
-            arrays = self.split.sets[set_name]
+        while self._part_index < len(parts):
+            part = parts[self._part_index]
             if not resuming:
-                self._begin_set(set_name)
+                self._begin_part(part)
             resuming = False
             self._in_pass = True
             while self._start_index < self._group_order.size:  # type: ignore[union-attr]
-                example_indices, puzzle_indices = self._sample_global_batch(arrays)
+                example_indices, puzzle_indices = self._sample_global_batch(part.arrays)
                 if puzzle_indices.size < self.global_batch_size:
                     break  # drop the last incomplete batch
                 local = slice(self.rank * self.local_batch_size, (self.rank + 1) * self.local_batch_size)
                 tensors = _collate(self.metadata, {
-                    "inputs": arrays["inputs"][example_indices[local]],
-                    "labels": arrays["labels"][example_indices[local]],
-                    "puzzle_identifiers": arrays["puzzle_identifiers"][puzzle_indices[local]],
-                }, self.local_batch_size, where=f"{self.split.split_dir} set {set_name!r}")
-                yield Batch(set_name, tensors, global_size=int(puzzle_indices.size), local_valid=self.local_batch_size)
-            self._set_index += 1
-        self._set_index = 0
+                    "inputs": part.arrays["inputs"][example_indices[local]],
+                    "labels": part.arrays["labels"][example_indices[local]],
+                    "puzzle_identifiers": part.arrays["puzzle_identifiers"][puzzle_indices[local]],
+                }, self.local_batch_size, where=part.where)
+                yield Batch(part.set_name, tensors, global_size=int(puzzle_indices.size), local_valid=self.local_batch_size,
+                            dataset_index=part.dataset_index)
+            self._part_index += 1
+        self._part_index = 0
         self._in_pass = False
 
     def end_pass(self) -> None:
@@ -260,14 +364,15 @@ class TrainBatches:
         The loop calls it when it stops a pass early at total_steps (the original skips the remaining batches).
         """
         self._in_pass = False
-        self._set_index = 0
+        self._part_index = 0
         self._start_index = 0
 
     def state_dict(self) -> dict[str, Any]:
-        """Position after the last batch handed out, and the generators' states (plain Python values)."""
+        """Position after the last batch handed out and the group generator's state, the same on every rank
+        (plain Python values)."""
         state: dict[str, Any] = {
             "iters": self._iters,
-            "set_index": self._set_index,
+            "set_index": self._part_index,
             "start_index": self._start_index,
             "in_pass": self._in_pass,
             "epochs_per_pass": self.epochs_per_pass,
@@ -275,8 +380,7 @@ class TrainBatches:
             "seed": self.seed,
         }
         if self._in_pass:
-            state["group_rng"] = _bit_generator_state(self._group_rng)  # type: ignore[arg-type]
-            state["example_rng"] = _bit_generator_state(self._example_rng)  # type: ignore[arg-type]
+            state["group_rng"] = _plain_state(self._group_rng.bit_generator.state)  # type: ignore[union-attr]
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -284,26 +388,33 @@ class TrainBatches:
             if state[key] != getattr(self, key):
                 raise ValueError(f"the checkpoint's data sampler used {key}={state[key]}, this run {getattr(self, key)}")
         self._iters = state["iters"]
-        self._set_index = state["set_index"]
+        self._part_index = state["set_index"]
         self._in_pass = state["in_pass"]
         if self._in_pass:
-            # Rebuild the group order of the interrupted pass (the same draws as at its start), then put both
-            # generators back where they were.
+            # Rebuild the group order of the interrupted walk (the same draws as at its start), then put the
+            # generator back where it was.
             self._iters -= 1
-            self._begin_set(self.metadata.sets[self._set_index])
-            _restore_bit_generator(self._group_rng, state["group_rng"])  # type: ignore[arg-type]
-            _restore_bit_generator(self._example_rng, state["example_rng"])  # type: ignore[arg-type]
+            self._begin_part(self.split.parts[self._part_index])
+            self._group_rng.bit_generator.state = _numpy_state(state["group_rng"])  # type: ignore[union-attr]
         self._start_index = state["start_index"]
+
+    def rank_state_dict(self) -> dict[str, Any]:
+        """This rank's example stream (it differs between ranks, as in the originals)."""
+        return {"example_rng": _plain_state(self._example_rng.get_state(legacy=False))}
+
+    def load_rank_state_dict(self, state: dict[str, Any]) -> None:
+        self._example_rng.set_state(_numpy_state(state["example_rng"]))
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Evaluation
 
 def eval_batches(split: PuzzleSplit, *, global_batch_size: int, rank: int, world_size: int) -> Iterator[Batch]:
-    """Every example of every set once, in order; this rank's slice of each global batch, padded."""
+    """Every example of every part once, in order; this rank's slice of each global batch, padded."""
     local_batch_size = _local_batch_size(global_batch_size, world_size)
-    for set_name, arrays in split.sets.items():
-        total = split.num_examples(set_name)
+    for part in split.parts:
+        arrays = part.arrays
+        total = len(arrays["inputs"])
         puzzle_starts = arrays["puzzle_indices"]
         for start in range(0, total, global_batch_size):
             end = min(total, start + global_batch_size)
@@ -315,5 +426,6 @@ def eval_batches(split: PuzzleSplit, *, global_batch_size: int, rank: int, world
                 "inputs": arrays["inputs"][local_start:local_end],
                 "labels": arrays["labels"][local_start:local_end],
                 "puzzle_identifiers": arrays["puzzle_identifiers"][puzzles],
-            }, local_batch_size, where=f"{split.split_dir} set {set_name!r}")
-            yield Batch(set_name, tensors, global_size=end - start, local_valid=local_end - local_start)
+            }, local_batch_size, where=part.where)
+            yield Batch(part.set_name, tensors, global_size=end - start, local_valid=local_end - local_start,
+                        dataset_index=part.dataset_index)

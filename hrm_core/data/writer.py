@@ -176,6 +176,7 @@ class SplitWriter:
             total_groups=len(group_sizes),
             mean_puzzle_examples=self.num_examples / num_puzzles if num_puzzles else 0.0,
             sets=[self.set_name],
+            total_puzzles=num_puzzles,
             puzzle_kind=self.puzzle_kind,
             charset=self.charset,
         )

@@ -223,20 +223,29 @@ def load_training_state(path: Path) -> dict[str, Any]:
 
 
 # Keys that must match for a resume to make sense; others (learning rates, log_interval, ...) may change.
-RESUME_FIXED_KEYS = ("arch", "data_path", "global_batch_size", "epochs", "eval_interval", "seed")
+# "data_path/data_paths" is the list of training folders, however it was given.
+RESUME_FIXED_KEYS = ("arch", "data_path/data_paths", "global_batch_size", "epochs", "eval_interval", "seed", "freeze_weights")
+
+
+def _fixed_value(config: dict[str, Any], key: str) -> Any:
+    if key == "data_path/data_paths":
+        return list(config.get("data_paths") or []) or [config.get("data_path")]
+    if key == "freeze_weights":  # absent from checkpoints written before the key existed
+        return bool(config.get(key, False))
+    return config.get(key)
 
 
 def resume_mismatches(saved_config: dict[str, Any], config: dict[str, Any]) -> list[str]:
     """Human-readable differences in the keys a resume cannot change ([] when compatible)."""
     out = []
     for key in RESUME_FIXED_KEYS:
-        if saved_config.get(key) != config.get(key):
+        if _fixed_value(saved_config, key) != _fixed_value(config, key):
             if key == "arch":
                 changed = sorted(k for k in set(saved_config.get("arch", {})) | set(config.get("arch", {}))
                                  if saved_config.get("arch", {}).get(k) != config.get("arch", {}).get(k))
                 out.append("arch." + "/".join(changed) + " differ")
             else:
-                out.append(f"{key}: {saved_config.get(key)!r} -> {config.get(key)!r}")
+                out.append(f"{key}: {_fixed_value(saved_config, key)!r} -> {_fixed_value(config, key)!r}")
     return out
 
 

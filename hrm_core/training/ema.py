@@ -1,8 +1,10 @@
-"""Exponential moving average of the dense weights (as in the follow-up TRM work).
+"""Exponential moving average of the dense weights (the TRM reference's `ema=True`).
 
-ema <- rate * ema + (1 - rate) * weights after every optimizer step. Only parameters are averaged; buffers
-(the puzzle-embedding table, trained sparsely) are used as they are. Evaluation and checkpoints use the EMA
-weights when it is on (`swapped_in`).
+ema <- (1 - rate) * weights + rate * ema after every optimizer step, in that arithmetic (two products and a
+sum, no lerp), so that the average is the TRM reference's to the bit. It starts from the weights the run
+starts with (after load_checkpoint). Only parameters are averaged; buffers (the puzzle-embedding table,
+trained sparsely) are used as they are. Evaluation and checkpoints use the EMA weights when it is on
+(`swapped_in`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ class EMA:
 
     @torch.no_grad()
     def update(self) -> None:
-        torch._foreach_lerp_(self.shadow, [p.detach().float() for p in self.params], 1.0 - self.rate)
+        weighted = torch._foreach_mul([p.detach().float() for p in self.params], 1.0 - self.rate)
+        torch._foreach_mul_(self.shadow, self.rate)
+        torch._foreach_add_(self.shadow, weighted)
 
     @contextmanager
     def swapped_in(self) -> Iterator[None]:

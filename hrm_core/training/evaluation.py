@@ -67,7 +67,10 @@ def _sample_records(batch: dict[str, torch.Tensor], preds: torch.Tensor, q_halt:
 @torch.inference_mode()
 def run_evaluation(model: nn.Module, split: PuzzleSplit, *, ctx: DistContext, global_batch_size: int, halt_max_steps: int,
                    num_samples: int, identifiers: list[str] | None, save_outputs: list[str], save_dir: Path | None,
-                   evaluators: dict[str, Any]) -> EvalResult:
+                   evaluators: dict[str, Any], evaluator_datasets: dict[str, int] | None = None) -> EvalResult:
+    """`evaluator_datasets` binds an evaluator to the batches of one of the split's dataset folders (by index);
+    an evaluator it does not name sees every batch."""
+    evaluator_datasets = evaluator_datasets or {}
     metadata = split.metadata
     set_ids = {name: i for i, name in enumerate(metadata.sets)}
     wanted = set(save_outputs) | {"logits", "q_halt_logits"}
@@ -79,7 +82,9 @@ def run_evaluation(model: nn.Module, split: PuzzleSplit, *, ctx: DistContext, gl
 
     metric_keys: list[str] | None = None
     sums: torch.Tensor | None = None  # [num_sets, num_metrics]
-    dtype = torch.float32 if ctx.device.type == "mps" else torch.float64
+    # float32 sums over batches and ranks, as both originals keep them: a float64 sum would be more exact but
+    # would differ from the originals' eval metrics in the last bits (docs/training.md, same numbers).
+    dtype = torch.float32
     halting = torch.zeros(len(set_ids), halt_max_steps, dtype=torch.int64, device=ctx.device)
     samples: dict[str, list[dict[str, Any]]] = {}
     saved: dict[str, list[torch.Tensor]] = {}
@@ -109,8 +114,9 @@ def run_evaluation(model: nn.Module, split: PuzzleSplit, *, ctx: DistContext, gl
         if evaluators and valid > 0:
             cpu_batch = {k: v[:valid] for k, v in batch.tensors.items()}
             cpu_outputs = {k: v[:valid].cpu() for k, v in outputs.items()}
-            for evaluator in evaluators.values():
-                evaluator.update_batch(cpu_batch, cpu_outputs)
+            for name, evaluator in evaluators.items():
+                if evaluator_datasets.get(name, batch.dataset_index) == batch.dataset_index:
+                    evaluator.update_batch(cpu_batch, cpu_outputs)
         for key in save_outputs:
             source = tensors if key in tensors else outputs
             if key in source:
@@ -134,7 +140,9 @@ def run_evaluation(model: nn.Module, split: PuzzleSplit, *, ctx: DistContext, gl
                 result.halting[set_name] = [int(c) for c in halting[set_id].cpu().tolist()]
             result.samples = samples
     for name, evaluator in evaluators.items():
-        outcome = evaluator.result(save_dir)
+        # One evaluator writes into the eval folder itself; several each into a sub-folder of their name.
+        target = save_dir if save_dir is None or len(evaluators) == 1 else save_dir / name
+        outcome = evaluator.result(target)
         if ctx.is_main and outcome is not None:
             result.evaluator_results[name] = outcome
     return result

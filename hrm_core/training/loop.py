@@ -29,6 +29,7 @@ from hrm_core import events
 from hrm_core.config import TrainConfig, to_plain_dict
 from hrm_core.data.format import load_identifiers
 from hrm_core.data.loader import PuzzleSplit, TrainBatches
+from hrm_core.data.worker_seed import draw_iterator_seed
 from hrm_core.training import checkpoint as ckpt
 from hrm_core.training.carry import flatten_carry, restore_carry
 from hrm_core.formatting import format_duration
@@ -93,10 +94,10 @@ class Trainer:
 
     def _setup(self) -> None:
         c, ctx = self.config, self.ctx
-        self.train_split = PuzzleSplit(c.data_path, "train")
-        self.test_split = PuzzleSplit(c.data_path, "test")
+        self.train_split = PuzzleSplit(c.train_data_paths, "train")
+        self.test_split = PuzzleSplit(c.test_data_paths, "test")
         self.metadata = self.train_split.metadata
-        self.identifiers = load_identifiers(c.data_path)
+        self.identifiers = load_identifiers(c.test_data_paths[0])  # names the sample predictions (the first folder's)
         self.passes = c.epochs // c.eval_every_epochs
         self.progress.total_steps = total_train_steps(
             epochs=c.epochs, total_groups=self.metadata.total_groups,
@@ -105,19 +106,37 @@ class Trainer:
 
         seed_everything(c.seed + ctx.rank)  # the original seeds torch with seed + rank
         self.bundle: ModelBundle = build_training_model(c, self.metadata, ctx)
+        # The originals' train DataLoader draws one int64 from torch's generator here, when the first pass
+        # creates its iterator (after the model is built); it also seeds their example order. Same draw, same
+        # numbers (hrm_core/data/worker_seed.py). A resumed run restores its generators afterwards.
         self.sampler = TrainBatches(self.train_split, seed=c.seed, global_batch_size=c.global_batch_size,
-                                    epochs_per_pass=c.eval_every_epochs, rank=ctx.rank, world_size=ctx.world_size)
+                                    epochs_per_pass=c.eval_every_epochs, rank=ctx.rank, world_size=ctx.world_size,
+                                    loader_seed=draw_iterator_seed())
         self.ema = EMA(self.bundle.module, c.ema_rate) if c.ema else None
         self.evaluators = self._build_evaluators()
         self.window = WindowAccumulator(c.arch.halt_max_steps, ctx.device)
 
     def _build_evaluators(self) -> dict[str, Any]:
+        """One evaluator per configured entry and evaluation folder, as the TRM reference builds them; each
+        sees the batches of its own folder (`evaluator_datasets`). Its name is the entry's (`arc`), with the
+        entry's position when two entries share a name (`arc0`, `arc1`) and the folder when there are
+        several (`arc[arc-eval]`)."""
+        self.evaluator_datasets: dict[str, int] = {}
         if not self.config.evaluators:
             return {}
         from hrm_core.evaluators import build_evaluator
 
-        return {name: build_evaluator(name, data_path=self.config.data_path, eval_metadata=self.test_split.metadata)
-                for name in self.config.evaluators}
+        paths = self.config.test_data_paths
+        names = self.config.evaluator_names
+        built = {}
+        for position, entry in enumerate(self.config.evaluators):
+            options = {k: v for k, v in entry.items() if k != "name"}
+            for index, path in enumerate(paths):
+                name = entry["name"] if names.count(entry["name"]) == 1 else f"{entry['name']}{position}"
+                name = name if len(paths) == 1 else f"{name}[{Path(path).name}]"
+                built[name] = build_evaluator(entry["name"], data_path=path, eval_metadata=self.test_split.metadata, **options)
+                self.evaluator_datasets[name] = index
+        return built
 
     def _resume_source(self) -> Path | None:
         resume = self.config.resume
@@ -146,9 +165,14 @@ class Trainer:
             load_rng_state(rank_state["rng"], self.ctx.device)
             if rank_state.get("carry") is not None:
                 self.carry = restore_carry(self._carry_template(), rank_state["carry"], self.ctx.device)
+            if rank_state.get("sampler") is not None:
+                self.sampler.load_rank_state_dict(rank_state["sampler"])
+            else:  # written before the example stream was saved
+                self.sampler.seed_example_stream(self.config.seed + self.ctx.rank + self.progress.step)
         else:
             # Documented rule (docs/checkpoints.md): another world size restarts the carry and reseeds.
             seed_everything(self.config.seed + self.ctx.rank + self.progress.step)
+            self.sampler.seed_example_stream(self.config.seed + self.ctx.rank + self.progress.step)
             self.console.message(f"[hrm] {path} was written by {state['world_size']} processes, this run has "
                                  f"{self.ctx.world_size}: the ACT carry restarts and RNGs are reseeded")
         self.last_saved_step = self.progress.step
@@ -205,6 +229,8 @@ class Trainer:
             notes.append(f"weights loaded from {c.load_checkpoint}")
             if note:
                 notes.append(note)
+            if self.ema is not None:  # the average starts from the loaded weights, as in the TRM reference
+                self.ema = EMA(self.bundle.module, c.ema_rate)
         for note in notes:
             self.console.message(f"[hrm] {note}")
 
@@ -279,10 +305,12 @@ class Trainer:
                 self._save_checkpoint()
                 self._end(events.STOPPED)
                 return events.STOPPED
-            self._evaluate()
+            evaluates = self.progress.pass_index >= c.min_eval_interval  # the TRM reference's rule
+            if evaluates:
+                self._evaluate()
             last = self.progress.pass_index == self.passes - 1
             self.progress.pass_index += 1
-            if c.checkpoint_every_eval or last:
+            if (c.checkpoint_every_eval and evaluates) or last:
                 self._save_checkpoint()
             if any_rank(self.ctx, self.stop.requested)[0] and not last:
                 self._save_checkpoint()
@@ -295,9 +323,14 @@ class Trainer:
         model = self.bundle.forward
         model.train()
         for batch in self.sampler.next_pass():
-            if self.progress.step >= self.progress.total_steps:
-                self.sampler.end_pass()
-                break  # the original trains at most total_steps steps
+            if self.progress.step >= self.progress.total_steps:  # the originals train at most total_steps steps
+                if self.ema is None:
+                    self.sampler.end_pass()
+                    break
+                # The TRM reference updates its EMA once per loader batch, also for the batches past
+                # total_steps that it does not train on: the average keeps moving towards the final weights.
+                self.ema.update()
+                continue
             if self._train_step(batch.tensors) == "stop":
                 return "stop"
         return "done"
@@ -394,6 +427,12 @@ class Trainer:
         c = self.config
         started = time.time()
         step = self.progress.step
+        if not self.progress.eval_started:
+            # The originals' eval DataLoader draws one int64 from torch's generator when the first evaluation
+            # creates its iterator (persistent workers: never again); the draw moves the training exploration
+            # stream that follows, so it is made here too (hrm_core/data/worker_seed.py).
+            draw_iterator_seed()
+            self.progress.eval_started = True
         save_dir = self.run_dir / f"eval_step_{step}" if (c.eval_save_outputs or self.evaluators) else None
         self.bundle.forward.eval()
         context = self.ema.swapped_in() if self.ema is not None else nullcontext()
@@ -401,7 +440,8 @@ class Trainer:
             result: EvalResult = run_evaluation(
                 self.bundle.forward, self.test_split, ctx=self.ctx, global_batch_size=c.global_batch_size,
                 halt_max_steps=c.arch.halt_max_steps, num_samples=c.eval_num_samples, identifiers=self.identifiers,
-                save_outputs=c.eval_save_outputs, save_dir=save_dir, evaluators=self.evaluators)
+                save_outputs=c.eval_save_outputs, save_dir=save_dir, evaluators=self.evaluators,
+                evaluator_datasets=self.evaluator_datasets)
         self.bundle.forward.train()
         puzzle = self.test_split.metadata.puzzle_description()
         for set_name, metrics in result.metrics.items():
@@ -445,7 +485,8 @@ class Trainer:
                 "wandb_run_id": self.log.wandb_run_id,
             }
         rank_state = {"rng": rng_state(self.ctx.device),
-                      "carry": flatten_carry(self.carry) if self.carry is not None else None}
+                      "carry": flatten_carry(self.carry) if self.carry is not None else None,
+                      "sampler": self.sampler.rank_state_dict()}
         path = ckpt.write_checkpoint(self.ctx, self.run_dir, step,
                                      ckpt.CheckpointPayload(model_state, training_state, rank_state))
         self.last_saved_step = step

@@ -3,7 +3,8 @@
 As in the original: the per-process batch is global_batch_size / world_size; every rank builds the model
 from its own seed, then takes rank 0's weights (broadcast); the puzzle-embedding table is trained by sparse
 sign-SGD at `puzzle_emb_lr`, everything else by AdamATan2 at `lr`. A model without puzzle embedding
-(`arch.puzzle_emb_ndim=0`) has no table and so only the AdamATan2 optimizer.
+(`arch.puzzle_emb_ndim=0`) has no table and so only the AdamATan2 optimizer. With `freeze_weights` (the
+TRM reference's key) only the table trains: there is no AdamATan2, and the other weights need no gradient.
 """
 
 from __future__ import annotations
@@ -81,8 +82,12 @@ def build_training_model(config: TrainConfig, metadata: DatasetMetadata, ctx: Di
         optimizers.append(SparseSignSGD(table.buffers(), lr=0.0, weight_decay=config.puzzle_emb_weight_decay,
                                         world_size=ctx.world_size))
         base_lrs.append(config.puzzle_emb_lr)
-    optimizers.append(AdamATan2(module.parameters(), lr=0.0, weight_decay=config.weight_decay, betas=(config.beta1, config.beta2)))
-    base_lrs.append(config.lr)
+    if config.freeze_weights:  # validation made sure there is a table to train
+        module.requires_grad_(False)  # gradients still reach the table: its forward keeps its own graph
+    else:
+        optimizers.append(AdamATan2(module.parameters(), lr=0.0, weight_decay=config.weight_decay,
+                                    betas=(config.beta1, config.beta2)))
+        base_lrs.append(config.lr)
     compiled = should_compile(config.compile, ctx.device)
     forward = torch.compile(module, dynamic=False) if compiled else module
     return ModelBundle(module=module, forward=forward, optimizers=optimizers,  # type: ignore[arg-type]

@@ -33,8 +33,9 @@ def random_slug(words: int = 2) -> str:
     return "-".join(parts)
 
 
-def default_project_name(data_path: str) -> str:
-    return f"{os.path.basename(os.path.normpath(data_path)).capitalize()} ACT-torch"
+def default_project_name(data_path: str, separator: str = " ") -> str:
+    """HRM's "<Folder> ACT-torch"; TRM's is "<Folder>-ACT-torch" (separator "-", for data_paths configs)."""
+    return f"{os.path.basename(os.path.normpath(data_path)).capitalize()}{separator}ACT-torch"
 
 
 def default_run_name(arch_name: str) -> str:
