@@ -18,6 +18,7 @@ permutation, band and stack shuffles, row and column shuffles inside them, trans
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -80,9 +81,17 @@ def generate_split(split: str, count: int, *, seed: int, min_rating: int, worker
                 advance(1)
         else:
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                for result in pool.map(_generate_one, jobs, chunksize=8):
-                    results.append(result)
-                    advance(1)
+                try:
+                    for result in pool.map(_generate_one, jobs, chunksize=8):
+                        results.append(result)
+                        advance(1)
+                except BaseException:
+                    # Interrupted (or failed): drop the queued puzzles and end the workers now rather than let
+                    # them finish puzzles nobody will write (a hard one can take seconds).
+                    for worker in multiprocessing.active_children():
+                        worker.terminate()
+                    pool.shutdown(cancel_futures=True)
+                    raise
     return np.stack([r[0] for r in results]), np.stack([r[1] for r in results])
 
 
@@ -171,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
         written = build_sudoku_dataset(args.output_dir, splits, num_aug=args.num_aug, seed=args.seed)
         print(f"wrote {args.output_dir} from {origin}: {written['train']} train and {written['test']} test examples")
 
-    run_builder(build)
+    run_builder(build, output_dir=args.output_dir)
 
 
 if __name__ == "__main__":

@@ -3,16 +3,24 @@ progress display.
 
 A builder raises `DatasetBuildError` for bad input (a malformed file, a grid too large, ...) with a
 message that names the file, the puzzle and the fix. `run_builder` prints it as one line and exits with
-status 2, without a traceback; the DatasetWriter has already removed its temporary folder by then.
+status 2, without a traceback; the DatasetWriter has already removed its temporary folder by then. A build
+of a folder that another process is building stops the same way (`BuildInProgressError`, status 2).
+SIGINT, SIGTERM and SIGHUP stop a build cleanly too (interrupts.py): nothing is written, the temporary
+folder is removed, and the exit status is 128 + the signal's number, as a shell reports a killed command.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+from hrm_core.data.interrupts import BuildInterrupted, catch_build_signals
+from hrm_core.data.writer import BuildInProgressError, BuildLock
 
 EXIT_BAD_INPUT = 2
 
@@ -32,17 +40,22 @@ def positive_int(text: str) -> int:
     return value
 
 
-def run_builder(build: Callable[[], None]) -> None:
-    """Run `build`, turning DatasetBuildError and Ctrl-C into a short message and an exit status."""
+def run_builder(build: Callable[[], None], *, output_dir: str | Path) -> None:
+    """Run `build` of `output_dir` under the folder's build lock (one build per folder at a time, from the first
+    puzzle generated to the last file written), turning DatasetBuildError, a concurrent build and a stop
+    signal (Ctrl-C, SIGTERM, SIGHUP) into a short message and an exit status."""
+    catch_build_signals()
     try:
-        build()
-    except DatasetBuildError as error:
+        with BuildLock(output_dir):
+            build()
+    except (DatasetBuildError, BuildInProgressError) as error:
         print(f"error: {error}", file=sys.stderr)
         print("nothing was written.", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
-    except KeyboardInterrupt:
-        print("interrupted; nothing was written.", file=sys.stderr)
-        raise SystemExit(130) from None
+    except KeyboardInterrupt as interrupt:
+        signum = interrupt.signum if isinstance(interrupt, BuildInterrupted) else signal.SIGINT
+        print(f"interrupted ({signal.Signals(signum).name}); nothing was written.", file=sys.stderr, flush=True)
+        raise SystemExit(128 + signum) from None
 
 
 @contextmanager

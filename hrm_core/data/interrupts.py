@@ -1,0 +1,63 @@
+"""Stopping a dataset build cleanly, whoever stops it: Ctrl-C in a terminal, `kill`, or hrm-tui's cancel key.
+
+A builder's command line (`run_builder`) turns SIGINT, SIGTERM and SIGHUP into `BuildInterrupted` (a
+KeyboardInterrupt) in its main process, so the DatasetWriter's cleanup runs and no temporary folder is left
+behind. The few steps that must not be cut in half (moving the finished folder into place, removing the
+temporary one) run under `interrupts_held()`: a signal that arrives meanwhile is dropped, because the
+build is then ending anyway, one way or the other.
+
+Worker processes forked by a builder (the Sudoku generator's process pool) inherit the handler; in them
+a signal simply ends the process, as it would without the handler, and the main process cleans up.
+Without `catch_build_signals()` (a build run inside another program, e.g. the trainer building the demo
+set), nothing changes: that program's own signal handling applies.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+BUILD_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+_main_pid: int | None = None  # the process that installed the handler
+_held = 0  # depth of interrupts_held() blocks
+
+
+class BuildInterrupted(KeyboardInterrupt):
+    """A build stopped by a signal; `signum` says which."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def catch_build_signals() -> None:
+    """From now on, BUILD_SIGNALS raise BuildInterrupted in this process (call once, from the main thread)."""
+    global _main_pid
+    _main_pid = os.getpid()
+    for signum in BUILD_SIGNALS:
+        signal.signal(signum, _on_signal)
+
+
+@contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Runs the block to its end even if a build signal arrives (the signal is then dropped)."""
+    global _held
+    _held += 1
+    try:
+        yield
+    finally:
+        _held -= 1
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    if os.getpid() != _main_pid:  # a forked worker: end as if there were no handler
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    if _held:
+        return
+    raise BuildInterrupted(signum)
