@@ -385,7 +385,7 @@ def start(plan: LaunchPlan, *, resume: bool = False) -> LaunchRecord:
     _CHILDREN.append(process)
     try:
         info = psutil.Process(process.pid)
-        create_time, cmdline = info.create_time(), info.cmdline()
+        create_time, cmdline = info.create_time(), _cmdline_after_exec(info)
     except psutil.Error:  # it already exited: the record still says what was started
         create_time, cmdline = time.time(), list(plan.argv)
     record = {
@@ -405,6 +405,17 @@ def start(plan: LaunchPlan, *, resume: bool = False) -> LaunchRecord:
     }
     _write_json_atomic(run_dir / LAUNCH_FILE, record)
     return LaunchRecord(pid=process.pid, pgid=process.pid, create_time=create_time, run_dir=run_dir)
+
+
+def _cmdline_after_exec(info: psutil.Process, timeout_s: float = 2.0) -> list[str]:
+    """The new process's command line. Popen returns once the exec has begun, and for a moment after that
+    the kernel may still show an empty command line: wait for the real one (the stop command checks it)."""
+    deadline = time.monotonic() + timeout_s
+    cmdline = info.cmdline()
+    while not cmdline and time.monotonic() < deadline:
+        time.sleep(0.01)
+        cmdline = info.cmdline()
+    return cmdline
 
 
 def reap_children() -> None:
