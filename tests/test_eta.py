@@ -9,7 +9,14 @@ import pytest
 
 from hrm_core.formatting import ETA_ESTIMATING
 from hrm_core.training.console import format_step_line
-from hrm_core.training.eta import AFTER_EVAL_STEPS, SETTLE_SECONDS, SETTLE_STEPS, WARMUP_STEPS, EtaEstimator
+from hrm_core.training.eta import (
+    AFTER_EVAL_STEPS,
+    RATE_WINDOW_STEPS,
+    SETTLE_SECONDS,
+    SETTLE_STEPS,
+    WARMUP_STEPS,
+    EtaEstimator,
+)
 from hrm_tui.bench.synthetic_run import SyntheticRun, write_run
 from hrm_tui.widgets.monitor.progress import ProgressPanel
 
@@ -42,6 +49,17 @@ def test_settled_needs_enough_steps_and_enough_time():
     slow.step_done(SETTLE_SECONDS)
     assert slow.eta_s(10) == pytest.approx(10 * SETTLE_SECONDS)
     assert slow.eta_s(-3) == 0.0
+
+
+def test_the_rate_follows_the_recent_steps():
+    """A shared machine gets busy: the estimate follows the newest RATE_WINDOW_STEPS steps, not the mean."""
+    eta = EtaEstimator()
+    for _ in range(WARMUP_STEPS + 1000):
+        eta.step_done(0.1)
+    assert eta.eta_s(100) == pytest.approx(10.0)
+    for _ in range(RATE_WINDOW_STEPS):
+        eta.step_done(0.5)  # five times slower from now on
+    assert eta.eta_s(100) == pytest.approx(50.0)
 
 
 def test_the_steps_right_after_an_evaluation_are_left_out():

@@ -10,7 +10,9 @@ took 3 minutes), so the estimator
 - times training steps only (evaluations and checkpoint writes are not in any step's time);
 - gives no figure (None, shown as "estimating") until the rate has *settled*: at least `SETTLE_STEPS`
   steps timed, adding up to at least `SETTLE_SECONDS` of training. From then on the ETA is the remaining
-  steps times the mean time of the timed steps.
+  steps times the mean time of the last `RATE_WINDOW_STEPS` timed steps: recent enough to follow a
+  machine whose load changes (a shared server, where the demo's rate varied fivefold within one run),
+  long enough not to jump with every step.
 
 A run shorter than warm-up plus settling shows "estimating" to its end, which is honest: it never had a
 rate worth quoting.
@@ -18,10 +20,13 @@ rate worth quoting.
 
 from __future__ import annotations
 
+from collections import deque
+
 WARMUP_STEPS = 5
 AFTER_EVAL_STEPS = 2
 SETTLE_STEPS = 20
 SETTLE_SECONDS = 10.0
+RATE_WINDOW_STEPS = 200
 
 
 class EtaEstimator:
@@ -31,6 +36,8 @@ class EtaEstimator:
         self._skip = WARMUP_STEPS  # steps still to leave out of the timing
         self.timed_steps = 0
         self.timed_seconds = 0.0
+        self._window: deque[float] = deque(maxlen=RATE_WINDOW_STEPS)  # the newest timed steps' durations
+        self._window_seconds = 0.0
 
     def step_done(self, seconds: float) -> None:
         if self._skip > 0:
@@ -38,6 +45,10 @@ class EtaEstimator:
             return
         self.timed_steps += 1
         self.timed_seconds += seconds
+        if len(self._window) == self._window.maxlen:
+            self._window_seconds -= self._window[0]
+        self._window.append(seconds)
+        self._window_seconds += seconds
 
     def evaluation_done(self) -> None:
         self._skip = max(self._skip, AFTER_EVAL_STEPS)
@@ -50,4 +61,4 @@ class EtaEstimator:
         """Seconds to go for `remaining_steps` more steps; None while the rate is still settling."""
         if not self.settled:
             return None
-        return max(remaining_steps, 0) * self.timed_seconds / self.timed_steps
+        return max(remaining_steps, 0) * max(self._window_seconds, 0.0) / len(self._window)
