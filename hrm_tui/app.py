@@ -143,7 +143,7 @@ class HrmTuiApp(App[None]):
         if recipe.options is None:
             self.notify(f"Cloned the run's overrides{where}; {recipe.note}. It will launch as a new run", markup=False, timeout=8)
         else:
-            self.notify(f"Cloned the run's overrides and launch options{where}; it will launch as a new run", markup=False)
+            self.notify(f"Cloned the run's overrides and launch options{where}; it will launch as a new run", markup=False, timeout=8)
 
     def _use_config_dir(self, config_dir: Path | None) -> bool:
         """Switches the config tree to the run's `--config-dir` when it differs from the current one."""
