@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from hrm_core.data.format import array_path
-from hrm_core.data.writer import BuildInProgressError, BuildLock, DatasetWriter, build_in_progress, build_lock_path, temp_dirs
+from hrm_core.data.writer import BuildInProgressError, BuildLock, build_in_progress, build_lock_path, temp_dirs
 from tests.build_helpers import stand_in_argv, wait_for_path
 from tests.test_data_writer import write_small
 

@@ -83,7 +83,7 @@ def build_preview(
     problems = [f"{message}" for message in marked.values()]
     options, option_problems = draft.parse()
     problems += option_problems.values()
-    problems += [_problem_line(p) for p in trainer_problems]
+    problems += [problem_line(p) for p in trainer_problems]
     common = dict(
         overrides=tuple(overrides),
         marked=marked,
@@ -107,7 +107,8 @@ def build_preview(
     )
 
 
-def _problem_line(problem: Problem) -> str:
+def problem_line(problem: Problem) -> str:
+    """One line for a trainer's problem, as the status line and ctrl+l's refusal say it."""
     where = f"{problem.key}: " if problem.key else ""
     extra = "  (ctrl+b builds it)" if problem.build_command else ""
     return f"{where}{problem.message}{extra}"

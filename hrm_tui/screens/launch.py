@@ -34,7 +34,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
 
-from hrm_tui.forms.command_preview import CommandPreview, build_preview, loading_preview
+from hrm_tui.forms.command_preview import CommandPreview, build_preview, loading_preview, problem_line
 from hrm_tui.forms.config_tree import LIST, PRESET_GROUP, ConfigTree, Problem
 from hrm_tui.forms.form_model import FormModel, split_run_overrides
 from hrm_tui.forms.launch_options_draft import OPTION_HELP, LaunchOptionsDraft
@@ -478,12 +478,12 @@ class LaunchScreen(Screen[None]):
     def _start_validation(self) -> None:
         self._validate_timer = None
         serial = self._validation_serial
-        preview = self._build_preview()
-        if self.model is None or self.model.invalid or preview.plan is None:
+        plan = self.preview.plan
+        if self.model is None or self.model.invalid or plan is None:
             # Nothing the trainer could check: the preview already says what is wrong.
             self._show_problems([], serial)
             return
-        self._validate(preview.plan.overrides, serial)
+        self._validate(plan.overrides, serial)
 
     @work(thread=True, exclusive=True, group="validate")
     def _validate(self, overrides: list[str], serial: int) -> None:
@@ -581,9 +581,8 @@ class LaunchScreen(Screen[None]):
 
     def _launch_checked(self, plan: LaunchPlan, problems: list[Problem]) -> None:
         if problems:
-            self._verdict_serial = self._validation_serial
             self._show_problems(problems, focus=True)
-            self._refuse(self.preview.problems)
+            self._refuse([problem_line(p) for p in problems])
             return
         self._flush_panel()
         if self.preview.plan != plan:

@@ -38,6 +38,8 @@ class LaunchOptionsScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape,ctrl+o", "close", "Close"),
         Binding("ctrl+g", "command", "Command"),
+        Binding("down", "app.focus_next", "Next", show=False),  # past the last option: on to the command
+        Binding("up", "app.focus_previous", "Previous", show=False),
     ]
 
     def __init__(
