@@ -14,7 +14,6 @@ from textual.widgets import Select
 from hrm_tui.forms.config_tree import ConfigTree
 from hrm_tui.runs.discovery import same_run
 from hrm_tui.runs.launcher import LaunchOptions, plan_resume, run_recipe
-from hrm_tui.runs.process_control import find_run_process, stop_run
 from tests.tui_launch_helpers import (
     NOW,
     PROJECT,
@@ -24,6 +23,7 @@ from tests.tui_launch_helpers import (
     notifications,
     settle,
     start_event,
+    stop_runs_left_running,
     wait_for,
     write_events,
     write_launch,
@@ -54,11 +54,7 @@ def user_config_dir(root: Path) -> Path:
 @pytest.fixture()
 def stop_leftovers(tmp_path: Path):
     yield
-    from hrm_tui.runs.discovery import find_run_dirs
-
-    for run_dir in find_run_dirs(tmp_path / "checkpoints") if (tmp_path / "checkpoints").exists() else []:
-        if find_run_process(run_dir) is not None:
-            stop_run(run_dir, grace_s=20, kill_after_s=5)
+    stop_runs_left_running(tmp_path / "checkpoints")
 
 
 @async_test

@@ -155,3 +155,14 @@ async def scroll_with_the_wheel(pilot: Any, widget: Any, times: int, *, down: bo
 
     for _ in range(times):
         await pilot._post_mouse_events([events.MouseScrollDown if down else events.MouseScrollUp], widget, offset=(2, 2))
+
+
+def stop_runs_left_running(runs_root: Path) -> None:
+    """Stops (by their recorded identity) the runs under `runs_root` still alive: a failing test must not
+    leave a trainer running."""
+    from hrm_tui.runs.discovery import find_run_dirs
+    from hrm_tui.runs.process_control import find_run_process, stop_run
+
+    for run_dir in find_run_dirs(runs_root) if runs_root.exists() else []:
+        if find_run_process(run_dir) is not None:
+            stop_run(run_dir, grace_s=20, kill_after_s=5)
