@@ -350,3 +350,22 @@ async def test_the_options_dialog_command_scrolls_with_the_keys(tmp_path: Path):
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, LaunchScreen)
+
+
+@async_test
+async def test_the_list_editor_moves_between_items_with_the_arrows(tmp_path: Path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.launch_screen
+        await settle(pilot, screen)
+        screen.query_one("#field-eval_save_outputs", Input).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        editor = app.screen
+        await pilot.press("ctrl+n", *"inputs", "ctrl+n", *"labels", "up")
+        await pilot.pause()
+        items = list(editor.query(".list-item").results(Input))
+        assert editor.focused is items[0]
+        await pilot.press("end", *"_x", "down", "end", *"_y", "ctrl+s")
+        await settle(pilot, screen)
+        assert screen.model.overrides() == ["+eval_save_outputs=[inputs_x,labels_y]"]
