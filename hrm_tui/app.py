@@ -27,6 +27,7 @@ from hrm_tui.screens.runs import RunsScreen
 
 # A first-time user gets the demo preset: it trains a small model on CPU on a dataset that builds itself.
 DEFAULT_PRESET = "demo"
+CLONE_NOTICE_S = 15  # what a clone did and did not bring along takes a moment to read
 
 
 def _default_run_name(arch_name: str) -> str:
@@ -141,9 +142,9 @@ class HrmTuiApp(App[None]):
                 return
         where = f" (config folder {recipe.config_dir})" if recipe.config_dir else ""
         if recipe.options is None:
-            self.notify(f"Cloned the run's overrides{where}; {recipe.note}. It will launch as a new run", markup=False, timeout=8)
+            self.notify(f"Cloned the run's overrides{where}; {recipe.note}. It will launch as a new run", markup=False, timeout=CLONE_NOTICE_S)
         else:
-            self.notify(f"Cloned the run's overrides and launch options{where}; it will launch as a new run", markup=False, timeout=8)
+            self.notify(f"Cloned the run's overrides and launch options{where}; it will launch as a new run", markup=False, timeout=CLONE_NOTICE_S)
 
     def _use_config_dir(self, config_dir: Path | None) -> bool:
         """Switches the config tree to the run's `--config-dir` when it differs from the current one."""
@@ -157,5 +158,5 @@ class HrmTuiApp(App[None]):
                         severity="error", markup=False)
             return False
         self.notify(f"The form now uses {'config folder ' + str(config_dir) if config_dir else 'the installed config tree only'}, "
-                    "as the cloned run did", markup=False)
+                    "as the cloned run did", markup=False, timeout=CLONE_NOTICE_S)
         return True
