@@ -98,8 +98,7 @@ async def test_config_dir_reaches_the_trainer_and_stays_for_resume_and_clone(tmp
         await wait_for(pilot, lambda: app.runs_screen is not None and len(app.runs_screen.table.summaries) == 1, 30, "the run")
         assert same_run(app.runs_screen.table.selected.path, run_dir)
         await pilot.press("c")
-        await pilot.pause()
-        assert any("launch options" in m and str(config_dir) in m for m in notifications(app))
+        await wait_for(pilot, lambda: any("launch options" in m and str(config_dir) in m for m in notifications(app)), 10, "the clone notice")
         await wait_for(pilot, lambda: app.launch_screen is not None and app.launch_screen.model is not None, 30, "the form")
         screen = app.launch_screen
         await settle(pilot, screen)
@@ -137,8 +136,7 @@ async def test_clone_restores_the_launch_options_and_says_when_a_run_has_none(tm
         await pilot.press("f3")
         await pilot.pause()
         await pilot.press("down", "c")  # the run started by hand
-        await pilot.pause()
-        assert any("started by hand" in m for m in notifications(app))
+        await wait_for(pilot, lambda: any("started by hand" in m for m in notifications(app)), 10, "the clone notice")
         await wait_for(pilot, lambda: screen.model.overrides() == ["+experiment=demo", "beta1=0.8"], 30, "the second clone")
         await settle(pilot, screen)
         assert screen.options_draft.omp_num_threads == "" and screen.options_draft.compile  # the defaults again
