@@ -52,6 +52,8 @@ class CommandPreview:
         if self.problems:
             more = f"  (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
             return f"✗ {self.problems[0]}{more}"
+        if self.plan is None:
+            return f"… {self.not_built}"  # not built yet, for no fault of the user's (the config is loading)
         return CHECKING if self.checking else READY
 
     @property
@@ -63,7 +65,7 @@ class CommandPreview:
 
 
 def loading_preview() -> CommandPreview:
-    return CommandPreview(overrides=(), not_built="loading the config…", problems=("loading the config…",))
+    return CommandPreview(overrides=(), not_built="loading the config…")
 
 
 def build_preview(

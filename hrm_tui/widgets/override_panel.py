@@ -94,6 +94,8 @@ class OverridePanel(VerticalScroll, can_focus=True):
 
     def _command(self, preview: CommandPreview) -> list[Content | str | tuple[str, str]]:
         if not preview.argv:
+            if not preview.problems:  # not built yet (the config is loading): no fault to mark
+                return [(preview.not_built, "$text-muted")]
             return [(f"✗ {preview.not_built}", "$text-error")]
         return self._line([*preview.env, *preview.argv], preview)
 
