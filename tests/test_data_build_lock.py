@@ -106,3 +106,12 @@ def test_the_lock_is_reentrant_within_a_process(tmp_path: Path):
         holder = build_in_progress(out)
         assert holder is not None and holder.pid == os.getpid()  # as another process would see it
     assert build_in_progress(out) is None and not build_lock_path(out).exists()
+
+
+def test_a_builder_called_in_process_leaves_the_signal_handlers_as_they_were(tmp_path: Path):
+    from hrm_core.data.builder_cli import run_builder
+
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    run_builder(lambda: write_small(tmp_path / "d", rows=2), output_dir=tmp_path / "d")
+    assert {signum: signal.getsignal(signum) for signum in before} == before
+    assert np.load(array_path(tmp_path / "d" / "train", "all", "inputs")).shape == (2, 4)

@@ -44,9 +44,8 @@ def run_builder(build: Callable[[], None], *, output_dir: str | Path) -> None:
     """Run `build` of `output_dir` under the folder's build lock (one build per folder at a time, from the first
     puzzle generated to the last file written), turning DatasetBuildError, a concurrent build and a stop
     signal (Ctrl-C, SIGTERM, SIGHUP) into a short message and an exit status."""
-    catch_build_signals()
     try:
-        with BuildLock(output_dir):
+        with catch_build_signals(), BuildLock(output_dir):
             build()
     except (DatasetBuildError, BuildInProgressError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -8,7 +8,7 @@ build is then ending anyway, one way or the other.
 
 Worker processes forked by a builder (the Sudoku generator's process pool) inherit the handler; in them
 a signal simply ends the process, as it would without the handler, and the main process cleans up.
-Without `catch_build_signals()` (a build run inside another program, e.g. the trainer building the demo
+Outside `catch_build_signals()` (a build run inside another program, e.g. the trainer building the demo
 set), nothing changes: that program's own signal handling applies.
 """
 
@@ -34,12 +34,18 @@ class BuildInterrupted(KeyboardInterrupt):
         self.signum = signum
 
 
-def catch_build_signals() -> None:
-    """From now on, BUILD_SIGNALS raise BuildInterrupted in this process (call once, from the main thread)."""
+@contextmanager
+def catch_build_signals() -> Iterator[None]:
+    """Inside the block, BUILD_SIGNALS raise BuildInterrupted in this process (from the main thread); the
+    previous handlers come back after it, so a builder's `main()` called from other code changes nothing."""
     global _main_pid
     _main_pid = os.getpid()
-    for signum in BUILD_SIGNALS:
-        signal.signal(signum, _on_signal)
+    previous = {signum: signal.signal(signum, _on_signal) for signum in BUILD_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @contextmanager
