@@ -18,13 +18,13 @@ permutation, band and stack shuffles, row and column shuffles inside them, trans
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 from hrm_core.data.augment import apply_sudoku_shuffles, sudoku_shuffles
 from hrm_core.data.builder_cli import DatasetBuildError, positive_int, progress, run_builder
@@ -41,6 +41,7 @@ DEFAULT_GENERATED = {"train": 1000, "test": 1000}
 _CSV_ALPHABET = {".": 0, **{str(d): d for d in range(10)}}
 _SPLIT_SEED = {"train": 0, "test": 1}
 _GROUP_BATCH = 4096  # groups per write when there are no augmentations
+_JOBS_PER_TASK = 8  # puzzles a worker generates per task
 
 
 # --------------------------------------------------------------------------------------------------
@@ -80,19 +81,40 @@ def generate_split(split: str, count: int, *, seed: int, min_rating: int, worker
                 results.append(_generate_one(job))
                 advance(1)
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                try:
-                    for result in pool.map(_generate_one, jobs, chunksize=8):
-                        results.append(result)
-                        advance(1)
-                except BaseException:
-                    # Interrupted (or failed): drop the queued puzzles and end the workers now rather than let
-                    # them finish puzzles nobody will write (a hard one can take seconds).
-                    for worker in multiprocessing.active_children():
-                        worker.terminate()
-                    pool.shutdown(cancel_futures=True)
-                    raise
+            # Futures submitted and read in order, rather than pool.map: on an interrupt map's iterator would
+            # cancel the queued futures that the pool, its workers gone, then also tries to fail.
+            pool = ProcessPoolExecutor(max_workers=workers)
+            try:
+                chunks = [jobs[i : i + _JOBS_PER_TASK] for i in range(0, len(jobs), _JOBS_PER_TASK)]
+                for future in [pool.submit(_generate_many, chunk) for chunk in chunks]:
+                    chunk_results = future.result()
+                    results.extend(chunk_results)
+                    advance(len(chunk_results))
+            except BaseException:
+                _abandon_pool(pool)
+                raise
+            pool.shutdown()
     return np.stack([r[0] for r in results]), np.stack([r[1] for r in results])
+
+
+def _generate_many(jobs: list[tuple[int, int, int, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [_generate_one(job) for job in jobs]
+
+
+def _abandon_pool(pool: ProcessPoolExecutor) -> None:
+    """After an interrupt (or a failure): end the workers now rather than let them finish puzzles nobody
+    will write (a hard one takes seconds). The interrupt may have landed anywhere
+    inside the pool's own code, even while it was starting a worker or its manager thread, so every child
+    process goes, registered with the pool or not, and the pool is not waited for."""
+    for child in psutil.Process().children(recursive=True):
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
+    try:
+        pool.shutdown(wait=False)  # with its workers gone, the pool fails the queued futures itself
+    except RuntimeError:  # interrupted between creating its manager thread and starting it
+        pass
 
 
 # --------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hrm_core.data.interrupts import BuildInterrupted, catch_build_signals
+from hrm_core.data.interrupts import BuildInterrupted, catch_build_signals, raise_if_interrupted
 from hrm_core.data.writer import BuildInProgressError, BuildLock
 
 EXIT_BAD_INPUT = 2
@@ -59,7 +59,8 @@ def run_builder(build: Callable[[], None], *, output_dir: str | Path) -> None:
 
 @contextmanager
 def progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
-    """Report progress through `advance(n)`: a live bar on a terminal, a line every ~10% otherwise."""
+    """Report progress through `advance(n)`: a live bar on a terminal, a line every ~10% otherwise. Each
+    advance also checks for a stop signal whose first raise was lost (interrupts.raise_if_interrupted)."""
     if sys.stderr.isatty():
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -67,7 +68,12 @@ def progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
         with Progress(*columns, console=Console(stderr=True)) as bar:
             task = bar.add_task(description, total=total)
-            yield lambda n=1: bar.advance(task, n)
+
+            def advance_bar(n: int = 1) -> None:
+                raise_if_interrupted()
+                bar.advance(task, n)
+
+            yield advance_bar
         return
 
     done = 0
@@ -76,6 +82,7 @@ def progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
 
     def advance(n: int = 1) -> None:
         nonlocal done, next_report
+        raise_if_interrupted()
         done += n
         if done >= next_report or done == total:
             print(f"{description}: {done}/{total} ({time.monotonic() - start:.1f}s)", file=sys.stderr, flush=True)

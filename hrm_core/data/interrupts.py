@@ -8,6 +8,12 @@ build is then ending anyway, one way or the other.
 
 Worker processes forked by a builder (the Sudoku generator's process pool) inherit the handler; in them
 a signal simply ends the process, as it would without the handler, and the main process cleans up.
+
+An exception raised from a signal handler can be lost: when the signal lands while Python runs a callback
+whose exceptions it ignores (e.g. the `os.fork` hooks, so while a process pool starts its workers), the
+build would go on. So the handler also records the signal, and the builders' long loops call
+`raise_if_interrupted()` (through `progress`'s advance and the writer's `add_groups`), which raises it again.
+Around a fork the handler only records it (no raise to lose, and no "Exception ignored" on stderr).
 Outside `catch_build_signals()` (a build run inside another program, e.g. the trainer building the demo
 set), nothing changes: that program's own signal handling applies.
 """
@@ -24,6 +30,9 @@ BUILD_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 _main_pid: int | None = None  # the process that installed the handler
 _held = 0  # depth of interrupts_held() blocks
+_pending: int | None = None  # a stop signal received during the build (see raise_if_interrupted)
+_forking = 0  # inside os.fork (between its before and after-in-parent hooks)
+_fork_hooks_registered = False
 
 
 class BuildInterrupted(KeyboardInterrupt):
@@ -38,14 +47,24 @@ class BuildInterrupted(KeyboardInterrupt):
 def catch_build_signals() -> Iterator[None]:
     """Inside the block, BUILD_SIGNALS raise BuildInterrupted in this process (from the main thread); the
     previous handlers come back after it, so a builder's `main()` called from other code changes nothing."""
-    global _main_pid
-    _main_pid = os.getpid()
+    global _main_pid, _pending, _fork_hooks_registered
+    _main_pid, _pending = os.getpid(), None
+    if not _fork_hooks_registered:  # they cannot be unregistered: once per process, and idle outside builds
+        os.register_at_fork(before=_before_fork, after_in_parent=_after_fork)
+        _fork_hooks_registered = True
     previous = {signum: signal.signal(signum, _on_signal) for signum in BUILD_SIGNALS}
     try:
         yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        _pending = None
+
+
+def raise_if_interrupted() -> None:
+    """Raises BuildInterrupted if a stop signal arrived (whether or not its first raise got through)."""
+    if _pending is not None and not _held:
+        raise BuildInterrupted(_pending)
 
 
 @contextmanager
@@ -60,10 +79,24 @@ def interrupts_held() -> Iterator[None]:
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
+    global _pending
     if os.getpid() != _main_pid:  # a forked worker: end as if there were no handler
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
         return
     if _held:
-        return
+        return  # the build is ending anyway (see interrupts_held)
+    _pending = signum
+    if _forking:
+        return  # raised from here it would be lost: the next raise_if_interrupted() raises it
     raise BuildInterrupted(signum)
+
+
+def _before_fork() -> None:
+    global _forking
+    _forking += 1
+
+
+def _after_fork() -> None:
+    global _forking
+    _forking -= 1

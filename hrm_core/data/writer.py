@@ -42,7 +42,7 @@ import numpy as np
 import psutil
 
 from hrm_core.data.format import BLANK_PUZZLE_NAME, IDENTIFIERS_FILE, DatasetMetadata, array_path
-from hrm_core.data.interrupts import interrupts_held
+from hrm_core.data.interrupts import interrupts_held, raise_if_interrupted
 
 # Every `.npy` header we write takes exactly this many bytes (a multiple of 64, as numpy aligns them), so
 # the final shape can be written over the provisional one in place.
@@ -332,6 +332,7 @@ class SplitWriter:
 
         For sets of millions of one-puzzle groups (the full Sudoku set) this avoids a Python call per group.
         """
+        raise_if_interrupted()  # a stop signal whose first raise was lost ends the build here (interrupts.py)
         sizes = np.asarray(puzzle_sizes, dtype=np.int64)
         identifiers = np.asarray(puzzle_identifiers, dtype=np.int32)
         groups = np.asarray(group_sizes, dtype=np.int64)
