@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+# What an ETA reads while the step rate has not settled yet (`eta_s` is null; see hrm_core/training/eta.py).
+ETA_ESTIMATING = "estimating"
+
 
 def format_duration(seconds: float | None) -> str:
     """12s, 5m 03s, 2h 04m, 3d 01h; '?' when unknown (None, NaN or infinite)."""

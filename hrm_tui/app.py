@@ -20,12 +20,14 @@ from textual.binding import Binding
 from hrm_tui.forms.config_tree import ConfigTree
 from hrm_tui.system.gpus import GpuScan
 from hrm_tui.forms.overrides import Edit, OverrideSyntaxError
+from hrm_tui.runs.launcher import LaunchOptions, RunRecipe
 from hrm_tui.runs.process_control import DEFAULT_GRACE_S
 from hrm_tui.screens.launch import LaunchScreen
 from hrm_tui.screens.runs import RunsScreen
 
 # A first-time user gets the demo preset: it trains a small model on CPU on a dataset that builds itself.
 DEFAULT_PRESET = "demo"
+CLONE_NOTICE_S = 15  # what a clone did and did not bring along takes a moment to read
 
 
 def _default_run_name(arch_name: str) -> str:
@@ -71,6 +73,7 @@ class HrmTuiApp(App[None]):
         self._start_mode = start_mode
         self._attach = attach
         self._initial_form = self._initial_choices(preset, overrides or [])
+        self._initial_options: LaunchOptions | None = None
         self.launch_screen: LaunchScreen | None = None
         self.runs_screen: RunsScreen | None = None
         self.add_mode("launch", self._make_launch_screen)
@@ -88,7 +91,7 @@ class HrmTuiApp(App[None]):
 
     def _make_launch_screen(self) -> LaunchScreen:
         choices, edits = self._initial_form
-        self.launch_screen = LaunchScreen(choices=choices, edits=edits)
+        self.launch_screen = LaunchScreen(choices=choices, edits=edits, options=self._initial_options)
         return self.launch_screen
 
     def _make_runs_screen(self) -> RunsScreen:
@@ -121,15 +124,39 @@ class HrmTuiApp(App[None]):
         if open_monitor:
             self.open_monitor(run_dir)
 
-    def clone_into_form(self, overrides: list[str]) -> None:
-        if self.launch_screen is None:
+    def clone_into_form(self, recipe: RunRecipe) -> None:
+        """The run's overrides, launch options and config folder into the form, as a new run to launch."""
+        if not self._use_config_dir(recipe.config_dir):
+            return
+        if self.launch_screen is None:  # the form has not been opened yet: it opens on the clone
             try:
-                self._initial_form = self._initial_choices(None, overrides)
+                self._initial_form = self._initial_choices(None, recipe.overrides)
             except OverrideSyntaxError as error:
                 self.notify(f"Cannot clone: {error}", severity="error", markup=False)
                 return
+            self._initial_options = recipe.options
             self.switch_mode("launch")
         else:
             self.switch_mode("launch")
-            self.launch_screen.load_run_overrides(overrides)
-        self.notify("Cloned the run's config into the form; it will launch as a new run")
+            if not self.launch_screen.load_recipe(recipe):
+                return
+        where = f" (config folder {recipe.config_dir})" if recipe.config_dir else ""
+        if recipe.options is None:
+            self.notify(f"Cloned the run's overrides{where}; {recipe.note}. It will launch as a new run", markup=False, timeout=CLONE_NOTICE_S)
+        else:
+            self.notify(f"Cloned the run's overrides and launch options{where}; it will launch as a new run", markup=False, timeout=CLONE_NOTICE_S)
+
+    def _use_config_dir(self, config_dir: Path | None) -> bool:
+        """Switches the config tree to the run's `--config-dir` when it differs from the current one."""
+        current = self.config_tree.user_dir
+        if (config_dir and config_dir.resolve()) == current:
+            return True
+        try:
+            self.config_tree = ConfigTree.load(config_dir)
+        except FileNotFoundError:
+            self.notify(f"Cannot clone: the run was started with --config-dir {config_dir}, which no longer exists",
+                        severity="error", markup=False)
+            return False
+        self.notify(f"The form now uses {'config folder ' + str(config_dir) if config_dir else 'the installed config tree only'}, "
+                    "as the cloned run did", markup=False, timeout=CLONE_NOTICE_S)
+        return True

@@ -116,15 +116,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     config_dir = getattr(args, "config_dir", None)
     runs_root = Path(getattr(args, "runs_root", "checkpoints"))
     try:
+        theme = check_theme(args.theme)
         if args.command == "runs":
             return _print_to_pipe(lambda: print_runs(runs_root, as_json=args.json))
         if args.command == "launch":
             return launch(args, config_dir, runs_root)
+        tree = _load_tree(config_dir)
         if args.command == "attach":
             run_dir = resolve_run(args.run, runs_root)
-            return run_app(config_dir, runs_root, theme=getattr(args, "theme", None), start_mode="runs", attach=run_dir)
-        preset = None if (args.preset or "").lower() == "none" else (args.preset or "demo")
-        return run_app(config_dir, runs_root, theme=args.theme, preset=preset, start_mode="runs" if args.screen == "runs" else "launch")
+            return run_app(tree, runs_root, theme=theme, start_mode="runs", attach=run_dir)
+        preset = check_preset(args.preset, tree)
+        return run_app(tree, runs_root, theme=theme, preset=preset, start_mode="runs" if args.screen == "runs" else "launch")
     except UserError as error:
         print(f"hrm-tui: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -158,10 +160,36 @@ def _load_tree(config_dir: str | None) -> ConfigTree:
         raise UserError(str(error)) from None
 
 
-def run_app(config_dir: str | None, runs_root: Path, *, theme: str | None = None, **kwargs: Any) -> int:
+def check_theme(theme: str | None) -> str | None:
+    """The --theme name if Textual has such a theme; a UserError listing the themes otherwise."""
+    if theme is None:
+        return None
+    from textual.theme import BUILTIN_THEMES  # the app registers exactly these
+
+    if theme not in BUILTIN_THEMES:
+        raise UserError(f"unknown theme {theme!r}; choose one of: {', '.join(sorted(BUILTIN_THEMES))}")
+    return theme
+
+
+def check_preset(preset: str | None, tree: ConfigTree) -> str | None:
+    """The preset the form opens with: --preset NAME (checked against the config tree), None for 'none'."""
+    from hrm_tui.app import DEFAULT_PRESET
+
+    if preset is None:
+        return DEFAULT_PRESET
+    if preset.lower() == "none":
+        return None
+    if preset not in tree.presets:
+        where = f" (config/experiment/ and {tree.user_dir}/experiment/)" if tree.user_dir else " (config/experiment/)"
+        choices = ", ".join([*tree.presets, "none"])
+        raise UserError(f"unknown preset {preset!r}{where}; choose one of: {choices}")
+    return preset
+
+
+def run_app(tree: ConfigTree, runs_root: Path, *, theme: str | None = None, **kwargs: Any) -> int:
     from hrm_tui.app import HrmTuiApp
 
-    app = HrmTuiApp(config_tree=_load_tree(config_dir), runs_root=runs_root, theme=theme, **kwargs)
+    app = HrmTuiApp(config_tree=tree, runs_root=runs_root, theme=theme, **kwargs)
     app.run()
     return 0
 
@@ -256,7 +284,7 @@ def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, ou
     cfg = tree.compose(overrides)
     names = _run_names(cfg, runs_root)
     try:
-        plan = plan_launch(overrides, options, names=names, present=set(flatten(cfg)))
+        plan = plan_launch(overrides, options, names=names, present=set(flatten(cfg)), config_dir=tree.user_dir)
     except LaunchError as error:
         raise UserError(str(error)) from None
     print(plan.command_line(), file=out)

@@ -16,6 +16,7 @@ import torch
 import yaml
 
 from hrm_core import events
+from hrm_core.training.eta import SETTLE_STEPS, WARMUP_STEPS
 from tests.training_helpers import (
     events_of, pretrain_argv, run_trainer, tiny_overrides, torchrun_argv, write_tiny_dataset,
 )
@@ -37,7 +38,7 @@ SCHEMA: dict[str, dict] = {
     events.RUN_START: START_FIELDS,
     events.RESUME: {**POSITION, "from": str, **START_FIELDS},
     events.TRAIN: {**POSITION, "total_steps": int, "lr": _float, "metrics": dict, "examples_per_s": _float,
-                   "tokens_per_s": _float, "elapsed_s": _float, "eta_s": _float},
+                   "tokens_per_s": _float, "elapsed_s": _float, "eta_s": lambda v: v is None or _float(v)},
     events.EVAL: {**POSITION, "set": str, "metrics": dict},
     events.HALTING: {**POSITION, "phase": str, "counts": list},
     events.SAMPLES: {**POSITION, "set": str, "puzzle": dict, "samples": list},
@@ -108,6 +109,8 @@ def _check_run_dir(run_dir: Path, *, world_size: int, min_steps: int = 90) -> li
     assert steps == list(range(1, len(steps) + 1)) and len(steps) > min_steps
     first, last = train[0]["metrics"]["lm_loss"], train[-1]["metrics"]["lm_loss"]
     assert math.isfinite(first) and last < first
+    # No ETA from the warm-up steps: null ("estimating") until the step rate has settled (training/eta.py).
+    assert all(e["eta_s"] is None for e in train[: WARMUP_STEPS + SETTLE_STEPS])
     assert {e["phase"] for e in events_of(run_dir, events.HALTING)} == {"train", "eval"}
     # Eval: one per pass (epochs / eval_interval = 2), each followed by a checkpoint (checkpoint_every_eval).
     assert len(events_of(run_dir, events.EVAL)) == 2

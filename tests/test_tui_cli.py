@@ -86,6 +86,9 @@ def test_launch_dry_run_prints_the_command_and_starts_nothing(tmp_path: Path):
         (["launch", "+experiment=demo", "--nnodes", "2", "--dry-run"], "HOST:PORT"),
         (["launch", "+experiment=demo", "--gpus", "zero", "--dry-run"], "--gpus takes GPU indices"),
         (["attach", "no-such-run"], "no run 'no-such-run'"),
+        (["--theme", "nosuch"], "unknown theme 'nosuch'; choose one of: "),
+        (["--theme", "nosuch", "runs"], "unknown theme 'nosuch'; choose one of: "),
+        (["--preset", "nosuch"], "unknown preset 'nosuch' (config/experiment/); choose one of: "),
         (["--config-dir", "does/not/exist", "runs"], None),  # runs does not need the config tree
     ],
 )
@@ -136,3 +139,25 @@ def test_runs_into_a_closed_pipe_stops_quietly(tmp_path: Path):
         os.close(write_end)
     assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr, result.stderr
     assert result.returncode == 0
+
+
+def test_bad_flags_list_the_valid_choices(tmp_path: Path):
+    theme = run_cli("--theme", "nosuch", cwd=tmp_path)
+    assert theme.returncode == 2 and "textual-dark" in theme.stderr and "textual-light" in theme.stderr
+    preset = run_cli("--preset", "nosuch", cwd=tmp_path)
+    assert preset.returncode == 2 and "demo, " in preset.stderr and "sudoku_extreme_1k" in preset.stderr and preset.stderr.rstrip().endswith("none")
+    screen = run_cli("--screen", "nosuch", cwd=tmp_path)
+    assert screen.returncode == 2 and "invalid choice: 'nosuch' (choose from 'form', 'runs')" in screen.stderr
+    assert "Traceback" not in theme.stderr + preset.stderr + screen.stderr
+
+
+def test_launch_passes_the_config_dir_to_the_trainer(tmp_path: Path):
+    presets = tmp_path / "my-configs" / "experiment"
+    presets.mkdir(parents=True)
+    (presets / "mine.yaml").write_text("# @package _global_\ndefaults:\n  - demo\n  - _self_\nepochs: 2\neval_interval: 1\n")
+    result = run_cli("launch", "--config-dir", "my-configs", "+experiment=mine", "--dry-run", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f" -m hrm_core.pretrain --config-dir {tmp_path / 'my-configs'} +experiment=mine " in result.stdout
+    # Without it, the same preset is an error that names it, before anything starts.
+    missing = run_cli("launch", "+experiment=mine", "--dry-run", cwd=tmp_path)
+    assert missing.returncode == 2 and "mine" in missing.stderr

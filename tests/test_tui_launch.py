@@ -15,6 +15,7 @@ from textual.widgets import Input, Select, SelectionList, Static
 
 from hrm_core.config import schema_fields
 from hrm_tui.forms.config_tree import ConfigTree, flatten
+from hrm_tui.runs.launcher import RunRecipe
 from hrm_tui.system.gpus import GpuInfo, GpuScan, list_gpus
 from hrm_tui.screens.launch import LaunchScreen
 from hrm_tui.widgets.config_form import FieldRow, SectionTitle
@@ -65,7 +66,7 @@ async def test_form_loads_the_real_config_tree(tmp_path: Path):
         # Help text comes from the schema.
         assert "learning rate" in row(screen, "lr").spec.help
         # Editors follow the type: a select for loss_type, a switch for bools.
-        assert row(screen, "arch.loss.loss_type").editor.__class__.__name__ == "Select"
+        assert isinstance(row(screen, "arch.loss.loss_type").editor, Select)
         assert row(screen, "checkpoint_every_eval").editor.__class__.__name__ == "CompactSwitch"
 
 
@@ -122,7 +123,7 @@ async def test_a_bad_value_blocks_launch_with_a_message_at_the_field(tmp_path: P
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.launch_screen
         await settle(pilot, screen)
-        assert screen._status() == ("✓ ready to launch (ctrl+l)", True)
+        assert screen.preview.status == "✓ ready to launch (ctrl+l)" and screen.preview.launchable
 
         # A wrong type is caught as it is typed.
         await type_into(pilot, screen, "lr", "fast")
@@ -141,8 +142,7 @@ async def test_a_bad_value_blocks_launch_with_a_message_at_the_field(tmp_path: P
         await settle(pilot, screen)
         assert not (tmp_path / "checkpoints").exists()
         assert screen.focused is row(screen, "eval_interval").editor
-        status, ok = screen._status()
-        assert not ok and status.startswith("✗ eval_interval")
+        assert not screen.preview.launchable and screen.preview.status.startswith("✗ eval_interval")
 
 
 @async_test
@@ -181,7 +181,7 @@ async def test_a_missing_dataset_offers_its_builder(tmp_path: Path):
         await pilot.press("escape")
         await settle(pilot, screen)
         assert error_text(screen, "data_path") == ""
-        assert screen._status()[1]
+        assert screen.preview.launchable
 
 
 @async_test
@@ -266,7 +266,7 @@ async def test_launch_options_shape_the_command(tmp_path: Path):
         screen.query_one("#opt-nnodes", Input).focus()
         await pilot.press("ctrl+u", "2")
         await settle(pilot, screen)
-        assert not screen._status()[1]  # no rendezvous endpoint yet
+        assert not screen.preview.launchable  # no rendezvous endpoint yet
         screen.query_one("#opt-rdzv", Input).focus()
         await pilot.press(*"node0:29500")
         await settle(pilot, screen)
@@ -283,7 +283,8 @@ async def test_clone_fills_the_form_without_the_run_identity(tmp_path: Path):
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.launch_screen
         await settle(pilot, screen)
-        app.clone_into_form(["+experiment=demo", "lr=7e-5", "+run_name='old run'", "+checkpoint_path=somewhere", "+resume=auto"])
+        overrides = ["+experiment=demo", "lr=7e-5", "+run_name='old run'", "+checkpoint_path=somewhere", "+resume=auto"]
+        app.clone_into_form(RunRecipe(overrides, options=None, config_dir=None))
         await settle(pilot, screen)
         assert screen.model.overrides() == ["+experiment=demo", "lr=7e-5"]  # as it was written
         assert screen.query_one("#field-lr", Input).value == "7e-5"

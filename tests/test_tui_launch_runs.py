@@ -15,7 +15,7 @@ from textual.widgets import Input
 from hrm_tui.runs.process_control import find_run_process
 from hrm_tui.runs.discovery import FINISHED, RUNNING, STOPPED, same_run, summarize_run
 from hrm_tui.screens.runs import RunsScreen
-from tests.tui_launch_helpers import RUN_NAME, async_test, make_app, settle, wait_for
+from tests.tui_launch_helpers import RUN_NAME, async_test, make_app, settle, stop_runs_left_running, wait_for
 
 PROJECT = "Demo-sudoku-4x4 ACT-torch"
 
@@ -27,14 +27,8 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture()
 def stop_leftovers(tmp_path: Path):
-    """A failing test must not leave a trainer running: stop (by its recorded identity) what is still alive."""
     yield
-    from hrm_tui.runs.process_control import stop_run
-    from hrm_tui.runs.discovery import find_run_dirs
-
-    for run_dir in find_run_dirs(tmp_path / "checkpoints") if (tmp_path / "checkpoints").exists() else []:
-        if find_run_process(run_dir) is not None:
-            stop_run(run_dir, grace_s=20, kill_after_s=5)
+    stop_runs_left_running(tmp_path / "checkpoints")
 
 
 async def one_thread(pilot, screen) -> None:

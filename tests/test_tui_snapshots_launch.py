@@ -123,3 +123,29 @@ def test_launch_options_dialog(snap_compare, tmp_path: Path):
         await pilot.pause()
 
     assert snap_compare(launch_app(tmp_path), terminal_size=(80, 24), run_before=open_options)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_an_invalid_value_is_marked_in_the_command(snap_compare, tmp_path: Path, size):
+    """lr reads `abc`: the command shows `lr=abc✗`, marked, and the status says what is wrong."""
+
+    async def type_abc(pilot) -> None:
+        screen = pilot.app.launch_screen
+        await settle(pilot, screen)
+        screen.query_one("#field-lr", Input).focus()
+        await pilot.press("ctrl+u", *"abc")
+        await settle(pilot, screen)
+        steady_cursors(pilot.app)
+
+    assert snap_compare(launch_app(tmp_path), terminal_size=size, run_before=type_abc)
+
+
+def test_the_focused_command_strip_shows_the_whole_command(snap_compare, tmp_path: Path):
+    """ctrl+g at 80x24: the strip grows and takes the focus, so the whole command can be read."""
+
+    async def focus_command(pilot) -> None:
+        await form_ready(pilot)
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+
+    assert snap_compare(launch_app(tmp_path), terminal_size=(80, 24), run_before=focus_command)

@@ -44,7 +44,7 @@ def make_app(tmp_path: Path, **kwargs: Any) -> HrmTuiApp:
     return HrmTuiApp(run_namer=lambda arch: RUN_NAME, **kwargs)
 
 
-async def settle(pilot: Any, screen: Any, timeout_s: float = 15.0) -> None:
+async def settle(pilot: Any, screen: Any, timeout_s: float = 60.0) -> None:
     """Waits until the launch form is loaded and the trainer has checked its current values."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -142,3 +142,27 @@ def make_fixture_runs(root: Path) -> dict[str, Path]:
     return runs
 
 
+
+
+def notifications(app: Any) -> list[str]:
+    """The messages of the notifications on screen now (Textual keeps them in `App._notifications`)."""
+    return [n.message for n in app._notifications]
+
+
+async def scroll_with_the_wheel(pilot: Any, widget: Any, times: int, *, down: bool = True) -> None:
+    """Mouse-wheel events over `widget`, through the same path the terminal driver's events take."""
+    from textual import events
+
+    for _ in range(times):
+        await pilot._post_mouse_events([events.MouseScrollDown if down else events.MouseScrollUp], widget, offset=(2, 2))
+
+
+def stop_runs_left_running(runs_root: Path) -> None:
+    """Stops (by their recorded identity) the runs under `runs_root` still alive: a failing test must not
+    leave a trainer running."""
+    from hrm_tui.runs.discovery import find_run_dirs
+    from hrm_tui.runs.process_control import find_run_process, stop_run
+
+    for run_dir in find_run_dirs(runs_root) if runs_root.exists() else []:
+        if find_run_process(run_dir) is not None:
+            stop_run(run_dir, grace_s=20, kill_after_s=5)

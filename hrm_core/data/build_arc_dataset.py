@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         counts = build_arc_dataset(args.output_dir, puzzles, num_aug=args.num_aug, seed=args.seed)
         print(f"wrote {args.output_dir}: {counts['train']} train groups, {counts['test']} test groups, {counts['identifiers']} puzzle identifiers (with <blank>)")
 
-    run_builder(build)
+    run_builder(build, output_dir=args.output_dir)
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
         written = build_maze_dataset(args.output_dir, splits, aug=args.aug)
         print(f"wrote {args.output_dir} from {origin}: {written['train']} train and {written['test']} test examples")
 
-    run_builder(build)
+    run_builder(build, output_dir=args.output_dir)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 from hrm_core.data.augment import apply_sudoku_shuffles, sudoku_shuffles
 from hrm_core.data.builder_cli import DatasetBuildError, positive_int, progress, run_builder
@@ -40,6 +41,7 @@ DEFAULT_GENERATED = {"train": 1000, "test": 1000}
 _CSV_ALPHABET = {".": 0, **{str(d): d for d in range(10)}}
 _SPLIT_SEED = {"train": 0, "test": 1}
 _GROUP_BATCH = 4096  # groups per write when there are no augmentations
+_JOBS_PER_TASK = 8  # puzzles a worker generates per task
 
 
 # --------------------------------------------------------------------------------------------------
@@ -79,11 +81,40 @@ def generate_split(split: str, count: int, *, seed: int, min_rating: int, worker
                 results.append(_generate_one(job))
                 advance(1)
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                for result in pool.map(_generate_one, jobs, chunksize=8):
-                    results.append(result)
-                    advance(1)
+            # Futures submitted and read in order, rather than pool.map: on an interrupt map's iterator would
+            # cancel the queued futures that the pool, its workers gone, then also tries to fail.
+            pool = ProcessPoolExecutor(max_workers=workers)
+            try:
+                chunks = [jobs[i : i + _JOBS_PER_TASK] for i in range(0, len(jobs), _JOBS_PER_TASK)]
+                for future in [pool.submit(_generate_many, chunk) for chunk in chunks]:
+                    chunk_results = future.result()
+                    results.extend(chunk_results)
+                    advance(len(chunk_results))
+            except BaseException:
+                _abandon_pool(pool)
+                raise
+            pool.shutdown()
     return np.stack([r[0] for r in results]), np.stack([r[1] for r in results])
+
+
+def _generate_many(jobs: list[tuple[int, int, int, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [_generate_one(job) for job in jobs]
+
+
+def _abandon_pool(pool: ProcessPoolExecutor) -> None:
+    """After an interrupt (or a failure): end the workers now rather than let them finish puzzles nobody
+    will write (a hard one takes seconds). The interrupt may have landed anywhere
+    inside the pool's own code, even while it was starting a worker or its manager thread, so every child
+    process goes, registered with the pool or not, and the pool is not waited for."""
+    for child in psutil.Process().children(recursive=True):
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
+    try:
+        pool.shutdown(wait=False)  # with its workers gone, the pool fails the queued futures itself
+    except RuntimeError:  # interrupted between creating its manager thread and starting it
+        pass
 
 
 # --------------------------------------------------------------------------------------------------
@@ -171,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
         written = build_sudoku_dataset(args.output_dir, splits, num_aug=args.num_aug, seed=args.seed)
         print(f"wrote {args.output_dir} from {origin}: {written['train']} train and {written['test']} test examples")
 
-    run_builder(build)
+    run_builder(build, output_dir=args.output_dir)
 
 
 if __name__ == "__main__":

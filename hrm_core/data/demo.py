@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hrm_core.data.builder_cli import run_builder
 from hrm_core.data.format import BLANK_PUZZLE_NAME, METADATA_FILE
 from hrm_core.data.sudoku import generate_puzzle
-from hrm_core.data.writer import DatasetWriter
+from hrm_core.data.writer import BuildLock, DatasetWriter
 
 DEMO_DATA_PATH = "data/demo-sudoku-4x4"
 
@@ -65,13 +66,18 @@ def build_demo_dataset(output_dir: str | Path, *, seed: int = 0, replace_existin
 def ensure_demo_dataset(path: str | Path = DEMO_DATA_PATH) -> Path:
     """The demo set at `path`, built first if missing (a second of work).
 
-    Safe when several processes (e.g. torchrun ranks) call it at once: each builds into its own temporary
-    folder and the first rename wins; the others discard their copy. Both copies are identical anyway,
-    since the build is deterministic.
+    Safe when several processes (e.g. two trainers started at once) call it: one builds, under the folder's
+    build lock, and the others wait for it and then find the set complete.
     """
     path = Path(path)
-    if not (path / "train" / METADATA_FILE).exists() or not (path / "test" / METADATA_FILE).exists():
-        build_demo_dataset(path, replace_existing=False)
+
+    def complete() -> bool:
+        return (path / "train" / METADATA_FILE).exists() and (path / "test" / METADATA_FILE).exists()
+
+    if not complete():
+        with BuildLock(path, wait=True):
+            if not complete():
+                build_demo_dataset(path, replace_existing=False)
     return path
 
 
@@ -80,8 +86,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output-dir", default=DEMO_DATA_PATH)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    path = build_demo_dataset(args.output_dir, seed=args.seed)
-    print(f"wrote {path}: {DEMO_TRAIN_PUZZLES} train and {DEMO_TEST_PUZZLES} test 4x4 Sudoku puzzles")
+
+    def build() -> None:
+        path = build_demo_dataset(args.output_dir, seed=args.seed)
+        print(f"wrote {path}: {DEMO_TRAIN_PUZZLES} train and {DEMO_TEST_PUZZLES} test 4x4 Sudoku puzzles")
+
+    run_builder(build, output_dir=args.output_dir)
 
 
 if __name__ == "__main__":

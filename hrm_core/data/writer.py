@@ -9,7 +9,15 @@
 
 Everything is written into a hidden temporary folder next to the output; leaving the `with` block
 without an exception renames it into place (replacing an older build), and an exception deletes it. A
-build that fails or is interrupted therefore never leaves a folder that looks complete.
+build that fails or is interrupted therefore never leaves a folder that looks complete. (A builder's command
+line turns SIGINT/SIGTERM/SIGHUP into an exception, so a cancel ends here too: see interrupts.py.)
+
+One build per output folder at a time: while it builds, the writer holds an exclusive lock (`flock`) on
+`.<name>.build-lock` beside the output folder, and writes its pid, start time and command line into that
+file, so a second builder (from another terminal, another hrm-tui, or by hand) refuses with
+`BuildInProgressError` naming the first, and `build_in_progress(output_dir)` tells who builds. The kernel
+drops the lock when the process ends, however it ends, and the file is removed when the build is done;
+temporary folders left by a builder that was SIGKILLed are removed by the next build of the same folder.
 
 The big arrays (`inputs`, `labels`) are streamed: rows are appended to the `.npy` file as they come, and
 the header, written with room to spare, gets the final row count when the split is finished. The small
@@ -18,17 +26,23 @@ index arrays are kept in memory (a few bytes per puzzle).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import numpy as np
+import psutil
 
 from hrm_core.data.format import BLANK_PUZZLE_NAME, IDENTIFIERS_FILE, DatasetMetadata, array_path
+from hrm_core.data.interrupts import interrupts_held, raise_if_interrupted
 
 # Every `.npy` header we write takes exactly this many bytes (a multiple of 64, as numpy aligns them), so
 # the final shape can be written over the provisional one in place.
@@ -42,27 +56,41 @@ class DatasetWriter:
     def __init__(self, output_dir: str | Path, *, replace_existing: bool = True) -> None:
         self.output_dir = Path(output_dir)
         self.replace_existing = replace_existing
-        self.temp_dir = self.output_dir.parent / f".{self.output_dir.name}.building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.temp_dir = self.output_dir.parent / f"{_temp_prefix(self.output_dir)}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._lock = BuildLock(self.output_dir)
         self._splits: list[SplitWriter] = []
         # True when the output already existed and `replace_existing` was False (another process won).
         self.kept_existing = False
 
     def __enter__(self) -> "DatasetWriter":
         self.output_dir.parent.mkdir(parents=True, exist_ok=True)
-        self.temp_dir.mkdir()
+        self._lock.acquire()  # BuildInProgressError when another build of this folder runs
+        try:
+            _remove_abandoned_temp_dirs(self.output_dir)
+            self.temp_dir.mkdir()
+        except BaseException:
+            self._release()
+            raise
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        if exc_type is not None:
-            for split in self._splits:
-                split.close()
-            shutil.rmtree(self.temp_dir, ignore_errors=True)
-            return
-        unfinished = [split.name for split in self._splits if not split.finished]
-        if unfinished:
-            shutil.rmtree(self.temp_dir, ignore_errors=True)
-            raise RuntimeError(f"split(s) {', '.join(unfinished)} were never finished; nothing was written")
-        self._move_into_place()
+        try:
+            with interrupts_held():
+                if exc_type is not None:
+                    for split in self._splits:
+                        split.close()
+                    shutil.rmtree(self.temp_dir, ignore_errors=True)
+                    return
+                unfinished = [split.name for split in self._splits if not split.finished]
+                if unfinished:
+                    shutil.rmtree(self.temp_dir, ignore_errors=True)
+                    raise RuntimeError(f"split(s) {', '.join(unfinished)} were never finished; nothing was written")
+                self._move_into_place()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        self._lock.release()
 
     def split(self, name: str, *, seq_len: int, set_name: str = "all", dtype: np.dtype | type = np.uint8, puzzle_kind: str | None = None, charset: str | None = None) -> "SplitWriter":
         """Start a split (`train` or `test`) holding one set, `all` as in the original's builders."""
@@ -101,6 +129,173 @@ class DatasetWriter:
         shutil.rmtree(retired, ignore_errors=True)
 
 
+# --- one build per output folder ------------------------------------------------------------------------
+
+
+class BuildInProgressError(RuntimeError):
+    """Another process is building the same output folder; `holder` is what its lock file says about it."""
+
+    def __init__(self, output_dir: Path, holder: BuildHolder) -> None:
+        self.output_dir = output_dir
+        self.holder = holder
+        super().__init__(f"{output_dir} is being built by another process ({holder.describe()}); wait for it to "
+                         "finish, or stop it (hrm-tui's build dialog can cancel it)")
+
+
+@dataclass(frozen=True)
+class BuildHolder:
+    """Who holds a build lock: pid and start time (to check that the pid still is that process), command line."""
+
+    pid: int | None
+    create_time: float | None
+    argv: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"pid {self.pid}" if self.pid is not None else "pid not known yet"
+
+    def is_running(self) -> bool:
+        """True when the recorded pid is alive and still the process that took the lock (pids are reused)."""
+        if self.pid is None or self.create_time is None:
+            return False
+        try:
+            process = psutil.Process(self.pid)
+            return abs(process.create_time() - self.create_time) < 1.0 and process.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+
+def build_lock_path(output_dir: str | Path) -> Path:
+    output_dir = Path(output_dir)
+    return output_dir.parent / f".{output_dir.name}.build-lock"
+
+
+class BuildLock:
+    """The exclusive lock a build of `output_dir` holds (an flock, dropped by the kernel if the process dies).
+
+    Re-entrant within a process: a builder takes it for its whole run (generation included, see
+    builder_cli.run_builder), and the DatasetWriter inside takes it again without blocking itself.
+    """
+
+    # lock path -> (fd, depth) for the locks this process holds
+    _held: dict[Path, tuple[int, int]] = {}
+
+    def __init__(self, output_dir: str | Path, *, wait: bool = False) -> None:
+        self.output_dir = Path(output_dir)
+        self.path = build_lock_path(self.output_dir).absolute()
+        self.wait = wait
+        self._fd: int | None = None
+
+    def acquire(self) -> "BuildLock":
+        if self._fd is not None:
+            return self
+        held = BuildLock._held.get(self.path)
+        if held is not None:
+            BuildLock._held[self.path] = (held[0], held[1] + 1)
+            self._fd = held[0]
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                holder = _read_holder(fd)
+                os.close(fd)
+                raise BuildInProgressError(self.output_dir, holder) from None
+            except BaseException:
+                os.close(fd)
+                raise
+            # The holder before us removes the file when it is done: a lock on a removed file locks nothing.
+            if _same_inode(fd, self.path):
+                break
+            os.close(fd)
+        me = psutil.Process()
+        record = json.dumps({"pid": me.pid, "create_time": me.create_time(), "argv": [sys.executable, *sys.argv]})
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, record.encode("utf-8"), 0)
+        self._fd = fd
+        BuildLock._held[self.path] = (fd, 1)
+        return self
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        fd, depth = BuildLock._held.pop(self.path, (self._fd, 1))
+        if depth > 1:
+            BuildLock._held[self.path] = (fd, depth - 1)
+            self._fd = None
+            return
+        try:
+            os.unlink(self.path)  # removed while still locked: the next locker sees a fresh file (see acquire)
+        except FileNotFoundError:
+            pass
+        os.close(self._fd)  # closing drops the lock
+        self._fd = None
+
+    def __enter__(self) -> "BuildLock":
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def build_in_progress(output_dir: str | Path) -> BuildHolder | None:
+    """The process building `output_dir` right now (from its lock), or None when no build holds the lock."""
+    path = build_lock_path(output_dir)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _read_holder(fd)
+    finally:
+        os.close(fd)  # also drops the shared lock taken just to test
+    return None
+
+
+def _read_holder(fd: int) -> BuildHolder:
+    try:
+        data: Any = json.loads(os.pread(fd, 64 * 1024, 0) or b"{}")
+    except (OSError, ValueError):
+        data = {}  # the holder has not written its record yet, or the file is not ours
+    if not isinstance(data, dict):
+        data = {}
+    pid, create_time, argv = data.get("pid"), data.get("create_time"), data.get("argv")
+    return BuildHolder(
+        pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+        create_time=float(create_time) if isinstance(create_time, (int, float)) else None,
+        argv=tuple(a for a in argv if isinstance(a, str)) if isinstance(argv, list) else (),
+    )
+
+
+def _same_inode(fd: int, path: Path) -> bool:
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _temp_prefix(output_dir: Path) -> str:
+    return f".{output_dir.name}.building-"
+
+
+def temp_dirs(output_dir: str | Path) -> list[Path]:
+    """The temporary folders of builds of `output_dir` (only a running build's, unless one was SIGKILLed)."""
+    output_dir = Path(output_dir)
+    try:
+        return sorted(p for p in output_dir.parent.glob(f"{_temp_prefix(output_dir)}*") if p.is_dir())
+    except OSError:
+        return []
+
+
+def _remove_abandoned_temp_dirs(output_dir: Path) -> None:
+    """Called with the lock held: any other build's temporary folder belongs to a builder that was killed."""
+    for path in temp_dirs(output_dir):
+        shutil.rmtree(path, ignore_errors=True)
+
+
 class SplitWriter:
     """One split folder: streams `inputs`/`labels` and collects the index arrays."""
 
@@ -137,6 +332,7 @@ class SplitWriter:
 
         For sets of millions of one-puzzle groups (the full Sudoku set) this avoids a Python call per group.
         """
+        raise_if_interrupted()  # a stop signal whose first raise was lost ends the build here (interrupts.py)
         sizes = np.asarray(puzzle_sizes, dtype=np.int64)
         identifiers = np.asarray(puzzle_identifiers, dtype=np.int32)
         groups = np.asarray(group_sizes, dtype=np.int64)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from hrm_core.formatting import format_duration
+from hrm_core.formatting import ETA_ESTIMATING, format_duration
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -29,7 +29,7 @@ def format_step_line(*, step: int, total_steps: int, epoch: float, metrics: dict
         f"exact {_fmt(metrics.get('exact_accuracy'), '.3f')}",
         f"lr {lr:.2e}",
         f"{examples_per_s:.0f} ex/s",
-        f"ETA {format_duration(eta_s)}",
+        f"ETA {ETA_ESTIMATING if eta_s is None else format_duration(eta_s)}",
     ]
     return " | ".join(parts)
 

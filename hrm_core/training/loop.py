@@ -37,6 +37,7 @@ from hrm_core.training.console import Console, format_step_line
 from hrm_core.training.distributed import DistContext, any_rank, barrier, gather_objects
 from hrm_core.training.ema import EMA
 from hrm_core.training.evaluation import EvalResult, run_evaluation
+from hrm_core.training.eta import EtaEstimator
 from hrm_core.training.heartbeat import Heartbeat
 from hrm_core.training.metrics import WindowAccumulator, normalise
 from hrm_core.training.model_setup import ModelBundle, build_training_model, load_pretrained_weights, model_state_for_saving
@@ -79,13 +80,12 @@ class Trainer:
         self.last_saved_step: int | None = None
         self.steps_per_epoch = 0.0  # set by _setup; `epoch` reads 0 until then
         self.wandb_run_id: str | None = None
-        # Timing: wall time since start, and the training time per step of this session (for the ETA).
+        # Timing: wall time since start, and the step times the ETA is estimated from (training/eta.py).
         self.started_at = time.time()
         self.last_log_time = self.started_at
         self.paused_seconds = 0.0  # evaluation and checkpoint time inside the current logging window
         self.heartbeat: Heartbeat | None = None
-        self.train_seconds = 0.0
-        self.steps_this_session = 0
+        self.eta = EtaEstimator()  # from this session's training steps, once their rate has settled
         self._inject_nonfinite_at = int(os.environ.get(INJECT_NONFINITE_ENV, "0") or 0)
         self._stop_at = int(os.environ.get(STOP_AT_STEP_ENV, "0") or 0)
 
@@ -308,6 +308,7 @@ class Trainer:
             evaluates = self.progress.pass_index >= c.min_eval_interval  # the TRM reference's rule
             if evaluates:
                 self._evaluate()
+                self.eta.evaluation_done()
             last = self.progress.pass_index == self.passes - 1
             self.progress.pass_index += 1
             if (c.checkpoint_every_eval and evaluates) or last:
@@ -372,8 +373,7 @@ class Trainer:
             self.ema.update()
 
         self.window.add(metrics, self.carry.steps, self.carry.halted)
-        self.train_seconds += time.time() - step_started
-        self.steps_this_session += 1
+        self.eta.step_done(time.time() - step_started)
         if step % c.log_interval == 0 or step == self.progress.total_steps:
             self._log_window(lr)
         if c.checkpoint_interval and step % c.checkpoint_interval == 0:
@@ -410,8 +410,7 @@ class Trainer:
         interval = now - self.last_log_time - self.paused_seconds
         self.last_log_time, self.paused_seconds = now, 0.0
         examples_per_s = self.config.global_batch_size * window_steps / max(interval, 1e-9)
-        seconds_per_step = self.train_seconds / max(self.steps_this_session, 1)
-        eta_s = (total - step) * seconds_per_step
+        eta_s = self.eta.eta_s(total - step)  # None while estimating
         self.log.emit(events.TRAIN, step=step, epoch=self.epoch, total_steps=total, lr=lr, metrics=metrics,
                       examples_per_s=examples_per_s, tokens_per_s=examples_per_s * self.metadata.seq_len,
                       elapsed_s=now - self.started_at, eta_s=eta_s)

@@ -5,6 +5,10 @@ value; an edit is kept only while it differs from it. From this state come the t
 panel shows: the group overrides (`+experiment=demo`, `arch=...`) and the minimal key overrides
 (`lr=7e-5 arch.hidden_size=256`), in the order the user made them.
 
+A field whose text does not read as its type (`lr` = `abc`) is an *invalid edit*: it stays in the override
+list as typed (`lr=abc`), in its place, and `invalid` says what is wrong with it, so the command panel can
+show it marked instead of quietly keeping the last valid value. Such a list cannot be launched.
+
 Text typed into a field is read by `parse_field_text`, which checks it against the field's type: ints must
 be ints, floats numbers, lists Hydra lists; strings are taken literally (quoting is the formatter's job).
 """
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -88,15 +92,32 @@ class FormModel:
     choices: dict[str, str | None]  # group -> chosen option, e.g. {"experiment": "demo", "arch": "hrm_v1"}
     base: DictConfig  # the config composed from the group choices alone
     specs: list[FieldSpec]
-    edits: dict[str, Edit]
+    edits: dict[str, Edit]  # in the order the user made them; an invalid edit has the text, value None
+    invalid: dict[str, str] = field(default_factory=dict)  # key -> what is wrong with its text
 
     @classmethod
-    def create(cls, tree: ConfigTree, choices: dict[str, str | None] | None = None, edits: dict[str, Edit] | None = None) -> FormModel:
+    def create(
+        cls,
+        tree: ConfigTree,
+        choices: dict[str, str | None] | None = None,
+        edits: dict[str, Edit] | None = None,
+        invalid: Iterable[str] = (),
+    ) -> FormModel:
+        """The form for these group choices with these edits; `invalid` names the edits whose text did not
+        read as a value (they are read again, against this config's fields)."""
         choices = dict(tree.default_choices, **(choices or {}))
         base = tree.compose(group_overrides(tree, choices))
         model = cls(tree, choices, base, tree.fields(base), {})
+        invalid = set(invalid)
         for key, edit in (edits or {}).items():
-            model.set(key, edit)
+            spec = model.specs_by_key.get(key)
+            if key in invalid and spec is not None:
+                try:
+                    model.set(key, Edit(parse_field_text(spec, edit.text or ""), edit.text))
+                except FieldValueError as error:
+                    model.set_invalid(key, edit.text or "", str(error))
+            elif key not in invalid:
+                model.set(key, edit)
         return model
 
     # --- queries ---------------------------------------------------------------------------------------
@@ -113,9 +134,10 @@ class FormModel:
         return {spec.key for spec in self.specs if spec.in_config}
 
     def value(self, key: str) -> Any:
-        """The current value of a field: its edit, else its default (interpolations unresolved)."""
+        """The current value of a field: its edit, else its default (interpolations unresolved). A field whose
+        text is invalid has no current value: this gives its default (for names and notes, never to launch)."""
         edit = self.edits.get(key)
-        return edit.value if edit is not None else self.specs_by_key[key].default
+        return edit.value if edit is not None and key not in self.invalid else self.specs_by_key[key].default
 
     def is_edited(self, key: str) -> bool:
         return key in self.edits
@@ -124,17 +146,35 @@ class FormModel:
         return group_overrides(self.tree, self.choices)
 
     def field_overrides(self) -> list[str]:
-        """The minimal `key=value` list against the defaults, in the order the user edited."""
-        return minimal_overrides(self.defaults(), self.edits, present=self.present_keys())
+        """The minimal `key=value` list against the defaults, in the order the user edited; an invalid field
+        as typed (`lr=abc`, see `invalid`)."""
+        defaults, present = self.defaults(), self.present_keys()
+        out = []
+        for key, edit in self.edits.items():
+            if key in self.invalid:
+                out.append(invalid_override(key, edit.text or "", add=key not in present))
+            else:
+                out.extend(minimal_overrides(defaults, {key: edit}, present=present))
+        return out
 
     def overrides(self) -> list[str]:
         return self.group_overrides() + self.field_overrides()
+
+    def invalid_overrides(self) -> dict[str, str]:
+        """override item (as in `overrides()`) -> `key: what is wrong`, for the invalid fields."""
+        present = self.present_keys()
+        return {
+            invalid_override(key, self.edits[key].text or "", add=key not in present): f"{key}: {message}"
+            for key, message in self.invalid.items()
+        }
 
     def resolved(self, key: str) -> Any:
         """The value of `key` after interpolation, with the current edits applied (None if it cannot resolve)."""
         cfg = copy.deepcopy(self.base)
         OmegaConf.set_struct(cfg, False)
         for edited_key, edit in self.edits.items():
+            if edited_key in self.invalid:
+                continue
             try:
                 OmegaConf.update(cfg, edited_key, edit.value, force_add=True)
             except Exception:
@@ -149,24 +189,37 @@ class FormModel:
 
     def set(self, key: str, edit: Edit) -> None:
         """Records an edit; an edit back to the default removes it (the field is no longer marked)."""
+        self.invalid.pop(key, None)
         spec = self.specs_by_key.get(key)
         if spec is not None and values_equal(spec.default, edit.value):
             self.edits.pop(key, None)
         else:
             self.edits[key] = edit
 
+    def set_invalid(self, key: str, text: str, message: str) -> None:
+        """Records text that is not a valid value for `key`, and why (it keeps its place in the edit order)."""
+        self.edits[key] = Edit(None, text)
+        self.invalid[key] = message
+
     def reset(self, key: str) -> None:
         self.edits.pop(key, None)
+        self.invalid.pop(key, None)
 
     def reset_all(self) -> None:
         self.edits.clear()
+        self.invalid.clear()
 
     def with_choices(self, choices: dict[str, str | None]) -> FormModel:
         """The form for other group choices, keeping the user's edits (those equal to new defaults drop out)."""
-        return FormModel.create(self.tree, {**self.choices, **choices}, dict(self.edits))
+        return FormModel.create(self.tree, {**self.choices, **choices}, dict(self.edits), self.invalid)
 
     def unknown_edit_keys(self) -> list[str]:
         return [key for key in self.edits if key not in self.specs_by_key]
+
+
+def invalid_override(key: str, text: str, *, add: bool) -> str:
+    """How an invalid field appears in the override list: as typed, `key=abc` (never launched)."""
+    return f"{'+' if add else ''}{key}={text}"
 
 
 def group_overrides(tree: ConfigTree, choices: dict[str, str | None]) -> list[str]:
@@ -196,6 +249,7 @@ __all__ = [
     "FormModel",
     "RUN_IDENTITY_KEYS",
     "group_overrides",
+    "invalid_override",
     "parse_field_text",
     "split_run_overrides",
     "value_text",

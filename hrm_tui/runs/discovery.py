@@ -85,6 +85,11 @@ def read_launch_record(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None
     return _read_json(Path(run_dir) / LAUNCH_FILE)
 
 
+def read_command_record(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The trainer's `command.json` (its argv, overrides and cwd), or None if absent or unreadable."""
+    return _read_json(Path(run_dir) / COMMAND_FILE)
+
+
 def summarize_run(
     run_dir: str | os.PathLike[str],
     root: str | os.PathLike[str] | None = None,
@@ -341,6 +346,7 @@ __all__ = [
     "list_runs",
     "preset_from_overrides",
     "process_matches",
+    "read_command_record",
     "read_launch_record",
     "same_run",
     "summarize_run",

@@ -2,10 +2,13 @@
 
 A run is started exactly as a user would start it by hand:
 
-    python -m hrm_core.pretrain OVERRIDES...                                   one process
+    python -m hrm_core.pretrain [--config-dir DIR] OVERRIDES...                 one process
     torchrun --standalone --nproc-per-node N -m hrm_core.pretrain OVERRIDES... several, one node
     torchrun --nnodes M --node-rank R --rdzv-backend static --rdzv-endpoint HOST:PORT
              --nproc-per-node N -m hrm_core.pretrain OVERRIDES...               several nodes
+
+`--config-dir DIR` (the user's extra Hydra config folder, as given to `hrm-tui --config-dir`) is passed on
+to the trainer, recorded in `launch.json`, and kept by resume and clone.
 
 The command is an argv list and is never given to a shell, so a value such as `x; rm -rf ~` reaches the
 trainer as one string. The launcher names the run itself (`project_name`, `run_name`, `checkpoint_path`
@@ -16,7 +19,8 @@ closing the app, a dropped SSH connection or a crash of the app does not signal 
 go to `stdout.log` / `stderr.log` in the run directory, and `launch.json` records what is needed to find the
 process again later and to check that a pid still belongs to it (see runs/process_control.py):
 
-    {"pid", "pgid", "create_time", "cmdline", "host", "argv", "env", "cwd", "time", "overrides", "options"}
+    {"pid", "pgid", "create_time", "cmdline", "host", "argv", "env", "cwd", "time", "overrides", "options",
+     "config_dir", "resume"}
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ TRAINER_MODULE = "hrm_core.pretrain"
 STDOUT_FILE = "stdout.log"
 STDERR_FILE = "stderr.log"
 NAME_KEYS = ("project_name", "run_name", "checkpoint_path")
+CONFIG_DIR_FLAG = "--config-dir"  # the trainer's flag (also `-cd`), as Hydra's
 
 
 class LaunchError(Exception):
@@ -90,13 +95,30 @@ class LaunchOptions:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None) -> LaunchOptions:
+    def from_json(cls, data: Any) -> LaunchOptions:
+        """The options as `launch.json` records them. The file comes from a run directory, so anything of the
+        wrong type raises ValueError (naming the field) instead of surfacing later as a crash."""
         if not data:
             return cls()
-        known = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in known}
-        if kwargs.get("gpus") is not None:
-            kwargs["gpus"] = tuple(int(g) for g in kwargs["gpus"])
+        if not isinstance(data, Mapping):
+            raise ValueError(f"options is a {type(data).__name__}, not an object")
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            if f.name == "gpus":
+                if value is not None and not (isinstance(value, list) and all(_is_int(g) for g in value)):
+                    raise ValueError(f"options.gpus is {value!r}, not a list of GPU indices")
+                kwargs["gpus"] = None if value is None else tuple(value)
+            elif f.name == "omp_num_threads":
+                if value is not None and not _is_int(value):
+                    raise ValueError(f"options.omp_num_threads is {value!r}, not a whole number")
+                kwargs[f.name] = value
+            elif not isinstance(value, type(f.default)) or (isinstance(value, bool) and f.type != "bool"):
+                raise ValueError(f"options.{f.name} is {value!r}, not a {type(f.default).__name__}")
+            else:
+                kwargs[f.name] = value
         return cls(**kwargs)
 
 
@@ -111,6 +133,7 @@ class LaunchPlan:
     options: LaunchOptions
     cwd: Path
     other_nodes: list[tuple[int, list[str]]] = field(default_factory=list)  # (node rank, argv) for multi-node
+    config_dir: Path | None = None  # the extra Hydra config folder passed as --config-dir, if any
 
     def command_line(self, argv: Sequence[str] | None = None) -> str:
         """The command as one line for a POSIX shell, environment assignments first."""
@@ -128,11 +151,17 @@ class LaunchRecord:
     run_dir: Path
 
 
-def trainer_argv(overrides: Sequence[str], options: LaunchOptions, *, node_rank: int | None = None) -> list[str]:
+def trainer_argv(
+    overrides: Sequence[str],
+    options: LaunchOptions,
+    *,
+    node_rank: int | None = None,
+    config_dir: str | os.PathLike[str] | None = None,
+) -> list[str]:
     """The argv that starts the trainer with these overrides and options (never a shell string)."""
-    overrides = list(overrides)
+    trainer_args = ([CONFIG_DIR_FLAG, str(config_dir)] if config_dir is not None else []) + list(overrides)
     if not options.uses_torchrun:
-        return [sys.executable, "-m", TRAINER_MODULE, *overrides]
+        return [sys.executable, "-m", TRAINER_MODULE, *trainer_args]
     argv = torchrun_prefix()
     if options.nnodes > 1:
         rank = options.node_rank if node_rank is None else node_rank
@@ -145,7 +174,7 @@ def trainer_argv(overrides: Sequence[str], options: LaunchOptions, *, node_rank:
     else:
         argv += ["--standalone"]
     argv += ["--nproc-per-node", str(options.nproc_per_node), "-m", TRAINER_MODULE]
-    return argv + overrides
+    return argv + trainer_args
 
 
 def torchrun_prefix() -> list[str]:
@@ -200,8 +229,10 @@ def plan_launch(
     names: tuple[str, str, str],
     present: set[str],
     cwd: str | os.PathLike[str] | None = None,
+    config_dir: str | os.PathLike[str] | None = None,
 ) -> LaunchPlan:
-    """Decides argv, environment and run directory. `names` = (project_name, run_name, checkpoint_path)."""
+    """Decides argv, environment and run directory. `names` = (project_name, run_name, checkpoint_path);
+    `config_dir`: the extra Hydra config folder the overrides were checked against (passed on to the trainer)."""
     problems = options.problems()
     if problems:
         raise LaunchError("; ".join(problems.values()))
@@ -209,19 +240,23 @@ def plan_launch(
     full = with_run_names(overrides, names, present)
     run_dir = Path(names[2])
     run_dir = run_dir if run_dir.is_absolute() else cwd / run_dir
+    config_path = _absolute(config_dir, cwd)
     other_nodes = []
     if options.nnodes > 1:
         other_nodes = [
-            (rank, trainer_argv(full, options, node_rank=rank)) for rank in range(options.nnodes) if rank != options.node_rank
+            (rank, trainer_argv(full, options, node_rank=rank, config_dir=config_path))
+            for rank in range(options.nnodes)
+            if rank != options.node_rank
         ]
     return LaunchPlan(
-        argv=trainer_argv(full, options),
+        argv=trainer_argv(full, options, config_dir=config_path),
         env=launch_env(options),
         run_dir=run_dir,
         overrides=full,
         options=options,
         cwd=cwd,
         other_nodes=other_nodes,
+        config_dir=config_path,
     )
 
 
@@ -229,13 +264,20 @@ def plan_resume(run_dir: str | os.PathLike[str], overrides: Sequence[str], *, cw
     """Relaunches a run in place with `resume=auto`: same overrides, same launch options, same directory.
 
     The options and working directory come from the run's `launch.json` when it has one (a run started by
-    hand has none: it resumes as one process from the current directory).
+    hand has none: it resumes as one process from the current directory). Its `--config-dir` comes from
+    `launch.json`, or from the command line the trainer recorded (`command.json`) for a run started by hand.
     """
     from hrm_tui.runs.discovery import read_launch_record
 
     run_dir = Path(run_dir)
     record = read_launch_record(run_dir) or {}
-    options = LaunchOptions.from_json(record.get("options"))
+    try:
+        options = LaunchOptions.from_json(record.get("options"))
+    except ValueError as error:
+        raise LaunchError(f"{run_dir / LAUNCH_FILE} is damaged ({error}); resume it by hand") from None
+    config_dir = recorded_config_dir(run_dir)
+    if config_dir is not None and not config_dir.is_dir():
+        raise LaunchError(f"the run was started with --config-dir {config_dir}, which no longer exists")
     recorded_cwd = record.get("cwd")
     cwd = Path(cwd or (recorded_cwd if recorded_cwd and Path(recorded_cwd).is_dir() else os.getcwd()))
     keep = [o for o in overrides if split_override(o)[1] != "resume"]
@@ -245,7 +287,74 @@ def plan_resume(run_dir: str | os.PathLike[str], overrides: Sequence[str], *, cw
     problems = options.problems()
     if problems:
         raise LaunchError("; ".join(problems.values()))
-    return LaunchPlan(argv=trainer_argv(full, options), env=launch_env(options), run_dir=run_dir, overrides=full, options=options, cwd=cwd)
+    return LaunchPlan(
+        argv=trainer_argv(full, options, config_dir=config_dir),
+        env=launch_env(options),
+        run_dir=run_dir,
+        overrides=full,
+        options=options,
+        cwd=cwd,
+        config_dir=config_dir,
+    )
+
+
+@dataclass(frozen=True)
+class RunRecipe:
+    """What cloning a run starts from: its overrides, and, when its `launch.json` says, the launch options and
+    config folder it ran with. A run started by hand has no `launch.json`: `options` is None (its
+    `--config-dir`, if any, still comes from the command line the trainer recorded)."""
+
+    overrides: list[str]
+    options: LaunchOptions | None
+    config_dir: Path | None
+    note: str = ""  # why the options are missing, for the user
+
+
+def run_recipe(run_dir: str | os.PathLike[str], overrides: Sequence[str]) -> RunRecipe:
+    """The recipe of the run in `run_dir` (whose overrides the caller has already read, see discovery)."""
+    from hrm_tui.runs.discovery import read_launch_record
+
+    run_dir = Path(run_dir)
+    record = read_launch_record(run_dir)
+    options, note = None, ""
+    if record is None:
+        note = "it has no launch.json (started by hand), so the launch options are the defaults"
+    else:
+        try:
+            options = LaunchOptions.from_json(record.get("options"))
+        except ValueError as error:
+            note = f"its launch.json is damaged ({error}), so the launch options are the defaults"
+    return RunRecipe(list(overrides), options, recorded_config_dir(run_dir), note)
+
+
+def recorded_config_dir(run_dir: str | os.PathLike[str]) -> Path | None:
+    """The `--config-dir` a run was started with: `launch.json`'s `config_dir`, else the trainer's recorded
+    command line (`command.json`, relative paths taken from its `cwd`). None when it had none."""
+    from hrm_tui.runs.discovery import read_command_record, read_launch_record
+
+    run_dir = Path(run_dir)
+    record = read_launch_record(run_dir)
+    if record is not None:
+        value = record.get("config_dir")
+        return Path(value) if isinstance(value, str) and value else None
+    command = read_command_record(run_dir) or {}
+    argv, cwd = command.get("argv"), command.get("cwd")
+    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+        return None
+    found = config_dir_from_argv(argv)
+    return _absolute(found, Path(cwd) if isinstance(cwd, str) else run_dir) if found else None
+
+
+def config_dir_from_argv(argv: Sequence[str]) -> str | None:
+    """The value of the trainer's `--config-dir` / `-cd` in a recorded command line (the last one wins)."""
+    found = None
+    for i, item in enumerate(argv):
+        for flag in (CONFIG_DIR_FLAG, "-cd"):
+            if item == flag and i + 1 < len(argv):
+                found = argv[i + 1]
+            elif item.startswith(flag + "="):
+                found = item[len(flag) + 1 :]
+    return found
 
 
 def start(plan: LaunchPlan, *, resume: bool = False) -> LaunchRecord:
@@ -276,7 +385,7 @@ def start(plan: LaunchPlan, *, resume: bool = False) -> LaunchRecord:
     _CHILDREN.append(process)
     try:
         info = psutil.Process(process.pid)
-        create_time, cmdline = info.create_time(), info.cmdline()
+        create_time, cmdline = info.create_time(), _cmdline_after_exec(info)
     except psutil.Error:  # it already exited: the record still says what was started
         create_time, cmdline = time.time(), list(plan.argv)
     record = {
@@ -291,10 +400,22 @@ def start(plan: LaunchPlan, *, resume: bool = False) -> LaunchRecord:
         "time": time.time(),
         "overrides": plan.overrides,
         "options": plan.options.to_json(),
+        "config_dir": str(plan.config_dir) if plan.config_dir is not None else None,
         "resume": resume,
     }
     _write_json_atomic(run_dir / LAUNCH_FILE, record)
     return LaunchRecord(pid=process.pid, pgid=process.pid, create_time=create_time, run_dir=run_dir)
+
+
+def _cmdline_after_exec(info: psutil.Process, timeout_s: float = 2.0) -> list[str]:
+    """The new process's command line. Popen returns once the exec has begun, and for a moment after that
+    the kernel may still show an empty command line: wait for the real one (the stop command checks it)."""
+    deadline = time.monotonic() + timeout_s
+    cmdline = info.cmdline()
+    while not cmdline and time.monotonic() < deadline:
+        time.sleep(0.01)
+        cmdline = info.cmdline()
+    return cmdline
 
 
 def reap_children() -> None:
@@ -315,6 +436,17 @@ def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+def _absolute(path: str | os.PathLike[str] | None, base: Path) -> Path | None:
+    if path is None:
+        return None
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _same_file(a: str, b: str) -> bool:

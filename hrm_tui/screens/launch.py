@@ -9,10 +9,15 @@
     Overrides +experiment=demo lr=7e-5        (bottom strip on narrow terminals)
     Command   PYTHONUNBUFFERED=1 python -m hrm_core.pretrain ...
 
-State lives in a FormModel (forms/form_model.py); the widgets only display it and post changes.
+State: a FormModel (forms/form_model.py) for the config, one LaunchOptionsDraft for the launch options
+(shown alike in the side pane and the ctrl+o dialog), and the trainer's last verdict. From these comes one
+CommandPreview (forms/command_preview.py): every command panel shows it, and ctrl+l launches the plan it
+holds, after one more check, and only if the preview still shows that same plan. A field or option that
+does not read as a value shows in the preview as typed and marked; ctrl+l then says which and why.
+
 Composing and validating go through the trainer's own code in worker threads, never on the UI thread:
 a change is checked about half a second after the user stops typing, and the trainer's verdict is shown at
-the field it names. Launching validates once more and refuses while anything is wrong.
+the field it names.
 """
 
 from __future__ import annotations
@@ -23,24 +28,28 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
 
+from hrm_tui.forms.command_preview import CommandPreview, build_preview, loading_preview, problem_line
 from hrm_tui.forms.config_tree import LIST, PRESET_GROUP, ConfigTree, Problem
 from hrm_tui.forms.form_model import FormModel, split_run_overrides
-from hrm_tui.runs.launcher import LaunchError, LaunchOptions, LaunchPlan, display_argv, plan_launch, start
+from hrm_tui.forms.launch_options_draft import OPTION_HELP, LaunchOptionsDraft
 from hrm_tui.forms.overrides import Edit, OverrideSyntaxError, format_value, single_line
+from hrm_tui.runs.launcher import LaunchError, LaunchOptions, LaunchPlan, RunRecipe, display_argv, start
 from hrm_tui.widgets.config_form import ConfigForm, FieldEdited, FieldRow, ListEditRequested
 from hrm_tui.widgets.key_footer import KeyFooter
-from hrm_tui.widgets.launch_options import LaunchOptionsChanged, LaunchOptionsPanel
-from hrm_tui.widgets.override_panel import OverridePanel, PanelContent
+from hrm_tui.widgets.launch_options import TEXT_EDITORS, LaunchOptionsEdited, LaunchOptionsPanel
+from hrm_tui.widgets.override_panel import OverridePanel
 
 NO_PRESET = "(none)"
 PANEL_AFTER_S = 0.1  # redraw the command panel once typing pauses, not on every key
 VALIDATE_AFTER_S = 0.5  # ask the trainer once the user stops typing
+COMMAND_HELP = "The command: ↑ ↓ PgUp PgDn Home End scroll it · ctrl+y copies it · esc (or ctrl+g) back to the fields"
+FORM_HELP = "↑ ↓ PgUp PgDn move between fields · ctrl+g the command · ctrl+l launches · F1 help · F3 runs"
 
 
 class LaunchScreen(Screen[None]):
@@ -51,6 +60,7 @@ class LaunchScreen(Screen[None]):
         Binding("ctrl+r", "reset_field", "Reset field"),
         Binding("ctrl+f", "search", "Search"),
         Binding("ctrl+o", "options", "Options"),
+        Binding("ctrl+g", "command", "Command"),
         Binding("ctrl+y", "copy_command", "Copy cmd"),
         Binding("ctrl+b", "build_dataset", "Build data"),
         Binding("ctrl+t", "reset_all", "Reset all", show=False),
@@ -60,21 +70,29 @@ class LaunchScreen(Screen[None]):
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
 
-    def __init__(self, *, choices: dict[str, str | None] | None = None, edits: dict[str, Edit] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        choices: dict[str, str | None] | None = None,
+        edits: dict[str, Edit] | None = None,
+        options: LaunchOptions | None = None,
+    ) -> None:
         super().__init__()
         self.model: FormModel | None = None
-        self.options = LaunchOptions()
-        self._option_problems: dict[str, str] = {}
-        self._invalid: dict[str, str] = {}  # key -> message, for text that does not parse as its type
-        self._problems: list[Problem] = []  # the trainer's verdict on the current overrides
-        self._validation_serial = 0
+        # The one launch-options state, shown alike in the side pane, the dialog and the command.
+        self.options_draft = LaunchOptionsDraft.of(options or LaunchOptions())
+        self.preview: CommandPreview = loading_preview()  # what every command panel shows; what ctrl+l starts
+        self._problems: list[Problem] = []  # the trainer's verdict on the overrides it last checked
+        self._validation_serial = 0  # the newest check asked for
+        self._verdict_serial = 0  # the check whose verdict `_problems` is
         self._validate_timer: Timer | None = None
         self._panel_timer: Timer | None = None
-        self._panel_content_shown: PanelContent | None = None
         self._build_offered = False
         self._default_run_name: tuple[str, str] | None = None  # (arch name, drawn run name)
         self._initial = (choices, edits)
         self._loading = False
+        self._dialog: Any = None  # the open ctrl+o dialog, which shows the preview too
+        self._last_field: Widget | None = None  # where esc / ctrl+g return from the command panel
 
     # --- layout --------------------------------------------------------------------------------------
 
@@ -87,9 +105,10 @@ class LaunchScreen(Screen[None]):
             yield Input(placeholder="search keys (ctrl+f)", compact=True, id="search")
         with Horizontal(id="main"):
             yield ConfigForm(id="form")
-            with VerticalScroll(id="side"):
+            with Vertical(id="side"):
                 yield Static("Launch options", classes="pane-title")
-                yield LaunchOptionsPanel(self.options, gpu_scan=self.app.gpu_scan, id="options")
+                yield LaunchOptionsPanel(self.options_draft, gpu_scan=self.app.gpu_scan, id="options")
+                yield Static("Command", classes="pane-title")
                 yield OverridePanel(full=True, id="panel-side")
         yield Static("", id="help-line")
         yield OverridePanel(full=False, id="panel-bottom")
@@ -98,6 +117,7 @@ class LaunchScreen(Screen[None]):
     def on_mount(self) -> None:
         self.on_descendant_focus(None)
         self.query_one("#form", ConfigForm).loading = True
+        self._show_preview()
         choices, edits = self._initial
         self._load_model(choices or {}, edits or {})
 
@@ -108,9 +128,9 @@ class LaunchScreen(Screen[None]):
     # --- loading the form ----------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="compose")
-    def _load_model(self, choices: dict[str, str | None], edits: dict[str, Edit]) -> None:
+    def _load_model(self, choices: dict[str, str | None], edits: dict[str, Edit], invalid: tuple[str, ...] = ()) -> None:
         try:
-            model = FormModel.create(self.config_tree, choices, edits)
+            model = FormModel.create(self.config_tree, choices, edits, invalid)
         except Exception as error:  # a broken preset: say so, keep the previous form
             message = getattr(error, "message", None) or str(error)
             self.app.call_from_thread(self.notify, f"Cannot compose the config: {message}", severity="error", markup=False)
@@ -124,13 +144,15 @@ class LaunchScreen(Screen[None]):
     async def _show_model(self, model: FormModel) -> None:
         self._loading = True
         self.model = model
-        self._invalid.clear()
         self._problems = []
         self._setup_group_selects(model)
         form = self.query_one("#form", ConfigForm)
         values = {spec.key: model.value(spec.key) for spec in model.specs}
         texts = {key: edit.text for key, edit in model.edits.items() if edit.text is not None}  # `7e-5` stays `7e-5`
         await form.load(model.specs, values, set(model.edits), self._notes(), texts)
+        for key, message in model.invalid.items():
+            if (row := form.row(key)) is not None:
+                row.set_text_error(message)
         form.loading = False
         search = self.query_one("#search", Input).value
         if search:
@@ -151,15 +173,19 @@ class LaunchScreen(Screen[None]):
         arch.set_options([(name, name) for name in arch_options])
         arch.value = model.choices.get("arch") or Select.NULL
 
-    def load_run_overrides(self, overrides: list[str]) -> None:
-        """Clones a run: its preset, arch and edits become the form's (its names do not)."""
+    def load_recipe(self, recipe: RunRecipe) -> bool:
+        """Clones a run: its preset, arch, edits and launch options become the form's (its names do not).
+        Returns False (having said why) when its overrides cannot be read."""
         try:
-            choices, edits = split_run_overrides(self.config_tree, overrides)
+            choices, edits = split_run_overrides(self.config_tree, recipe.overrides)
         except OverrideSyntaxError as error:
             self.notify(f"Cannot clone: {error}", severity="error", markup=False)
-            return
+            return False
         choices.setdefault(PRESET_GROUP, None)
+        self.set_options(LaunchOptionsDraft.of(recipe.options or LaunchOptions()))
+        self.query_one("#form", ConfigForm).loading = True
         self._load_model(choices, edits)
+        return True
 
     @on(Select.Changed, "#preset, #arch")
     def _group_changed(self, event: Select.Changed) -> None:
@@ -169,7 +195,7 @@ class LaunchScreen(Screen[None]):
         choice = None if event.value is Select.NULL else str(event.value)
         if self.model.choices.get(group) != choice:
             self.query_one("#form", ConfigForm).loading = True
-            self._load_model({**self.model.choices, group: choice}, dict(self.model.edits))
+            self._load_model({**self.model.choices, group: choice}, dict(self.model.edits), tuple(self.model.invalid))
 
     # --- edits ---------------------------------------------------------------------------------------
 
@@ -177,14 +203,13 @@ class LaunchScreen(Screen[None]):
     def _field_edited(self, event: FieldEdited) -> None:
         if self.model is None or self._loading:
             return
-        row = self.query_one("#form", ConfigForm).row(event.key)
         if event.error is not None:
-            self._invalid[event.key] = event.error
+            self.model.set_invalid(event.key, event.text or "", event.error)
         else:
-            self._invalid.pop(event.key, None)
             self.model.set(event.key, Edit(event.value, event.text))
+        row = self.query_one("#form", ConfigForm).row(event.key)
         if row is not None:
-            row.set_edited(self.model.is_edited(event.key) or event.key in self._invalid)
+            row.set_edited(self.model.is_edited(event.key))
         self._schedule_panel()
 
     def _schedule_panel(self) -> None:
@@ -198,7 +223,6 @@ class LaunchScreen(Screen[None]):
             self.notify("Focus a field first (tab / arrows), then ctrl+r resets it")
             return
         self.model.reset(row.spec.key)
-        self._invalid.pop(row.spec.key, None)
         row.set_value(row.spec.default)
         row.set_edited(False)
         self._refresh_panel()
@@ -237,15 +261,19 @@ class LaunchScreen(Screen[None]):
         self.query_one("#search", Input).focus()
 
     def action_leave_search(self) -> None:
-        """escape: clear the search, keeping the focused field (and scrolling back to it)."""
+        """escape: back from the command panel to the fields; else clear the search, keeping the focused
+        field (and scrolling back to it)."""
+        if isinstance(self.focused, OverridePanel):
+            self._back_to_fields()
+            return
         search = self.query_one("#search", Input)
         search.value = ""
         form = self.query_one("#form", ConfigForm)
         form.filter("")
         row = self._focused_row()
         if row is not None:
-            form.call_after_refresh(form.scroll_to_widget, row, animate=False)
-        elif form.rows:
+            form.call_after_refresh(form.move_focus_to, self.focused)
+        elif form.rows and not self._in_options():
             next(iter(form.rows.values())).editor.focus()
 
     @on(Input.Changed, "#search")
@@ -261,15 +289,27 @@ class LaunchScreen(Screen[None]):
         form = self.query_one("#form", ConfigForm)
         first = next((row for row in form.rows.values() if row.display), None)
         if first is not None:
-            first.editor.focus()
+            form.move_focus_to(first.editor)
 
-    # --- help line -----------------------------------------------------------------------------------
+    # --- help line and the command panel's focus ---------------------------------------------------------
 
     def on_descendant_focus(self, event: Any) -> None:
-        row = self._focused_row()
+        focused = self.focused
         help_line = self.query_one("#help-line", Static)
+        if isinstance(focused, OverridePanel):
+            help_line.update(COMMAND_HELP, layout=False)
+            return
+        if focused is None or focused.id in ("search", "preset", "arch"):
+            help_line.update(FORM_HELP, layout=False)
+            return
+        self._last_field = focused
+        if self._in_options():
+            name = TEXT_EDITORS.get(focused.id or "", "gpus" if focused.id == "opt-gpus" else "compile")
+            help_line.update(OPTION_HELP[name], layout=False)
+            return
+        row = self._focused_row()
         if row is None:
-            help_line.update("tab / shift+tab or ↑ ↓ move between fields · ctrl+l launches · F1 help · F3 runs", layout=False)
+            help_line.update(FORM_HELP, layout=False)
             return
         spec = row.spec
         kind = spec.kind + (" or null" if spec.optional else "")
@@ -277,14 +317,54 @@ class LaunchScreen(Screen[None]):
         hint = "  enter: edit list" if spec.kind == LIST else ""
         help_line.update(f"{spec.key} ({kind}, default {default}): {spec.help or 'no description'}{hint}", layout=False)
 
+    def on_resize(self, event: Any) -> None:
+        self.call_after_refresh(self._keep_focus_on_screen)
+
+    def _keep_focus_on_screen(self) -> None:
+        """Crossing the 120-column breakpoint hides the strip or the side pane: focus leaves what is hidden."""
+        focused = self.focused
+        if focused is None or focused in self.focus_chain:
+            return
+        if isinstance(focused, OverridePanel):
+            self._visible_panel().focus()
+        else:
+            self._back_to_fields()
+
+    def _in_options(self) -> bool:
+        return self.focused is not None and self.query_one("#options") in self.focused.ancestors
+
+    def _visible_panel(self) -> OverridePanel:
+        return self.query_one("#panel-side" if self.has_class("-wide") else "#panel-bottom", OverridePanel)
+
+    def action_command(self) -> None:
+        """ctrl+g: to the command panel (the strip grows while it has focus), and back again."""
+        if isinstance(self.focused, OverridePanel):
+            self._back_to_fields()
+        else:
+            self._visible_panel().focus()
+
+    @on(OverridePanel.BackRequested)
+    def _back_to_fields(self) -> None:
+        target = self._last_field
+        if target is None or not target.is_attached or target not in self.focus_chain:
+            form = self.query_one("#form", ConfigForm)
+            target = next(iter(form.rows.values())).editor if form.rows else None
+        if target is not None:
+            target.focus()
+
     # --- options -------------------------------------------------------------------------------------
 
-    @on(LaunchOptionsChanged)
-    def _options_changed(self, event: LaunchOptionsChanged) -> None:
+    @on(LaunchOptionsEdited)
+    def _options_edited(self, event: LaunchOptionsEdited) -> None:
         event.stop()
-        self.options = event.options
-        self._option_problems = event.problems
-        self._refresh_panel()
+        self.set_options(event.draft)
+
+    def set_options(self, draft: LaunchOptionsDraft) -> CommandPreview:
+        """Makes `draft` the launch options, shown alike in the side pane, the dialog and the command."""
+        self.options_draft = draft
+        self.query_one("#options", LaunchOptionsPanel).show(draft)
+        self._show_preview()
+        return self.preview
 
     def action_options(self) -> None:
         if self.has_class("-wide"):
@@ -292,15 +372,11 @@ class LaunchScreen(Screen[None]):
             return
         from hrm_tui.screens.launch_options import LaunchOptionsScreen
 
-        def done(options: LaunchOptions | None) -> None:
-            if options is not None:
-                self.options = options
-                self._option_problems = options.problems()
-                side = self.query_one("#options", LaunchOptionsPanel)
-                side.options = options
-                self._refresh_panel()
+        def closed(_: None) -> None:
+            self._dialog = None
 
-        self.app.push_screen(LaunchOptionsScreen(self.options, self._panel_content), done)
+        self._dialog = LaunchOptionsScreen(self.options_draft, self.preview, self.set_options)
+        self.app.push_screen(self._dialog, closed)
 
     # --- the command panel ---------------------------------------------------------------------------
 
@@ -318,41 +394,32 @@ class LaunchScreen(Screen[None]):
         checkpoint = value("checkpoint_path") or str(Path(self.app.runs_root) / project / run)
         return str(project), str(run), str(checkpoint)
 
-    def plan(self, options: LaunchOptions | None = None) -> LaunchPlan:
-        assert self.model is not None
-        options = options or self.options
-        return plan_launch(self.model.overrides(), options, names=self.run_names(), present=self.model.present_keys())
+    def plan(self) -> LaunchPlan:
+        """The plan the panels show now (after any pending redraw); LaunchError when there is no command."""
+        self._flush_panel()
+        if self.preview.plan is None:
+            raise LaunchError(self.preview.not_built or "no command yet")
+        return self.preview.plan
 
-    def _panel_content(self, options: LaunchOptions | None = None) -> PanelContent:
+    def _build_preview(self) -> CommandPreview:
         if self.model is None:
-            return PanelContent([], "", "", status="loading the config…")
-        overrides = self.model.overrides()
-        try:
-            plan = self.plan(options)
-            command = plan.command_line()
-            other = [(rank, plan.command_line(argv)) for rank, argv in plan.other_nodes]
-        except LaunchError as error:
-            command, other = f"(cannot build the command: {error})", []
-        status, ok = self._status()
-        return PanelContent(overrides, single_line(overrides), command, other, status, ok)
-
-    def _status(self) -> tuple[str, bool]:
-        if self._invalid:
-            key, message = next(iter(self._invalid.items()))
-            return f"✗ {key}: {message}", False
-        if self._option_problems:
-            return f"✗ {next(iter(self._option_problems.values()))}", False
-        if self._problems:
-            problem = self._problems[0]
-            where = f"{problem.key}: " if problem.key else ""
-            extra = "  (ctrl+b builds it)" if problem.build_command else ""
-            return f"✗ {where}{problem.message}{extra}", False
-        if self._validation_pending():
-            return "… checking", True
-        return "✓ ready to launch (ctrl+l)", True
+            return loading_preview()
+        current = not self._validation_pending()
+        return build_preview(
+            self.model,
+            self.options_draft,
+            names=self.run_names(),
+            config_dir=self.config_tree.user_dir,
+            trainer_problems=self._problems if current else (),
+            checking=not current,
+        )
 
     def _validation_pending(self) -> bool:
-        return self._validate_timer is not None or self._panel_timer is not None
+        return (
+            self._validate_timer is not None
+            or self._panel_timer is not None
+            or self._verdict_serial != self._validation_serial
+        )
 
     @property
     def settled(self) -> bool:
@@ -360,20 +427,25 @@ class LaunchScreen(Screen[None]):
         busy = any(w.is_running and w.group in ("compose", "validate", "launch") for w in self.workers)
         return self.model is not None and not self._validation_pending() and not busy
 
+    def _flush_panel(self) -> None:
+        if self._panel_timer is not None:
+            self._panel_timer.stop()
+            self._refresh_panel()
+
     def _refresh_panel(self) -> None:
         self._panel_timer = None
         if self.model is None:
             return
         self._update_notes()
         self._schedule_validation()
-        self._show_panel()
+        self._show_preview()
 
-    def _show_panel(self) -> None:
-        content = self._panel_content()
-        if content != self._panel_content_shown:
-            self._panel_content_shown = content
-            for panel in self.query(OverridePanel):
-                panel.show(content)
+    def _show_preview(self) -> None:
+        self.preview = self._build_preview()
+        for panel in self.query(OverridePanel):
+            panel.show(self.preview)
+        if self._dialog is not None and self._dialog.is_attached:
+            self._dialog.show_preview(self.preview)
         build_offered = any(p.build_command for p in self._problems)
         if build_offered != self._build_offered:  # the footer re-renders on refresh_bindings: only on change
             self._build_offered = build_offered
@@ -400,21 +472,18 @@ class LaunchScreen(Screen[None]):
     def _schedule_validation(self) -> None:
         if self._validate_timer is not None:
             self._validate_timer.stop()
+        self._validation_serial += 1  # the verdict in hand is about older values from now on
         self._validate_timer = self.set_timer(VALIDATE_AFTER_S, self._start_validation)
 
     def _start_validation(self) -> None:
         self._validate_timer = None
-        if self.model is None or self._invalid:
+        serial = self._validation_serial
+        plan = self.preview.plan
+        if self.model is None or self.model.invalid or plan is None:
+            # Nothing the trainer could check: the preview already says what is wrong.
+            self._show_problems([], serial)
             return
-        self._validation_serial += 1
-        self._validate(self.plan_overrides(), self._validation_serial)
-
-    def plan_overrides(self) -> list[str]:
-        try:
-            return self.plan().overrides
-        except LaunchError:
-            assert self.model is not None
-            return self.model.overrides()
+        self._validate(plan.overrides, serial)
 
     @work(thread=True, exclusive=True, group="validate")
     def _validate(self, overrides: list[str], serial: int) -> None:
@@ -422,15 +491,17 @@ class LaunchScreen(Screen[None]):
         self.app.call_from_thread(self._show_problems, problems, serial)
 
     def _show_problems(self, problems: list[Problem], serial: int | None = None, *, focus: bool = False) -> None:
-        if serial is not None and serial != self._validation_serial:
-            return  # an older check finished after a newer edit
+        if serial is not None:
+            if serial != self._validation_serial:
+                return  # an older check finished after a newer edit
+            self._verdict_serial = serial
         self._problems = problems
         form = self.query_one("#form", ConfigForm)
         by_key = {p.key: self._problem_text(p) for p in problems if p.key}
         form.show_problems(by_key)
         if focus and problems and problems[0].key:
             form.focus_field(problems[0].key)
-        self._show_panel()
+        self._show_preview()
 
     @staticmethod
     def _problem_text(problem: Problem) -> str:
@@ -449,12 +520,13 @@ class LaunchScreen(Screen[None]):
     def action_copy_command(self) -> None:
         if self.model is None:
             return
-        try:
-            line = self.plan().command_line()
-        except LaunchError as error:
-            self.notify(str(error), severity="error", markup=False)
+        self._flush_panel()
+        preview = self.preview
+        if preview.plan is None or preview.marked:
+            reasons = list(preview.marked.values()) or [preview.not_built]
+            self.notify("Not copied: the command is not complete:\n" + "\n".join(f"✗ {r}" for r in reasons), severity="error", markup=False)
             return
-        self.app.copy_to_clipboard(line)
+        self.app.copy_to_clipboard(preview.command_line())
         self.notify("Command copied to the clipboard (through the terminal, OSC 52)", markup=False)
 
     def action_build_dataset(self) -> None:
@@ -472,34 +544,57 @@ class LaunchScreen(Screen[None]):
         self.app.push_screen(DatasetBuildScreen(data_path, list(problem.build_command or ())), done)
 
     def action_launch(self) -> None:
+        """ctrl+l: launch exactly what the panels show, or say why not (every problem, the first one focused)."""
         if self.model is None:
             return
-        if self._invalid:
-            key, message = next(iter(self._invalid.items()))
-            self.query_one("#form", ConfigForm).focus_field(key)
-            self.notify(f"Not launched: {key}: {message}", severity="error", markup=False)
-            return
-        try:
-            plan = self.plan()
-        except LaunchError as error:
-            self.notify(f"Not launched: {error}", severity="error", markup=False)
+        self._flush_panel()
+        preview = self.preview
+        if preview.plan is None or preview.problems:
+            self._refuse(preview.problems or (preview.not_built,))
             return
         self.notify("Checking the config…", timeout=2)
-        self._launch(plan)
+        self._launch(preview.plan)
+
+    def _refuse(self, problems: tuple[str, ...] | list[str]) -> None:
+        assert self.model is not None
+        option_problems = self.options_draft.parse()[1]
+        if self.model.invalid:
+            self.query_one("#form", ConfigForm).focus_field(next(iter(self.model.invalid)))
+        elif option_problems:
+            self._focus_option(next(iter(option_problems)))
+        elif self._problems and self._problems[0].key:
+            self.query_one("#form", ConfigForm).focus_field(self._problems[0].key)
+        lines = "\n".join(f"✗ {p}" for p in problems)
+        self.notify(f"Not launched:\n{lines}", severity="error", markup=False, timeout=8)
+
+    def _focus_option(self, name: str) -> None:
+        if not self.has_class("-wide"):
+            self.action_options()  # the options live in the dialog on a narrow terminal
+            return
+        editor_id = next((e for e, n in TEXT_EDITORS.items() if n == name), "opt-nproc")
+        self.query_one(f"#{editor_id}").focus()
 
     @work(thread=True, exclusive=True, group="launch")
     def _launch(self, plan: LaunchPlan) -> None:
         problems = self.config_tree.validate(plan.overrides)
+        self.app.call_from_thread(self._launch_checked, plan, problems)
+
+    def _launch_checked(self, plan: LaunchPlan, problems: list[Problem]) -> None:
         if problems:
-            self.app.call_from_thread(self._show_problems, problems, None, focus=True)
-            self.app.call_from_thread(self.notify, f"Not launched: {problems[0]}", severity="error", markup=False)
+            self._show_problems(problems, focus=True)
+            self._refuse([problem_line(p) for p in problems])
+            return
+        self._flush_panel()
+        if self.preview.plan != plan:
+            # Something changed while the trainer checked it: launching would start a command no longer shown.
+            self.notify("Not launched: the form changed while it was being checked; press ctrl+l again", severity="warning")
             return
         try:
             record = start(plan)
         except LaunchError as error:
-            self.app.call_from_thread(self.notify, f"Not launched: {error}", severity="error", markup=False)
+            self.notify(f"Not launched: {error}", severity="error", markup=False)
             return
-        self.app.call_from_thread(self._launched, record.run_dir)
+        self._launched(record.run_dir)
 
     def _launched(self, run_dir: Path) -> None:
         self._default_run_name = None  # the next run gets a fresh name

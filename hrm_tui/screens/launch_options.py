@@ -1,4 +1,17 @@
-"""Launch options and the full command panel as a dialog, for terminals too narrow for the side pane."""
+"""Launch options and the full command panel as a dialog (ctrl+o), for terminals too narrow for the side pane.
+
+The dialog owns no options: it edits the launch screen's one `LaunchOptionsDraft`. Every change goes to the
+launch screen (`on_edit`), which keeps the draft, shows it in the side pane too, and answers with the new
+`CommandPreview`, the one the dialog shows and ctrl+l launches. Closing the dialog therefore loses nothing
+and leaves nothing behind: the form's strip and the side pane already show the same options.
+
+    Launch options
+    Processes/node [2      ]          ↑ ↓ between the options, tab to the command
+    ...
+    Command                           ctrl+g: to the command, ↑ ↓ PgUp PgDn scroll it, esc back
+    ✓ ready to launch (ctrl+l)
+    PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2 torchrun --nnodes 2 ...
+"""
 
 from __future__ import annotations
 
@@ -7,44 +20,77 @@ from collections.abc import Callable
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Static
 
-from hrm_tui.runs.launcher import LaunchOptions
+from hrm_tui.forms.command_preview import CommandPreview
+from hrm_tui.forms.launch_options_draft import LaunchOptionsDraft
 from hrm_tui.widgets.key_footer import KeyFooter
-from hrm_tui.widgets.launch_options import LaunchOptionsChanged, LaunchOptionsPanel
-from hrm_tui.widgets.override_panel import OverridePanel, PanelContent
+from hrm_tui.widgets.launch_options import LaunchOptionsEdited, LaunchOptionsPanel
+from hrm_tui.widgets.override_panel import OverridePanel
 
 
-class LaunchOptionsScreen(ModalScreen[LaunchOptions | None]):
-    """Dismisses with the edited options (escape or ctrl+o keeps them)."""
+class LaunchOptionsScreen(ModalScreen[None]):
+    """See the module docstring. `on_edit(draft)` records a new draft and returns the preview to show."""
 
-    BINDINGS = [Binding("escape,ctrl+o", "close", "Done")]
+    BINDINGS = [
+        Binding("escape,ctrl+o", "close", "Close"),
+        Binding("ctrl+g", "command", "Command"),
+        Binding("down", "app.focus_next", "Next", show=False),  # past the last option: on to the command
+        Binding("up", "app.focus_previous", "Previous", show=False),
+    ]
 
-    def __init__(self, options: LaunchOptions, content_for: Callable[[LaunchOptions], PanelContent]) -> None:
+    def __init__(
+        self,
+        draft: LaunchOptionsDraft,
+        preview: CommandPreview,
+        on_edit: Callable[[LaunchOptionsDraft], CommandPreview],
+    ) -> None:
         super().__init__()
-        self.options = options
-        self._content_for = content_for
+        self._draft = draft
+        self._preview = preview
+        self._on_edit = on_edit
+        self._last_option: Widget | None = None
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide-dialog"):
+        with Vertical(classes="dialog wide-dialog", id="options-dialog"):
             yield Static("Launch options", classes="dialog-title")
-            with VerticalScroll():
-                yield LaunchOptionsPanel(self.options, gpu_scan=self.app.gpu_scan, id="dialog-options")
-                yield Static("Command", classes="pane-title")
-                yield OverridePanel(full=True, id="dialog-panel")
+            yield LaunchOptionsPanel(self._draft, gpu_scan=self.app.gpu_scan, id="dialog-options")
+            yield Static("Command  (ctrl+g or tab: read it with ↑ ↓ PgUp PgDn; esc: back)", classes="pane-title")
+            yield OverridePanel(full=True, id="dialog-panel")
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#dialog-panel", OverridePanel).show(self._content_for(self.options))
+        self.show_preview(self._preview)
         self.query_one("#opt-nproc").focus()
 
-    @on(LaunchOptionsChanged)
-    def _changed(self, event: LaunchOptionsChanged) -> None:
+    def show_preview(self, preview: CommandPreview) -> None:
+        """Shows the launch screen's current preview (also called when it changes for other reasons)."""
+        self._preview = preview
+        self.query_one("#dialog-panel", OverridePanel).show(preview)
+
+    @on(LaunchOptionsEdited)
+    def _edited(self, event: LaunchOptionsEdited) -> None:
         event.stop()
-        self.options = event.options
-        self.query_one("#dialog-panel", OverridePanel).show(self._content_for(self.options))
+        self._draft = event.draft
+        self.show_preview(self._on_edit(event.draft))
+
+    def on_descendant_focus(self, event: object) -> None:
+        if self.focused is not None and self.query_one("#dialog-options") in self.focused.ancestors:
+            self._last_option = self.focused
+
+    def action_command(self) -> None:
+        panel = self.query_one("#dialog-panel", OverridePanel)
+        if self.focused is panel:
+            self._back()
+        else:
+            panel.focus()
+
+    @on(OverridePanel.BackRequested)
+    def _back(self) -> None:
+        (self._last_option or self.query_one("#opt-nproc")).focus()
 
     def action_close(self) -> None:
-        self.dismiss(self.options)
+        self.dismiss(None)

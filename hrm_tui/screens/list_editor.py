@@ -12,11 +12,12 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from hrm_tui.forms.overrides import OverrideSyntaxError, format_value, parse_value
+from hrm_tui.widgets.field_scroll import FieldScroll
 
 
 class ListEditorScreen(ModalScreen[list[Any] | None]):
@@ -38,7 +39,7 @@ class ListEditorScreen(ModalScreen[list[Any] | None]):
         with Vertical(classes="dialog"):
             yield Static(f"Edit {self.key}", classes="dialog-title")
             yield Static("One item per line. ctrl+n adds, ctrl+d removes the focused item, ctrl+s saves.", classes="dialog-hint")
-            with VerticalScroll(id="list-items"):
+            with FieldScroll(id="list-items"):  # ↑ ↓ move between the items
                 for item in self.items:
                     yield self._item_input(item)
             yield Static("", id="list-error", classes="field-error")

@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from hrm_tui.runs.launcher import LaunchError, plan_resume, reap_children, start
+from hrm_tui.runs.launcher import LaunchError, plan_resume, reap_children, run_recipe, start
 from hrm_tui.runs.process_control import StopError, stop_run
 from hrm_tui.runs.discovery import FINISHED, RUNNING, RunSummary, list_runs
 from hrm_tui.widgets.key_footer import KeyFooter
@@ -125,7 +125,7 @@ class RunsScreen(Screen[None]):
         if not run.overrides:
             self.notify("This run recorded no overrides to clone", severity="warning")
             return
-        self.app.clone_into_form(run.overrides)
+        self.app.clone_into_form(run_recipe(run.path, run.overrides))
 
     def action_stop(self) -> None:
         run = self._selected_or_say()

@@ -22,16 +22,16 @@ from typing import Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.validation import ValidationResult, Validator
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
-from hrm_tui.widgets.compact_switch import CompactSwitch
-
 from hrm_tui.forms.config_tree import BOOL, FieldSpec
 from hrm_tui.forms.form_model import FieldValueError, parse_field_text, value_text
+from hrm_tui.widgets.compact_switch import CompactSwitch
+from hrm_tui.widgets.field_scroll import FieldScroll, FieldSelect
 
 UNSET = "(unset)"
 
@@ -100,7 +100,7 @@ class FieldRow(Vertical):
             return CompactSwitch(value=bool(value), id=editor_id, classes="field-editor field-switch")
         if spec.choices and spec.interpolation is None:
             options = [(choice, choice) for choice in spec.choices]
-            return Select(
+            return FieldSelect(
                 options,
                 value=value if value in spec.choices else Select.NULL,
                 allow_blank=spec.optional,
@@ -132,6 +132,11 @@ class FieldRow(Vertical):
 
     def set_note(self, note: str) -> None:
         self.query_one(".field-note", Static).update(note, layout=False)  # fixed width: no layout needed
+
+    def set_text_error(self, message: str) -> None:
+        """Shows that the editor's text is not a valid value (e.g. kept so across a preset change)."""
+        self._local_error = message
+        self._show_error()
 
     def set_problem(self, message: str) -> None:
         self._problem = message
@@ -208,8 +213,11 @@ class SectionTitle(Static):
         self.section = section
 
 
-class ConfigForm(VerticalScroll, can_focus=False):
-    """The scrollable list of sections and field rows. Build it with `load`."""
+class ConfigForm(FieldScroll, can_focus=False):
+    """The scrollable list of sections and field rows. Build it with `load`.
+
+    The keys move the focus from field to field and the focused row stays in view (widgets/field_scroll.py).
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -276,9 +284,17 @@ class ConfigForm(VerticalScroll, can_focus=False):
         if row is None:
             return False
         row.display = True
-        row.editor.focus()
-        self.scroll_to_widget(row, animate=False)
+        self.move_focus_to(row.editor)
         return True
+
+    def scroll_target(self, field: Widget) -> Widget:
+        """A field's whole row (label, editor and error line) must be in view, not only its editor."""
+        node: Widget | None = field
+        while node is not None and node is not self:
+            if isinstance(node, FieldRow):
+                return node
+            node = node.parent if isinstance(node.parent, Widget) else None
+        return field
 
 
 def row_id(key: str) -> str:

@@ -3,6 +3,10 @@
 These say *how* to run the trainer, not what to train, so they are not config overrides: they become the
 torchrun arguments and environment variables of the command (see runs/launcher.py). The GPU list
 comes from NVML in a background worker; without a driver it is one line saying the run uses the CPU.
+
+The panel does not own the options: it shows a `LaunchOptionsDraft` (forms/launch_options_draft.py) and
+posts `LaunchOptionsEdited` with a new draft after each change. The launch screen keeps the one draft and
+shows it in every panel (the side pane and the ctrl+o dialog), so both always read the same.
 """
 
 from __future__ import annotations
@@ -16,56 +20,89 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Label, SelectionList, Static, Switch
 
+from hrm_tui.forms.launch_options_draft import OPTION_LABELS, LaunchOptionsDraft
 from hrm_tui.system.gpus import GpuScan, list_gpus
-from hrm_tui.runs.launcher import LaunchOptions
 from hrm_tui.widgets.compact_switch import CompactSwitch
+from hrm_tui.widgets.field_scroll import FieldScroll
+
+# editor id -> the draft's field
+TEXT_EDITORS = {
+    "opt-nproc": "nproc_per_node",
+    "opt-omp": "omp_num_threads",
+    "opt-nnodes": "nnodes",
+    "opt-node-rank": "node_rank",
+    "opt-rdzv": "rdzv_endpoint",
+}
 
 
-class LaunchOptionsChanged(Message):
-    def __init__(self, options: LaunchOptions, problems: dict[str, str]) -> None:
+class LaunchOptionsEdited(Message):
+    def __init__(self, draft: LaunchOptionsDraft) -> None:
         super().__init__()
-        self.options = options
-        self.problems = problems
+        self.draft = draft
 
 
-class LaunchOptionsPanel(Vertical):
-    """Edits a LaunchOptions; posts LaunchOptionsChanged with a new one after every change."""
+class LaunchOptionsPanel(FieldScroll):
+    """Shows a LaunchOptionsDraft (`show`); posts LaunchOptionsEdited after every change the user makes."""
 
-    def __init__(self, options: LaunchOptions, *, gpu_scan: GpuScan | None = None, **kwargs: Any) -> None:
+    def __init__(self, draft: LaunchOptionsDraft, *, gpu_scan: GpuScan | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.options = options
+        self.draft = draft
         self._gpu_scan = gpu_scan
-        self._text_errors: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
-        o = self.options
-        yield from self._line("Processes/node", Input(str(o.nproc_per_node), id="opt-nproc", compact=True, type="integer"))
+        d = self.draft
+        yield from self._line("opt-nproc", Input(d.nproc_per_node, id="opt-nproc", compact=True, type="integer"))
         yield Static("GPUs: looking for NVIDIA GPUs…", id="opt-gpu-message", classes="option-note")
         yield SelectionList[int](id="opt-gpus", compact=True)
-        yield from self._line(
-            "OMP threads",
-            Input("" if o.omp_num_threads is None else str(o.omp_num_threads), placeholder="unset", id="opt-omp", compact=True, type="integer"),
-        )
-        yield from self._line("torch.compile", CompactSwitch(value=o.compile, id="opt-compile"))
-        yield from self._line("Nodes", Input(str(o.nnodes), id="opt-nnodes", compact=True, type="integer"))
+        yield from self._line("opt-omp", Input(d.omp_num_threads, placeholder="unset", id="opt-omp", compact=True, type="integer"))
+        yield from self._line("opt-compile", CompactSwitch(value=d.compile, id="opt-compile"))
+        yield from self._line("opt-nnodes", Input(d.nnodes, id="opt-nnodes", compact=True, type="integer"))
         with Vertical(id="opt-multinode"):
-            yield from self._line("Node rank", Input(str(o.node_rank), id="opt-node-rank", compact=True, type="integer"))
-            yield from self._line("Rendezvous", Input(o.rdzv_endpoint, placeholder="host-of-node-0:29500", id="opt-rdzv", compact=True))
+            yield from self._line("opt-node-rank", Input(d.node_rank, id="opt-node-rank", compact=True, type="integer"))
+            yield from self._line("opt-rdzv", Input(d.rdzv_endpoint, placeholder="host-of-node-0:29500", id="opt-rdzv", compact=True))
         yield Static("", id="opt-errors", classes="field-error")
 
     @staticmethod
-    def _line(label: str, editor: Any) -> ComposeResult:
+    def _line(editor_id: str, editor: Any) -> ComposeResult:
+        name = TEXT_EDITORS.get(editor_id, "compile")
         with Horizontal(classes="option-line"):
-            yield Label(label, classes="option-label")
+            yield Label(OPTION_LABELS[name], classes="option-label")
             yield editor
 
     def on_mount(self) -> None:
-        self.query_one("#opt-multinode").display = self.options.nnodes > 1
         self.query_one("#opt-gpus").display = False
+        self._show_problems()
         if self._gpu_scan is not None:
             self._show_gpus(self._gpu_scan)
         else:
             self._scan_gpus()
+
+    # --- showing a draft ---------------------------------------------------------------------------------
+
+    def show(self, draft: LaunchOptionsDraft) -> None:
+        """Puts `draft` into the editors that differ from it. Their change events then match the draft, so
+        they are not taken for edits (each handler compares the editor with the draft)."""
+        self.draft = draft
+        for editor_id, name in TEXT_EDITORS.items():
+            editor = self.query_one(f"#{editor_id}", Input)
+            if editor.value != getattr(draft, name):
+                editor.value = getattr(draft, name)
+        switch = self.query_one("#opt-compile", Switch)
+        if switch.value != draft.compile:
+            switch.value = draft.compile
+        selection = self.query_one("#opt-gpus", SelectionList)
+        if tuple(sorted(selection.selected)) != (draft.gpus or ()):
+            selection.deselect_all()
+            for index in draft.gpus or ():
+                selection.select(index)
+        self._show_problems()
+
+    def _show_problems(self) -> None:
+        _, problems = self.draft.parse()
+        self.query_one("#opt-errors", Static).update("\n".join(f"✗ {p}" for p in problems.values()))
+        self.query_one("#opt-multinode").display = self.draft.nnodes.strip() not in ("", "1")
+
+    # --- GPUs ----------------------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="gpu-scan")
     def _scan_gpus(self) -> None:
@@ -81,48 +118,34 @@ class LaunchOptionsPanel(Vertical):
             selection.display = False
             return
         message.update("GPUs (none ticked = all visible):")
-        chosen = set(self.options.gpus or ())
+        chosen = set(self.draft.gpus or ())
         selection.clear_options()
         selection.add_options([(gpu.label(), gpu.index, gpu.index in chosen) for gpu in scan.gpus])
         selection.display = True
 
-    # --- changes -------------------------------------------------------------------------------------
+    # --- edits ---------------------------------------------------------------------------------------
 
     @on(Input.Changed)
     def _text_changed(self, event: Input.Changed) -> None:
         event.stop()
-        field, text = event.input.id, event.value.strip()
-        self._text_errors.pop(field or "", None)
-        o = self.options
-        try:
-            if field == "opt-nproc":
-                o = dataclasses.replace(o, nproc_per_node=int(text))
-            elif field == "opt-omp":
-                o = dataclasses.replace(o, omp_num_threads=int(text) if text else None)
-            elif field == "opt-nnodes":
-                o = dataclasses.replace(o, nnodes=int(text))
-                self.query_one("#opt-multinode").display = o.nnodes > 1
-            elif field == "opt-node-rank":
-                o = dataclasses.replace(o, node_rank=int(text))
-            elif field == "opt-rdzv":
-                o = dataclasses.replace(o, rdzv_endpoint=text)
-        except ValueError:
-            self._text_errors[field or ""] = f"{text!r} is not a whole number"
-        self._publish(o)
+        name = TEXT_EDITORS.get(event.input.id or "")
+        if name is not None and event.value != getattr(self.draft, name):
+            self._edited(self.draft.with_text(name, event.value))
 
     @on(Switch.Changed, "#opt-compile")
     def _compile_changed(self, event: Switch.Changed) -> None:
         event.stop()
-        self._publish(dataclasses.replace(self.options, compile=event.value))
+        if event.value != self.draft.compile:
+            self._edited(dataclasses.replace(self.draft, compile=event.value))
 
     @on(SelectionList.SelectedChanged, "#opt-gpus")
     def _gpus_changed(self, event: SelectionList.SelectedChanged) -> None:
         event.stop()
-        chosen = tuple(sorted(event.selection_list.selected))
-        self._publish(dataclasses.replace(self.options, gpus=chosen or None))
+        chosen = tuple(sorted(event.selection_list.selected)) or None
+        if chosen != self.draft.gpus:
+            self._edited(dataclasses.replace(self.draft, gpus=chosen))
 
-    def _publish(self, options: LaunchOptions) -> None:
-        self.options = options
-        problems = {**options.problems(), **self._text_errors}
-        self.query_one("#opt-errors", Static).update("\n".join(f"✗ {p}" for p in problems.values()))
-        self.post_message(LaunchOptionsChanged(options, problems))
+    def _edited(self, draft: LaunchOptionsDraft) -> None:
+        self.draft = draft
+        self._show_problems()
+        self.post_message(LaunchOptionsEdited(draft))

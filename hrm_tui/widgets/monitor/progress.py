@@ -7,7 +7,7 @@ from collections.abc import Callable
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from hrm_core.formatting import format_duration
+from hrm_core.formatting import ETA_ESTIMATING, format_duration
 from hrm_tui.monitoring.plot import compact_number
 from hrm_tui.widgets.monitor.panel import MonitorPanel, RunView
 from hrm_tui.widgets.runs_table import truncate_left
@@ -89,8 +89,9 @@ class ProgressPanel(MonitorPanel):
         if isinstance(eps, (int, float)):
             facts.append(("throughput", f"{compact_number(eps)} ex/s" + (f", {compact_number(tps)} tok/s" if isinstance(tps, (int, float)) else "")))
         eta = latest.get("eta_s")
-        if ended is None and self.status in (None, "running") and isinstance(eta, (int, float)):  # a lost run has no ETA
-            facts.append(("ETA", format_duration(eta)))
+        if ended is None and self.status in (None, "running"):  # a lost run has no ETA
+            # No number yet (null while the trainer's step rate settles, or no train event so far): say so.
+            facts.append(("ETA", format_duration(eta) if isinstance(eta, (int, float)) else ETA_ESTIMATING))
         if checkpoint:
             age = f" ({format_duration(self.clock() - checkpoint['time'])} ago)" if isinstance(checkpoint.get("time"), (int, float)) else ""
             facts.append(("checkpoint", f"{_short_path(checkpoint.get('path'))}{age}"))

@@ -1,0 +1,109 @@
+"""The launch options as the user typed them: the one state behind every view of them.
+
+The side pane, the ctrl+o dialog, the command panel and the strip all show this one value, and a change
+made in any of them replaces it (see screens/launch.py). It keeps the text of each field, not only the
+parsed `LaunchOptions`, so that a field that reads `abc` reads `abc` everywhere, and the command panel says
+the command cannot be built instead of quietly showing the last valid number.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from hrm_tui.runs.launcher import LaunchOptions
+
+# The label each option has in the panels; problems are reported under these names.
+OPTION_LABELS = {
+    "nproc_per_node": "Processes/node",
+    "gpus": "GPUs",
+    "omp_num_threads": "OMP threads",
+    "compile": "torch.compile",
+    "nnodes": "Nodes",
+    "node_rank": "Node rank",
+    "rdzv_endpoint": "Rendezvous",
+}
+# The help line for each option (docs/tui.md, "Launch options", says the same at more length).
+OPTION_HELP = {
+    "nproc_per_node": "Processes/node: 1 runs python -m hrm_core.pretrain; more run torchrun --nproc-per-node N",
+    "gpus": "GPUs: the ticked ones become CUDA_VISIBLE_DEVICES (space ticks); none ticked leaves it as it is",
+    "omp_num_threads": "OMP threads: OMP_NUM_THREADS for the run; empty leaves it as it is (torchrun then sets 1)",
+    "compile": "torch.compile: off sets DISABLE_COMPILE=1 (enter or space toggles)",
+    "nnodes": "Nodes: more than 1 runs a multi-node torchrun (static rendezvous); set the rank and endpoint below",
+    "node_rank": "Node rank: this machine's rank, 0 to nodes-1; the panel shows the command for the others",
+    "rdzv_endpoint": "Rendezvous: HOST:PORT of node 0, which every node connects to",
+}
+TEXT_OPTIONS = ("nproc_per_node", "omp_num_threads", "nnodes", "node_rank", "rdzv_endpoint")
+_WHOLE_NUMBERS = ("nproc_per_node", "omp_num_threads", "nnodes", "node_rank")
+
+
+@dataclass(frozen=True)
+class LaunchOptionsDraft:
+    nproc_per_node: str = "1"
+    omp_num_threads: str = ""  # empty: leave OMP_NUM_THREADS as it is
+    nnodes: str = "1"
+    node_rank: str = "0"
+    rdzv_endpoint: str = ""
+    gpus: tuple[int, ...] | None = None  # None: leave CUDA_VISIBLE_DEVICES as it is
+    compile: bool = True
+
+    @classmethod
+    def of(cls, options: LaunchOptions) -> LaunchOptionsDraft:
+        return cls(
+            nproc_per_node=str(options.nproc_per_node),
+            omp_num_threads="" if options.omp_num_threads is None else str(options.omp_num_threads),
+            nnodes=str(options.nnodes),
+            node_rank=str(options.node_rank),
+            rdzv_endpoint=options.rdzv_endpoint,
+            gpus=options.gpus,
+            compile=options.compile,
+        )
+
+    def with_text(self, name: str, text: str) -> LaunchOptionsDraft:
+        if name not in TEXT_OPTIONS:
+            raise KeyError(name)
+        return dataclasses.replace(self, **{name: text})
+
+    def parse(self) -> tuple[LaunchOptions | None, dict[str, str]]:
+        """(options, problems): the options when every field reads as its type, and what is wrong, per option
+        name (a field that does not parse, or a combination LaunchOptions refuses)."""
+        problems: dict[str, str] = {}
+        numbers: dict[str, int | None] = {}
+        for name in _WHOLE_NUMBERS:
+            text = getattr(self, name).strip()
+            if name == "omp_num_threads" and not text:
+                numbers[name] = None
+                continue
+            try:
+                numbers[name] = int(text)
+            except ValueError:
+                problems[name] = f"{OPTION_LABELS[name]}: {text!r} is not a whole number"
+        if problems:
+            return None, problems
+        options = LaunchOptions(
+            nproc_per_node=numbers["nproc_per_node"] or 0,
+            gpus=self.gpus,
+            omp_num_threads=numbers["omp_num_threads"],
+            compile=self.compile,
+            nnodes=numbers["nnodes"] or 0,
+            node_rank=numbers["node_rank"] or 0,
+            rdzv_endpoint=self.rdzv_endpoint.strip(),
+        )
+        problems = options.problems()
+        return (None, problems) if problems else (options, {})
+
+    def summary(self) -> str:
+        """The options that differ from the defaults, in a few words ("" when none do)."""
+        default = LaunchOptionsDraft()
+        parts = []
+        if self.nnodes.strip() != default.nnodes:
+            parts.append(f"{self.nnodes} nodes (this is rank {self.node_rank}, rendezvous {self.rdzv_endpoint or '?'})")
+        if self.nproc_per_node.strip() != default.nproc_per_node:
+            parts.append(f"{self.nproc_per_node} processes/node")
+        if self.gpus is not None:
+            parts.append(f"GPUs {','.join(str(g) for g in self.gpus)}")
+        if self.omp_num_threads.strip():
+            parts.append(f"OMP threads {self.omp_num_threads}")
+        if not self.compile:
+            parts.append("compile off")
+        return " · ".join(parts)
