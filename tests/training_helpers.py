@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from hrm_core.data.format import BLANK_PUZZLE_NAME, DatasetMetadata
-from hrm_core.events import read_events
+from hrm_core.rundir.events import Event, Train
+from hrm_core.rundir.reader import read_events
 
 
 def write_split(split_dir: Path, *, num_groups: int, augmentations: int, max_examples: int, seq_len: int,
@@ -103,9 +104,19 @@ def run_trainer(argv: list[str], *, env: dict[str, str] | None = None, timeout: 
     return subprocess.run(argv, env=env or trainer_env(), capture_output=True, text=True, timeout=timeout)
 
 
-def events_of(run_dir: Path, event_type: str | None = None) -> list[dict]:
-    return [e for e in read_events(run_dir) if event_type is None or e["type"] == event_type]
+def events_of(run_dir: Path, event_type: type[Event] | None = None) -> list[Event]:
+    """The run's valid events (of one type), in file order; fails if any line of the log is invalid."""
+    log = read_events(run_dir)
+    assert not log.skipped, f"invalid lines in {run_dir}/events.jsonl: {dict(log.skipped)}"
+    return [e for e in log if event_type is None or isinstance(e, event_type)]
+
+
+def raw_events(run_dir: Path) -> list[dict]:
+    """The log's lines as plain JSON objects (the wire format), every one of them whole."""
+    data = (run_dir / "events.jsonl").read_bytes()
+    assert data.endswith(b"\n"), "events.jsonl ends mid-line"
+    return [json.loads(line) for line in data.splitlines()]
 
 
 def train_metrics_by_step(run_dir: Path) -> dict[int, dict]:
-    return {e["step"]: e["metrics"] for e in events_of(run_dir, "train")}
+    return {e.step: e.metrics for e in events_of(run_dir, Train)}

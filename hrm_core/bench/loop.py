@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from hrm_core.data.format import DatasetMetadata
-from hrm_core.events import read_events
+from hrm_core.rundir.events import Train
+from hrm_core.rundir.reader import read_events
 
 
 def write_random_dataset(root: Path, *, examples: int, seq_len: int, vocab_size: int, num_puzzles: int) -> None:
@@ -61,7 +62,7 @@ def compare_loop_to_step(size_name: str, *, steps: int = 200, log_interval: int 
                    f"global_batch_size={size.batch_size}", "epochs=1", "eval_interval=1", f"log_interval={log_interval}",
                    "lr_warmup_steps=10", *arch_overrides]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-        windows = [e["examples_per_s"] for e in read_events(run_dir) if e["type"] == "train"]
+        windows = [e.examples_per_s for e in read_events(run_dir).of_type(Train) if e.examples_per_s is not None]
         steady = windows[max(len(windows) // 5, 2):-1] or windows
         loop_examples_per_s = statistics.median(steady)
 

@@ -119,7 +119,7 @@ def _check_ranges(c: TrainConfig) -> None:
         if value is not None and value <= 0:
             raise ConfigError(f"`{key}` must be positive, got {value}", key=key, hint=field_help(key))
 
-    for key in ("global_batch_size", "epochs", "eval_interval", "log_interval", "heartbeat_interval_s",
+    for key in ("global_batch_size", "epochs", "eval_interval", "log_interval", "heartbeat_interval_s", "stall_after_s",
                 "keep_last_checkpoints", "checkpoint_interval"):
         positive(key, getattr(c, key))
     if c.eval_num_samples < 0:

@@ -10,27 +10,19 @@ import sys
 from typing import TextIO
 
 from hrm_core.formatting import format_duration
-
-
-def _fmt(value: float | None, spec: str) -> str:
-    """A metric for the step line; '-' when the window had no value for it (no sequence halted)."""
-    return "-" if value is None else format(value, spec)
+from hrm_core.rundir.metrics import METRICS, STEP_LINE_METRICS
 
 
 def format_step_line(*, step: int, total_steps: int, epoch: float, metrics: dict[str, float], lr: float,
                      examples_per_s: float, eta_s: float | None) -> str:
+    """`step 50/200 (25%) | epoch 1.50 | loss 0.5000 | q_halt - | acc 0.900 | ...`; "-" for a metric the window
+    had no value for (no sequence halted)."""
     percent = 100.0 * step / max(total_steps, 1)
-    parts = [
-        f"step {step}/{total_steps} ({percent:.0f}%)",
-        f"epoch {epoch:.2f}",
-        f"loss {_fmt(metrics.get('lm_loss'), '.4f')}",
-        f"q_halt {_fmt(metrics.get('q_halt_loss'), '.4f')}",
-        f"acc {_fmt(metrics.get('accuracy'), '.3f')}",
-        f"exact {_fmt(metrics.get('exact_accuracy'), '.3f')}",
-        f"lr {lr:.2e}",
-        f"{examples_per_s:.0f} ex/s",
-        f"ETA {format_duration(eta_s)}",
-    ]
+    parts = [f"step {step}/{total_steps} ({percent:.0f}%)", f"epoch {epoch:.2f}"]
+    parts += [f"{METRICS[name].label} {METRICS[name].format_value(metrics.get(name))}" for name in STEP_LINE_METRICS]
+    lr_spec, rate = METRICS["lr"], METRICS["examples_per_s"]
+    parts += [f"{lr_spec.label} {lr_spec.format_value(lr)}", f"{rate.format_value(examples_per_s)} {rate.label}",
+              f"ETA {format_duration(eta_s)}"]
     return " | ".join(parts)
 
 

@@ -36,12 +36,12 @@ from typing import Any
 
 import psutil
 
+from hrm_core.rundir.files import EVENTS_FILE, LAUNCH_FILE, STDERR_FILE, STDOUT_FILE
+from hrm_core.rundir.reader import read_record
+from hrm_core.rundir.records import LaunchRecord as LaunchFileRecord
 from hrm_tui.forms.overrides import format_override, single_line, split_override
-from hrm_tui.runs.discovery import LAUNCH_FILE
 
 TRAINER_MODULE = "hrm_core.pretrain"
-STDOUT_FILE = "stdout.log"
-STDERR_FILE = "stderr.log"
 NAME_KEYS = ("project_name", "run_name", "checkpoint_path")
 
 
@@ -231,12 +231,10 @@ def plan_resume(run_dir: str | os.PathLike[str], overrides: Sequence[str], *, cw
     The options and working directory come from the run's `launch.json` when it has one (a run started by
     hand has none: it resumes as one process from the current directory).
     """
-    from hrm_tui.runs.discovery import read_launch_record
-
     run_dir = Path(run_dir)
-    record = read_launch_record(run_dir) or {}
-    options = LaunchOptions.from_json(record.get("options"))
-    recorded_cwd = record.get("cwd")
+    record = read_record(run_dir / LAUNCH_FILE, LaunchFileRecord).record or LaunchFileRecord()
+    options = LaunchOptions.from_json(record.options)
+    recorded_cwd = record.cwd
     cwd = Path(cwd or (recorded_cwd if recorded_cwd and Path(recorded_cwd).is_dir() else os.getcwd()))
     keep = [o for o in overrides if split_override(o)[1] != "resume"]
     if not any(split_override(o)[1] == "checkpoint_path" for o in keep):
@@ -255,7 +253,7 @@ def start(plan: LaunchPlan, *, resume: bool = False) -> LaunchRecord:
     write into the same event log.
     """
     run_dir = plan.run_dir
-    if not resume and ((run_dir / "events.jsonl").exists() or (run_dir / LAUNCH_FILE).exists()):
+    if not resume and ((run_dir / EVENTS_FILE).exists() or (run_dir / LAUNCH_FILE).exists()):
         raise LaunchError(f"{run_dir} already holds a run; choose another run_name or resume that run")
     run_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **plan.env}
