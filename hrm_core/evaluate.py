@@ -300,7 +300,7 @@ def evaluate(args: EvalArgs) -> int:
     import torch
 
     from hrm_core.data.format import DatasetFormatError, load_identifiers
-    from hrm_core.data.loader import PuzzleSplit
+    from hrm_core.data.loader import PuzzleSplit, check_value_ranges
     from hrm_core.training.model_setup import should_compile
     from hrm_core.training.distributed import init_distributed, shutdown_distributed
     from hrm_core.training.evaluation import run_evaluation
@@ -311,6 +311,7 @@ def evaluate(args: EvalArgs) -> int:
     check_test_split(config.data_path)
     try:
         split = PuzzleSplit(config.data_path, "test")
+        check_value_ranges(split)
         identifiers = load_identifiers(config.data_path)
     except DatasetFormatError as e:
         raise UsageError(str(e)) from None

@@ -34,3 +34,12 @@ def test_step_benchmark_command_reports_consistent_figures():
     tokens_per_step = 4 * size.seq_len
     assert abs(result["tokens_per_s"] * result["ms_per_step"] / 1000 - tokens_per_step) < 1e-6 * tokens_per_step
     assert "mfu" not in result  # no known peak on CPU
+
+
+def test_events_benchmark_command_reads_back_every_line_it_wrote():
+    out = subprocess.run([sys.executable, "-m", "hrm_core.bench", "events", "--lines", "300", "--json"],
+                         capture_output=True, text=True, check=True, timeout=300)
+    result = json.loads(out.stdout)
+    assert result["lines"] == 303  # 300 train lines and a heartbeat every 100 (read_events checked them all)
+    for key in ("parse_us", "decode_us", "generic_us", "read_us", "safe_text_plain_us", "safe_text_escapes_us"):
+        assert result[key] > 0, key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 from hrm_core.rundir import events
+from hrm_core.rundir.files import LOCK_FILE
 from hrm_core.rundir.status import RunStatus
 from hrm_core.training.checkpoint import latest_checkpoint, list_checkpoints, load_model_state
 from tests.training_helpers import (
@@ -122,6 +124,8 @@ def test_kill_during_a_checkpoint_write_leaves_the_previous_one_loadable(tiny_da
         assert _load(run_dir / "step_20", name)  # loads with weights_only=True
     assert not (run_dir / "step_40").exists()
     assert not isinstance(events_of(run_dir)[-1], events.RunEnd)  # no run_end: the run is "lost"
+    # Its lock file still names the killed trainer: that stale record must not block the resume.
+    assert json.loads((run_dir / LOCK_FILE).read_text())["pid"] == process.pid
 
     resumed = run_trainer(pretrain_argv([*overrides, "resume=auto"]))
     assert resumed.returncode == 0, resumed.stderr

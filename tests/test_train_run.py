@@ -190,3 +190,7 @@ def test_step_line_is_a_progress_bar_on_a_terminal_and_plain_lines_otherwise():
         console.message("[hrm] eval")
     assert terminal.getvalue() == "\r\x1b[2Kstep 1\r\x1b[2Kstep 2\n[hrm] eval\n"
     assert pipe.getvalue() == "step 1\nstep 2\n[hrm] eval\n"
+    # Whatever a message quotes (a run name, a path, an error's last line) cannot act on the terminal.
+    hostile, out = "run \x1b]0;pwned\x07name\x1b[2J\x1bc", io.StringIO()
+    Console(enabled=True, stream=out).message(f"[hrm] run {hostile!r} in /tmp/{hostile}")
+    assert out.getvalue() == "[hrm] run 'run \\x1b]0;pwned\\x07name\\x1b[2J\\x1bc' in /tmp/run name\n"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hrm_core.data.format import DatasetMetadata
+from hrm_core.data.format import BLANK_PUZZLE_NAME, IDENTIFIERS_FILE, DatasetMetadata
 from hrm_core.rundir.events import Train
 from hrm_core.rundir.reader import read_events
 
@@ -45,6 +45,8 @@ def write_random_dataset(root: Path, *, examples: int, seq_len: int, vocab_size:
         DatasetMetadata(pad_id=0, ignore_label_id=0, blank_identifier_id=0, vocab_size=vocab_size, seq_len=seq_len,
                         num_puzzle_identifiers=num_puzzles, total_groups=puzzles, mean_puzzle_examples=per_puzzle,
                         sets=["all"]).save(directory)
+    names = [BLANK_PUZZLE_NAME] + [f"puzzle_{i}" for i in range(1, num_puzzles)]
+    (root / IDENTIFIERS_FILE).write_text(json.dumps(names))
 
 
 def compare_loop_to_step(size_name: str, *, steps: int = 200, log_interval: int = 10) -> str:

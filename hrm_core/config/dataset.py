@@ -25,13 +25,15 @@ def check_dataset(cfg: TrainConfig | DictConfig | Mapping[str, Any]) -> DatasetM
     """Opens data_path's train and test splits and identifiers.json as the trainer will; returns the train
     split's metadata.
 
-    Raises ConfigError for a missing dataset (with `build_command` / `build_argv`, the builder to run) and for
-    a broken one (a missing or unreadable array, a dataset.json field of the wrong type, arrays that disagree),
-    so that either is a message at `data_path` rather than a failed run. The checks read headers and end
-    points only: their cost does not grow with the dataset.
+    Raises ConfigError for a missing dataset (with `build_command` / `build_argv`, the builder to run), for
+    a broken one (a missing or unreadable array, a dataset.json field of the wrong type, arrays that disagree,
+    a token or puzzle id out of range, no identifiers.json), and for a global_batch_size larger than what one
+    epoch of the training set holds, so that each is a message at its key before the run directory exists
+    rather than a failed run. The structure checks read headers and end points only; the range check reads
+    every token once (vectorised, about the time it takes to read the arrays).
     """
-    from hrm_core.data.format import DatasetFormatError, load_identifiers
-    from hrm_core.data.loader import PuzzleSplit
+    from hrm_core.data.format import BLANK_PUZZLE_NAME, IDENTIFIERS_FILE, DatasetFormatError, load_identifiers
+    from hrm_core.data.loader import PuzzleSplit, check_value_ranges
 
     data_path = _data_path(cfg)
     missing = [split for split in ("train", "test") if not (Path(data_path) / split / "dataset.json").is_file()]
@@ -44,11 +46,40 @@ def check_dataset(cfg: TrainConfig | DictConfig | Mapping[str, Any]) -> DatasetM
                           build_argv=build_argv)
     try:
         train = PuzzleSplit(data_path, "train")
-        PuzzleSplit(data_path, "test")
-        load_identifiers(data_path)
+        test = PuzzleSplit(data_path, "test")
+        if load_identifiers(data_path) is None:
+            raise DatasetFormatError(
+                f"{Path(data_path) / IDENTIFIERS_FILE} is missing: the trainer names puzzles by it (index = puzzle id, "
+                f"{BLANK_PUZZLE_NAME!r} first) and every dataset builder writes it; rebuild the dataset, or write that "
+                "JSON list for a dataset of your own")
+        check_value_ranges(train)
+        check_value_ranges(test)
     except DatasetFormatError as e:
         raise ConfigError(str(e), key="data_path", hint="docs/datasets.md lists the dataset builders and their commands") from None
+    _check_batch_fits(cfg, train)
     return train.metadata
+
+
+def _check_batch_fits(cfg: TrainConfig | DictConfig | Mapping[str, Any], train: Any) -> None:
+    """Global batches are filled from one pass's draw (one puzzle per group and epoch, for eval_interval
+    epochs; an incomplete last batch is dropped): a batch larger than that trains nothing at all."""
+    get = (lambda key: getattr(cfg, key)) if isinstance(cfg, TrainConfig) else cfg.get
+    batch_size, epochs, eval_interval = get("global_batch_size"), get("epochs"), get("eval_interval")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (batch_size, epochs)):
+        return  # the schema check reports a bad value
+    epochs_per_pass = eval_interval if isinstance(eval_interval, int) and eval_interval > 0 else epochs
+    metadata = train.metadata
+    per_epoch = metadata.total_groups * metadata.mean_puzzle_examples
+    per_pass = int(per_epoch * epochs_per_pass)
+    if batch_size > per_pass:
+        examples = sum(train.num_examples(name) for name in train.sets)
+        raise ConfigError(
+            f"global_batch_size={batch_size} is larger than the training set: a pass of {epochs_per_pass} epoch(s) "
+            f"(eval_interval) draws about {per_pass} examples ({metadata.total_groups} groups x "
+            f"{metadata.mean_puzzle_examples:g} examples per puzzle per epoch; {examples} examples in "
+            f"{train.split_dir}), so the run would plan 0 steps",
+            key="global_batch_size",
+            hint=f"use global_batch_size={per_pass} or less (or a larger eval_interval, or a larger dataset)")
 
 
 def _suggest_build_command(data_path: str) -> list[str] | None:

@@ -19,59 +19,34 @@ tools; docs/run-directory.md describes it. Each module has one job:
     stall        when a live run counts as stalled (ProgressClock)
     summary      summarize_run: a run's status, step, times and detail; holds_run
 
-The names below are the public API; import them from here or from their module.
+The names below are the public API; import them from here or from their module. They are loaded on first
+use, so `import hrm_core.rundir.files` (or `.sanitize`) costs only that module.
 """
 
-from hrm_core.rundir.events import (
-    EVENT_TYPES,
-    SCHEMA_VERSION,
-    START_TYPES,
-    ArcScore,
-    Checkpoint,
-    Eval,
-    Event,
-    Halting,
-    HaltingPhase,
-    Heartbeat,
-    NonFinite,
-    Phase,
-    PuzzleDescription,
-    Rejected,
-    Resume,
-    RunEnd,
-    RunStart,
-    Sample,
-    Samples,
-    Train,
-    decode_line,
-    encode_event,
-)
-from hrm_core.rundir.errors import RunDirError
-from hrm_core.rundir.reader import (
-    EventFollower,
-    EventLog,
-    FollowBatch,
-    HeadAndTail,
-    LoggedEvent,
-    read_events,
-    read_head_and_tail,
-    read_record,
-)
-from hrm_core.rundir.sanitize import safe_log_line, safe_text
-from hrm_core.rundir.status import RunStatus
-from hrm_core.rundir.summary import RunSummary, holds_run, summarize_run
-from hrm_core.rundir.writer import EventWriter
+import importlib
 
-__all__ = [
-    "EVENT_TYPES", "SCHEMA_VERSION", "START_TYPES",
-    "ArcScore", "Checkpoint", "Eval", "Event", "Halting", "HaltingPhase", "Heartbeat", "NonFinite", "Phase",
-    "PuzzleDescription", "Rejected", "Resume", "RunEnd", "RunStart", "Sample", "Samples", "Train",
-    "decode_line", "encode_event",
-    "RunDirError",
-    "EventFollower", "EventLog", "FollowBatch", "HeadAndTail", "LoggedEvent", "read_events", "read_head_and_tail",
-    "read_record",
-    "safe_log_line", "safe_text",
-    "RunStatus",
-    "RunSummary", "holds_run", "summarize_run",
-    "EventWriter",
-]
+# Public name -> the module that defines it.
+_EXPORTS = {
+    **dict.fromkeys((
+        "EVENT_TYPES", "SCHEMA_VERSION", "START_TYPES", "ArcScore", "Checkpoint", "Eval", "Event", "Halting",
+        "HaltingPhase", "Heartbeat", "NonFinite", "Phase", "PuzzleDescription", "Rejected", "Resume", "RunEnd",
+        "RunStart", "Sample", "Samples", "Train", "decode_line", "encode_event"), "events"),
+    "RunDirError": "errors",
+    **dict.fromkeys((
+        "EventFollower", "EventLog", "FollowBatch", "HeadAndTail", "LoggedEvent", "read_events", "read_head_and_tail",
+        "read_record"), "reader"),
+    "safe_log_line": "sanitize",
+    "safe_text": "sanitize",
+    "RunStatus": "status",
+    **dict.fromkeys(("RunSummary", "holds_run", "summarize_run"), "summary"),
+    "EventWriter": "writer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hrm_core.rundir' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"hrm_core.rundir.{module}"), name)

@@ -88,12 +88,36 @@ class RunDirLock:
     path: Path
     owner: OwnerRecord
     enforced: bool  # False on a file system without locks: the run is unguarded (a warning was due)
+    created: bool  # this acquisition created the lock file
     _fd: int | None
+
+    def record_owner(self, argv: list[str] | None = None) -> None:
+        """Writes this process into the lock file (host, pid, start time, command line), for messages."""
+        self.owner = _this_process(argv)
+        if self._fd is None:
+            return
+        try:
+            data = (json.dumps(to_json_value(self.owner)) + "\n").encode("utf-8")
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, data, 0)
+            os.fsync(self._fd)
+        except OSError as e:
+            raise write_error(self.path, e) from None
 
     def release(self) -> None:
         if self._fd is not None:
             fd, self._fd = self._fd, None
             os.close(fd)  # closing the only descriptor releases the flock
+
+    def abandon(self) -> None:
+        """Releases the lock and leaves the directory as it was found: a lock file this acquisition created is
+        removed again (safe: a process that opened it meanwhile sees it replaced, and retries)."""
+        if self.created and self._fd is not None:
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
+        self.release()
 
     @property
     def held(self) -> bool:
@@ -106,25 +130,28 @@ class RunDirLock:
         self.release()
 
 
-def acquire_lock(run_dir: str | os.PathLike[str], *, argv: list[str] | None = None,
-                 retry_s: float = ACQUIRE_RETRY_S) -> RunDirLock:
-    """Takes the run directory's owner lock (creating the directory if needed) and records this process.
+def acquire_lock(run_dir: str | os.PathLike[str], *, argv: list[str] | None = None, record: bool = True,
+                 retry_s: float = ACQUIRE_RETRY_S, fix: str | None = None) -> RunDirLock:
+    """Takes the run directory's owner lock (creating the directory if needed) and records this process in it.
 
+    With `record=False` nothing is written but a missing lock file: the caller checks the directory first
+    (the trainer refuses to overwrite a run) and then calls `record_owner`, or `abandon` to leave it as it was.
     Raises LockHeld when a live process holds it, RunDirError when the directory or the lock file cannot
-    be written (read-only file system, full disk, permissions).
+    be written (read-only file system, full disk, permissions; `fix` is the advice it gives).
     """
     run_dir = Path(run_dir)
     path = lock_path(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise write_error(run_dir, e) from None
+        raise write_error(run_dir, e, fix=fix) from None
     deadline = time.monotonic() + retry_s
     while True:
+        existed = path.exists()
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
         except OSError as e:
-            raise write_error(path, e) from None
+            raise write_error(path, e, fix=fix) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -136,21 +163,19 @@ def acquire_lock(run_dir: str | os.PathLike[str], *, argv: list[str] | None = No
         except OSError as e:
             os.close(fd)
             if e.errno in _NO_LOCKS:
-                return RunDirLock(path, _this_process(argv), enforced=False, _fd=None)
-            raise write_error(path, e) from None
+                return RunDirLock(path, _this_process(argv), enforced=False, created=not existed, _fd=None)
+            raise write_error(path, e, fix=fix) from None
         if not _still_names(fd, path):  # the file was replaced or removed between open and flock: retry
             os.close(fd)
             continue
-        owner = _this_process(argv)
-        try:
-            data = (json.dumps(to_json_value(owner)) + "\n").encode("utf-8")
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, data, 0)
-            os.fsync(fd)
-        except OSError as e:
-            os.close(fd)
-            raise write_error(path, e) from None
-        return RunDirLock(path, owner, enforced=True, _fd=fd)
+        lock = RunDirLock(path, _this_process(argv), enforced=True, created=not existed, _fd=fd)
+        if record:
+            try:
+                lock.record_owner(argv)
+            except RunDirError:
+                lock.release()
+                raise
+        return lock
 
 
 def lock_state(run_dir: str | os.PathLike[str]) -> LockState:

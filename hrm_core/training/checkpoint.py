@@ -43,9 +43,10 @@ from hrm_core.training.distributed import DistContext, first_error
 
 CHECKPOINT_FORMAT = 1
 
-# Test hook: when writing the checkpoint of this step, sleep a minute with the files written but before the
-# rename (tests kill the process in that window).
+# Test hook: when writing the checkpoint of this step, sleep (a minute, or PAUSE_SECONDS_ENV seconds) with the
+# files written but before the rename (tests kill the process, or start a second trainer, in that window).
 PAUSE_AT_STEP_ENV = "HRM_TEST_CHECKPOINT_PAUSE_AT_STEP"
+PAUSE_SECONDS_ENV = "HRM_TEST_CHECKPOINT_PAUSE_S"
 
 
 class CheckpointWriteError(RunDirError):
@@ -126,7 +127,7 @@ def write_checkpoint(ctx: DistContext, run_dir: str | Path, step: int, payload: 
         done()
         _save(payload.training_state, tmp / TRAINING_STATE_FILE)
         if os.environ.get(PAUSE_AT_STEP_ENV) == str(step):
-            time.sleep(60)
+            time.sleep(float(os.environ.get(PAUSE_SECONDS_ENV, "60")))
         _fsync_dir(tmp)
         if final.exists():  # an incomplete folder of an earlier, killed attempt at the same step
             _remove_checkpoint(final)

@@ -2,6 +2,9 @@
 
 On a terminal the step line rewrites itself in place like a progress bar; when stdout is a file or a pipe
 (a detached run, a cluster job) every line is a plain line of its own.
+
+Every line goes through `safe_text` (hrm_core.rundir.sanitize): messages quote run names, paths, set names
+and error texts that came from files or the user, and none of them may act on the terminal.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import TextIO
 
 from hrm_core.formatting import format_duration
 from hrm_core.rundir.metrics import METRICS, STEP_LINE_METRICS
+from hrm_core.rundir.sanitize import safe_text
 
 
 def format_step_line(*, step: int, total_steps: int, epoch: float, metrics: dict[str, float], lr: float,
@@ -36,8 +40,9 @@ class Console:
     def progress(self, line: str) -> None:
         if not self.enabled:
             return
+        line = safe_text(line)
         if self.interactive:
-            self.stream.write("\r\x1b[2K" + line)
+            self.stream.write("\r\x1b[2K" + line)  # the one escape written: back to column 0, clear the line
             self._open_line = True
         else:
             self.stream.write(line + "\n")
@@ -49,5 +54,5 @@ class Console:
         if self._open_line:
             self.stream.write("\n")
             self._open_line = False
-        self.stream.write(line + "\n")
+        self.stream.write(safe_text(line) + "\n")
         self.stream.flush()

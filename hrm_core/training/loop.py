@@ -33,7 +33,6 @@ from hrm_core.rundir.checkpoints import latest_checkpoint
 from hrm_core.rundir.events import HaltingPhase, Phase
 from hrm_core.rundir.files import eval_dir_name
 from hrm_core.rundir.metrics import EVAL_LINE_METRICS, metric_spec
-from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.stall import ProgressClock
 from hrm_core.rundir.status import RunStatus
 from hrm_core.training import checkpoint as ckpt
@@ -66,6 +65,7 @@ class RunIdentity:
     run_dir: Path
     argv: list[str]
     overrides: list[str]
+    resume_from: Path | None = None  # the checkpoint folder to continue from, checked up front (pretrain)
 
 
 class NonFiniteLoss(RuntimeError):
@@ -129,14 +129,6 @@ class Trainer:
 
         return {name: build_evaluator(name, data_path=self.config.data_path, eval_metadata=self.test_split.metadata)
                 for name in self.config.evaluators}
-
-    def _resume_source(self) -> Path | None:
-        resume = self.config.resume
-        if resume is None:
-            return None
-        if resume == "auto":
-            return latest_checkpoint(self.run_dir)
-        return ckpt.resolve_checkpoint(resume)
 
     def _restore(self, path: Path) -> None:
         """Loads a full checkpoint: weights, optimizers, position, sampler, EMA, and this rank's RNG and carry."""
@@ -206,9 +198,9 @@ class Trainer:
         if self.ctx.is_main:
             ckpt.clean_stale_temporaries(self.run_dir)  # safe: this process holds the run directory's lock
         barrier(self.ctx)
-        source = self._resume_source()
+        source = self.identity.resume_from
         if c.resume == "auto" and source is None:
-            self.console.message(f"[hrm] resume=auto: no checkpoint in {safe_text(self.run_dir)}, starting a new run")
+            self.console.message(f"[hrm] resume=auto: no checkpoint in {self.run_dir}, starting a new run")
         if source is not None:
             self._restore(source)
         elif c.load_checkpoint is not None:
@@ -217,14 +209,14 @@ class Trainer:
             if note:
                 notes.append(note)
         for note in notes:
-            self.console.message(f"[hrm] {safe_text(note)}")
+            self.console.message(f"[hrm] {note}")
 
         fields = self._start_fields()
         self.log.write_run_files(fields["config"], argv=self.identity.argv, overrides=self.identity.overrides,
                                  world_size=self.ctx.world_size)
         if source is not None:
             self.log.emit(events.Resume(step=self.progress.step, epoch=self.epoch, source=str(source), **fields))
-            self.console.message(f"[hrm] resumed from {safe_text(source)} at step {self.progress.step}")
+            self.console.message(f"[hrm] resumed from {source} at step {self.progress.step}")
         else:
             self.log.emit(events.RunStart(step=0, epoch=0.0, load_checkpoint=c.load_checkpoint, notes=notes, **fields))
         self.started = True
@@ -233,7 +225,7 @@ class Trainer:
                                  mode=c.wandb_mode, resume_id=self.wandb_run_id)
             self.log.wandb_log({"num_params": fields["num_params"]}, step=self.progress.step)
         self.console.message(
-            f"[hrm] run {safe_text(repr(self.identity.run_name))} in {safe_text(self.run_dir)} | {self.ctx.world_size} x "
+            f"[hrm] run {self.identity.run_name!r} in {self.run_dir} | {self.ctx.world_size} x "
             f"{self.ctx.device.type} | {fields['num_params']:,} parameters | {self.progress.total_steps} steps")
 
     @property
@@ -287,11 +279,11 @@ class Trainer:
         if status == RunStatus.FAILED:
             write_error = self.log.emit_quietly(end)  # a failing run may fail to log (a full disk): keep its own error
             if write_error is not None:
-                self.console.message(f"[hrm] could not record the failure in events.jsonl: {safe_text(write_error)}")
+                self.console.message(f"[hrm] could not record the failure in events.jsonl: {write_error}")
         else:
             self.log.emit(end)
         last_line = (error or "").strip().splitlines()[-1:] or [""]
-        self.console.message(f"[hrm] run {status} at step {self.progress.step}" + (f": {safe_text(last_line[0])}" if error else ""))
+        self.console.message(f"[hrm] run {status} at step {self.progress.step}" + (f": {last_line[0]}" if error else ""))
 
     def _train(self) -> RunStatus:
         c = self.config
@@ -441,7 +433,7 @@ class Trainer:
             self.log.emit(events.Halting(step=step, epoch=self.epoch, phase=HaltingPhase.EVAL, set=set_name,
                                          counts=result.halting[set_name]))
             self.log.wandb_log({f"{set_name}/{k}": v for k, v in metrics.items()}, step=step)
-            self.console.message(f"[hrm] eval step {step} {safe_text(set_name)}: " + " | ".join(
+            self.console.message(f"[hrm] eval step {step} {set_name}: " + " | ".join(
                 f"{k} {metric_spec(k).format_value(metrics[k])}" for k in EVAL_LINE_METRICS if k in metrics))
         for set_name, samples in result.samples.items():
             self.log.emit(events.Samples(step=step, epoch=self.epoch, set=set_name, puzzle=puzzle,
@@ -492,4 +484,4 @@ class Trainer:
         seconds = time.time() - started
         self.paused_seconds += seconds
         self.log.emit(events.Checkpoint(step=step, epoch=self.epoch, path=str(path), seconds=seconds))
-        self.console.message(f"[hrm] checkpoint {safe_text(path)} ({seconds:.1f}s)")
+        self.console.message(f"[hrm] checkpoint {path} ({seconds:.1f}s)")
