@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from hrm_core.rundir.events import Event, Rejected, decode_line, parse_json_line
 from hrm_core.rundir.files import EVENTS_FILE
@@ -48,9 +48,9 @@ def events_path(path: str | os.PathLike[str]) -> Path:
     return path / EVENTS_FILE if path.is_dir() else path
 
 
-@dataclass(frozen=True, slots=True)
-class LoggedEvent:
-    """An event and where its line is in the file (`length` includes the newline)."""
+class LoggedEvent(NamedTuple):
+    """An event and where its line is in the file (`length` includes the newline). A tuple: cheap to make
+    for every line of a long log."""
 
     offset: int
     length: int
@@ -102,6 +102,17 @@ def iter_logged_events(path: str | os.PathLike[str], skipped: Counter[str] | Non
     Skipped lines are counted into `skipped` when given. Stops quietly if the file becomes unreadable.
     """
     skipped = Counter() if skipped is None else skipped
+    for offset, line in _iter_complete_lines(path, skipped):
+        decoded = decode_line(line)
+        if isinstance(decoded, Rejected):
+            skipped[decoded.reason] += 1
+        elif decoded is not None:
+            yield LoggedEvent(offset, len(line) + 1, decoded)
+
+
+def _iter_complete_lines(path: str | os.PathLike[str], skipped: Counter[str]) -> Iterator[tuple[int, bytes]]:
+    """(offset, line) of every newline-terminated line, read in slices; an over-long line is counted in
+    `skipped` and left out, an unterminated last line is not read."""
     try:
         with open_regular(events_path(path)) as f:
             carry, carry_offset = b"", 0  # an incomplete line and its file offset
@@ -125,10 +136,7 @@ def iter_logged_events(path: str | os.PathLike[str], skipped: Counter[str] | Non
                     else:
                         carry, carry_offset = data, base
                     continue
-                for line_offset, line in _complete_lines(data[: cut + 1], base):
-                    event = _tally(decode_line(line), skipped)
-                    if event is not None:
-                        yield LoggedEvent(line_offset, len(line) + 1, event)
+                yield from _complete_lines(data[: cut + 1], base)
                 carry, carry_offset = data[cut + 1:], base + cut + 1
     except OSError:
         return
@@ -140,8 +148,13 @@ def read_events(path: str | os.PathLike[str]) -> EventLog:
     A missing or unreadable file gives an empty log. Event types this version does not know are left out.
     """
     log = EventLog()
-    for logged in iter_logged_events(path, log.skipped):
-        log.events.append(logged.event)
+    append, skipped = log.events.append, log.skipped
+    for _, line in _iter_complete_lines(path, skipped):
+        decoded = decode_line(line)
+        if isinstance(decoded, Rejected):
+            skipped[decoded.reason] += 1
+        elif decoded is not None:
+            append(decoded)
     return log
 
 

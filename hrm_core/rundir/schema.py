@@ -225,6 +225,32 @@ def _enum(cls: type[Enum]) -> Checker:
     return check
 
 
+def _int_bounds(tp: Any) -> tuple[float, float] | None:
+    """(low, high) when `tp` is an int annotated only with Minimum/Maximum, else None."""
+    if typing.get_origin(tp) is not Annotated or typing.get_args(tp)[0] is not int:
+        return None
+    low, high = -math.inf, math.inf
+    for c in typing.get_args(tp)[1:]:
+        if isinstance(c, Minimum):
+            low = c.value
+        elif isinstance(c, Maximum):
+            high = c.value
+        else:
+            return None
+    return low, high
+
+
+def _bounded_int_list(low: float, high: float, what: str) -> Checker:
+    def check(value: Any) -> list[int]:
+        value = check_int_list(value)
+        if value and not (low <= min(value) and max(value) <= high):
+            raise FieldError(f"expected a list of {what}" + (f" of at least {low:g}" if low > -math.inf else "")
+                             + (f" and at most {high:g}" if high < math.inf else ""))
+        return value
+
+    return check
+
+
 def _constrained(inner: Checker, constraints: tuple[Any, ...]) -> Checker:
     def check(value: Any) -> Any:
         value = inner(value)
@@ -260,6 +286,9 @@ def checker_for(tp: Any) -> Checker:
         (item,) = args
         if item is int:
             return check_int_list
+        bounds = _int_bounds(item)
+        if bounds is not None:  # list[Annotated[int, Minimum(..)]]: counts; checked with min/max, not per element
+            return _bounded_int_list(*bounds, _plural(item))
         return _list_of(checker_for(item), _plural(item))
     if origin is dict:
         key, value = args
@@ -358,11 +387,19 @@ def record_spec(cls: type) -> RecordSpec:
     return spec
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def to_json_value(value: Any) -> Any:
     """A record (or anything in one) as plain JSON values: nested records as objects, enums as their values.
 
     Non-finite floats stay floats here; the event writer stores them as strings.
     """
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is list and all(type(item) in _SCALARS for item in value):  # token lists, counts: no recursion
+        return list(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out = {}
         for f in dataclasses.fields(value):
