@@ -7,15 +7,17 @@ The command line is the original's `evaluate.py` (OmegaConf key=value), single p
 
 `checkpoint` is a checkpoint folder `step_<N>/` of this project, its `model.pt`, a run directory (its newest
 checkpoint), or a bare weights file of the original (`step_<N>`); the run's `all_config.yaml` must sit next
-to it, as the original's evaluate.py expects. Results go to `<run_dir>/eval_step_<N>/`:
+to it, as the original's evaluate.py expects. Results go to `<run_dir>/eval_step_<N>/` (or
+`<output_dir>/eval_step_<N>/`):
 
     step_<N>_all_preds.<rank>   the `save_outputs` tensors of each rank (the original's file, same content)
     eval_results.json           exact accuracy and the other metrics per set, and the evaluators' results
     submission.json             ARC datasets: two attempts per test input, ARC Prize format
     arc_scores.json             ARC datasets: pass@1..1000 and every puzzle's solving rank
 
-User mistakes (a missing checkpoint or config, a wrong data_path, an unknown key) print one clear message
-and exit with code 2. docs/evaluation.md has the details.
+User mistakes (a missing checkpoint or config, a wrong data_path, an unknown key, a results folder that
+cannot be written) print one clear message and exit with code 2, before any work. docs/evaluation.md has
+the details.
 """
 
 from __future__ import annotations
@@ -23,25 +25,29 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from hrm_core.rundir.errors import RunDirError, write_error
+from hrm_core.rundir.files import CONFIG_FILE, EVAL_RESULTS_FILE, MODEL_FILE, checkpoint_step, eval_dir_name
+from hrm_core.rundir.metrics import EVAL_REPORT_METRICS
+from hrm_core.rundir.sanitize import safe_text
+from hrm_core.rundir.writer import write_file_atomic
+
 EXIT_USAGE_ERROR = 2
+EXIT_FAILED = 1
 
 # The original evaluate.py's default outputs.
 DEFAULT_SAVE_OUTPUTS = ["inputs", "labels", "puzzle_identifiers", "logits", "q_halt_logits", "q_continue_logits"]
 
-RESULTS_FILE = "eval_results.json"
-CONFIG_FILE = "all_config.yaml"
-_STEP_NAME = re.compile(r"^step_(\d+)$")
 
 USAGE = """\
 usage: python -m hrm_core.evaluate checkpoint=PATH [data_path=DIR] [save_outputs=[a,b,...]]
                                    [global_batch_size=N] [evaluators=[arc]] [compile=auto|true|false]
+                                   [output_dir=DIR]
 
   checkpoint         a step_<N>/ checkpoint folder, its model.pt, a run directory (newest checkpoint),
                      or an original bare weights file step_<N>; all_config.yaml must be next to it
@@ -52,6 +58,8 @@ usage: python -m hrm_core.evaluate checkpoint=PATH [data_path=DIR] [save_outputs
   evaluators         extra scoring (default: [arc] for ARC datasets, [] otherwise)
   compile            torch.compile the model (default: the run's setting; auto = on for CUDA unless
                      DISABLE_COMPILE is set)
+  output_dir         where eval_step_<N>/ goes (default: the run directory, next to the checkpoint);
+                     for a read-only run directory
 """
 
 
@@ -71,6 +79,7 @@ class EvalArgs:
     global_batch_size: int | None = None
     evaluators: list[str] | None = None
     compile: str | None = None  # auto, true or false; None: the run's `compile` setting
+    output_dir: str | None = None  # eval_step_<N>/ goes here instead of the run directory
 
 
 def parse_args(argv: Sequence[str]) -> EvalArgs:
@@ -96,7 +105,7 @@ def parse_args(argv: Sequence[str]) -> EvalArgs:
 
     if "checkpoint" not in values or values["checkpoint"] in (None, ""):
         raise UsageError("checkpoint=PATH is required")
-    for key in ("checkpoint", "data_path"):
+    for key in ("checkpoint", "data_path", "output_dir"):
         if key in values and values[key] is not None:
             values[key] = str(values[key])
     for key in ("save_outputs", "evaluators"):
@@ -128,7 +137,7 @@ class CheckpointLocation:
 
 def locate_checkpoint(path_text: str) -> CheckpointLocation:
     """Where the weights, the run and the step are, for every form `checkpoint=` accepts."""
-    from hrm_core.training.checkpoint import MODEL_FILE, CheckpointError, resolve_checkpoint
+    from hrm_core.training.checkpoint import CheckpointError, resolve_checkpoint
 
     path = Path(path_text)
     if not path.exists():
@@ -148,8 +157,8 @@ def locate_checkpoint(path_text: str) -> CheckpointLocation:
 
 
 def _step_of(path: Path) -> int:
-    match = _STEP_NAME.match(path.name)
-    return int(match.group(1)) if match else 0
+    step = checkpoint_step(path.name)
+    return 0 if step is None else step
 
 
 def load_run_config(location: CheckpointLocation, args: EvalArgs):
@@ -181,6 +190,19 @@ def load_run_config(location: CheckpointLocation, args: EvalArgs):
         return validate(raw)
     except ConfigError as e:
         raise UsageError(f"{config_path}: {e.render().removeprefix('config error: ')}") from None
+
+
+def check_writable(save_dir: Path) -> None:
+    """Creates the results folder and checks a file can be written in it, before the evaluation runs (a
+    read-only run directory would otherwise fail only at the end)."""
+    probe = save_dir / f".write_check.{os.getpid()}"
+    fix = "pass output_dir=DIR to write the results to a writable folder"
+    try:
+        save_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(str(write_error(save_dir, e, fix=fix))) from None
 
 
 def check_test_split(data_path: str) -> None:
@@ -260,7 +282,7 @@ def load_model(config: Any, metadata: Any, location: CheckpointLocation, world_s
 
 def format_report(step: int, metrics: dict[str, dict[str, float]], evaluator_results: dict[str, dict[str, Any]]) -> str:
     """The readable table printed at the end."""
-    columns = ("count", "exact_accuracy", "accuracy", "q_halt_accuracy", "steps", "lm_loss")
+    columns = EVAL_REPORT_METRICS
     lines = [f"evaluation of step {step}", ""]
     lines.append(f"{'set':<16}" + "".join(f"{c:>17}" for c in columns))
     for set_name, values in metrics.items():
@@ -268,10 +290,10 @@ def format_report(step: int, metrics: dict[str, dict[str, float]], evaluator_res
         for c in columns:
             value = values.get(c)
             cells.append(f"{'-':>17}" if value is None else f"{int(value):>17d}" if c == "count" else f"{value:>17.4f}")
-        lines.append(f"{set_name:<16}" + "".join(cells))
+        lines.append(f"{safe_text(set_name):<16}" + "".join(cells))
     for name, result in evaluator_results.items():
         pass_at = result.get("pass_at", {})
-        lines += ["", f"{name}: {result.get('num_puzzles', 0)} puzzles, {result.get('num_test_inputs', 0)} test inputs"]
+        lines += ["", f"{safe_text(name)}: {result.get('num_puzzles', 0)} puzzles, {result.get('num_test_inputs', 0)} test inputs"]
         lines.append("  " + "".join(f"{'pass@' + k:>12}" for k in pass_at))
         lines.append("  " + "".join(f"{v:>12.2%}" for v in pass_at.values()))
         if result.get("num_unmatched"):
@@ -283,7 +305,7 @@ def evaluate(args: EvalArgs) -> int:
     import torch
 
     from hrm_core.data.format import DatasetFormatError, load_identifiers
-    from hrm_core.data.loader import PuzzleSplit
+    from hrm_core.data.loader import PuzzleSplit, check_value_ranges
     from hrm_core.training.model_setup import should_compile
     from hrm_core.training.distributed import init_distributed, shutdown_distributed
     from hrm_core.training.evaluation import run_evaluation
@@ -296,11 +318,14 @@ def evaluate(args: EvalArgs) -> int:
         check_test_split(test_path)
     try:
         split = PuzzleSplit(test_paths, "test")
+        check_value_ranges(split)
         identifiers = load_identifiers(test_paths[0])
     except DatasetFormatError as e:
         raise UsageError(str(e)) from None
     evaluator_names = args.evaluators if args.evaluators is not None else default_evaluators(test_paths[0], split.metadata)
     evaluators = build_evaluators(evaluator_names, test_paths[0], split.metadata)
+    save_dir = Path(args.output_dir or location.run_dir) / eval_dir_name(location.step)
+    check_writable(save_dir)
 
     ctx = init_distributed()
     try:
@@ -308,14 +333,13 @@ def evaluate(args: EvalArgs) -> int:
         # The same rule as training (hrm_core.training.model_setup): compiled on CUDA unless switched off.
         compiled = should_compile(args.compile or config.compile, ctx.device)
         forward = torch.compile(model, dynamic=False) if compiled else model
-        save_dir = location.run_dir / f"eval_step_{location.step}"
         if ctx.is_main:
-            print(f"[hrm] evaluating {location.weights} on {', '.join(test_paths)} (test split) with {ctx.world_size} "
-                  f"process(es) on {ctx.device.type}{', compiled' if compiled else ''}", flush=True)
+            print(f"[hrm] evaluating {safe_text(location.weights)} on {safe_text(', '.join(test_paths))} (test split) "
+                  f"with {ctx.world_size} process(es) on {ctx.device.type}{', compiled' if compiled else ''}", flush=True)
         result = run_evaluation(
             forward, split, ctx=ctx, global_batch_size=config.global_batch_size, halt_max_steps=config.arch.halt_max_steps,
             num_samples=0, identifiers=identifiers, save_outputs=args.save_outputs,
-            save_dir=save_dir, evaluators=evaluators)
+            save_dir=save_dir, evaluators=evaluators, step=location.step)
         if ctx.is_main:
             save_dir.mkdir(parents=True, exist_ok=True)
             summary = {
@@ -327,9 +351,9 @@ def evaluate(args: EvalArgs) -> int:
                 "halting": result.halting,
                 "evaluators": result.evaluator_results,
             }
-            (save_dir / RESULTS_FILE).write_text(json.dumps(summary, indent=2))
+            write_file_atomic(save_dir / EVAL_RESULTS_FILE, json.dumps(summary, indent=2).encode("utf-8"))
             print(format_report(location.step, result.metrics, result.evaluator_results))
-            print(f"\n[hrm] results in {save_dir}", flush=True)
+            print(f"\n[hrm] results in {safe_text(save_dir)}", flush=True)
     finally:
         shutdown_distributed(ctx)
     return 0
@@ -343,9 +367,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return evaluate(parse_args(argv))
     except UsageError as e:
-        if int(os.environ.get("RANK", "0")) == 0:  # under torchrun one process reports it
-            print(f"error: {e}", file=sys.stderr, flush=True)
+        _print_error(e)
         return EXIT_USAGE_ERROR
+    except RunDirError as e:  # a write that failed during the evaluation (a full disk)
+        _print_error(e)
+        return EXIT_FAILED
+
+
+def _print_error(error: Exception) -> None:
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun one process reports it
+        print(f"error: {safe_text(error)}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -34,9 +34,8 @@ from hrm_core.arc.scoring import (
     score,
     write_json,
 )
+from hrm_core.rundir.files import ARC_SCORES_FILE, SUBMISSION_FILE
 
-SUBMISSION_FILE = "submission.json"
-SCORES_FILE = "arc_scores.json"
 
 
 class Evaluator(Protocol):
@@ -134,7 +133,7 @@ class ARCEvaluator:
         if save_dir is not None:
             Path(save_dir).mkdir(parents=True, exist_ok=True)
             write_json(Path(save_dir) / SUBMISSION_FILE, make_submission(pooled, attempts=self.submission_attempts))
-            write_json(Path(save_dir) / SCORES_FILE, scores)
+            write_json(Path(save_dir) / ARC_SCORES_FILE, scores)
         # The returned summary goes into events.jsonl at every evaluation: leave the per-puzzle ranks in the file.
         return {k: v for k, v in scores.items() if k != "puzzle_ranks"}
 

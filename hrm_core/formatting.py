@@ -1,4 +1,4 @@
-"""Human-readable figures shared by the trainer's step line and the terminal UI (no torch import)."""
+"""Human-readable figures shared by the trainer's messages and the terminal UI (no torch import)."""
 
 from __future__ import annotations
 
@@ -23,3 +23,15 @@ def format_duration(seconds: float | None) -> str:
     if minutes:
         return f"{minutes}m {secs:02d}s"
     return f"{secs}s"
+
+
+def format_bytes(count: float | None) -> str:
+    """512 B, 3.0 KB, 1.5 MB, 2.0 GB (powers of 1024); '?' when unknown."""
+    if count is None or not math.isfinite(count):
+        return "?"
+    value = float(max(count, 0))
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"

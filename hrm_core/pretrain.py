@@ -10,7 +10,9 @@ Options: `--config-dir DIR` adds a config tree searched first, `--config-name NA
 config, `--cfg` prints the composed config and exits. docs/training.md has the rest.
 
 Order of work: compose and validate the config (user mistakes end here with a clean message and exit
-code 2), join the process group, check the dataset, name the run, then hand over to the Trainer.
+code 2), join the process group, check the dataset and the checkpoint a resume needs, name the run, take
+the run directory's owner lock (hrm_core.rundir.lock) and refuse to overwrite a run, then hand over to the
+Trainer. Nothing is written into the run directory before the lock is held.
 """
 
 from __future__ import annotations
@@ -19,11 +21,15 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hrm_core.rundir.sanitize import safe_text
+
 if TYPE_CHECKING:  # the real imports happen after argument parsing, so `--help` stays fast
     from hrm_core.config import TrainConfig
+    from hrm_core.rundir.lock import RunDirLock
     from hrm_core.training.distributed import DistContext
 
 EXIT_CONFIG_ERROR = 2
@@ -43,7 +49,7 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def _print_error(message: str) -> None:
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only one process reports it
-        print(message, file=sys.stderr, flush=True)
+        print(safe_text(message, multiline=True), file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,112 +72,258 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _train(config, args.overrides, [sys.executable, "-m", "hrm_core.pretrain", *argv])
 
 
-def _prepare_run(config: TrainConfig, ctx: DistContext) -> TrainConfig:
-    """Checks what needs the process group or the file system: batch split, dataset (building the demo set if
-    asked for), resume source, wandb. Returns the config with the run names filled in (chosen on rank 0)."""
+class RunRefused(Exception):
+    """The run cannot start: a config, dataset or checkpoint mistake, or a run directory that cannot be used
+    (another trainer holds it, it holds a run already, it is not writable). `str()` is the whole message
+    with its fix, as every rank agreed on it. Exit status 2, nothing written."""
+
+
+@dataclass
+class PreparedRun:
+    """What `_prepare_run` settled: the config with the run's names, the checkpoint a resume continues from
+    (None for a new run), and rank 0's hold on the run directory (None on other ranks)."""
+
+    config: TrainConfig
+    resume_from: Path | None
+    lock: RunDirLock | None
+
+
+def _prepare_run(config: TrainConfig, ctx: DistContext, argv: list[str]) -> PreparedRun:
+    """Everything that can refuse the run, before anything is written (`_check_run`); then rank 0 takes the
+    run directory's lock and checks that a new run does not overwrite one.
+
+    Every rank takes the same decision: the ranks agree on the first problem any of them found, and on rank
+    0's verdict about the directory. Raises RunRefused (exit 2), with the lock released again.
+    """
     from dataclasses import replace
 
-    from hrm_core.config import ConfigError, check_dataset, resolve_run_names, to_plain_dict
-    from hrm_core.training import checkpoint as ckpt
-    from hrm_core.training.distributed import barrier, broadcast_object
+    from hrm_core.config import ConfigError, resolve_run_names
+    from hrm_core.training.distributed import broadcast_object, first_error
+
+    _ensure_demo_dataset(config, ctx)
+    try:
+        config, source = _check_run(config, ctx)
+        problem = None
+    except ConfigError as e:
+        problem = e.render()
+    except RunRefused as e:
+        problem = str(e)
+    problem = first_error(ctx, problem)
+    if problem is not None:
+        raise RunRefused(problem)
+
+    project, run, checkpoint_path = broadcast_object(ctx, resolve_run_names(config) if ctx.is_main else None)
+    config = replace(config, project_name=project, run_name=run, checkpoint_path=checkpoint_path)
+    lock, refusal = _claim_run_dir(config, argv) if ctx.is_main else (None, None)
+    refusal = broadcast_object(ctx, refusal)  # every rank leaves together, with rank 0's reason
+    if refusal is not None:
+        raise RunRefused(refusal)
+    return PreparedRun(config, source, lock)
+
+
+def _check_run(config: TrainConfig, ctx: DistContext) -> tuple[TrainConfig, Path | None]:
+    """The checks of one rank: batch split, dataset, the resume source (every file it needs), the weights
+    to fine-tune from, wandb. Returns the config (a resume takes the run's names) and the resume source."""
+    from hrm_core.config import ConfigError, check_dataset
 
     if config.global_batch_size % ctx.world_size:
         raise ConfigError(f"global_batch_size={config.global_batch_size} is not divisible by the {ctx.world_size} processes",
                           key="global_batch_size", hint="every process takes an equal slice of each global batch")
-    _ensure_demo_dataset(config, ctx)
-    barrier(ctx)
     metadata = check_dataset(config)
     if ctx.is_main and not config.evaluators and metadata.inferred_kind() == "arc":
         print("[hrm] note: ARC data without evaluators: pass@K is not scored (the TRM reference's config scores it "
               "by default; add evaluators=[arc@ARC], as +experiment=trm_arc1 does)", flush=True)
-
-    source = None
-    if config.resume not in (None, "auto"):
-        try:
-            source = ckpt.resolve_checkpoint(config.resume)
-        except ckpt.CheckpointError as e:
-            raise ConfigError(str(e), key="resume", hint="resume=auto continues the newest checkpoint in checkpoint_path") from None
-        if config.checkpoint_path is None:  # continue in the run directory the checkpoint belongs to
-            config = replace(config, checkpoint_path=str(source.parent))
-    elif config.resume == "auto":
-        # The run directory is known when checkpoint_path is set, or follows from run_name (the default path
-        # checkpoints/<project>/<run> has no random part then). Without either the run gets a new random name.
-        run_dir = config.checkpoint_path or (resolve_run_names(config)[2] if config.run_name else None)
-        source = ckpt.latest_checkpoint(run_dir) if run_dir else None
-    if source is not None:  # a resumed run keeps its names, and may not change the run's shape
-        try:
-            state = ckpt.load_training_state(source)
-        except ckpt.CheckpointError as e:
-            raise ConfigError(f"cannot resume: {e}", key="resume",
-                              hint="resume from an earlier checkpoint folder of the run (resume=PATH)") from None
-        saved = state["config"]
-        if config.ema and state.get("ema") is None:
-            raise ConfigError(f"cannot resume from {source} with ema=true: it was written without an EMA", key="ema",
-                              hint=f"resume with ema=false, or start a new run from its weights with load_checkpoint={source}")
-        config = replace(config, project_name=config.project_name or saved.get("project_name"),
-                         run_name=config.run_name or saved.get("run_name"))
-        mismatches = ckpt.resume_mismatches(saved, to_plain_dict(config))
-        if mismatches:
-            raise ConfigError(f"cannot resume from {source}: {'; '.join(mismatches)}", key="resume",
-                              hint=f"resume with the run's values (see {source.parent / 'all_config.yaml'}), "
-                                   f"or start a new run from its weights with load_checkpoint={source}")
+    source = _resume_source(config)
+    if source is not None:
+        config = _check_resume(config, source, ctx)
     if config.load_checkpoint is not None:
-        from hrm_core.training.model_setup import check_pretrained_weights
-
-        try:
-            check_pretrained_weights(config, metadata, config.load_checkpoint)
-        except ckpt.CheckpointError as e:
-            raise ConfigError(str(e), key="load_checkpoint",
-                              hint="load_checkpoint takes a checkpoint folder step_<N>/, a run directory, or a weights "
-                                   "file (model.pt, the original's step_<N>) of a model with the same arch") from None
+        _check_pretrained(config, metadata)
     if config.wandb:
         import importlib.util
 
         if importlib.util.find_spec("wandb") is None:
             raise ConfigError("wandb=true but the wandb package is not installed", key="wandb", hint="pip install wandb (or wandb=false)")
+    return config, source
 
-    names = broadcast_object(ctx, resolve_run_names(config) if ctx.is_main else None)
-    project, run, checkpoint_path = names
-    return replace(config, project_name=project, run_name=run, checkpoint_path=checkpoint_path)
+
+def _resume_source(config: TrainConfig) -> Path | None:
+    """The checkpoint folder `resume` names (resume=PATH), or the run's newest (resume=auto), or None."""
+    from hrm_core.config import ConfigError, resolve_run_names
+    from hrm_core.rundir.checkpoints import latest_checkpoint
+    from hrm_core.training import checkpoint as ckpt
+
+    if config.resume is None:
+        return None
+    if config.resume != "auto":
+        try:
+            return ckpt.resolve_checkpoint(config.resume)
+        except ckpt.CheckpointError as e:
+            raise ConfigError(str(e), key="resume", hint="resume=auto continues the newest checkpoint in checkpoint_path") from None
+    # The run directory is known when checkpoint_path is set, or follows from run_name (the default path
+    # checkpoints/<project>/<run> has no random part then). Without either the run gets a new random name.
+    run_dir = config.checkpoint_path or (resolve_run_names(config)[2] if config.run_name else None)
+    return latest_checkpoint(run_dir) if run_dir else None
+
+
+def _check_resume(config: TrainConfig, source: Path, ctx: DistContext) -> TrainConfig:
+    """Checks that `source` can be resumed by this config, reading every file the resume will need, and
+    returns the config with the run's names and directory. A damaged checkpoint is refused here, before
+    anything is written, so the run it belongs to stays as it was."""
+    from dataclasses import replace
+
+    from hrm_core.config import ConfigError, to_plain_dict
+    from hrm_core.rundir.files import CONFIG_FILE
+    from hrm_core.rundir.lock import LockState, lock_state
+    from hrm_core.training import checkpoint as ckpt
+
+    if config.checkpoint_path is None:  # continue in the run directory the checkpoint belongs to
+        config = replace(config, checkpoint_path=str(source.parent))
+    try:
+        state = ckpt.load_training_state(source)
+        ckpt.verify_resume_files(source, state, ctx.world_size)
+    except ckpt.CheckpointError as e:
+        if lock_state(config.checkpoint_path) == LockState.HELD:  # its owner may be rewriting it right now
+            raise RunRefused(_owner_refusal(Path(config.checkpoint_path), resume=True)) from None
+        raise ConfigError(f"cannot resume: {e}", key="resume",
+                          hint="resume from an earlier checkpoint folder of the run (resume=PATH); the run itself is "
+                               "untouched") from None
+    saved = state["config"]
+    if config.ema and state.get("ema") is None:
+        raise ConfigError(f"cannot resume from {source} with ema=true: it was written without an EMA", key="ema",
+                          hint=f"resume with ema=false, or start a new run from its weights with load_checkpoint={source}")
+    config = replace(config, project_name=config.project_name or saved.get("project_name"),
+                     run_name=config.run_name or saved.get("run_name"))
+    mismatches = ckpt.resume_mismatches(saved, to_plain_dict(config))
+    if mismatches:
+        raise ConfigError(f"cannot resume from {source}: {'; '.join(mismatches)}", key="resume",
+                          hint=f"resume with the run's values (see {source.parent / CONFIG_FILE}), "
+                               f"or start a new run from its weights with load_checkpoint={source}")
+    return config
+
+
+def _check_pretrained(config: TrainConfig, metadata: object) -> None:
+    from hrm_core.config import ConfigError
+    from hrm_core.training import checkpoint as ckpt
+    from hrm_core.training.model_setup import check_pretrained_weights
+
+    try:
+        check_pretrained_weights(config, metadata, config.load_checkpoint)
+    except ckpt.CheckpointError as e:
+        raise ConfigError(str(e), key="load_checkpoint",
+                          hint="load_checkpoint takes a checkpoint folder step_<N>/, a run directory, or a weights "
+                               "file (model.pt, the original's step_<N>) of a model with the same arch") from None
+
+
+def _claim_run_dir(config: TrainConfig, argv: list[str]) -> tuple[RunDirLock | None, str | None]:
+    """Rank 0: takes the run directory's owner lock, and refuses a new run where one exists already.
+    Returns (the lock, None) or (None, the message every rank exits with)."""
+    from hrm_core.rundir.errors import RunDirError
+    from hrm_core.rundir.lock import LockHeld, acquire_lock
+    from hrm_core.rundir.summary import holds_run
+
+    run_dir = Path(config.checkpoint_path)
+    resuming = config.resume is not None
+    fix = ("a run continues in its own directory: copy it somewhere writable and resume the copy (resume=COPY), or "
+           "remount it read-write") if resuming else "choose a writable checkpoint_path, or remount it read-write"
+    try:
+        lock = acquire_lock(run_dir, argv=argv, record=False, fix=fix)
+    except LockHeld:
+        return None, _owner_refusal(run_dir, resume=resuming)
+    except RunDirError as e:
+        return None, f"error: {e}"
+    if not lock.enforced:
+        print(f"[hrm] warning: the file system of {safe_text(run_dir)} has no file locks; nothing stops a second trainer "
+              "from using this run directory at the same time", file=sys.stderr, flush=True)
+    if not resuming:
+        reason = holds_run(run_dir)
+        if reason is not None:
+            lock.abandon()  # leaves the directory exactly as it was found
+            return None, (f"error: {run_dir} already holds a run: {reason}; a new run never overwrites one\n"
+                          "  hint: continue it with resume=auto (and the same overrides), or start this run in a new "
+                          "checkpoint_path (or with another run_name)")
+    try:
+        lock.record_owner(argv)
+    except RunDirError as e:
+        lock.abandon()
+        return None, f"error: {e}"
+    return lock, None
+
+
+def _owner_refusal(run_dir: Path, *, resume: bool) -> str:
+    """The message for a run directory another live trainer holds, naming it and what to do."""
+    from hrm_core.rundir.files import LOCK_FILE
+    from hrm_core.rundir.lock import LockHeld, read_owner
+
+    import socket
+
+    import psutil
+
+    owner = read_owner(run_dir)
+    where = f" on {owner.host}" if owner is not None and owner.host else ""
+    stop = f"kill -INT {owner.pid}{where}" if owner is not None and owner.pid else "stop it"
+    if resume:
+        hint = f"a run is resumed once its trainer has ended: wait for it, or stop it (hrm-tui, or {stop}), then resume"
+    else:
+        hint = (f"wait for that run to end or stop it (hrm-tui, or {stop}), then continue it with resume=auto; "
+                "or start this run in another checkpoint_path")
+    if owner is not None and owner.pid and owner.host == socket.gethostname() and not psutil.pid_exists(owner.pid):
+        # The recorded trainer is gone, yet the lock is held: a process it forked without exec keeps it.
+        hint = f"pid {owner.pid} has exited but a process it started still holds the lock: find it with fuser -v {run_dir / LOCK_FILE}"
+    return f"error: {LockHeld(run_dir, owner)}\n  hint: {hint}"
 
 
 def _ensure_demo_dataset(config: TrainConfig, ctx: DistContext) -> None:
+    """Builds the demo dataset on first use (rank 0; the others wait for it)."""
+    from hrm_core.training.distributed import barrier
+
     try:
         from hrm_core.data import demo
     except ImportError:
+        barrier(ctx)
         return
     demo_paths = [p for p in config.train_data_paths + config.test_data_paths if Path(p) == Path(demo.DEMO_DATA_PATH)]
     if ctx.is_main and demo_paths and not (Path(demo_paths[0]) / "train" / "dataset.json").exists():
-        print(f"[hrm] building the demo dataset in {demo_paths[0]}", flush=True)
+        print(f"[hrm] building the demo dataset in {safe_text(demo_paths[0])}", flush=True)
         demo.ensure_demo_dataset(demo_paths[0])
+    barrier(ctx)
 
 
 def _train(config: TrainConfig, overrides: list[str], argv: list[str]) -> int:
-    from hrm_core.config import ConfigError
+    """Exit status: 0 finished or stopped; 2 refused before anything was written (a mistake, a directory
+    held by another trainer, a read-only or full disk at the start); 1 the run failed (recorded as
+    run_end failed in events.jsonl when it could be)."""
     from hrm_core.data.format import DatasetFormatError
+    from hrm_core.rundir.errors import RunDirError
     from hrm_core.training import checkpoint as ckpt
     from hrm_core.training.distributed import barrier, init_distributed, shutdown_distributed
     from hrm_core.training.loop import NonFiniteLoss, RunIdentity, Trainer
 
     ctx = init_distributed()
+    prepared = None
     try:
         try:
-            config = _prepare_run(config, ctx)
-        except ConfigError as e:
-            _print_error(e.render())
+            prepared = _prepare_run(config, ctx, argv)
+        except RunRefused as e:
+            _print_error(str(e))
+            barrier(ctx)  # under torchrun: nobody exits (and gets its peers killed) before rank 0 has said why
             return EXIT_CONFIG_ERROR
+        config = prepared.config
         identity = RunIdentity(project_name=config.project_name, run_name=config.run_name, run_dir=Path(config.checkpoint_path),
-                               argv=argv, overrides=overrides)
+                               argv=argv, overrides=overrides, resume_from=prepared.resume_from)
+        trainer = None
         try:
-            Trainer(config, ctx, identity).run()
-        except (NonFiniteLoss, ckpt.CheckpointError, DatasetFormatError) as e:
-            _print_error(f"error: {e}")  # recorded in events.jsonl as run_end failed
-            return 1
+            trainer = Trainer(config, ctx, identity)
+            trainer.run()
+        except (NonFiniteLoss, ckpt.CheckpointError, DatasetFormatError, RunDirError) as e:
+            _print_error(f"error: {safe_text(e, multiline=True)}")  # recorded in events.jsonl as run_end failed
+            return 1 if trainer is not None and trainer.started else EXIT_CONFIG_ERROR
         # Leave together: a rank tearing down its gloo connections while a peer still uses them can abort the
         # peer ("terminate called without an active exception").
         barrier(ctx)
         return 0
     finally:
+        if prepared is not None and prepared.lock is not None:
+            prepared.lock.release()  # after run_end: the next owner may start
         shutdown_distributed(ctx)
 
 

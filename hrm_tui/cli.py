@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:  # the app and the config tree import Textual and Hydra: only when a command needs them
     from hrm_tui.forms.config_tree import ConfigTree
-    from hrm_tui.runs.discovery import RunSummary
+    from hrm_core.rundir.summary import RunSummary
 
 EXIT_USAGE = 2
 

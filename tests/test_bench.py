@@ -127,3 +127,10 @@ def test_an_installed_package_without_tests_says_to_pass_fixture(monkeypatch, tm
     monkeypatch.setattr(reference, "repo_fixtures_dir", lambda: tmp_path / "site-packages" / "tests" / "fixtures")
     with pytest.raises(FileNotFoundError, match="Pass --fixture PATH"):
         reference.fixture_paths(None)
+def test_events_benchmark_command_reads_back_every_line_it_wrote():
+    out = subprocess.run([sys.executable, "-m", "hrm_core.bench", "events", "--lines", "300", "--json"],
+                         capture_output=True, text=True, check=True, timeout=300)
+    result = json.loads(out.stdout)
+    assert result["lines"] == 303  # 300 train lines and a heartbeat every 100 (read_events checked them all)
+    for key in ("parse_us", "decode_us", "generic_us", "read_us", "safe_text_plain_us", "safe_text_escapes_us"):
+        assert result[key] > 0, key

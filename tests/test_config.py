@@ -71,6 +71,22 @@ def test_user_config_dir_is_searched_first(tmp_path):
     (["on_nonfinite=explode"], "on_nonfinite", ["must be one of stop, continue"]),
     (["epochs=15", "eval_interval=10"], "eval_interval", ["eval_interval=10 does not divide epochs=15", "eval_interval=5"]),
     (["lr_min_ratio=2"], "lr_min_ratio", ["between 0 and 1"]),
+    # Ranges (issue 10, item 7): each refused before any work, naming the key and the override.
+    (["lr=-1"], "lr", ["`lr` must be a finite number, 0 or more", "'lr=-1'"]),
+    (["lr=nan"], "lr", ["`lr` must be a finite number"]),
+    (["puzzle_emb_lr=-0.5"], "puzzle_emb_lr", ["0 or more"]),
+    (["weight_decay=-1"], "weight_decay", ["`weight_decay` must be a finite number, 0 or more", "'weight_decay=-1'"]),
+    (["puzzle_emb_weight_decay=-1"], "puzzle_emb_weight_decay", ["0 or more"]),
+    (["beta1=1"], "beta1", ["in [0, 1)"]),
+    (["beta2=-0.1"], "beta2", ["in [0, 1)"]),
+    (["arch.expansion=0"], "arch.expansion", ["`arch.expansion` must be a positive finite number, got 0.0"]),
+    (["seed=-1"], "seed", ["`seed` must be between 0 and 4294967295"]),
+    (["arch.halt_exploration_prob=2"], "arch.halt_exploration_prob", ["a probability, between 0 and 1, got 2.0"]),
+    (["arch.puzzle_emb_ndim=-4"], "arch.puzzle_emb_ndim", ["`arch.puzzle_emb_ndim` must be 0 or more, got -4"]),
+    (["arch.rms_norm_eps=0"], "arch.rms_norm_eps", ["positive"]),
+    (["ema_rate=1"], "ema_rate", ["in [0, 1)"]),
+    (["heartbeat_interval_s=inf"], "heartbeat_interval_s", ["positive finite"]),
+    (["stall_after_s=-5"], "stall_after_s", ["positive finite"]),
     (["evaluators=[nope]"], "evaluators", ["unknown evaluator 'nope'"]),
     (["arch.name=hrm_act_v2"], "arch.name", ["not a known model", "did you mean 'hrm_act_v1'"]),
     (["arch.attn_backend=flash9"], "arch.attn_backend", ["flash9", "sdpa"]),
@@ -116,7 +132,8 @@ def test_missing_dataset_error_carries_the_build_command(tmp_path):
     assert raised.value.key == "data_path"
     assert raised.value.build_command and "--subsample-size 1000" in raised.value.build_command
     assert raised.value.build_argv[-4:] == ["--subsample-size", "1000", "--num-aug", "1000"]
-    check_dataset(validate(compose(["data_path=" + str(write_tiny_dataset(tmp_path / "tiny"))])))  # a built one passes
+    tiny = write_tiny_dataset(tmp_path / "tiny")
+    check_dataset(validate(compose([f"data_path={tiny}", "global_batch_size=8"])))  # a built one passes
 
 
 def test_default_names_follow_the_original():

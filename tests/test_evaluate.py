@@ -20,7 +20,7 @@ import pytest
 import torch
 import yaml
 
-from hrm_core import events
+from hrm_core.rundir import events
 from hrm_core.arc.scoring import VoteTally, encode_grid, load_references, make_submission, parse_puzzle_name, score
 from hrm_core.data.augment import arc_augmentation_name, augment_arc_grid, random_colour_maps
 from hrm_core.data.format import BLANK_PUZZLE_NAME, DatasetFormatError, DatasetMetadata
@@ -214,7 +214,7 @@ def test_every_augmented_copy_from_the_arc_builder_deaugments_to_the_same_answer
 
 
 @pytest.fixture(scope="module")
-def trained_run(arc_data, tmp_path_factory) -> tuple[Path, Path, dict, dict]:
+def trained_run(arc_data, tmp_path_factory) -> tuple[Path, Path, events.ArcScore, dict]:
     """The real trainer with the ARC evaluator on; returns (run_dir, checkpoint, its arc_score event, the trainer's
     submission.json).
 
@@ -228,11 +228,11 @@ def trained_run(arc_data, tmp_path_factory) -> tuple[Path, Path, dict, dict]:
                  "epochs=8", "eval_interval=8", "lr=0", "puzzle_emb_lr=0", "lr_warmup_steps=1", "evaluators=[arc]"]
     result = run_trainer(pretrain_argv(overrides), timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
-    arc_events = events_of(run_dir, events.ARC_SCORE)
+    arc_events = events_of(run_dir, events.ArcScore)
     assert len(arc_events) == 1
-    checkpoint = Path(events_of(run_dir, events.CHECKPOINT)[-1]["path"])
-    assert checkpoint.name == f"step_{arc_events[0]['step']}"
-    trainer_submission = json.loads((run_dir / f"eval_step_{arc_events[0]['step']}" / "submission.json").read_text())
+    checkpoint = Path(events_of(run_dir, events.Checkpoint)[-1].path)
+    assert checkpoint.name == f"step_{arc_events[0].step}"
+    trainer_submission = json.loads((run_dir / f"eval_step_{arc_events[0].step}" / "submission.json").read_text())
     return run_dir, checkpoint, arc_events[0], trainer_submission
 
 
@@ -256,7 +256,7 @@ def test_evaluate_reports_and_writes_the_originals_outputs(evaluated, trained_ru
     result, out_dir = evaluated
     _, checkpoint, arc_event, trainer_submission = trained_run
     data_path, _ = arc_data
-    step = arc_event["step"]
+    step = arc_event.step
 
     # The readable table: exact accuracy per set, then pass@K.
     assert "exact_accuracy" in result.stdout and "\nall " in result.stdout
@@ -279,7 +279,7 @@ def test_evaluate_reports_and_writes_the_originals_outputs(evaluated, trained_ru
 
     # ARC scores and submission: the same as the trainer's in-training evaluation of the same weights...
     scores = json.loads((out_dir / "arc_scores.json").read_text())
-    assert scores["pass_at"] == arc_event["pass_at"] and scores["num_puzzles"] == arc_event["num_puzzles"] == 3
+    assert scores["pass_at"] == arc_event.pass_at and scores["num_puzzles"] == arc_event.num_puzzles == 3
     submission = json.loads((out_dir / "submission.json").read_text())
     assert submission == trainer_submission
     assert results["evaluators"]["arc"]["pass_at"] == scores["pass_at"]

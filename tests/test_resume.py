@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -10,7 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from hrm_core import events
+from hrm_core.rundir import events
+from hrm_core.rundir.files import LOCK_FILE
+from hrm_core.rundir.status import RunStatus
 from hrm_core.training.checkpoint import latest_checkpoint, list_checkpoints, load_model_state
 from tests.training_helpers import (
     events_of, pretrain_argv, run_trainer, tiny_overrides, torchrun_argv, train_metrics_by_step, trainer_env,
@@ -42,7 +45,7 @@ def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(tiny_data, referenc
     # Stop in the middle of the first pass (as SIGTERM would), then continue with resume=auto.
     stopped = run_trainer(pretrain_argv(overrides), env=trainer_env(HRM_TEST_STOP_AT_STEP="37"))
     assert stopped.returncode == 0, stopped.stderr
-    assert events_of(run_dir, events.RUN_END)[-1]["status"] == events.STOPPED
+    assert events_of(run_dir, events.RunEnd)[-1].status == RunStatus.STOPPED
     assert [step for step, _ in list_checkpoints(run_dir)] == [37]
     resumed = run_trainer(pretrain_argv([*overrides, "resume=auto"]))
     assert resumed.returncode == 0, resumed.stderr
@@ -60,11 +63,11 @@ def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(tiny_data, referenc
         assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a), f"{name} differs"
 
     # One event log: the resumed run appended to it and marked the resume.
-    kinds = [e["type"] for e in events_of(run_dir)]
-    assert kinds.count(events.RUN_START) == 1 and kinds.count(events.RESUME) == 1
-    resume = events_of(run_dir, events.RESUME)[0]
-    assert resume["step"] == 37 and resume["from"].endswith("step_37")
-    assert resume["run_name"] == events_of(run_dir, events.RUN_START)[0]["run_name"]  # the run keeps its name
+    kinds = [type(e) for e in events_of(run_dir)]
+    assert kinds.count(events.RunStart) == 1 and kinds.count(events.Resume) == 1
+    resume = events_of(run_dir, events.Resume)[0]
+    assert resume.step == 37 and resume.source.endswith("step_37")
+    assert resume.run_name == events_of(run_dir, events.RunStart)[0].run_name  # the run keeps its name
 
 
 def test_resume_under_torchrun_reproduces_the_uninterrupted_run(tiny_data, tmp_path):
@@ -120,13 +123,15 @@ def test_kill_during_a_checkpoint_write_leaves_the_previous_one_loadable(tiny_da
     for name in ("model.pt", "training_state.pt", "rank_0.pt"):
         assert _load(run_dir / "step_20", name)  # loads with weights_only=True
     assert not (run_dir / "step_40").exists()
-    assert "status" not in events_of(run_dir)[-1]  # no run_end: the run is "lost"
+    assert not isinstance(events_of(run_dir)[-1], events.RunEnd)  # no run_end: the run is "lost"
+    # Its lock file still names the killed trainer: that stale record must not block the resume.
+    assert json.loads((run_dir / LOCK_FILE).read_text())["pid"] == process.pid
 
     resumed = run_trainer(pretrain_argv([*overrides, "resume=auto"]))
     assert resumed.returncode == 0, resumed.stderr
-    assert events_of(run_dir, events.RESUME)[0]["step"] == 20
+    assert events_of(run_dir, events.Resume)[0].step == 20
     assert not half_written.exists()  # cleaned up at start
-    assert events_of(run_dir, events.RUN_END)[-1]["status"] == events.FINISHED
+    assert events_of(run_dir, events.RunEnd)[-1].status == RunStatus.FINISHED
 
 
 def test_load_checkpoint_fine_tunes_from_weights_of_another_dataset(reference_run, tmp_path):
@@ -144,8 +149,8 @@ def test_load_checkpoint_fine_tunes_from_weights_of_another_dataset(reference_ru
         assert result.returncode == 0, result.stderr
         runs[label] = run_dir
     for label in ("folder", "bare"):
-        start = events_of(runs[label], events.RUN_START)[0]
-        assert any("re-initialised" in note for note in start["notes"]), start["notes"]
+        start = events_of(runs[label], events.RunStart)[0]
+        assert any("re-initialised" in note for note in start.notes), start.notes
         # The loaded model already knows the task: its first loss is far below a fresh model's.
         assert train_metrics_by_step(runs[label])[1]["lm_loss"] < 0.7 * train_metrics_by_step(runs["fresh"])[1]["lm_loss"]
 

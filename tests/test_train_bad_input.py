@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from hrm_core import events
+from hrm_core.rundir import events
+from hrm_core.rundir.status import RunStatus
 from hrm_core.pretrain import EXIT_CONFIG_ERROR, main
 from hrm_core.models.registry import build_model
 from hrm_core.training.checkpoint import list_checkpoints
@@ -105,8 +106,8 @@ def test_a_model_without_puzzle_embedding_trains(tiny_data, tmp_path):
     overrides += [o for o in TINY_ARCH if not o.startswith("arch.puzzle_emb_ndim=")] + ["arch.puzzle_emb_ndim=0"]
     result = subprocess_run(overrides)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert events_of(run_dir, events.RUN_START)[0]["num_puzzle_emb_params"] == 0
-    assert events_of(run_dir, events.RUN_END)[-1]["status"] == events.FINISHED
+    assert events_of(run_dir, events.RunStart)[0].num_puzzle_emb_params == 0
+    assert events_of(run_dir, events.RunEnd)[-1].status == RunStatus.FINISHED
     checkpoint = list_checkpoints(run_dir)[-1][1]
     weights = torch.load(checkpoint / "model.pt", weights_only=True)
     assert not any("puzzle_emb" in key for key in weights)

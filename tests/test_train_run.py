@@ -1,7 +1,8 @@
 """End-to-end: the real trainer as a subprocess on a tiny dataset; its run directory follows the contract.
 
-The schema below is docs/run-directory.md's list of fields per event type; every event of the run must
-carry them with the documented types.
+The schema below is docs/run-directory.md's list of fields per event type, checked on the raw JSON lines:
+every event of the run must carry them with the documented types (the reader's typed events are checked
+too: no line of the log may be rejected).
 """
 
 from __future__ import annotations
@@ -10,15 +11,15 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import yaml
 
-from hrm_core import events
+from hrm_core.rundir import events
+from hrm_core.rundir.status import RunStatus
 from hrm_core.training.eta import SETTLE_STEPS, WARMUP_STEPS
 from tests.training_helpers import (
-    events_of, pretrain_argv, run_trainer, tiny_overrides, torchrun_argv, write_tiny_dataset,
+    events_of, pretrain_argv, raw_events, run_trainer, tiny_overrides, torchrun_argv, trainer_env, write_tiny_dataset,
 )
 
 NUMBER = (int, float)
@@ -35,17 +36,17 @@ START_FIELDS = {
     "halt_max_steps": int, "puzzle": dict,
 }
 SCHEMA: dict[str, dict] = {
-    events.RUN_START: START_FIELDS,
-    events.RESUME: {**POSITION, "from": str, **START_FIELDS},
-    events.TRAIN: {**POSITION, "total_steps": int, "lr": _float, "metrics": dict, "examples_per_s": _float,
-                   "tokens_per_s": _float, "elapsed_s": _float, "eta_s": lambda v: v is None or _float(v)},
-    events.EVAL: {**POSITION, "set": str, "metrics": dict},
-    events.HALTING: {**POSITION, "phase": str, "counts": list},
-    events.SAMPLES: {**POSITION, "set": str, "puzzle": dict, "samples": list},
-    events.CHECKPOINT: {**POSITION, "path": str, "seconds": _float},
-    events.HEARTBEAT: POSITION,
-    events.NONFINITE: {**POSITION, "metrics": dict, "action": str},
-    events.RUN_END: {**POSITION, "status": str, "elapsed_s": _float},
+    events.RunStart.TYPE: START_FIELDS,
+    events.Resume.TYPE: {**POSITION, "from": str, **START_FIELDS},
+    events.Train.TYPE: {**POSITION, "total_steps": int, "lr": _float, "metrics": dict, "examples_per_s": _float,
+                        "tokens_per_s": _float, "elapsed_s": _float, "eta_s": lambda v: v is None or _float(v)},
+    events.Eval.TYPE: {**POSITION, "set": str, "metrics": dict},
+    events.Halting.TYPE: {**POSITION, "phase": str, "counts": list},
+    events.Samples.TYPE: {**POSITION, "set": str, "puzzle": dict, "samples": list},
+    events.Checkpoint.TYPE: {**POSITION, "path": str, "seconds": _float},
+    events.Heartbeat.TYPE: {**POSITION, "phase": str, "progress_time": float, "stall_after_s": _float, "interval_s": _float},
+    events.NonFinite.TYPE: {**POSITION, "metrics": dict, "action": str},
+    events.RunEnd.TYPE: {**POSITION, "status": str, "elapsed_s": _float},
 }
 TRAIN_LOSSES = {"lm_loss", "q_halt_loss", "q_continue_loss", "count"}
 PER_SEQUENCE_METRICS = {"accuracy", "exact_accuracy", "q_halt_accuracy", "steps"}  # absent when count is 0
@@ -67,22 +68,24 @@ def check_event_schema(event: dict, *, halt_max_steps: int, seq_len: int) -> Non
     assert event["v"] == events.SCHEMA_VERSION and isinstance(event["time"], float)
     kind = event["type"]
     _check_fields(event, SCHEMA[kind], kind)
-    if kind == events.TRAIN:
+    if kind == events.Train.TYPE:
         expected = TRAIN_LOSSES | (PER_SEQUENCE_METRICS if event["metrics"]["count"] > 0 else set())
         assert set(event["metrics"]) == expected
-    if kind == events.HALTING:
+    if kind == events.Halting.TYPE:
         assert len(event["counts"]) == halt_max_steps and all(isinstance(c, int) for c in event["counts"])
         assert event["phase"] in ("train", "eval")
         assert isinstance(event["window_steps"] if event["phase"] == "train" else event["set"], int if event["phase"] == "train" else str)
-    if kind == events.SAMPLES:
+    if kind == events.Samples.TYPE:
         assert PUZZLE_FIELDS <= set(event["puzzle"])
         for sample in event["samples"]:
             _check_fields(sample, SAMPLE_FIELDS, "sample")
             assert len(sample["input"]) == len(sample["label"]) == len(sample["prediction"]) == seq_len
-    if kind in (events.RUN_START, events.RESUME):
+    if kind in (events.RunStart.TYPE, events.Resume.TYPE):
         assert event["halt_max_steps"] == halt_max_steps and PUZZLE_FIELDS <= set(event["puzzle"])
-    if kind == events.RUN_END:
-        assert event["status"] in (events.FINISHED, events.FAILED, events.STOPPED)
+    if kind == events.Heartbeat.TYPE:
+        assert event["phase"] in [p.value for p in events.Phase] and event["progress_time"] <= event["time"]
+    if kind == events.RunEnd.TYPE:
+        assert event["status"] in ("finished", "failed", "stopped")
 
 
 @pytest.fixture(scope="module")
@@ -90,34 +93,40 @@ def tiny_data(tmp_path_factory) -> Path:
     return write_tiny_dataset(tmp_path_factory.mktemp("data") / "tiny-puzzles")
 
 
-def _check_run_dir(run_dir: Path, *, world_size: int, min_steps: int = 90) -> list[dict]:
-    all_events = events_of(run_dir)
-    kinds = {e["type"] for e in all_events}
-    expected = {events.RUN_START, events.TRAIN, events.EVAL, events.HALTING, events.SAMPLES, events.CHECKPOINT,
-                events.HEARTBEAT, events.RUN_END}
+def _check_run_dir(run_dir: Path, *, world_size: int, min_steps: int = 90) -> list[events.Event]:
+    raw = raw_events(run_dir)
+    kinds = {e["type"] for e in raw}
+    expected = {cls.TYPE for cls in (events.RunStart, events.Train, events.Eval, events.Halting, events.Samples,
+                                     events.Checkpoint, events.Heartbeat, events.RunEnd)}
     assert expected <= kinds, f"missing event types {expected - kinds}"
-    for event in all_events:
+    for event in raw:
         check_event_schema(event, halt_max_steps=4, seq_len=16)
-    assert all_events[0]["type"] == events.RUN_START and all_events[-1]["type"] == events.RUN_END
-    assert all_events[-1]["status"] == events.FINISHED
+    all_events = events_of(run_dir)  # every line decodes and checks
+    assert len(all_events) == len(raw)
+    assert isinstance(all_events[0], events.RunStart) and isinstance(all_events[-1], events.RunEnd)
+    assert all_events[-1].status == RunStatus.FINISHED
     start = all_events[0]
-    assert start["world_size"] == world_size and len(start["devices"]) == world_size and start["device_type"] == "cpu"
+    assert start.world_size == world_size and len(start.devices) == world_size and start.device_type == "cpu"
 
     # Train steps are logged every step, in order, with finite losses that go down on this easy task.
-    train = events_of(run_dir, events.TRAIN)
-    steps = [e["step"] for e in train]
+    train = events_of(run_dir, events.Train)
+    steps = [e.step for e in train]
     assert steps == list(range(1, len(steps) + 1)) and len(steps) > min_steps
-    first, last = train[0]["metrics"]["lm_loss"], train[-1]["metrics"]["lm_loss"]
+    first, last = train[0].metrics["lm_loss"], train[-1].metrics["lm_loss"]
     assert math.isfinite(first) and last < first
     # No ETA from the warm-up steps: null ("estimating") until the step rate has settled (training/eta.py).
-    assert all(e["eta_s"] is None for e in train[: WARMUP_STEPS + SETTLE_STEPS])
-    assert {e["phase"] for e in events_of(run_dir, events.HALTING)} == {"train", "eval"}
+    assert all(e.eta_s is None for e in train[: WARMUP_STEPS + SETTLE_STEPS])
+    assert {e.phase for e in events_of(run_dir, events.Halting)} == {events.HaltingPhase.TRAIN, events.HaltingPhase.EVAL}
+    # Heartbeats carry the progress clock: the phase and the time of the last progress, never in the future.
+    beats = events_of(run_dir, events.Heartbeat)
+    assert beats and all(b.progress_time <= b.time and b.stall_after_s > 0 for b in beats)
+    assert events.Phase.TRAIN in {b.phase for b in beats}
     # Eval: one per pass (epochs / eval_interval = 2), each followed by a checkpoint (checkpoint_every_eval).
-    assert len(events_of(run_dir, events.EVAL)) == 2
-    checkpoints = events_of(run_dir, events.CHECKPOINT)
-    assert len(checkpoints) == 2 and all((Path(c["path"]) / "COMPLETE").is_file() for c in checkpoints)
-    samples = events_of(run_dir, events.SAMPLES)[0]["samples"]
-    assert samples and all(s["name"].startswith("puzzle_") for s in samples)  # names from identifiers.json
+    assert len(events_of(run_dir, events.Eval)) == 2
+    checkpoints = events_of(run_dir, events.Checkpoint)
+    assert len(checkpoints) == 2 and all((Path(c.path) / "COMPLETE").is_file() for c in checkpoints)
+    samples = events_of(run_dir, events.Samples)[0].samples
+    assert samples and all(s.name.startswith("puzzle_") for s in samples)  # names from identifiers.json
 
     # The other files of the run directory.
     config = yaml.safe_load((run_dir / "all_config.yaml").read_text())
@@ -125,7 +134,7 @@ def _check_run_dir(run_dir: Path, *, world_size: int, min_steps: int = 90) -> li
     assert config["checkpoint_path"] == str(run_dir)
     command = json.loads((run_dir / "command.json").read_text())
     assert command["world_size"] == world_size and "global_batch_size=8" in command["overrides"]
-    weights = torch.load(Path(checkpoints[-1]["path"]) / "model.pt", weights_only=True)
+    weights = torch.load(Path(checkpoints[-1].path) / "model.pt", weights_only=True)
     assert "model.inner.puzzle_emb.weights" in weights  # the original's key layout
     return all_events
 
@@ -147,27 +156,21 @@ def test_tiny_run_under_torchrun_with_two_processes(tiny_data, tmp_path):
     result = run_trainer(torchrun_argv(2, tiny_overrides(tiny_data, run_dir, "heartbeat_interval_s=0.2")), timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
     _check_run_dir(run_dir, world_size=2)
-    last = Path(events_of(run_dir, events.CHECKPOINT)[-1]["path"])
+    last = Path(events_of(run_dir, events.Checkpoint)[-1].path)
     assert (last / "rank_0.pt").is_file() and (last / "rank_1.pt").is_file()
     # Only rank 0 prints step lines.
     assert sum(line.startswith("step 1/") for line in result.stdout.splitlines()) == 1
 
 
-def test_a_crash_is_recorded_as_failed_with_its_traceback(tmp_path):
-    data = write_tiny_dataset(tmp_path / "broken-puzzles")
-    # A token outside the vocabulary in the test split: the up-front checks (metadata, array shapes) pass, the
-    # first evaluation fails when its batch is loaded.
-    inputs = np.load(data / "test" / "all__inputs.npy")
-    inputs[0, 0] = 6  # vocab_size is 6
-    np.save(data / "test" / "all__inputs.npy", inputs)
+def test_a_crash_is_recorded_as_failed_with_its_traceback(tiny_data, tmp_path):
     run_dir = tmp_path / "run"
-    result = run_trainer(pretrain_argv(tiny_overrides(data, run_dir)))
+    result = run_trainer(pretrain_argv(tiny_overrides(tiny_data, run_dir)), env=trainer_env(HRM_TEST_CRASH_AT_STEP="5"))
     assert result.returncode == 1
-    message = "token 6 in inputs is outside 0..5 (vocab_size in dataset.json)"
-    assert message in result.stderr and "Traceback" not in result.stderr
+    message = "a crash injected at step 5"
+    assert message in result.stderr  # an unexpected exception: its traceback goes to stderr too
     end = events_of(run_dir)[-1]
-    assert end["type"] == events.RUN_END and end["status"] == events.FAILED
-    assert "Traceback" in end["error"] and message in end["error"]
+    assert isinstance(end, events.RunEnd) and end.status == RunStatus.FAILED
+    assert "Traceback" in end.error and message in end.error
 
 
 def test_step_line_is_a_progress_bar_on_a_terminal_and_plain_lines_otherwise():
@@ -190,3 +193,7 @@ def test_step_line_is_a_progress_bar_on_a_terminal_and_plain_lines_otherwise():
         console.message("[hrm] eval")
     assert terminal.getvalue() == "\r\x1b[2Kstep 1\r\x1b[2Kstep 2\n[hrm] eval\n"
     assert pipe.getvalue() == "step 1\nstep 2\n[hrm] eval\n"
+    # Whatever a message quotes (a run name, a path, an error's last line) cannot act on the terminal.
+    hostile, out = "run \x1b]0;pwned\x07name\x1b[2J\x1bc", io.StringIO()
+    Console(enabled=True, stream=out).message(f"[hrm] run {hostile!r} in /tmp/{hostile}")
+    assert out.getvalue() == "[hrm] run 'run \\x1b]0;pwned\\x07name\\x1b[2J\\x1bc' in /tmp/run name\n"

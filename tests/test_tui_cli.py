@@ -10,12 +10,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from hrm_tui.cli import UserError, build_parser, main, print_runs, resolve_run
-from tests.tui_launch_helpers import make_fixture_runs
+from tests.tui_launch_helpers import make_fixture_runs, write_events
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -43,7 +44,11 @@ def test_help_documents_every_flag_of_every_command(tmp_path: Path):
 
 def test_runs_prints_a_table_and_json(tmp_path: Path):
     root = tmp_path / "checkpoints"
-    make_fixture_runs(root)
+    runs = make_fixture_runs(root)
+    # The live run beats and makes progress now (the fixture's times are fixed in the past, for the snapshots;
+    # without this it would rightly show as stalled: alive, but no progress for months).
+    now = time.time()
+    write_events(runs["running"], [{"type": "heartbeat", "time": now, "step": 1200, "phase": "train", "progress_time": now}])
     result = run_cli("runs", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()

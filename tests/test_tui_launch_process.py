@@ -29,7 +29,8 @@ from hrm_tui.runs.launcher import (
     trainer_argv,
 )
 from hrm_tui.runs.process_control import StopError, find_run_process, stop_run
-from hrm_tui.runs.discovery import LOST, RUNNING, process_matches, summarize_run
+from hrm_core.rundir.status import RunStatus
+from hrm_core.rundir.summary import process_matches, summarize_run
 
 # A stand-in trainer: records each signal it gets in signals.txt; `mode` says how it reacts.
 STAND_IN = textwrap.dedent(
@@ -111,13 +112,13 @@ def test_a_started_run_is_detached_and_recorded(tmp_path: Path, cleanup):
     assert launch["argv"] == plan.argv and launch["cmdline"][-2:] == plan.argv[-2:]
     assert launch["env"] == {"OMP_NUM_THREADS": "3"} and launch["cwd"] == str(tmp_path)
     assert (tmp_path / "run" / "stdout.log").exists() and (tmp_path / "run" / "stderr.log").exists()
-    assert summarize_run(tmp_path / "run").status == RUNNING
+    assert summarize_run(tmp_path / "run").status == RunStatus.RUNNING
     # A second launch into the same directory is refused.
     with pytest.raises(LaunchError, match="already holds a run"):
         start(plan)
     assert stop_run(tmp_path / "run", grace_s=20) == "stopped gracefully (SIGINT)"
     assert signals_received(tmp_path) == ["SIGINT"]
-    assert summarize_run(tmp_path / "run").status != RUNNING
+    assert summarize_run(tmp_path / "run").status != RunStatus.RUNNING
 
 
 def test_stop_escalates_to_sigterm_then_sigkill(tmp_path: Path, cleanup):
@@ -141,7 +142,7 @@ def test_stop_escalates_to_sigterm_then_sigkill(tmp_path: Path, cleanup):
     assert not process_matches(record.pid, record.create_time, json.loads((kill / "run" / "launch.json").read_text())["cmdline"])
     # Killed without a run_end: the runs list calls it lost.
     (kill / "run" / "events.jsonl").write_text(json.dumps({"v": 1, "type": "run_start", "time": time.time()}) + "\n")
-    assert summarize_run(kill / "run").status == LOST
+    assert summarize_run(kill / "run").status == RunStatus.LOST
 
 
 def test_a_pid_that_no_longer_belongs_to_the_run_is_never_signalled(tmp_path: Path, cleanup):

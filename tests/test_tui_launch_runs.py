@@ -13,7 +13,9 @@ import pytest
 from textual.widgets import Input
 
 from hrm_tui.runs.process_control import find_run_process
-from hrm_tui.runs.discovery import FINISHED, RUNNING, STOPPED, same_run, summarize_run
+from hrm_core.rundir.status import RunStatus
+from hrm_core.rundir.summary import summarize_run
+from hrm_tui.runs.discovery import same_run
 from hrm_tui.screens.runs import RunsScreen
 from tests.tui_launch_helpers import RUN_NAME, async_test, make_app, settle, stop_runs_left_running, wait_for
 
@@ -83,11 +85,11 @@ async def test_demo_launches_detached_shows_in_runs_and_finishes_after_the_app_e
         def finished() -> bool:
             app.runs_screen.action_refresh()
             row = runs_screen_row(app, run_dir)
-            return row is not None and row.status != RUNNING
+            return row is not None and row.status != RunStatus.RUNNING
 
         await wait_for(pilot, finished, 240, "the demo run to finish")
         row = runs_screen_row(app, run_dir)
-        assert row.status == FINISHED, (run_dir / "stderr.log").read_text()[-2000:]
+        assert row.status == RunStatus.FINISHED, (run_dir / "stderr.log").read_text()[-2000:]
         assert row.step == row.total_steps and row.progress == 1.0
     assert "run_end" in (run_dir / "events.jsonl").read_text()
 
@@ -112,7 +114,7 @@ async def test_stop_from_the_runs_screen_gives_status_stopped_and_resume_continu
             app.pop_screen()
             await pilot.pause()
         app.runs_screen.action_refresh()
-        await wait_for(pilot, lambda: runs_screen_row(app, run_dir).status == RUNNING, 10, "a refresh")
+        await wait_for(pilot, lambda: runs_screen_row(app, run_dir).status == RunStatus.RUNNING, 10, "a refresh")
         await pilot.press("s")
         await pilot.pause()
         assert app.screen.__class__.__name__ == "ConfirmScreen"
@@ -121,10 +123,10 @@ async def test_stop_from_the_runs_screen_gives_status_stopped_and_resume_continu
         def stopped() -> bool:
             app.runs_screen.action_refresh()
             row = runs_screen_row(app, run_dir)
-            return row is not None and row.status != RUNNING
+            return row is not None and row.status != RunStatus.RUNNING
 
         await wait_for(pilot, stopped, 120, "the run to stop")
-        assert runs_screen_row(app, run_dir).status == STOPPED
+        assert runs_screen_row(app, run_dir).status == RunStatus.STOPPED
         events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
         assert events[-1]["type"] == "run_end" and events[-1]["status"] == "stopped"
         assert any(e["type"] == "checkpoint" for e in events)  # a graceful stop saves its state
@@ -134,12 +136,12 @@ async def test_stop_from_the_runs_screen_gives_status_stopped_and_resume_continu
         await pilot.press("r")
         await wait_for(pilot, lambda: '"type":"resume"' in (run_dir / "events.jsonl").read_text(), 120, "the resume event")
         app.runs_screen.action_refresh()
-        await wait_for(pilot, lambda: runs_screen_row(app, run_dir).status == RUNNING, 10, "a refresh")
+        await wait_for(pilot, lambda: runs_screen_row(app, run_dir).status == RunStatus.RUNNING, 10, "a refresh")
         launch = json.loads((run_dir / "launch.json").read_text())
         assert launch["resume"] is True and launch["overrides"][-1] == "+resume=auto"
         await pilot.press("s", "y")
         await wait_for(pilot, stopped, 120, "the resumed run to stop")
-        assert runs_screen_row(app, run_dir).status == STOPPED
+        assert runs_screen_row(app, run_dir).status == RunStatus.STOPPED
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
     resume = next(e for e in events if e["type"] == "resume")
     assert resume["step"] == stopped_at

@@ -10,7 +10,8 @@ import psutil
 from textual import events
 from textual.widgets import RichLog, SelectionList
 
-from hrm_core.events import EventWriter
+from hrm_core.rundir.events import Train
+from hrm_core.rundir.writer import EventWriter
 from hrm_tui.bench.synthetic_run import SyntheticRun, write_run
 from hrm_tui.screens.monitor import MonitorScreen
 from hrm_tui.widgets.monitor.alerts import AlertBanner
@@ -32,7 +33,7 @@ async def test_follows_a_run_while_it_is_written(tmp_path):
         with EventWriter(tmp_path) as writer:
             for event in events:
                 emit(writer, event)
-                if event["type"] == "train" and event["step"] == 150:
+                if isinstance(event, Train) and event.step == 150:
                     break
             await wait_for(pilot, lambda: screen.run.model.latest_train_step == 150, what="step 150")
             await pilot.pause(0.2)
@@ -175,7 +176,7 @@ async def test_alert_banner_for_nonfinite_loss_and_stopped_heartbeat(tmp_path):
         assert "Heartbeat stopped: no event for 1h 00m" in as_text(banner.render())
 
         with EventWriter(tmp_path) as writer:
-            writer.emit("train", step=101, epoch=1.01, time=now[0], metrics={"lm_loss": float("inf"), "accuracy": 0.5})
+            writer.write(Train(step=101, epoch=1.01, time=now[0], metrics={"lm_loss": float("inf"), "accuracy": 0.5}))
         await wait_for(pilot, lambda: "nonfinite" in [a.key for a in banner.alerts], what="nonfinite")
         assert "train lm_loss = inf at step 101" in as_text(banner.render())
 

@@ -7,7 +7,8 @@ import io
 from rich.console import Console
 
 from hrm_core.data.render import ARC_PALETTE
-from hrm_core.events import EventWriter
+from hrm_core.rundir.events import PuzzleDescription, RunStart, Sample, Samples, Train
+from hrm_core.rundir.writer import EventWriter
 from hrm_tui.widgets.monitor.samples import SamplesPanel
 
 from .tui_monitor_helpers import MonitorHost, as_text, fast_settings, pilot_test, wait_for
@@ -54,11 +55,12 @@ def maze_sample():
 
 def write_samples_run(run_dir):
     with EventWriter(run_dir) as writer:
-        writer.emit("run_start", total_steps=30, halt_max_steps=16, puzzle=SUDOKU)
+        writer.write(RunStart(total_steps=30, halt_max_steps=16, puzzle=PuzzleDescription(**SUDOKU)))
         for step, puzzle, samples in ((10, SUDOKU, [sudoku_sample(), {**sudoku_sample(), "name": "sudoku_b"}]),
                                       (20, ARC, [arc_sample()]), (30, MAZE, [maze_sample()])):
-            writer.emit("train", step=step, epoch=step / 10, total_steps=30, metrics={"lm_loss": 1.0 / step})
-            writer.emit("samples", step=step, epoch=step / 10, set="all", puzzle=puzzle, samples=samples)
+            writer.write(Train(step=step, epoch=step / 10, total_steps=30, metrics={"lm_loss": 1.0 / step}))
+            writer.write(Samples(step=step, epoch=step / 10, set="all", puzzle=PuzzleDescription(**puzzle),
+                                 samples=[Sample(**sample) for sample in samples]))
 
 
 def shown(panel: SamplesPanel) -> tuple[str, str]:

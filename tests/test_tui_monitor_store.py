@@ -6,7 +6,8 @@ import json
 
 import numpy as np
 
-from hrm_core.events import EventWriter
+from hrm_core.rundir.events import Train
+from hrm_core.rundir.writer import EventWriter
 from hrm_tui.monitoring.event_loader import EventLoader, read_samples_event
 from hrm_tui.monitoring.halting_history import HaltingHistory
 from hrm_tui.monitoring.metrics_store import BucketedHistory, MetricHistory
@@ -95,10 +96,10 @@ def test_small_log_is_read_whole_and_followed(tmp_path):
     assert model.latest_step == -1  # no file yet
     with EventWriter(tmp_path) as writer:
         for event in run.events(last_step=50):
-            writer.emit(event.pop("type"), **{k: v for k, v in event.items() if k != "v"})
+            writer.write(event)
         assert loader.follow()
         assert model.latest_train_step == 50
-        writer.emit("train", step=51, metrics={"lm_loss": float("nan")})
+        writer.write(Train(step=51, metrics={"lm_loss": float("nan")}))
     assert loader.follow()
     assert model.latest_train_step == 51
     assert any("lm_loss = nan" in n for n in model.nonfinite)

@@ -1,4 +1,5 @@
-"""Writes tiny puzzle datasets in the original HRM format, for tests (no builder, no download).
+"""Helpers for tests of the trainer: tiny puzzle datasets in the original HRM format (no builder, no
+download), the real trainer as a subprocess, its events, and real small file systems for fault tests.
 
 The task is learnable but trivial: the label is the input with every token shifted by one (cyclically over
 the non-pad tokens). Each group is one "source puzzle" with `augmentations` puzzles, each puzzle holding
@@ -7,16 +8,20 @@ the non-pad tokens). Each group is one "source puzzle" with `augmentations` puzz
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from hrm_core.data.format import BLANK_PUZZLE_NAME, DatasetMetadata
-from hrm_core.events import read_events
+from hrm_core.rundir.events import Event, Train
+from hrm_core.rundir.reader import read_events
 
 
 def write_split(split_dir: Path, *, num_groups: int, augmentations: int, max_examples: int, seq_len: int,
@@ -103,9 +108,54 @@ def run_trainer(argv: list[str], *, env: dict[str, str] | None = None, timeout: 
     return subprocess.run(argv, env=env or trainer_env(), capture_output=True, text=True, timeout=timeout)
 
 
-def events_of(run_dir: Path, event_type: str | None = None) -> list[dict]:
-    return [e for e in read_events(run_dir) if event_type is None or e["type"] == event_type]
+def events_of(run_dir: Path, event_type: type[Event] | None = None) -> list[Event]:
+    """The run's valid events (of one type), in file order; fails if any line of the log is invalid."""
+    log = read_events(run_dir)
+    assert not log.skipped, f"invalid lines in {run_dir}/events.jsonl: {dict(log.skipped)}"
+    return [e for e in log if event_type is None or isinstance(e, event_type)]
+
+
+def raw_events(run_dir: Path) -> list[dict]:
+    """The log's lines as plain JSON objects (the wire format), every one of them whole."""
+    data = (run_dir / "events.jsonl").read_bytes()
+    assert data.endswith(b"\n"), "events.jsonl ends mid-line"
+    return [json.loads(line) for line in data.splitlines()]
 
 
 def train_metrics_by_step(run_dir: Path) -> dict[int, dict]:
-    return {e["step"]: e["metrics"] for e in events_of(run_dir, "train")}
+    return {e.step: e.metrics for e in events_of(run_dir, Train)}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Real small file systems for fault tests (a full disk, a read-only mount)
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(path: Path, size: str = "3M"):
+    """A real tmpfs of `size` mounted at `path` (CI runs as root). Skips the test, saying why, only where
+    mounting is impossible (not root, no CAP_SYS_ADMIN in a container)."""
+    path.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, text=True)
+    if result.returncode != 0:
+        reason = (result.stderr or result.stdout).strip() or f"mount exited with {result.returncode}"
+        message = f"cannot mount a tmpfs at {path} on this machine ({reason}); this fault test needs root"
+        print(message, file=sys.stderr)
+        pytest.skip(message)
+    try:
+        yield path
+    finally:
+        if subprocess.run(["umount", str(path)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def remount_read_only(path: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,ro", str(path)], check=True, capture_output=True)
+
+
+def fill_disk(directory: Path, *, leave: int) -> Path:
+    """A file that takes all the free space of `directory`'s file system but about `leave` bytes."""
+    filler = directory / "filler"
+    free = shutil.disk_usage(directory).free
+    with open(filler, "wb") as f:
+        f.write(b"\0" * max(free - leave, 0))
+    return filler

@@ -12,7 +12,8 @@ from rich.console import Console, RenderableType
 from textual.app import App
 from textual.pilot import Pilot
 
-from hrm_core.events import EventWriter
+from hrm_core.rundir.events import Event
+from hrm_core.rundir.writer import EventWriter
 from hrm_tui.system.sysmon import GpuProcess, GpuStats, HostStats, StaticSystemSampler, SystemSnapshot
 from hrm_tui.screens.monitor import MonitorScreen, MonitorSettings
 
@@ -69,7 +70,6 @@ def as_text(renderable: RenderableType, width: int = 200) -> str:
     return console.export_text()
 
 
-def emit(writer: EventWriter, event: dict) -> None:
+def emit(writer: EventWriter, event: Event) -> None:
     """Writes a generated event through the trainer's own writer (keeping its synthetic time)."""
-    fields = {k: v for k, v in event.items() if k not in ("v", "type")}
-    writer.emit(event["type"], **fields)
+    writer.write(event)

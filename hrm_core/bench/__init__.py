@@ -3,6 +3,7 @@
     python -m hrm_core.bench step --size tiny|sudoku|arc|trm_tiny|trm_sudoku_mlp|trm_sudoku_att|trm_arc|trm_maze
     python -m hrm_core.bench check [--device cuda] [--fixture FILE_OR_FOLDER]
     python -m hrm_core.bench loop --size tiny|sudoku   # hrm_core.pretrain's throughput next to `step`
+    python -m hrm_core.bench events [--lines N]         # checking events.jsonl lines, per line
 
 Prints milliseconds per optimizer step, tokens per second and, on CUDA, model FLOP/s and MFU (model FLOPs
 utilisation against the GPU's dense bf16 peak). The step is the trainer's: one ACT step of the loss head

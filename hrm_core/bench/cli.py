@@ -1,4 +1,4 @@
-"""The `python -m hrm_core.bench` command line: the `step`, `check` and `loop` subcommands."""
+"""The `python -m hrm_core.bench` command line: the `step`, `check`, `loop` and `events` subcommands."""
 
 from __future__ import annotations
 
@@ -38,7 +38,17 @@ def main(argv: list[str] | None = None) -> int:
     loop.add_argument("--size", choices=sorted(SIZES), default="tiny")
     loop.add_argument("--steps", type=int, default=200, help="approximate training steps of the pretrain run")
     loop.add_argument("--log-interval", type=int, default=10)
+    events = sub.add_parser("events", help="time checking events.jsonl lines (what the monitor pays per line)")
+    events.add_argument("--lines", type=int, default=200_000)
+    events.add_argument("--json", action="store_true", help="print one JSON object instead of a line")
     args = parser.parse_args(argv)
+
+    if args.command == "events":
+        from hrm_core.bench.events import bench_events, format_events_result
+
+        result = bench_events(args.lines)
+        print(json.dumps(result) if args.json else format_events_result(result))
+        return 0
 
     if args.command == "loop":
         from hrm_core.bench.loop import compare_loop_to_step

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hrm_core.data.format import DatasetMetadata
-from hrm_core.events import read_events
+from hrm_core.data.format import BLANK_PUZZLE_NAME, IDENTIFIERS_FILE, DatasetMetadata
+from hrm_core.rundir.events import Train
+from hrm_core.rundir.reader import read_events
 
 
 def write_random_dataset(root: Path, *, examples: int, seq_len: int, vocab_size: int, num_puzzles: int) -> None:
@@ -44,6 +45,8 @@ def write_random_dataset(root: Path, *, examples: int, seq_len: int, vocab_size:
         DatasetMetadata(pad_id=0, ignore_label_id=0, blank_identifier_id=0, vocab_size=vocab_size, seq_len=seq_len,
                         num_puzzle_identifiers=num_puzzles, total_groups=puzzles, mean_puzzle_examples=per_puzzle,
                         sets=["all"]).save(directory)
+    names = [BLANK_PUZZLE_NAME] + [f"puzzle_{i}" for i in range(1, num_puzzles)]
+    (root / IDENTIFIERS_FILE).write_text(json.dumps(names))
 
 
 def compare_loop_to_step(size_name: str, *, steps: int = 200, log_interval: int = 10) -> str:
@@ -60,7 +63,7 @@ def compare_loop_to_step(size_name: str, *, steps: int = 200, log_interval: int 
                    f"global_batch_size={size.batch_size}", "epochs=1", "eval_interval=1", f"log_interval={log_interval}",
                    "lr_warmup_steps=10", *size.overrides]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-        windows = [e["examples_per_s"] for e in read_events(run_dir) if e["type"] == "train"]
+        windows = [e.examples_per_s for e in read_events(run_dir).of_type(Train) if e.examples_per_s is not None]
         steady = windows[max(len(windows) // 5, 2):-1] or windows
         loop_examples_per_s = statistics.median(steady)
 

@@ -39,14 +39,16 @@ def check_dataset(cfg: TrainConfig | DictConfig | Mapping[str, Any]) -> DatasetM
     identifiers.json) as the trainer will; returns the (merged) train split's metadata.
 
     Raises ConfigError for a missing dataset (with `build_command` / `build_argv`, the builder to run), for
-    a broken one (a missing or unreadable array, a dataset.json field of the wrong type, arrays that disagree),
-    for datasets of data_paths that cannot be merged, and for a test split the model cannot read (another
-    seq_len or vocabulary, puzzle ids beyond the training table), so that each is a message at the key
-    rather than a failed run. The checks read headers and end points only: their cost does not grow with
-    the dataset.
+    a broken one (a missing or unreadable array, a dataset.json field of the wrong type, arrays that disagree,
+    a token or puzzle id out of range, no identifiers.json), for datasets of data_paths that cannot be
+    merged, for a test split the model cannot read (another seq_len or vocabulary, puzzle ids beyond the
+    training table), and for a global_batch_size larger than what one pass over the training set holds, so
+    that each is a message at its key before the run directory exists rather than a failed run. The
+    structure checks read headers and end points only; the range check reads every token once (vectorised,
+    about the time it takes to read the arrays).
     """
-    from hrm_core.data.format import DatasetFormatError, load_identifiers
-    from hrm_core.data.loader import PuzzleSplit
+    from hrm_core.data.format import BLANK_PUZZLE_NAME, IDENTIFIERS_FILE, DatasetFormatError, load_identifiers
+    from hrm_core.data.loader import PuzzleSplit, check_value_ranges
 
     train_key, train_paths, test_key, test_paths = dataset_keys(cfg)
     needed: dict[str, tuple[str, list[str]]] = {}  # folder -> (the key naming it, the splits it must have)
@@ -62,7 +64,12 @@ def check_dataset(cfg: TrainConfig | DictConfig | Mapping[str, Any]) -> DatasetM
         try:
             opened[split] = PuzzleSplit(paths, split)
             for data_path in paths:
-                load_identifiers(data_path)
+                if load_identifiers(data_path) is None:
+                    raise DatasetFormatError(
+                        f"{Path(data_path) / IDENTIFIERS_FILE} is missing: the trainer names puzzles by it (index = "
+                        f"puzzle id, {BLANK_PUZZLE_NAME!r} first) and every dataset builder writes it; rebuild the "
+                        "dataset, or write that JSON list for a dataset of your own")
+            check_value_ranges(opened[split])
         except DatasetFormatError as e:
             raise ConfigError(str(e), key=key, hint="docs/datasets.md lists the dataset builders and their commands") from None
     train, test = opened["train"].metadata, opened["test"].metadata
@@ -76,6 +83,7 @@ def check_dataset(cfg: TrainConfig | DictConfig | Mapping[str, Any]) -> DatasetM
                           f"the model's puzzle-embedding table (sized by the train split) {train.num_puzzle_identifiers}",
                           key=test_key, hint="evaluate on the test split of the training dataset, or one built with "
                                              "the same puzzle identifiers")
+    _check_batch_fits(cfg, opened["train"])
     return train
 
 
@@ -88,6 +96,28 @@ def _missing_dataset_error(key: str, data_path: str, missing: list[str]) -> Conf
             else f"point {key} at a folder built by one of the dataset builders (docs/datasets.md)")
     return ConfigError(f"dataset folder `{data_path}` {what}", key=key, hint=hint, build_command=build_command,
                        build_argv=build_argv)
+
+
+def _check_batch_fits(cfg: TrainConfig | DictConfig | Mapping[str, Any], train: Any) -> None:
+    """Global batches are filled from one pass's draw (one puzzle per group and epoch, for eval_interval
+    epochs; an incomplete last batch is dropped): a batch larger than that trains nothing at all."""
+    get = (lambda key: getattr(cfg, key)) if isinstance(cfg, TrainConfig) else cfg.get
+    batch_size, epochs, eval_interval = get("global_batch_size"), get("epochs"), get("eval_interval")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (batch_size, epochs)):
+        return  # the schema check reports a bad value
+    epochs_per_pass = eval_interval if isinstance(eval_interval, int) and eval_interval > 0 else epochs
+    metadata = train.metadata
+    per_epoch = metadata.total_groups * metadata.mean_puzzle_examples
+    per_pass = int(per_epoch * epochs_per_pass)
+    if batch_size > per_pass:
+        examples = sum(train.num_examples(name) for name in train.sets)
+        raise ConfigError(
+            f"global_batch_size={batch_size} is larger than the training set: a pass of {epochs_per_pass} epoch(s) "
+            f"(eval_interval) draws about {per_pass} examples ({metadata.total_groups} groups x "
+            f"{metadata.mean_puzzle_examples:g} examples per puzzle per epoch; {examples} examples in "
+            f"{', '.join(str(path / train.split) for path in train.dataset_paths)}), so the run would plan 0 steps",
+            key="global_batch_size",
+            hint=f"use global_batch_size={per_pass} or less (or a larger eval_interval, or a larger dataset)")
 
 
 def _suggest_build_command(data_path: str) -> list[str] | None:

@@ -102,6 +102,7 @@ class TrainConfig:
     # Extensions of this implementation (docs/config.md)
     log_interval: int = _field(1, help="Write a train event and print a step line every this many steps.")
     heartbeat_interval_s: float = _field(30.0, help="Seconds between heartbeat events (written even during evaluation).")
+    stall_after_s: float | None = _field(None, help="Seconds without progress (an optimizer step, an eval batch, a checkpoint file) after which a live run shows as stalled (unset: 10x the longest gap seen, at least 180 s; 30 min for a phase's first stretch).")
     compile: str = _field("auto", help="torch.compile the model: auto (on for CUDA unless DISABLE_COMPILE is set), true or false.", choices=COMPILE_CHOICES)
     wandb: bool = _field(False, help="Also log to Weights & Biases (pip install wandb; WANDB_MODE=offline works).")
     wandb_mode: str | None = _field(None, help="wandb.init mode: online, offline or disabled (unset: wandb's default).", choices=("online", "offline", "disabled"))

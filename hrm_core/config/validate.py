@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, fields
 from typing import Any
 
@@ -112,29 +113,43 @@ def validate(cfg: DictConfig | Mapping[str, Any], overrides: Sequence[str] = ())
         data = dict(cfg)
     data.pop("hydra", None)
     config: TrainConfig = _build(TrainConfig, data, "", overrides)
-    _check_ranges(config)
+    _check_ranges(config, overrides)
     return config
 
 
-def _check_ranges(c: TrainConfig) -> None:
-    def positive(key: str, value: float | int | None) -> None:
-        if value is not None and value <= 0:
-            raise ConfigError(f"`{key}` must be positive, got {value}", key=key, hint=field_help(key))
+def _finite(value: float) -> bool:
+    return math.isfinite(value)
 
-    for key in ("global_batch_size", "epochs", "eval_interval", "log_interval", "heartbeat_interval_s",
-                "keep_last_checkpoints", "checkpoint_interval"):
-        positive(key, getattr(c, key))
-    if c.eval_num_samples < 0:
-        raise ConfigError("`eval_num_samples` must be 0 or more", key="eval_num_samples")
-    # The cycle and layer counts are checked by the architecture (_check_arch): TRM has H_layers 0, the baseline no L_*.
-    for key in ("hidden_size", "num_heads", "halt_max_steps"):
-        positive(f"arch.{key}", getattr(c.arch, key))
-    if c.lr_warmup_steps < 0:
-        raise ConfigError("`lr_warmup_steps` must be 0 or more", key="lr_warmup_steps")
-    if not 0.0 <= c.lr_min_ratio <= 1.0:
-        raise ConfigError(f"`lr_min_ratio` must be between 0 and 1, got {c.lr_min_ratio}", key="lr_min_ratio", hint=field_help("lr_min_ratio"))
-    if not 0.0 <= c.ema_rate < 1.0:
-        raise ConfigError(f"`ema_rate` must be in [0, 1), got {c.ema_rate}", key="ema_rate", hint=field_help("ema_rate"))
+
+# The range of every numeric key: (keys, test, what the value must be). Unset optional keys are not checked.
+# The cycle and layer counts are checked by the architecture (_check_arch): TRM has H_layers 0, the baseline no L_*.
+_RANGES: list[tuple[tuple[str, ...], Callable[[Any], bool], str]] = [
+    (("global_batch_size", "epochs", "eval_interval", "log_interval", "keep_last_checkpoints", "checkpoint_interval",
+      "arch.hidden_size", "arch.num_heads", "arch.halt_max_steps"), lambda v: v > 0, "positive"),
+    (("eval_num_samples", "lr_warmup_steps", "min_eval_interval", "arch.puzzle_emb_ndim"), lambda v: v >= 0,
+     "0 or more"),
+    (("lr", "puzzle_emb_lr", "weight_decay", "puzzle_emb_weight_decay"), lambda v: _finite(v) and v >= 0,
+     "a finite number, 0 or more"),
+    (("beta1", "beta2", "ema_rate"), lambda v: 0.0 <= v < 1.0, "in [0, 1)"),
+    (("lr_min_ratio",), lambda v: 0.0 <= v <= 1.0, "between 0 and 1"),
+    (("arch.halt_exploration_prob",), lambda v: 0.0 <= v <= 1.0, "a probability, between 0 and 1"),
+    (("arch.expansion", "arch.rms_norm_eps", "arch.rope_theta", "heartbeat_interval_s", "stall_after_s"),
+     lambda v: _finite(v) and v > 0, "a positive finite number"),
+    (("seed",), lambda v: 0 <= v < 2**32, "between 0 and 4294967295 (numpy's seed range)"),
+]
+
+
+def _check_ranges(c: TrainConfig, overrides: Sequence[str] = ()) -> None:
+    for keys, test, requirement in _RANGES:
+        for key in keys:
+            value = c
+            for part in key.split("."):
+                value = getattr(value, part)
+            if value is not None and not test(value):
+                override = _override_for(key, overrides)
+                where = f" (the override {override!r})" if override else ""
+                raise ConfigError(f"`{key}` must be {requirement}, got {value!r}{where}", key=key,
+                                  hint=f"{key}: {field_help(key)}")
     if c.eval_interval is not None and c.epochs % c.eval_interval != 0:
         divisors = [d for d in range(c.eval_interval, 0, -1) if c.epochs % d == 0][:1]
         raise ConfigError(
@@ -151,9 +166,6 @@ def _check_ranges(c: TrainConfig) -> None:
         raise ConfigError(f"eval_save_outputs: unknown output {unknown_outputs[0]!r}", key="eval_save_outputs",
                           hint=f"choose from {', '.join(EVAL_OUTPUTS)}")
     _check_data_keys(c)
-    if c.min_eval_interval < 0:
-        raise ConfigError(f"`min_eval_interval` must be 0 or more, got {c.min_eval_interval}", key="min_eval_interval",
-                          hint=field_help("min_eval_interval"))
     if c.freeze_weights and c.arch.puzzle_emb_ndim == 0:
         raise ConfigError("freeze_weights=true trains only the puzzle embeddings, but this model has none "
                           "(arch.puzzle_emb_ndim=0): nothing would train", key="freeze_weights",

@@ -16,61 +16,46 @@ from __future__ import annotations
 
 import os
 import pickle
-import re
 import shutil
 import time
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from hrm_core.training.distributed import DistContext, barrier
+from hrm_core.rundir.checkpoints import is_complete, latest_checkpoint, list_checkpoints
+from hrm_core.rundir.errors import RunDirError, write_error
+from hrm_core.rundir.files import (
+    COMPLETE_MARKER,
+    MODEL_FILE,
+    TRAINING_STATE_FILE,
+    checkpoint_dir_name,
+    checkpoint_step,
+    deleting_checkpoint_dir_name,
+    is_leftover_dir_name,
+    rank_file,
+    temp_checkpoint_dir_name,
+)
+from hrm_core.training.distributed import DistContext, first_error
 
-MODEL_FILE = "model.pt"
-TRAINING_STATE_FILE = "training_state.pt"
-COMPLETE_MARKER = "COMPLETE"
 CHECKPOINT_FORMAT = 1
-_STEP_DIR = re.compile(r"^step_(\d+)$")
 
-# Test hook: when writing the checkpoint of this step, sleep a minute with the files written but before the
-# rename (tests kill the process in that window).
+# Test hook: when writing the checkpoint of this step, sleep (a minute, or PAUSE_SECONDS_ENV seconds) with the
+# files written but before the rename (tests kill the process, or start a second trainer, in that window).
 PAUSE_AT_STEP_ENV = "HRM_TEST_CHECKPOINT_PAUSE_AT_STEP"
+PAUSE_SECONDS_ENV = "HRM_TEST_CHECKPOINT_PAUSE_S"
 
 
-def rank_file(rank: int) -> str:
-    return f"rank_{rank}.pt"
+class CheckpointWriteError(RunDirError):
+    """A checkpoint could not be written (full disk, read-only file system, ...); the message says which
+    file, why, and that the previous checkpoint is intact."""
 
 
 def checkpoint_dir(run_dir: str | Path, step: int) -> Path:
-    return Path(run_dir) / f"step_{step}"
-
-
-def is_complete(path: str | Path) -> bool:
-    return (Path(path) / COMPLETE_MARKER).is_file()
-
-
-def list_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
-    """Complete checkpoints of a run directory as (step, folder), oldest first."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        return []
-    found = []
-    for child in run_dir.iterdir():
-        match = _STEP_DIR.match(child.name)
-        if match and child.is_dir() and is_complete(child):
-            found.append((int(match.group(1)), child))
-    return sorted(found)
-
-
-def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    checkpoints = list_checkpoints(run_dir)
-    return checkpoints[-1][1] if checkpoints else None
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
+    return Path(run_dir) / checkpoint_dir_name(step)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -87,8 +72,20 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _save(obj: Any, path: Path) -> None:
-    torch.save(obj, path)
-    _fsync_file(path)
+    """torch.save through a Python file, so that a failed write surfaces as its OSError (ENOSPC, EROFS)
+    behind torch's RuntimeError, not only as "unexpected pos"; fsynced."""
+    with open(path, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _write_marker(folder: Path) -> None:
+    marker = folder / COMPLETE_MARKER
+    with open(marker, "w") as f:
+        f.write(f"format {CHECKPOINT_FORMAT}\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 @dataclass
@@ -100,41 +97,70 @@ class CheckpointPayload:
     rank_state: dict[str, Any]
 
 
-def write_checkpoint(ctx: DistContext, run_dir: str | Path, step: int, payload: CheckpointPayload) -> Path:
-    """Collective: every rank calls it. Returns the finished folder."""
+def write_checkpoint(ctx: DistContext, run_dir: str | Path, step: int, payload: CheckpointPayload,
+                     on_file: Callable[[], None] | None = None) -> Path:
+    """Collective: every rank calls it. Returns the finished folder; `on_file` is called after each file.
+
+    When any rank fails to write (a full disk, a read-only file system), every rank raises the same
+    CheckpointWriteError after the half-written folder is removed; earlier checkpoints are untouched.
+    """
     run_dir = Path(run_dir)
-    tmp = run_dir / f".tmp_step_{step}"
+    tmp = run_dir / temp_checkpoint_dir_name(step)
     final = checkpoint_dir(run_dir, step)
-    if ctx.is_main:
+    done = on_file or (lambda: None)
+
+    def attempt(path: Path, action: Callable[[], None]) -> str | None:
+        try:
+            action()
+        except Exception as e:  # OSError, or torch's RuntimeError wrapping one
+            return str(write_error(path, e, fix=_write_fix(run_dir, step)))
+        done()
+        return None
+
+    def prepare() -> None:
         shutil.rmtree(tmp, ignore_errors=True)  # left by a process killed mid-write
         tmp.mkdir(parents=True)
-    barrier(ctx)
 
-    _save(payload.rank_state, tmp / rank_file(ctx.rank))
-    barrier(ctx)
-
-    if ctx.is_main:
+    def publish() -> None:
         assert payload.model_state is not None and payload.training_state is not None
         _save(payload.model_state, tmp / MODEL_FILE)
+        done()
         _save(payload.training_state, tmp / TRAINING_STATE_FILE)
         if os.environ.get(PAUSE_AT_STEP_ENV) == str(step):
-            time.sleep(60)
+            time.sleep(float(os.environ.get(PAUSE_SECONDS_ENV, "60")))
         _fsync_dir(tmp)
         if final.exists():  # an incomplete folder of an earlier, killed attempt at the same step
             _remove_checkpoint(final)
         os.replace(tmp, final)
         _fsync_dir(run_dir)
-        marker = final / COMPLETE_MARKER
-        marker.write_text(f"format {CHECKPOINT_FORMAT}\n")
-        _fsync_file(marker)
+        _write_marker(final)
         _fsync_dir(final)
-    barrier(ctx)
+
+    error = first_error(ctx, attempt(tmp, prepare) if ctx.is_main else None)
+    if error is None:
+        rank_path = tmp / rank_file(ctx.rank)
+        error = first_error(ctx, attempt(rank_path, lambda: _save(payload.rank_state, rank_path)))
+    if error is None:
+        error = first_error(ctx, attempt(tmp, publish) if ctx.is_main else None)
+    if error is not None:
+        if ctx.is_main:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if final.exists() and not is_complete(final):
+                shutil.rmtree(final, ignore_errors=True)
+        raise CheckpointWriteError(error)
     return final
+
+
+def _write_fix(run_dir: Path, step: int) -> str:
+    previous = latest_checkpoint(run_dir)
+    kept = f"the previous checkpoint, {previous.name}, is intact" if previous is not None else "no earlier checkpoint exists"
+    return (f"the checkpoint of step {step} was not written and its partial folder is removed; {kept}. "
+            "Free space (or fix the mount), then continue with resume=auto")
 
 
 def _remove_checkpoint(path: Path) -> None:
     """Takes the folder out of sight atomically (rename), then deletes it."""
-    doomed = path.with_name(f".deleting_{path.name}_{time.time_ns()}")
+    doomed = path.with_name(deleting_checkpoint_dir_name(path.name, time.time_ns()))
     os.replace(path, doomed)
     shutil.rmtree(doomed, ignore_errors=True)
 
@@ -151,12 +177,16 @@ def prune_checkpoints(run_dir: str | Path, keep_last: int | None) -> list[Path]:
 
 
 def clean_stale_temporaries(run_dir: str | Path) -> None:
-    """Removes half-written and half-deleted folders left by killed processes (rank 0, at start)."""
+    """Removes half-written and half-deleted folders left by killed processes.
+
+    Only the run directory's owner may call it (rank 0 holding the lock, hrm_core.rundir.lock): a
+    `.tmp_step_<N>` of a live writer must never be deleted under it.
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         return
     for child in run_dir.iterdir():
-        if child.is_dir() and (child.name.startswith(".tmp_step_") or child.name.startswith(".deleting_step_")):
+        if child.is_dir() and is_leftover_dir_name(child.name):
             shutil.rmtree(child, ignore_errors=True)
 
 
@@ -175,7 +205,7 @@ def resolve_checkpoint(path: str | Path) -> Path:
     if path.is_file():
         raise CheckpointError(f"{path} is a file; a checkpoint is a step_<N>/ folder (or give the run directory for its "
                               "newest one). Bare weights files can start a new run with load_checkpoint=PATH")
-    if not _STEP_DIR.match(path.name) and not is_complete(path):
+    if checkpoint_step(path.name) is None and not is_complete(path):
         newest = latest_checkpoint(path)
         if newest is None:
             raise CheckpointError(f"{path} holds no complete checkpoint (step_<N>/ folders with a COMPLETE marker)")
@@ -254,3 +284,33 @@ def load_rank_state(path: Path, rank: int) -> dict[str, Any] | None:
     if not file.is_file():
         return None
     return _load_file(file, "a per-rank training state")
+
+
+def verify_resume_files(path: Path, state: dict[str, Any], world_size: int) -> None:
+    """Checks up front every file a resume from `path` will read, so that a damaged checkpoint is refused
+    before anything is written (the run it belongs to stays untouched). `state` is its loaded
+    training_state.pt. Raises CheckpointError naming the file.
+
+    model.pt and the per-rank files are checked for structure, not loaded: a file cut short (a copy or a
+    disk that filled up) has lost the zip directory torch.save writes at its end, and an entry that runs
+    past the end of the file is caught too. This reads only the directories, whatever the model's size.
+    """
+    files = [path / MODEL_FILE]
+    if state.get("world_size") == world_size:  # another world size restarts the carry: rank files are not read
+        files += [path / rank_file(rank) for rank in range(world_size)]
+    for file in files:
+        _check_whole(file)
+
+
+def _check_whole(file: Path) -> None:
+    try:
+        size = file.stat().st_size
+        with zipfile.ZipFile(file) as archive:
+            entries = archive.infolist()
+    except FileNotFoundError:
+        raise CheckpointError(f"{file} is missing") from None
+    except (OSError, zipfile.BadZipFile, ValueError) as e:
+        first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise CheckpointError(f"{file} is cut short or damaged ({first_line})") from None
+    if not entries or any(entry.header_offset + entry.compress_size > size for entry in entries):
+        raise CheckpointError(f"{file} is cut short or damaged (its entries run past the end of the file)")

@@ -2,6 +2,9 @@
 
 On a terminal the step line rewrites itself in place like a progress bar; when stdout is a file or a pipe
 (a detached run, a cluster job) every line is a plain line of its own.
+
+Every line goes through `safe_text` (hrm_core.rundir.sanitize): messages quote run names, paths, set names
+and error texts that came from files or the user, and none of them may act on the terminal.
 """
 
 from __future__ import annotations
@@ -10,27 +13,20 @@ import sys
 from typing import TextIO
 
 from hrm_core.formatting import ETA_ESTIMATING, format_duration
-
-
-def _fmt(value: float | None, spec: str) -> str:
-    """A metric for the step line; '-' when the window had no value for it (no sequence halted)."""
-    return "-" if value is None else format(value, spec)
+from hrm_core.rundir.metrics import METRICS, STEP_LINE_METRICS
+from hrm_core.rundir.sanitize import safe_text
 
 
 def format_step_line(*, step: int, total_steps: int, epoch: float, metrics: dict[str, float], lr: float,
                      examples_per_s: float, eta_s: float | None) -> str:
+    """`step 50/200 (25%) | epoch 1.50 | loss 0.5000 | q_halt - | acc 0.900 | ...`; "-" for a metric the window
+    had no value for (no sequence halted)."""
     percent = 100.0 * step / max(total_steps, 1)
-    parts = [
-        f"step {step}/{total_steps} ({percent:.0f}%)",
-        f"epoch {epoch:.2f}",
-        f"loss {_fmt(metrics.get('lm_loss'), '.4f')}",
-        f"q_halt {_fmt(metrics.get('q_halt_loss'), '.4f')}",
-        f"acc {_fmt(metrics.get('accuracy'), '.3f')}",
-        f"exact {_fmt(metrics.get('exact_accuracy'), '.3f')}",
-        f"lr {lr:.2e}",
-        f"{examples_per_s:.0f} ex/s",
-        f"ETA {ETA_ESTIMATING if eta_s is None else format_duration(eta_s)}",
-    ]
+    parts = [f"step {step}/{total_steps} ({percent:.0f}%)", f"epoch {epoch:.2f}"]
+    parts += [f"{METRICS[name].label} {METRICS[name].format_value(metrics.get(name))}" for name in STEP_LINE_METRICS]
+    lr_spec, rate = METRICS["lr"], METRICS["examples_per_s"]
+    parts += [f"{lr_spec.label} {lr_spec.format_value(lr)}", f"{rate.format_value(examples_per_s)} {rate.label}",
+              f"ETA {ETA_ESTIMATING if eta_s is None else format_duration(eta_s)}"]
     return " | ".join(parts)
 
 
@@ -44,8 +40,9 @@ class Console:
     def progress(self, line: str) -> None:
         if not self.enabled:
             return
+        line = safe_text(line)
         if self.interactive:
-            self.stream.write("\r\x1b[2K" + line)
+            self.stream.write("\r\x1b[2K" + line)  # the one escape written: back to column 0, clear the line
             self._open_line = True
         else:
             self.stream.write(line + "\n")
@@ -57,5 +54,5 @@ class Console:
         if self._open_line:
             self.stream.write("\n")
             self._open_line = False
-        self.stream.write(line + "\n")
+        self.stream.write(safe_text(line) + "\n")
         self.stream.flush()

@@ -109,6 +109,19 @@ def any_rank(ctx: DistContext, *flags: bool) -> list[bool]:
     return [bool(v) for v in values.tolist()]
 
 
+def first_error(ctx: DistContext, message: str | None) -> str | None:
+    """Every rank's error message (None: no error) -> the first one, on every rank (a collective).
+
+    Lets all ranks take the same decision about a failure that only some of them saw (a full disk while
+    one rank writes its file), so they stop together instead of leaving the others waiting in a barrier.
+    """
+    if not ctx.distributed:
+        return message
+    messages: list[str | None] = [None] * ctx.world_size
+    dist.all_gather_object(messages, message, group=ctx.control_group)
+    return next((m for m in messages if m is not None), None)
+
+
 def barrier(ctx: DistContext) -> None:
     if ctx.distributed:
         dist.barrier(group=ctx.control_group)

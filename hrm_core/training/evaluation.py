@@ -9,6 +9,7 @@ halting-step histogram, a few sample predictions for viewers, and the results of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from torch import nn
 
 from hrm_core.data.format import DatasetMetadata
 from hrm_core.data.loader import IGNORE_LABEL_ID, PuzzleSplit, eval_batches
+from hrm_core.rundir.files import eval_outputs_file
 from hrm_core.training.distributed import DistContext
 from hrm_core.training.metrics import halting_counts
 
@@ -67,9 +69,11 @@ def _sample_records(batch: dict[str, torch.Tensor], preds: torch.Tensor, q_halt:
 @torch.inference_mode()
 def run_evaluation(model: nn.Module, split: PuzzleSplit, *, ctx: DistContext, global_batch_size: int, halt_max_steps: int,
                    num_samples: int, identifiers: list[str] | None, save_outputs: list[str], save_dir: Path | None,
-                   evaluators: dict[str, Any], evaluator_datasets: dict[str, int] | None = None) -> EvalResult:
-    """`evaluator_datasets` binds an evaluator to the batches of one of the split's dataset folders (by index);
-    an evaluator it does not name sees every batch."""
+                   evaluators: dict[str, Any], step: int, on_batch: Callable[[], None] | None = None,
+                   evaluator_datasets: dict[str, int] | None = None) -> EvalResult:
+    """`step` names the saved outputs file (step_<N>_all_preds.<rank>); `on_batch` is called after every batch
+    (the trainer's progress clock); `evaluator_datasets` binds an evaluator to the batches of one of the split's
+    dataset folders (by index): an evaluator it does not name sees every batch."""
     evaluator_datasets = evaluator_datasets or {}
     metadata = split.metadata
     set_ids = {name: i for i, name in enumerate(metadata.sets)}
@@ -121,10 +125,12 @@ def run_evaluation(model: nn.Module, split: PuzzleSplit, *, ctx: DistContext, gl
             source = tensors if key in tensors else outputs
             if key in source:
                 saved.setdefault(key, []).append(source[key].cpu())
+        if on_batch is not None:
+            on_batch()
 
     if saved and save_dir is not None:
         save_dir.mkdir(parents=True, exist_ok=True)
-        torch.save({k: torch.cat(v) for k, v in saved.items()}, save_dir / f"{save_dir.name.removeprefix('eval_')}_all_preds.{ctx.rank}")
+        torch.save({k: torch.cat(v) for k, v in saved.items()}, save_dir / eval_outputs_file(step, ctx.rank))
 
     result = EvalResult()
     if sums is not None and metric_keys is not None:

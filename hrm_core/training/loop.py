@@ -25,11 +25,17 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from hrm_core import events
 from hrm_core.config import TrainConfig, to_plain_dict
 from hrm_core.data.format import load_identifiers
 from hrm_core.data.loader import PuzzleSplit, TrainBatches
 from hrm_core.data.worker_seed import draw_iterator_seed
+from hrm_core.rundir import events
+from hrm_core.rundir.checkpoints import latest_checkpoint
+from hrm_core.rundir.events import HaltingPhase, Phase
+from hrm_core.rundir.files import eval_dir_name
+from hrm_core.rundir.metrics import EVAL_LINE_METRICS, metric_spec
+from hrm_core.rundir.stall import ProgressClock
+from hrm_core.rundir.status import RunStatus
 from hrm_core.training import checkpoint as ckpt
 from hrm_core.training.carry import flatten_carry, restore_carry
 from hrm_core.formatting import format_duration
@@ -48,9 +54,10 @@ from hrm_core.training.signals import StopRequest
 from hrm_core.training.state import TrainProgress, load_optimizer_states, optimizer_states
 
 # Test hooks (docs/training.md): make the loss NaN at this optimizer step, to exercise non-finite handling;
-# act as if SIGTERM arrived during this step, to stop at an exact step.
+# act as if SIGTERM arrived during this step, to stop at an exact step; raise an exception in this step.
 INJECT_NONFINITE_ENV = "HRM_TEST_NONFINITE_AT_STEP"
 STOP_AT_STEP_ENV = "HRM_TEST_STOP_AT_STEP"
+CRASH_AT_STEP_ENV = "HRM_TEST_CRASH_AT_STEP"
 
 
 @dataclass
@@ -60,6 +67,7 @@ class RunIdentity:
     run_dir: Path
     argv: list[str]
     overrides: list[str]
+    resume_from: Path | None = None  # the checkpoint folder to continue from, checked up front (pretrain)
 
 
 class NonFiniteLoss(RuntimeError):
@@ -86,8 +94,11 @@ class Trainer:
         self.paused_seconds = 0.0  # evaluation and checkpoint time inside the current logging window
         self.heartbeat: Heartbeat | None = None
         self.eta = EtaEstimator()  # from this session's training steps, once their rate has settled
+        self.clock = ProgressClock(config.stall_after_s)  # progress points, for stall detection
+        self.started = False  # this session's run_start/resume is written: it must end with run_end
         self._inject_nonfinite_at = int(os.environ.get(INJECT_NONFINITE_ENV, "0") or 0)
         self._stop_at = int(os.environ.get(STOP_AT_STEP_ENV, "0") or 0)
+        self._crash_at = int(os.environ.get(CRASH_AT_STEP_ENV, "0") or 0)
 
     # ------------------------------------------------------------------------------------------------
     # Setup
@@ -137,14 +148,6 @@ class Trainer:
                 built[name] = build_evaluator(entry["name"], data_path=path, eval_metadata=self.test_split.metadata, **options)
                 self.evaluator_datasets[name] = index
         return built
-
-    def _resume_source(self) -> Path | None:
-        resume = self.config.resume
-        if resume is None:
-            return None
-        if resume == "auto":
-            return ckpt.latest_checkpoint(self.run_dir)
-        return ckpt.resolve_checkpoint(resume)
 
     def _restore(self, path: Path) -> None:
         """Loads a full checkpoint: weights, optimizers, position, sampler, EMA, and this rank's RNG and carry."""
@@ -207,7 +210,7 @@ class Trainer:
             "overrides": self.identity.overrides,
             "total_steps": self.progress.total_steps,
             "halt_max_steps": self.config.arch.halt_max_steps,
-            "puzzle": self.metadata.puzzle_description(),
+            "puzzle": events.PuzzleDescription(**self.metadata.puzzle_description()),
             "project_name": self.identity.project_name,
             "run_name": self.identity.run_name,
             "compiled": self.bundle.compiled,
@@ -217,9 +220,9 @@ class Trainer:
         c = self.config
         notes: list[str] = []
         if self.ctx.is_main:
-            ckpt.clean_stale_temporaries(self.run_dir)
+            ckpt.clean_stale_temporaries(self.run_dir)  # safe: this process holds the run directory's lock
         barrier(self.ctx)
-        source = self._resume_source()
+        source = self.identity.resume_from
         if c.resume == "auto" and source is None:
             self.console.message(f"[hrm] resume=auto: no checkpoint in {self.run_dir}, starting a new run")
         if source is not None:
@@ -238,17 +241,18 @@ class Trainer:
         self.log.write_run_files(fields["config"], argv=self.identity.argv, overrides=self.identity.overrides,
                                  world_size=self.ctx.world_size)
         if source is not None:
-            self.log.emit(events.RESUME, step=self.progress.step, epoch=self.epoch, **{"from": str(source)}, **fields)
+            self.log.emit(events.Resume(step=self.progress.step, epoch=self.epoch, source=str(source), **fields))
             self.console.message(f"[hrm] resumed from {source} at step {self.progress.step}")
         else:
-            self.log.emit(events.RUN_START, step=0, epoch=0.0, load_checkpoint=c.load_checkpoint, notes=notes, **fields)
+            self.log.emit(events.RunStart(step=0, epoch=0.0, load_checkpoint=c.load_checkpoint, notes=notes, **fields))
+        self.started = True
         if c.wandb:
             self.log.start_wandb(project=self.identity.project_name, name=self.identity.run_name, config=fields["config"],
                                  mode=c.wandb_mode, resume_id=self.wandb_run_id)
             self.log.wandb_log({"num_params": fields["num_params"]}, step=self.progress.step)
         self.console.message(
-            f"[hrm] run {self.identity.run_name!r} in {self.run_dir} | {self.ctx.world_size} x {self.ctx.device.type} | "
-            f"{fields['num_params']:,} parameters | {self.progress.total_steps} steps")
+            f"[hrm] run {self.identity.run_name!r} in {self.run_dir} | {self.ctx.world_size} x "
+            f"{self.ctx.device.type} | {fields['num_params']:,} parameters | {self.progress.total_steps} steps")
 
     @property
     def epoch(self) -> float:
@@ -257,25 +261,29 @@ class Trainer:
     # ------------------------------------------------------------------------------------------------
     # The run
 
-    def run(self) -> str:
-        """Trains to the end or to a stop; returns the final status. Exceptions propagate after run_end."""
+    def run(self) -> RunStatus:
+        """Trains to the end or to a stop; returns the final status. Exceptions propagate after run_end.
+
+        A failure before this session's start event was written (a checkpoint that does not load) logs
+        nothing: the run directory is left as it was.
+        """
         self.stop.install()
-        status = events.FAILED
+        status = RunStatus.FAILED
         try:
             self._setup()
             self._begin()
             if self.ctx.is_main:
-                self.heartbeat = Heartbeat(self.log.emit, lambda: {"step": self.progress.step, "epoch": self.epoch},
+                self.heartbeat = Heartbeat(self.log.emit, lambda: (self.progress.step, self.epoch), self.clock,
                                            self.config.heartbeat_interval_s).start()
             self.last_log_time = time.time()
             status = self._train()
-            if status == events.FINISHED:
+            if status == RunStatus.FINISHED:
                 self._end(status)
         except NonFiniteLoss as e:
-            self._end(events.FAILED, error=str(e))
+            self._end(RunStatus.FAILED, error=str(e))
             raise
         except BaseException:
-            self._end(events.FAILED, error=traceback.format_exc())
+            self._end(RunStatus.FAILED, error=traceback.format_exc())
             raise
         finally:
             self._stop_heartbeat()
@@ -288,23 +296,30 @@ class Trainer:
             self.heartbeat.stop()
             self.heartbeat = None
 
-    def _end(self, status: str, error: str | None = None) -> None:
+    def _end(self, status: RunStatus, error: str | None = None) -> None:
         self._stop_heartbeat()  # run_end is the last event of the run
-        fields: dict[str, Any] = {"step": self.progress.step, "epoch": self.epoch, "status": status,
-                                  "elapsed_s": time.time() - self.started_at}
-        if error is not None:
-            fields["error"] = error
-        self.log.emit(events.RUN_END, **fields)
-        self.console.message(f"[hrm] run {status} at step {self.progress.step}" + (f": {error.strip().splitlines()[-1]}" if error else ""))
+        if not self.started:
+            return
+        end = events.RunEnd(step=self.progress.step, epoch=self.epoch, status=status, elapsed_s=time.time() - self.started_at,
+                            error=error)
+        if status == RunStatus.FAILED:
+            write_error = self.log.emit_quietly(end)  # a failing run may fail to log (a full disk): keep its own error
+            if write_error is not None:
+                self.console.message(f"[hrm] could not record the failure in events.jsonl: {write_error}")
+        else:
+            self.log.emit(end)
+        last_line = (error or "").strip().splitlines()[-1:] or [""]
+        self.console.message(f"[hrm] run {status} at step {self.progress.step}" + (f": {last_line[0]}" if error else ""))
 
-    def _train(self) -> str:
+    def _train(self) -> RunStatus:
         c = self.config
+        self.clock.enter(Phase.TRAIN)
         while self.progress.pass_index < self.passes:
             outcome = self._train_pass()
             if outcome == "stop":
                 self._save_checkpoint()
-                self._end(events.STOPPED)
-                return events.STOPPED
+                self._end(RunStatus.STOPPED)
+                return RunStatus.STOPPED
             evaluates = self.progress.pass_index >= c.min_eval_interval  # the TRM reference's rule
             if evaluates:
                 self._evaluate()
@@ -315,9 +330,9 @@ class Trainer:
                 self._save_checkpoint()
             if any_rank(self.ctx, self.stop.requested)[0] and not last:
                 self._save_checkpoint()
-                self._end(events.STOPPED)
-                return events.STOPPED
-        return events.FINISHED
+                self._end(RunStatus.STOPPED)
+                return RunStatus.STOPPED
+        return RunStatus.FINISHED
 
     def _train_pass(self) -> str:
         """Trains on one pass of batches. Returns "done" or "stop"."""
@@ -352,6 +367,8 @@ class Trainer:
         ((1.0 / c.global_batch_size) * loss).backward()
         if step == self._stop_at:
             self.stop.requested = True
+        if step == self._crash_at:
+            raise RuntimeError(f"{CRASH_AT_STEP_ENV}: a crash injected at step {step}")
 
         stop_requested, nonfinite = any_rank(ctx, self.stop.requested, not bool(torch.isfinite(loss.detach())))
         if nonfinite:
@@ -372,6 +389,7 @@ class Trainer:
         if self.ema is not None:
             self.ema.update()
 
+        self.clock.tick()
         self.window.add(metrics, self.carry.steps, self.carry.halted)
         self.eta.step_done(time.time() - step_started)
         if step % c.log_interval == 0 or step == self.progress.total_steps:
@@ -389,10 +407,10 @@ class Trainer:
         reduced = window.reduce(self.ctx)
         action = self.config.on_nonfinite
         values = normalise(reduced[0], loss_divisor=self.config.global_batch_size) if reduced else {}
-        self.log.emit(events.NONFINITE, step=self.progress.step, epoch=self.epoch, metrics=values, action=action)
+        self.log.emit(events.NonFinite(step=self.progress.step, epoch=self.epoch, metrics=values, action=action))
         message = f"non-finite loss at step {self.progress.step} (lm_loss={values.get('lm_loss')})"
         if action == "stop":
-            last = f"; the last checkpoint is {ckpt.latest_checkpoint(self.run_dir)}" if self.ctx.is_main else ""
+            last = f"; the last checkpoint is {latest_checkpoint(self.run_dir)}" if self.ctx.is_main else ""
             raise NonFiniteLoss(message + last)
         self.console.message(f"[hrm] {message}: update skipped, carry restarted (on_nonfinite=continue)")
         self.carry = None  # its states may hold the non-finite values; restart every slot on a new puzzle
@@ -411,10 +429,11 @@ class Trainer:
         self.last_log_time, self.paused_seconds = now, 0.0
         examples_per_s = self.config.global_batch_size * window_steps / max(interval, 1e-9)
         eta_s = self.eta.eta_s(total - step)  # None while estimating
-        self.log.emit(events.TRAIN, step=step, epoch=self.epoch, total_steps=total, lr=lr, metrics=metrics,
-                      examples_per_s=examples_per_s, tokens_per_s=examples_per_s * self.metadata.seq_len,
-                      elapsed_s=now - self.started_at, eta_s=eta_s)
-        self.log.emit(events.HALTING, step=step, epoch=self.epoch, phase="train", window_steps=window_steps, counts=halting)
+        self.log.emit(events.Train(step=step, epoch=self.epoch, total_steps=total, lr=lr, metrics=metrics,
+                                   examples_per_s=examples_per_s, tokens_per_s=examples_per_s * self.metadata.seq_len,
+                                   elapsed_s=now - self.started_at, eta_s=eta_s))
+        self.log.emit(events.Halting(step=step, epoch=self.epoch, phase=HaltingPhase.TRAIN, window_steps=window_steps,
+                                     counts=halting))
         self.log.wandb_log({f"train/{k}": v for k, v in metrics.items()} | {"train/lr": lr}, step=step)
         self.console.progress(format_step_line(step=step, total_steps=total, epoch=self.epoch, metrics=metrics, lr=lr,
                                                examples_per_s=examples_per_s, eta_s=eta_s))
@@ -423,6 +442,10 @@ class Trainer:
     # Evaluation and checkpoints
 
     def _evaluate(self) -> None:
+        with self.clock.phase(Phase.EVAL):
+            self._run_evaluation()
+
+    def _run_evaluation(self) -> None:
         c = self.config
         started = time.time()
         step = self.progress.step
@@ -432,35 +455,41 @@ class Trainer:
             # stream that follows, so it is made here too (hrm_core/data/worker_seed.py).
             draw_iterator_seed()
             self.progress.eval_started = True
-        save_dir = self.run_dir / f"eval_step_{step}" if (c.eval_save_outputs or self.evaluators) else None
+        save_dir = self.run_dir / eval_dir_name(step) if (c.eval_save_outputs or self.evaluators) else None
         self.bundle.forward.eval()
         context = self.ema.swapped_in() if self.ema is not None else nullcontext()
         with context:
             result: EvalResult = run_evaluation(
                 self.bundle.forward, self.test_split, ctx=self.ctx, global_batch_size=c.global_batch_size,
                 halt_max_steps=c.arch.halt_max_steps, num_samples=c.eval_num_samples, identifiers=self.identifiers,
-                save_outputs=c.eval_save_outputs, save_dir=save_dir, evaluators=self.evaluators,
-                evaluator_datasets=self.evaluator_datasets)
+                save_outputs=c.eval_save_outputs, save_dir=save_dir, evaluators=self.evaluators, step=step,
+                on_batch=self.clock.tick, evaluator_datasets=self.evaluator_datasets)
         self.bundle.forward.train()
-        puzzle = self.test_split.metadata.puzzle_description()
+        puzzle = events.PuzzleDescription(**self.test_split.metadata.puzzle_description())
         for set_name, metrics in result.metrics.items():
-            self.log.emit(events.EVAL, step=step, epoch=self.epoch, set=set_name, metrics=metrics)
-            self.log.emit(events.HALTING, step=step, epoch=self.epoch, phase="eval", set=set_name, counts=result.halting[set_name])
+            self.log.emit(events.Eval(step=step, epoch=self.epoch, set=set_name, metrics=metrics))
+            self.log.emit(events.Halting(step=step, epoch=self.epoch, phase=HaltingPhase.EVAL, set=set_name,
+                                         counts=result.halting[set_name]))
             self.log.wandb_log({f"{set_name}/{k}": v for k, v in metrics.items()}, step=step)
             self.console.message(f"[hrm] eval step {step} {set_name}: " + " | ".join(
-                f"{k} {v:.4f}" for k, v in metrics.items() if k in ("lm_loss", "accuracy", "exact_accuracy", "q_halt_accuracy", "steps")))
+                f"{k} {metric_spec(k).format_value(metrics[k])}" for k in EVAL_LINE_METRICS if k in metrics))
         for set_name, samples in result.samples.items():
-            self.log.emit(events.SAMPLES, step=step, epoch=self.epoch, set=set_name, puzzle=puzzle, samples=samples)
+            self.log.emit(events.Samples(step=step, epoch=self.epoch, set=set_name, puzzle=puzzle,
+                                         samples=[events.Sample(**sample) for sample in samples]))
         for name, outcome in result.evaluator_results.items():
-            self.log.emit(events.ARC_SCORE, step=step, epoch=self.epoch, evaluator=name, **({"set": "all"} | outcome))
+            self.log.emit(events.ArcScore(step=step, epoch=self.epoch, evaluator=name, **outcome))
             self.console.message(f"[hrm] {name} step {step}: pass@K {outcome.get('pass_at')}")
         self.paused_seconds += time.time() - started
         self.console.message(f"[hrm] evaluation took {format_duration(time.time() - started)}")
 
     def _save_checkpoint(self) -> None:
-        step = self.progress.step
-        if self.last_saved_step == step:
+        if self.last_saved_step == self.progress.step:
             return
+        with self.clock.phase(Phase.CHECKPOINT):
+            self._write_checkpoint()
+
+    def _write_checkpoint(self) -> None:
+        step = self.progress.step
         started = time.time()
         bundle = self.bundle
         model_state = training_state = None
@@ -487,11 +516,11 @@ class Trainer:
                       "carry": flatten_carry(self.carry) if self.carry is not None else None,
                       "sampler": self.sampler.rank_state_dict()}
         path = ckpt.write_checkpoint(self.ctx, self.run_dir, step,
-                                     ckpt.CheckpointPayload(model_state, training_state, rank_state))
+                                     ckpt.CheckpointPayload(model_state, training_state, rank_state), on_file=self.clock.tick)
         self.last_saved_step = step
         if self.ctx.is_main:
             ckpt.prune_checkpoints(self.run_dir, self.config.keep_last_checkpoints)
         seconds = time.time() - started
         self.paused_seconds += seconds
-        self.log.emit(events.CHECKPOINT, step=step, epoch=self.epoch, path=str(path), seconds=seconds)
+        self.log.emit(events.Checkpoint(step=step, epoch=self.epoch, path=str(path), seconds=seconds))
         self.console.message(f"[hrm] checkpoint {path} ({seconds:.1f}s)")

@@ -3,11 +3,13 @@
 `RunLog` is rank 0's handle: the event log (thread-safe, since the heartbeat thread writes too), the
 `all_config.yaml` / `command.json` files, and the optional Weights & Biases mirror. On other ranks every
 method is a no-op, so the loop can call it without checking the rank.
+
+A failed write raises RunDirError naming the file (a full disk, a read-only file system). `emit_quietly` is
+for the last event of a run that is failing anyway: it must not hide the error that ended the run.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
@@ -16,10 +18,14 @@ from typing import Any
 
 import yaml
 
-from hrm_core.events import EventWriter
+from hrm_core.rundir.errors import RunDirError
+from hrm_core.rundir.events import Event
+from hrm_core.rundir.files import COMMAND_FILE, CONFIG_FILE
+from hrm_core.rundir.records import CommandRecord
+from hrm_core.rundir.writer import EventWriter, write_file_atomic, write_json_record
 
-CONFIG_FILE = "all_config.yaml"  # the original's name
-COMMAND_FILE = "command.json"
+# What a write error advises: the run's checkpoints are intact, so it can continue once the cause is fixed.
+WRITE_ERROR_FIX = "free space (or fix the mount), then continue the run with resume=auto from its last checkpoint"
 
 
 class RunLog:
@@ -27,22 +33,29 @@ class RunLog:
         self.run_dir = Path(run_dir)
         self.enabled = enabled
         self._lock = threading.Lock()
-        self._writer = EventWriter(self.run_dir) if enabled else None
+        self._writer = EventWriter(self.run_dir, fix=WRITE_ERROR_FIX) if enabled else None
         self._wandb: Any = None
 
-    def emit(self, event_type: str, **fields: Any) -> None:
+    def emit(self, event: Event) -> None:
         if self._writer is None:
             return
         with self._lock:
-            self._writer.emit(event_type, **fields)
+            self._writer.write(event)
+
+    def emit_quietly(self, event: Event) -> RunDirError | None:
+        """`emit`, returning a write error instead of raising it."""
+        try:
+            self.emit(event)
+        except RunDirError as e:
+            return e
+        return None
 
     def write_run_files(self, config: dict[str, Any], *, argv: list[str], overrides: list[str], world_size: int) -> None:
         if not self.enabled:
             return
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
-        command = {"argv": argv, "overrides": overrides, "cwd": os.getcwd(), "world_size": world_size, "python": sys.executable}
-        (self.run_dir / COMMAND_FILE).write_text(json.dumps(command, indent=2) + "\n")
+        write_file_atomic(self.run_dir / CONFIG_FILE, yaml.safe_dump(config, sort_keys=False).encode("utf-8"))
+        command = CommandRecord(argv=argv, overrides=overrides, cwd=os.getcwd(), world_size=world_size, python=sys.executable)
+        write_json_record(self.run_dir / COMMAND_FILE, command)
 
     # --- Weights & Biases (optional; the JSONL log is always written) ----------------------------------
 

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import psutil
 
-from hrm_core.events import EventWriter
+from hrm_core.rundir.writer import EventWriter
 from hrm_tui.bench.synthetic_run import SyntheticRun, write_run
 
 TERMINAL = (160, 48)  # columns, rows of the pseudo-terminal the monitor draws into
@@ -150,7 +150,8 @@ def measure_follow(run_dir: Path, rate: float, warmup_s: float, seconds: float) 
             next_at = time.perf_counter()
             while not stop.is_set():
                 event = next(events)
-                out.emit(event["type"], **{k: v for k, v in event.items() if k not in ("v", "type", "time")})
+                event.time = None  # stamped now by the writer: the monitor follows a live run
+                out.write(event)
                 written[0] += 1
                 next_at += 1.0 / rate
                 time.sleep(max(0.0, next_at - time.perf_counter()))

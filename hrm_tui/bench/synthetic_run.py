@@ -1,18 +1,18 @@
 """Realistic run directories without training anything: for the monitor's benchmark, tests and demos.
 
-`SyntheticRun` produces the event stream a trainer writes (docs/run-directory.md): run_start, a train event
-per step with plausible HRM curves, train halting histograms, and at every eval an eval event, an eval
-halting histogram, sample predictions of real-looking Sudoku / ARC / maze puzzles and a checkpoint, plus
-heartbeats and a run_end. It is deterministic: a seed and a synthetic clock (`start_time`, `seconds_per_step`)
-fix every byte, so a snapshot test can draw the same screen on any machine.
+`SyntheticRun` produces the event stream a trainer writes (docs/run-directory.md), built from the same typed
+payloads (hrm_core.rundir.events): run_start, a train event per step with plausible HRM curves, train
+halting histograms, and at every eval an eval event, an eval halting histogram, sample predictions of
+real-looking Sudoku / ARC / maze puzzles and a checkpoint, plus heartbeats and a run_end. It is
+deterministic: a seed and a synthetic clock (`start_time`, `seconds_per_step`) fix every byte, so a
+snapshot test can draw the same screen on any machine.
 
-`write_run` writes a whole run quickly (a million events in ~10 s); tests that follow a live run emit the
-same events one by one with `hrm_core.events.EventWriter`.
+`write_run` writes a whole run quickly (a million events in ~10 s); tests that follow a live run write the
+same events one by one with `hrm_core.rundir.writer.EventWriter`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from collections.abc import Iterator
@@ -20,20 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hrm_core.events import (
-    CHECKPOINT,
-    EVAL,
-    EVENTS_FILE,
-    HALTING,
-    HEARTBEAT,
-    RUN_END,
-    RUN_START,
-    SAMPLES,
-    SCHEMA_VERSION,
-    TRAIN,
-)
+from hrm_core.rundir import events as ev
+from hrm_core.rundir.files import EVENTS_FILE, STDERR_FILE, STDOUT_FILE
+from hrm_core.rundir.stall import STALL_FLOOR_S
+from hrm_core.rundir.status import RunStatus
 
-PUZZLES: dict[str, dict[str, Any]] = {
+PUZZLES: dict[str, dict[str, Any]] = {  # hrm_core.rundir.events.PuzzleDescription fields
     "sudoku": {"kind": "sudoku", "grid_shape": [9, 9], "vocab_offset": 1, "pad_id": 0, "ignore_label_id": 0, "vocab_size": 11, "seq_len": 81},
     "arc": {"kind": "arc", "grid_shape": [30, 30], "vocab_offset": 2, "pad_id": 0, "ignore_label_id": 0, "vocab_size": 12, "seq_len": 900},
     "maze": {"kind": "maze", "grid_shape": [30, 30], "vocab_offset": 1, "pad_id": 0, "ignore_label_id": 0, "vocab_size": 6, "seq_len": 900, "charset": "# SGo"},
@@ -54,7 +46,7 @@ class SyntheticRun:
     seconds_per_step: float = 0.1
     host: str = "synthetic-host"
     pid: int | None = None
-    end_status: str | None = "finished"  # None: the run is still going (no run_end)
+    end_status: str | None = "finished"  # finished, stopped or failed; None: the run is still going (no run_end)
 
     def __post_init__(self) -> None:
         if self.kind not in PUZZLES:
@@ -62,9 +54,13 @@ class SyntheticRun:
         self.puzzle = PUZZLES[self.kind]
         self._rng = random.Random(self.seed)
 
+    @property
+    def puzzle_description(self) -> ev.PuzzleDescription:
+        return ev.PuzzleDescription(**self.puzzle)
+
     # -- the event stream --------------------------------------------------------------------------------
 
-    def events(self, first_step: int = 0, last_step: int | None = None, with_start: bool = True, with_end: bool = True) -> Iterator[dict[str, Any]]:
+    def events(self, first_step: int = 0, last_step: int | None = None, with_start: bool = True, with_end: bool = True) -> Iterator[ev.Event]:
         """Events of steps [first_step, last_step] in the order a trainer writes them."""
         last_step = self.total_steps if last_step is None else last_step
         if with_start:
@@ -73,15 +69,19 @@ class SyntheticRun:
         for step in range(max(first_step, 1), last_step + 1):
             yield self.train(step)
             if step % self.halting_interval == 0:
-                yield self._event(HALTING, step, phase="train", window_steps=self.halting_interval, counts=self.halting_counts(step, train=True))
+                yield ev.Halting(**self._at(step), phase=ev.HaltingPhase.TRAIN, window_steps=self.halting_interval,
+                                 counts=self.halting_counts(step, train=True))
             if step % self.eval_interval == 0:
                 yield from self.evaluation(step)
             if self.time_at(step) >= next_beat:
-                yield self._event(HEARTBEAT, step)
+                yield ev.Heartbeat(**self._at(step), phase=ev.Phase.TRAIN, progress_time=self._time(step),
+                                   stall_after_s=STALL_FLOOR_S, interval_s=self.heartbeat_every_s)
                 next_beat += self.heartbeat_every_s
         if with_end and self.end_status is not None and last_step >= self.total_steps:
-            yield self._event(RUN_END, last_step, status=self.end_status, elapsed_s=self.time_at(last_step) - self.start_time,
-                              **({"error": "Traceback (most recent call last):\n  File \"pretrain.py\", line 1\nRuntimeError: synthetic failure"} if self.end_status == "failed" else {}))
+            failed = self.end_status == RunStatus.FAILED
+            error = 'Traceback (most recent call last):\n  File "pretrain.py", line 1\nRuntimeError: synthetic failure'
+            yield ev.RunEnd(**self._at(last_step), status=RunStatus(self.end_status),
+                            elapsed_s=self.time_at(last_step) - self.start_time, error=error if failed else None)
 
     def time_at(self, step: int) -> float:
         return self.start_time + 5.0 + step * self.seconds_per_step
@@ -89,36 +89,35 @@ class SyntheticRun:
     def epoch_at(self, step: int) -> float:
         return round(step / max(self.eval_interval, 1), 4)
 
-    def _event(self, event_type: str, step: int | None = None, **fields: Any) -> dict[str, Any]:
-        event: dict[str, Any] = {"v": SCHEMA_VERSION, "type": event_type, "time": round(self.time_at(step or 0), 3)}
-        if step is not None:
-            event.update(step=step, epoch=self.epoch_at(step))
-        event.update(fields)
-        return event
+    def _time(self, step: int) -> float:
+        return round(self.time_at(step), 3)
 
-    def run_start(self) -> dict[str, Any]:
-        event = self._event(
-            RUN_START,
+    def _at(self, step: int) -> dict[str, Any]:
+        """The fields every event of a step has: time, step, epoch."""
+        return {"time": self._time(step), "step": step, "epoch": self.epoch_at(step)}
+
+    def run_start(self) -> ev.RunStart:
+        return ev.RunStart(
+            time=self.start_time, step=0, epoch=0.0,
             config={"data_path": f"data/{self.kind}-synthetic", "global_batch_size": 768, "lr": 1e-4, "eval_interval": self.eval_interval,
                     "arch": {"name": "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1", "halt_max_steps": self.halt_max_steps}},
             world_size=1, devices=["cpu"], device_type="cpu", num_params=27_275_266, num_puzzle_emb_params=512_000,
             host=self.host, pid=self.pid, argv=["-m", "hrm_core.pretrain"], overrides=[], total_steps=self.total_steps,
-            halt_max_steps=self.halt_max_steps, puzzle=self.puzzle,
+            halt_max_steps=self.halt_max_steps, puzzle=self.puzzle_description, project_name=f"{self.kind} synthetic",
+            run_name="synthetic", compiled=False,
         )
-        event["time"] = self.start_time
-        return event
 
     def progress(self, step: int) -> float:
         return step / max(self.total_steps, 1)
 
-    def train(self, step: int) -> dict[str, Any]:
+    def train(self, step: int) -> ev.Train:
         rng = self._rng
         p = self.progress(step)
         loss = 0.2 + 1.8 * math.exp(-5 * p) + 0.05 * rng.random()
         warmup = min(1.0, step / max(1, self.total_steps // 20))
         examples_per_s = 7000 + 400 * rng.random()
-        return self._event(
-            TRAIN, step, total_steps=self.total_steps,
+        return ev.Train(
+            **self._at(step), total_steps=self.total_steps,
             lr=round(1e-4 * warmup * (0.5 + 0.5 * math.cos(math.pi * p)), 10),
             metrics={
                 "lm_loss": round(loss, 5),
@@ -144,21 +143,22 @@ class SyntheticRun:
         total = 768 * (self.halting_interval if train else 1)
         return [int(total * w / sum(weights)) for w in weights]
 
-    def evaluation(self, step: int) -> Iterator[dict[str, Any]]:
+    def evaluation(self, step: int) -> Iterator[ev.Event]:
         p = self.progress(step)
         exact = round(min(1.0, 0.5 * p * p + 0.01 * (step // self.eval_interval % 3)), 5)
-        yield self._event(EVAL, step, set="all", metrics={
+        yield ev.Eval(**self._at(step), set="all", metrics={
             "lm_loss": round(0.3 + 1.6 * math.exp(-4 * p), 5), "q_halt_loss": round(0.1 + 0.2 * math.exp(-3 * p), 5),
             "q_continue_loss": round(0.05 + 0.1 * math.exp(-3 * p), 5), "accuracy": round(0.35 + 0.6 * (1 - math.exp(-3 * p)), 5),
             "exact_accuracy": exact, "q_halt_accuracy": round(0.75 + 0.2 * p, 5), "steps": round(self.mean_halting_step(step), 4), "count": 1000,
         })
-        yield self._event(HALTING, step, phase="eval", set="all", counts=self.halting_counts(step, train=False))
-        yield self._event(SAMPLES, step, set="all", puzzle=self.puzzle, samples=[self.sample(step, i) for i in range(self.samples_per_eval)])
-        yield self._event(CHECKPOINT, step, path=f"step_{step}", seconds=1.5)
+        yield ev.Halting(**self._at(step), phase=ev.HaltingPhase.EVAL, set="all", counts=self.halting_counts(step, train=False))
+        yield ev.Samples(**self._at(step), set="all", puzzle=self.puzzle_description,
+                         samples=[self.sample(step, i) for i in range(self.samples_per_eval)])
+        yield ev.Checkpoint(**self._at(step), path=f"step_{step}", seconds=1.5)
 
     # -- puzzles -----------------------------------------------------------------------------------------
 
-    def sample(self, step: int, index: int) -> dict[str, Any]:
+    def sample(self, step: int, index: int) -> ev.Sample:
         """One eval prediction; later evals get more cells right, and sample 0 of the last eval is exact."""
         rng = random.Random(self.seed * 1_000_003 + index)  # the same puzzle at every eval, like a fixed eval set
         inputs, labels = getattr(self, f"_{self.kind}_puzzle")(rng)
@@ -166,11 +166,11 @@ class SyntheticRun:
         noise = random.Random(step * 7919 + index)
         prediction = [self._perturb(t, noise, error_rate) for t in labels]
         q_halt = round(4 * self.progress(step) - 2 + index * 0.1, 4)
-        return {
-            "name": f"{self.kind}_{index:04d}", "puzzle_id": index + 1, "input": inputs, "label": labels, "prediction": prediction,
-            "q_halt": q_halt, "q_halt_prob": round(1 / (1 + math.exp(-q_halt)), 4), "steps": max(1, round(self.mean_halting_step(step)) - index),
-            "exact": prediction == labels,
-        }
+        return ev.Sample(
+            name=f"{self.kind}_{index:04d}", puzzle_id=index + 1, input=inputs, label=labels, prediction=prediction,
+            q_halt=q_halt, q_halt_prob=round(1 / (1 + math.exp(-q_halt)), 4), steps=max(1, round(self.mean_halting_step(step)) - index),
+            exact=prediction == labels,
+        )
 
     def _perturb(self, token: int, rng: random.Random, error_rate: float) -> int:
         """A label token, or with probability `error_rate` a wrong value of the same kind."""
@@ -228,28 +228,28 @@ def write_run(run_dir: str | Path, run: SyntheticRun, *, last_step: int | None =
     """Writes `run`'s events to `run_dir/events.jsonl` (up to `last_step` or `max_events`: a run still going),
     plus stdout.log and stderr.log.
 
-    Lines are serialised exactly as EventWriter does, in large batches. Returns the number of events.
+    Lines are encoded exactly as EventWriter does (`encode_event`), in large batches. Returns the number of events.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     written = 0
-    with open(run_dir / EVENTS_FILE, "w", encoding="utf-8") as f:
-        batch: list[str] = []
+    with open(run_dir / EVENTS_FILE, "wb") as f:
+        batch: list[bytes] = []
         for event in run.events(last_step=last_step):
             if max_events is not None and written >= max_events:
                 break
-            batch.append(json.dumps(event, separators=(",", ":"), allow_nan=False))
+            batch.append(ev.encode_event(event))
             written += 1
             if len(batch) >= 10000:
-                f.write("\n".join(batch) + "\n")
+                f.write(b"".join(batch))
                 batch.clear()
         if batch:
-            f.write("\n".join(batch) + "\n")
+            f.write(b"".join(batch))
     last = run.total_steps if last_step is None else last_step
     step_every = max(1, last // max(stdout_lines, 1))
-    (run_dir / "stdout.log").write_text("".join(
+    (run_dir / STDOUT_FILE).write_text("".join(
         f"step {s}/{run.total_steps} lm_loss {0.2 + 1.8 * math.exp(-5 * run.progress(s)):.4f} lr 1e-4\n"
         for s in range(0, last + 1, step_every)
     ))
-    (run_dir / "stderr.log").write_text("warning: synthetic run, no model was trained\n")
+    (run_dir / STDERR_FILE).write_text("warning: synthetic run, no model was trained\n")
     return written

@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass, field
 
 from hrm_core.formatting import format_duration
+from hrm_core.rundir.status import RunStatus
 
 ERROR = "error"
 WARNING = "warning"
@@ -49,7 +50,7 @@ class EvalTrend:
 
 @dataclass
 class AlertInputs:
-    status: str | None = None  # running / finished / failed / stopped / lost (hrm_tui.runs.discovery), None if unknown
+    status: str | None = None  # a RunStatus (hrm_core.rundir.summary.summarize_run), None if unknown
     error: str | None = None  # the run_end `error` text of a failed run
     seconds_since_event: float | None = None  # since the newest event of any type
     nonfinite: list[str] = field(default_factory=list)  # e.g. "train lm_loss = nan at step 1200"
@@ -84,7 +85,7 @@ def _nonfinite(inputs: AlertInputs) -> list[Alert]:
 
 
 def _failed(inputs: AlertInputs, settings: AlertSettings) -> list[Alert]:
-    if inputs.status != "failed":
+    if inputs.status != RunStatus.FAILED:
         return []
     lines = [line for line in (inputs.error or "").rstrip().splitlines() if line.strip()]
     title = f"Run failed: {lines[-1].strip()}" if lines else "Run failed (no error text: see stderr.log)"
@@ -92,10 +93,10 @@ def _failed(inputs: AlertInputs, settings: AlertSettings) -> list[Alert]:
 
 
 def _heartbeat(inputs: AlertInputs, settings: AlertSettings) -> list[Alert]:
-    if inputs.status == "lost":
+    if inputs.status == RunStatus.LOST:
         return [Alert("lost", ERROR, "Run lost: its process is gone and it never logged an end",
                       ("killed, out of memory, or the machine went down; see stderr.log",))]
-    if inputs.status not in (None, "running") or inputs.seconds_since_event is None:
+    if inputs.status not in (None, RunStatus.RUNNING, RunStatus.STALLED) or inputs.seconds_since_event is None:
         return []
     if inputs.seconds_since_event >= settings.stale_after_s:
         return [Alert("stalled", WARNING, f"Heartbeat stopped: no event for {format_duration(inputs.seconds_since_event)}",

@@ -14,7 +14,12 @@ leaving the model drawable:
    sampled is parsed, the whole-run summaries are rebuilt exactly and swapped in when done.
 
 A small log (under `exact_below_bytes`) is simply parsed whole. After opening, `follow` reads only the bytes
-appended since the last call (`tail.FileTail`), and starts over when the file is truncated or replaced.
+appended since the last call (hrm_core.rundir.reader.EventFollower), and starts over when the file is
+truncated or replaced.
+
+Every line is decoded and checked by hrm_core.rundir.events.decode_line: a line that is not a valid event
+is skipped and counted in `skipped` (reason -> lines), and the next one is read. Valid events reach the
+model as their JSON objects (`Event.to_dict()`), so every value in them has the type the schema says.
 
 Everything here blocks on file reads: call it from a background worker, never from the UI thread.
 """
@@ -25,36 +30,26 @@ import json
 import mmap
 import os
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hrm_core.events import EVENTS_FILE, TRAIN, parse_line
+from hrm_core.rundir.events import EVENT_TYPES, Event, Heartbeat, Rejected, Samples, Train, decode_line
+from hrm_core.rundir.files import EVENTS_FILE
+from hrm_core.rundir.metrics import NOT_PLOTTED, TRAIN_TOP_LEVEL
+from hrm_core.rundir.reader import EventFollower, LoggedEvent
+from hrm_core.rundir.tail import open_regular
 from hrm_tui.monitoring.metrics_store import DEFAULT_BUCKETS, BucketedHistory, MinMaxTracker
-from hrm_tui.monitoring.run_model import (
-    MISSING,
-    NOT_PLOTTED,
-    TRAIN_TOP_LEVEL,
-    RunModel,
-    SampleRef,
-    TrainBatch,
-    train_batch_from_events,
-)
-from hrm_tui.monitoring.tail import FileTail
-
-try:  # orjson parses a train line ~4x faster than json; it is optional, json gives the same results.
-    import orjson
-
-    _fast_loads: Callable[[bytes], Any] = orjson.loads
-except ImportError:  # pragma: no cover - depends on the environment
-    _fast_loads = json.loads
+from hrm_tui.monitoring.run_model import MISSING, RunModel, SampleRef, TrainBatch
 
 # Events that are neither `train` nor `heartbeat`: few per run, but each one matters (an eval, a checkpoint).
-_RARE_TYPES = re.compile(rb'"type"\s*:\s*"(eval|halting|samples|checkpoint|run_start|resume|run_end|nonfinite|arc_score)"')
-_SAMPLES = b"samples"
+_RARE_NAMES = "|".join(re.escape(name) for name in EVENT_TYPES if name not in (Train.TYPE, Heartbeat.TYPE))
+_RARE_TYPES = re.compile(rb'"type"\s*:\s*"(' + _RARE_NAMES.encode() + rb')"')
+_SAMPLES = Samples.TYPE.encode()
+_TRAIN_MARK = b'"' + Train.TYPE.encode() + b'"'  # cheap pre-filter: a train line holds this
 _STEP_FIELD = re.compile(rb'"step"\s*:\s*(\d+)')
 _SET_FIELD = re.compile(rb'"set"\s*:\s*"((?:[^"\\]|\\.)*)"')
 _CHUNK = 16 * 1024 * 1024  # bytes mapped at once by the rare-event scan
@@ -63,44 +58,42 @@ _MAX_SAMPLED_LINE = 8192  # a sampled line longer than this (not a train line) i
 _HEAD_BYTES = 1024 * 1024
 
 
-def decode(line: bytes) -> dict[str, Any] | None:
-    """One event line -> dict, with hrm_core.events.parse_line's rules (None for anything unusable)."""
-    try:
-        event = _fast_loads(line)
-    except ValueError:
-        return parse_line(line)  # json accepts a few things orjson does not (e.g. NaN literals)
-    return event if isinstance(event, dict) and "type" in event else None
+def _decode(line: bytes, skipped: Counter[str]) -> Event | None:
+    """A checked event, or None (a rejected line is counted by reason; unknown types are ignored)."""
+    decoded = decode_line(line)
+    if isinstance(decoded, Rejected):
+        skipped[decoded.reason] += 1
+        return None
+    return decoded
+
+
+def _or_missing(value: float | None) -> float:
+    return MISSING if value is None else value
 
 
 class TrainColumns:
-    """Builds a TrainBatch from train events quickly: one dict lookup per metric, one numpy conversion."""
+    """Builds a TrainBatch from checked train events quickly: one lookup per metric, one numpy conversion."""
 
     def __init__(self) -> None:
         self.names: list[str] = []
 
-    def batch(self, events: list[dict[str, Any]]) -> TrainBatch:
+    def batch(self, events: list[Train]) -> TrainBatch:
         if not events:
             return TrainBatch(np.zeros(0, dtype=np.int64), {})
         self._learn_names(events[0])
         self._learn_names(events[-1])
         metric_names = [n for n in self.names if n not in TRAIN_TOP_LEVEL]
         top_names = [n for n in self.names if n in TRAIN_TOP_LEVEL]
-        rows = []
-        for event in events:
-            metrics = event.get("metrics") or {}
-            rows.append((event.get("step", -1), *[metrics.get(n, MISSING) for n in metric_names], *[event.get(n, MISSING) for n in top_names]))
-        try:
-            table = np.array(rows, dtype=np.float64)
-        except (ValueError, TypeError):  # an odd value somewhere (a string that is not nan/inf): slow path
-            return train_batch_from_events(events)
+        rows = [(e.step, *[e.metrics.get(n, MISSING) for n in metric_names], *[_or_missing(getattr(e, n)) for n in top_names])
+                for e in events]
+        table = np.array(rows, dtype=np.float64)  # every value is a number: the decoder checked them
         names = metric_names + top_names
-        newest = max(events, key=lambda e: e.get("step", -1) if isinstance(e.get("step"), int) else -1)
-        times = [e.get("time") for e in events if isinstance(e.get("time"), (int, float))]
+        newest = max(events, key=lambda e: e.step)
         columns = {n: table[:, i + 1] for i, n in enumerate(names)}
-        return TrainBatch(table[:, 0].astype(np.int64), columns, newest, max(times) if times else None)
+        return TrainBatch(table[:, 0].astype(np.int64), columns, newest.to_dict(), max(e.time for e in events))
 
-    def _learn_names(self, event: dict[str, Any]) -> None:
-        present = [*(event.get("metrics") or {}), *(n for n in TRAIN_TOP_LEVEL if n in event)]
+    def _learn_names(self, event: Train) -> None:
+        present = [*event.metrics, *(n for n in TRAIN_TOP_LEVEL if getattr(event, n) is not None)]
         for name in present:
             if name not in self.names and name not in NOT_PLOTTED:
                 self.names.append(name)
@@ -109,8 +102,9 @@ class TrainColumns:
 class ExactPass:
     """Stage 3: re-reads [0, end) and rebuilds every train curve's whole-run summary exactly."""
 
-    def __init__(self, path: Path, end: int, buckets: int):
+    def __init__(self, path: Path, end: int, buckets: int, skipped: Counter[str]):
         self.path = path
+        self.skipped = skipped
         self.position = 0
         self.end = end
         self.buckets: dict[str, BucketedHistory] = {}
@@ -131,9 +125,13 @@ class ExactPass:
 
     def step(self, max_bytes: int) -> None:
         """Parses the next slice of at most `max_bytes` (ending on a line boundary)."""
-        with open(self.path, "rb") as f:
-            f.seek(self.position)
-            data = f.read(min(max_bytes, self.end - self.position))
+        try:
+            with open_regular(self.path) as f:
+                f.seek(self.position)
+                data = f.read(min(max_bytes, self.end - self.position))
+        except OSError:  # gone or replaced: the follower notices and starts over
+            self.position = self.end
+            return
         cut = data.rfind(b"\n")
         if cut < 0:
             self.position = self.end  # a line longer than a slice: cannot be a train line worth reading
@@ -141,10 +139,10 @@ class ExactPass:
         self.position += cut + 1
         events = []
         for line in data[: cut + 1].split(b"\n"):
-            if b'"train"' not in line:  # cheap pre-filter: heartbeats and the like
+            if _TRAIN_MARK not in line:  # cheap pre-filter: heartbeats and the like
                 continue
-            event = decode(line)
-            if event is not None and event.get("type") == TRAIN:
+            event = _decode(line, self.skipped)
+            if isinstance(event, Train):
                 events.append(event)
         self.add(self._columns.batch(events), self.buckets, self.extremes)
 
@@ -170,7 +168,8 @@ class EventLoader:
         self.tail_bytes = tail_bytes
         self.scan_window_bytes = scan_window_bytes  # bytes mapped at once by the rare-event scan
         self.buckets = buckets
-        self.tail = FileTail(self.path)
+        self.skipped: Counter[str] = Counter()  # lines that are not valid events, by reason
+        self.follower = EventFollower(self.path)
         self._columns = TrainColumns()
         self._exact: ExactPass | None = None
         # While the exact pass runs, train points after its range are also kept here, exactly, to be merged in.
@@ -188,7 +187,7 @@ class EventLoader:
         notify = on_stage or (lambda stage: None)
         end = _complete_end(self.path)
         if end <= self.exact_below_bytes:
-            self.tail = FileTail(self.path)
+            self.follower = EventFollower(self.path)
             self.follow()
             self._set_loaded("exact")
             notify("exact")
@@ -196,11 +195,11 @@ class EventLoader:
 
         head_end = self._apply_range(0, min(_HEAD_BYTES, end))
         tail_start = max(head_end, _line_start_before(self.path, end - self.tail_bytes))
-        self._exact = ExactPass(self.path, tail_start, self.buckets)
+        self._exact = ExactPass(self.path, tail_start, self.buckets, Counter())
         self._after_exact, self._after_exact_extremes = {}, {}
         self._sample_train_lines(head_end, tail_start)
         self._apply_range(tail_start, end)
-        self.tail = FileTail(self.path, start_offset=end)
+        self.follower = EventFollower(self.path, start_offset=end)
         self._set_loaded("sampled")
         notify("sampled")
 
@@ -210,18 +209,22 @@ class EventLoader:
 
     def _apply_range(self, start: int, end: int) -> int:
         """Parses every complete line in [start, end); returns the offset after the last one."""
-        with open(self.path, "rb") as f:
-            f.seek(start)
-            data = f.read(end - start)
+        try:
+            with open_regular(self.path) as f:
+                f.seek(start)
+                data = f.read(end - start)
+        except OSError:
+            return start
         cut = data.rfind(b"\n")
         if cut < 0:
             return start
-        lines = data[: cut + 1].split(b"\n")[:-1]
-        offsets, position = [], start
-        for line in lines:
-            offsets.append(position)
+        logged, position = [], start
+        for line in data[: cut + 1].split(b"\n")[:-1]:
+            event = _decode(line, self.skipped)
+            if event is not None:
+                logged.append(LoggedEvent(position, len(line) + 1, event))
             position += len(line) + 1
-        self._apply_lines(lines, offsets)
+        self._apply_events(logged)
         return start + cut + 1
 
     def _sample_train_lines(self, start: int, end: int) -> None:
@@ -236,7 +239,7 @@ class EventLoader:
             return
         positions = deque(start + (end - start) * k // self.overview_samples for k in range(self.overview_samples))
         events = []
-        with open(self.path, "rb") as f:
+        with open_regular(self.path) as f:
             window_start = start - start % mmap.ALLOCATIONGRANULARITY
             while window_start < end and positions:
                 window_end = min(window_start + _SAMPLE_WINDOW, end)
@@ -246,16 +249,16 @@ class EventLoader:
                         view.madvise(mmap.MADV_RANDOM)
                     while positions and positions[0] < window_end:
                         line = _line_after(view, positions.popleft() - window_start)
-                        if line is not None and b'"train"' in line:
-                            event = decode(line)
-                            if event is not None and event.get("type") == TRAIN:
+                        if line is not None and _TRAIN_MARK in line:
+                            event = _decode(line, self.skipped)
+                            if isinstance(event, Train):
                                 events.append(event)
                 window_start = window_end
         self.model.apply_train_batch(self._columns.batch(events))
 
     def _scan_rare_events(self, start: int, end: int) -> None:
         """Applies every rare event in [start, end): a C regex over the file, mapped a window at a time."""
-        with open(self.path, "rb") as f:
+        with open_regular(self.path) as f:
             window_start = start - start % mmap.ALLOCATIONGRANULARITY
             scan_from = start  # the first byte not scanned yet (always a line start)
             while scan_from < end:
@@ -283,18 +286,20 @@ class EventLoader:
             if match.group(1) == _SAMPLES:
                 self._index_samples_line(line, base + line_start)
                 continue
-            event = decode(line)
-            if event is not None and event.get("type") != TRAIN:
-                self.model.apply(event, base + line_start, len(line) + 1)
+            event = _decode(line, self.skipped)
+            if event is not None and not isinstance(event, Train):
+                self.model.apply(event.to_dict(), base + line_start, len(line) + 1)
 
     def _index_samples_line(self, line: bytes, offset: int) -> None:
         """Records where a samples event is without parsing its (possibly large) body."""
-        step, set_name = _STEP_FIELD.search(line), _SET_FIELD.search(line)
-        self.model.index_sample_ref(SampleRef(
-            offset, len(line) + 1,
-            int(step.group(1)) if step else -1,
-            json.loads(b'"' + set_name.group(1) + b'"') if set_name else "all",
-        ))
+        step, set_match = _STEP_FIELD.search(line), _SET_FIELD.search(line)
+        try:  # the line is checked when it is read (read_samples_event); here only what the index needs
+            step_value = int(step.group(1)) if step else -1
+            set_name = json.loads(b'"' + set_match.group(1) + b'"') if set_match else "all"
+        except ValueError:  # a step of thousands of digits, an invalid escape: not a usable samples line
+            self.skipped["samples: unreadable step or set"] += 1
+            return
+        self.model.index_sample_ref(SampleRef(offset, len(line) + 1, step_value, set_name))
 
     # -- stage 3 -----------------------------------------------------------------------------------------
 
@@ -315,6 +320,7 @@ class EventLoader:
                 self.model.store.history(("train", "", metric)).replace_whole_run(buckets, extremes)
             self.model.loaded = "exact"
             self.model.version += 1
+        self.skipped.update(exact.skipped)
         self._exact = None
         self._after_exact, self._after_exact_extremes = {}, {}
         return True
@@ -323,27 +329,26 @@ class EventLoader:
 
     def follow(self) -> bool:
         """Applies the lines appended since the last call; True when anything changed."""
-        read = self.tail.read_lines()
-        if read.restarted:
+        batch = self.follower.poll()
+        if batch.restarted:
             self.model.reset()
+            self.skipped.clear()
             self._exact = None
             self.open()
             return True
-        if not read.lines:
-            return False
-        self._apply_lines(read.lines, read.offsets)
+        self.skipped.update(batch.skipped)
+        if not batch.events:
+            return bool(batch.skipped)
+        self._apply_events(batch.events)
         return True
 
-    def _apply_lines(self, lines: list[bytes], offsets: list[int]) -> None:
+    def _apply_events(self, logged: list[LoggedEvent]) -> None:
         train = []
-        for line, offset in zip(lines, offsets):
-            event = decode(line)
-            if event is None:
-                continue
-            if event.get("type") == TRAIN:
-                train.append(event)
+        for item in logged:
+            if isinstance(item.event, Train):
+                train.append(item.event)
             else:
-                self.model.apply(event, offset, len(line) + 1)
+                self.model.apply(item.event.to_dict(), item.offset, item.length)
         batch = self._columns.batch(train)
         self.model.apply_train_batch(batch)
         if self._exact is not None and len(batch):
@@ -356,14 +361,15 @@ class EventLoader:
 
 
 def read_samples_event(run_dir: str | os.PathLike[str], ref: SampleRef) -> dict[str, Any] | None:
-    """Reads one indexed samples event (blocking: call from a worker)."""
+    """Reads one indexed samples event (blocking: call from a worker); None when it is not a valid one."""
     try:
-        with open(Path(run_dir) / EVENTS_FILE, "rb") as f:
+        with open_regular(Path(run_dir) / EVENTS_FILE) as f:
             f.seek(ref.offset)
             line = f.read(ref.length) if ref.length else f.readline()
     except OSError:
         return None
-    return decode(line.rstrip(b"\n"))
+    event = decode_line(line.rstrip(b"\n"))
+    return event.to_dict() if isinstance(event, Samples) else None
 
 
 def _line_after(view: mmap.mmap, position: int) -> bytes | None:
@@ -378,9 +384,8 @@ def _line_after(view: mmap.mmap, position: int) -> bytes | None:
 def _complete_end(path: Path) -> int:
     """The offset just past the last newline of the file (0 when missing or without a complete line)."""
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
-            position = size
+        with open_regular(path) as f:
+            position = os.fstat(f.fileno()).st_size
             while position > 0:
                 start = max(0, position - 65536)
                 f.seek(start)
@@ -398,13 +403,16 @@ def _line_start_before(path: Path, offset: int) -> int:
     """The start of the first line that begins at or after `offset`."""
     if offset <= 0:
         return 0
-    with open(path, "rb") as f:
-        f.seek(offset - 1)
-        while True:
-            data = f.read(65536)
-            if not data:
-                return offset
-            newline = data.find(b"\n")
-            if newline >= 0:
-                return offset + newline
-            offset += len(data)
+    try:
+        with open_regular(path) as f:
+            f.seek(offset - 1)
+            while True:
+                data = f.read(65536)
+                if not data:
+                    return offset
+                newline = data.find(b"\n")
+                if newline >= 0:
+                    return offset + newline
+                offset += len(data)
+    except OSError:
+        return offset

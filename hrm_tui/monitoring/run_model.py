@@ -20,17 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from hrm_core import events as ev
+from hrm_core.rundir import events as ev
+from hrm_core.rundir.metrics import NOT_PLOTTED, TRAIN_TOP_LEVEL, is_quality_metric
 from hrm_tui.monitoring.alerts import EvalTrend
 from hrm_tui.monitoring.halting_history import HaltingHistory
 from hrm_tui.monitoring.metrics_store import MetricHistory, MetricsStore
 
-TRAIN = "train"
-EVAL = "eval"
-
-# The train event's top-level numbers plotted as curves, besides everything in its `metrics`.
-TRAIN_TOP_LEVEL = ("lr", "examples_per_s", "tokens_per_s")
-NOT_PLOTTED = frozenset({"count"})  # a batch size, not a quality
+# Curve phases (the keys of the metrics store), the same names as the events' phases.
+TRAIN = ev.HaltingPhase.TRAIN.value
+EVAL = ev.HaltingPhase.EVAL.value
 
 # How complete a model is, in order (see event_loader): nothing read; whole-run train curves from a sample
 # of the lines (the newest part exact); every eval, halting, samples and lifecycle event in as well; exact.
@@ -178,7 +176,7 @@ class RunModel:
                 steps, values = batch.steps[present], values[present]
                 self.store.add((TRAIN, "", metric), steps, values)
                 bad = np.flatnonzero(~np.isfinite(values))
-                if bad.size and _is_quality(metric):
+                if bad.size and is_quality_metric(metric):
                     i = int(bad[0])
                     self._note_nonfinite(f"train {metric} = {values[i]} at step {int(steps[i])}")
             newest = batch.newest
@@ -193,29 +191,29 @@ class RunModel:
         with self.lock:
             step = event.get("step")
             self._saw(event.get("time"), step if isinstance(step, int) else None)
-            if kind in (ev.RUN_START, ev.RESUME):
+            if kind in (ev.RunStart.TYPE, ev.Resume.TYPE):
                 if offset > self.lifecycle.start_offset:
                     self.lifecycle.start, self.lifecycle.start_offset = event, offset
-                if kind == ev.RUN_START and (self.first_start is None or offset <= self.lifecycle.start_offset):
+                if kind == ev.RunStart.TYPE and (self.first_start is None or offset <= self.lifecycle.start_offset):
                     self.first_start = event
-            elif kind == ev.RUN_END:
+            elif kind == ev.RunEnd.TYPE:
                 if offset > self.lifecycle.end_offset:
                     self.lifecycle.end, self.lifecycle.end_offset = event, offset
-            elif kind == ev.TRAIN:
+            elif kind == ev.Train.TYPE:
                 self.apply_train_batch(train_batch_from_events([event]))
-            elif kind == ev.EVAL:
+            elif kind == ev.Eval.TYPE:
                 self._apply_eval(event)
-            elif kind == ev.HALTING:
+            elif kind == ev.Halting.TYPE:
                 self._apply_halting(event)
-            elif kind == ev.SAMPLES:
+            elif kind == ev.Samples.TYPE:
                 self._index_samples(event, offset, length)
-            elif kind == ev.CHECKPOINT:
+            elif kind == ev.Checkpoint.TYPE:
                 if self.last_checkpoint is None or _step(event) >= _step(self.last_checkpoint):
                     self.last_checkpoint = event
-            elif kind == ev.NONFINITE:
+            elif kind == ev.NonFinite.TYPE:
                 bad = [k for k, v in (event.get("metrics") or {}).items() if _as_float(v) is not None and not math.isfinite(_as_float(v))]
                 self._note_nonfinite(f"{', '.join(bad) or 'a metric'} non-finite at step {_step(event)} (trainer: {event.get('action', '?')})")
-            elif kind == ev.ARC_SCORE:
+            elif kind == ev.ArcScore.TYPE:
                 if self.arc_score is None or _step(event) >= _step(self.arc_score):
                     self.arc_score = event
             self.version += 1
@@ -235,7 +233,7 @@ class RunModel:
             if metric in NOT_PLOTTED or number is None:
                 continue
             self.store.add((EVAL, set_name, metric), steps, np.array([number]))
-            if not math.isfinite(number) and _is_quality(metric):
+            if not math.isfinite(number) and is_quality_metric(metric):
                 self._note_nonfinite(f"eval ({set_name}) {metric} = {value} at step {step}")
         exact = _as_float((event.get("metrics") or {}).get("exact_accuracy"))
         if exact is not None:
@@ -305,11 +303,6 @@ def train_batch_from_events(events: list[dict[str, Any]]) -> TrainBatch:
 def _number_or_missing(value: Any) -> float:
     number = _as_float(value)
     return MISSING if number is None else number
-
-
-def _is_quality(metric: str) -> bool:
-    """Metrics whose non-finite value means the run diverged (not throughput or a missing field)."""
-    return metric.endswith("loss") or metric in ("accuracy", "exact_accuracy", "q_halt_accuracy", "steps")
 
 
 def _step(event: dict[str, Any]) -> int:

@@ -40,12 +40,13 @@ from typing import Any
 
 import psutil
 
+from hrm_core.rundir.files import COMMAND_FILE, EVENTS_FILE, LAUNCH_FILE, STDERR_FILE, STDOUT_FILE
+from hrm_core.rundir.reader import read_record
+from hrm_core.rundir.records import CommandRecord
+from hrm_core.rundir.records import LaunchRecord as LaunchFileRecord
 from hrm_tui.forms.overrides import format_override, single_line, split_override
-from hrm_tui.runs.discovery import LAUNCH_FILE
 
 TRAINER_MODULE = "hrm_core.pretrain"
-STDOUT_FILE = "stdout.log"
-STDERR_FILE = "stderr.log"
 NAME_KEYS = ("project_name", "run_name", "checkpoint_path")
 CONFIG_DIR_FLAG = "--config-dir"  # the trainer's flag (also `-cd`), as Hydra's
 
@@ -267,18 +268,16 @@ def plan_resume(run_dir: str | os.PathLike[str], overrides: Sequence[str], *, cw
     hand has none: it resumes as one process from the current directory). Its `--config-dir` comes from
     `launch.json`, or from the command line the trainer recorded (`command.json`) for a run started by hand.
     """
-    from hrm_tui.runs.discovery import read_launch_record
-
     run_dir = Path(run_dir)
-    record = read_launch_record(run_dir) or {}
+    record = read_record(run_dir / LAUNCH_FILE, LaunchFileRecord).record or LaunchFileRecord()
     try:
-        options = LaunchOptions.from_json(record.get("options"))
+        options = LaunchOptions.from_json(record.options)
     except ValueError as error:
         raise LaunchError(f"{run_dir / LAUNCH_FILE} is damaged ({error}); resume it by hand") from None
     config_dir = recorded_config_dir(run_dir)
     if config_dir is not None and not config_dir.is_dir():
         raise LaunchError(f"the run was started with --config-dir {config_dir}, which no longer exists")
-    recorded_cwd = record.get("cwd")
+    recorded_cwd = record.cwd
     cwd = Path(cwd or (recorded_cwd if recorded_cwd and Path(recorded_cwd).is_dir() else os.getcwd()))
     keep = [o for o in overrides if split_override(o)[1] != "resume"]
     if not any(split_override(o)[1] == "checkpoint_path" for o in keep):
@@ -312,16 +311,14 @@ class RunRecipe:
 
 def run_recipe(run_dir: str | os.PathLike[str], overrides: Sequence[str]) -> RunRecipe:
     """The recipe of the run in `run_dir` (whose overrides the caller has already read, see discovery)."""
-    from hrm_tui.runs.discovery import read_launch_record
-
     run_dir = Path(run_dir)
-    record = read_launch_record(run_dir)
+    record = read_record(run_dir / LAUNCH_FILE, LaunchFileRecord).record
     options, note = None, ""
     if record is None:
         note = "it has no launch.json (started by hand), so the launch options are the defaults"
     else:
         try:
-            options = LaunchOptions.from_json(record.get("options"))
+            options = LaunchOptions.from_json(record.options)
         except ValueError as error:
             note = f"its launch.json is damaged ({error}), so the launch options are the defaults"
     return RunRecipe(list(overrides), options, recorded_config_dir(run_dir), note)
@@ -330,19 +327,15 @@ def run_recipe(run_dir: str | os.PathLike[str], overrides: Sequence[str]) -> Run
 def recorded_config_dir(run_dir: str | os.PathLike[str]) -> Path | None:
     """The `--config-dir` a run was started with: `launch.json`'s `config_dir`, else the trainer's recorded
     command line (`command.json`, relative paths taken from its `cwd`). None when it had none."""
-    from hrm_tui.runs.discovery import read_command_record, read_launch_record
-
     run_dir = Path(run_dir)
-    record = read_launch_record(run_dir)
+    record = read_record(run_dir / LAUNCH_FILE, LaunchFileRecord).record
     if record is not None:
-        value = record.get("config_dir")
-        return Path(value) if isinstance(value, str) and value else None
-    command = read_command_record(run_dir) or {}
-    argv, cwd = command.get("argv"), command.get("cwd")
-    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+        return Path(record.config_dir) if record.config_dir else None
+    command = read_record(run_dir / COMMAND_FILE, CommandRecord).record
+    if command is None or command.argv is None:
         return None
-    found = config_dir_from_argv(argv)
-    return _absolute(found, Path(cwd) if isinstance(cwd, str) else run_dir) if found else None
+    found = config_dir_from_argv(command.argv)
+    return _absolute(found, Path(command.cwd) if command.cwd else run_dir) if found else None
 
 
 def config_dir_from_argv(argv: Sequence[str]) -> str | None:
@@ -364,7 +357,7 @@ def start(plan: LaunchPlan, *, resume: bool = False) -> LaunchRecord:
     write into the same event log.
     """
     run_dir = plan.run_dir
-    if not resume and ((run_dir / "events.jsonl").exists() or (run_dir / LAUNCH_FILE).exists()):
+    if not resume and ((run_dir / EVENTS_FILE).exists() or (run_dir / LAUNCH_FILE).exists()):
         raise LaunchError(f"{run_dir} already holds a run; choose another run_name or resume that run")
     run_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **plan.env}

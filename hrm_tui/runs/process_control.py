@@ -27,7 +27,10 @@ from pathlib import Path
 
 import psutil
 
-from hrm_tui.runs.discovery import process_matches, read_launch_record
+from hrm_core.rundir.files import LAUNCH_FILE
+from hrm_core.rundir.reader import read_record
+from hrm_core.rundir.records import LaunchRecord
+from hrm_core.rundir.summary import process_matches
 
 DEFAULT_GRACE_S = 120.0  # a checkpoint of a large model can take a while
 DEFAULT_KILL_AFTER_S = 30.0
@@ -56,15 +59,15 @@ def find_run_process(run_dir: str | os.PathLike[str]) -> RunProcess | None:
     Raises StopError when the run has no launch record (it was not started by this app, so we do not know
     its process group and will not guess).
     """
-    record = read_launch_record(run_dir)
-    if record is None or "pid" not in record:
+    record = read_record(Path(run_dir) / LAUNCH_FILE, LaunchRecord).record
+    if record is None or record.pid is None:
         raise StopError(f"{run_dir} has no launch.json: it was not started by hrm-tui, so it cannot be stopped from here")
-    pid, pgid = int(record["pid"]), int(record.get("pgid", record["pid"]))
-    create_time = record.get("create_time")
-    cmdline = record.get("cmdline") or record.get("argv") or []
-    if create_time is None or not process_matches(pid, float(create_time), list(cmdline)):
+    pid, pgid = record.pid, record.pgid or record.pid
+    create_time = record.create_time
+    cmdline = record.cmdline or record.argv or []
+    if create_time is None or not process_matches(pid, create_time, list(cmdline)):
         return None
-    return RunProcess(pid, pgid, float(create_time), tuple(cmdline))
+    return RunProcess(pid, pgid, create_time, tuple(cmdline))
 
 
 def stop_run(

@@ -35,8 +35,9 @@ from hrm_tui.monitoring.alerts import AlertInputs, AlertSettings, evaluate_alert
 from hrm_tui.monitoring.event_loader import EventLoader, read_samples_event
 from hrm_tui.monitoring.run_model import LOAD_STAGES, TRAIN, RunModel, SampleRef
 from hrm_tui.system.sysmon import LiveSystemSampler, SystemSampler, SystemSnapshot
-from hrm_tui.monitoring.tail import FileTail, offset_of_last_lines
-from hrm_tui.runs.discovery import summarize_run
+from hrm_core.rundir.files import STDERR_FILE, STDOUT_FILE
+from hrm_core.rundir.summary import summarize_run
+from hrm_core.rundir.tail import FileTail, offset_of_last_lines
 from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.widgets.monitor.alerts import AlertBanner
 from hrm_tui.widgets.monitor.curves import DEFAULT_CURVES, CurvesPanel
@@ -185,7 +186,7 @@ class MonitorScreen(Screen):
         try:
             while not self._stopping.is_set():
                 summary = summarize_run(self.run_dir, now=self.settings.clock(), stale_after_s=self.settings.alerts.stale_after_s)
-                snapshot = sampler.sample(summary.pid if summary.status == "running" else None)
+                snapshot = sampler.sample(summary.pid if summary.is_active else None)
                 self._to_ui(self._apply_system, summary.status, snapshot)
                 self._stopping.wait(self.settings.system_refresh_s)
         finally:
@@ -194,8 +195,8 @@ class MonitorScreen(Screen):
     @work(thread=True, group="logs", exit_on_error=False)
     def _tail_logs(self) -> None:
         tails = {}
-        for stream in STREAMS:
-            path = self.run_dir / f"{stream}.log"
+        for stream, name in zip(STREAMS, (STDOUT_FILE, STDERR_FILE)):
+            path = self.run_dir / name
             tails[stream] = FileTail(path, start_offset=offset_of_last_lines(path, LOG_TAIL_BYTES))
         while not self._stopping.is_set():
             for stream, tail in tails.items():

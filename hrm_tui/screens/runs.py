@@ -16,9 +16,11 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
+from hrm_core.rundir.status import RunStatus
+from hrm_core.rundir.summary import RunSummary
+from hrm_tui.runs.discovery import list_runs
 from hrm_tui.runs.launcher import LaunchError, plan_resume, reap_children, run_recipe, start
 from hrm_tui.runs.process_control import StopError, stop_run
-from hrm_tui.runs.discovery import FINISHED, RUNNING, RunSummary, list_runs
 from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.widgets.runs_table import RunsTable, format_time
 
@@ -69,7 +71,7 @@ class RunsScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="runs")
     def _load_runs(self) -> None:
         reap_children()
-        summaries = list_runs(self.app.runs_root)
+        summaries = list_runs(self.app.runs_root, now=self.app.clock())
         self.app.call_from_thread(self._show_runs, summaries)
 
     def _show_runs(self, summaries: list[RunSummary]) -> None:
@@ -131,7 +133,7 @@ class RunsScreen(Screen[None]):
         run = self._selected_or_say()
         if run is None:
             return
-        if run.status != RUNNING:
+        if not run.is_active:
             self.notify(f"{run.path.name} is not running ({run.status})", markup=False)
             return
         from hrm_tui.screens.confirm import ConfirmScreen
@@ -163,7 +165,7 @@ class RunsScreen(Screen[None]):
         run = self._selected_or_say()
         if run is None:
             return
-        if run.status in (RUNNING, FINISHED):
+        if run.is_active or run.status == RunStatus.FINISHED:
             self.notify(f"{run.path.name} is {run.status}: nothing to resume", markup=False)
             return
         try:

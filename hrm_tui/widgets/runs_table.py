@@ -16,9 +16,12 @@ from pathlib import Path
 from rich.text import Text
 from textual.widgets import DataTable
 
-from hrm_tui.runs.discovery import FAILED, FINISHED, LOST, RUNNING, STOPPED, RunSummary, same_run
+from hrm_core.rundir.status import RunStatus
+from hrm_core.rundir.summary import RunSummary
+from hrm_tui.runs.discovery import same_run
 
-STATUS_SYMBOLS = {RUNNING: "●", FINISHED: "✓", FAILED: "✗", STOPPED: "■", LOST: "?"}
+STATUS_SYMBOLS = {RunStatus.RUNNING: "●", RunStatus.STALLED: "◌", RunStatus.FINISHED: "✓", RunStatus.FAILED: "✗",
+                  RunStatus.STOPPED: "■", RunStatus.LOST: "?"}
 WIDE_COLUMNS = ("Name", "Preset", "Status", "Step", "Progress", "Started", "Last event")
 # Under 120 columns step and progress share a column, and the start time moves to the detail line.
 NARROW_COLUMNS = ("Name", "Preset", "Status", "Progress", "Last event")
@@ -115,10 +118,11 @@ class RunsTable(DataTable[Text]):
     def _status_style(self, status: str) -> str:
         theme = self.app.current_theme
         colour = {
-            RUNNING: theme.success,
-            FINISHED: theme.primary,
-            FAILED: theme.error,
-            STOPPED: theme.warning,
-            LOST: theme.error,
+            RunStatus.RUNNING: theme.success,
+            RunStatus.STALLED: theme.warning,
+            RunStatus.FINISHED: theme.primary,
+            RunStatus.FAILED: theme.error,
+            RunStatus.STOPPED: theme.warning,
+            RunStatus.LOST: theme.error,
         }.get(status)
         return f"bold {colour}" if colour else "bold"

@@ -15,21 +15,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, RichLog, Static
 
+from hrm_core.rundir.sanitize import safe_log_line
 from hrm_tui.widgets.monitor.panel import MonitorPanel
 
 MAX_LINES = 2000
 STREAMS = ("stdout", "stderr")
 VIEWS = ("both", "stdout", "stderr")
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def clean_line(raw: str) -> str:
-    """What a terminal would show of a line: ANSI codes dropped, carriage-return rewrites resolved."""
-    text = _ANSI.sub("", raw)
-    if "\r" in text:
-        parts = [p for p in text.split("\r") if p.strip()]
-        text = parts[-1] if parts else ""
-    return text.rstrip()
 
 
 class LogsPanel(MonitorPanel):
@@ -66,7 +57,7 @@ class LogsPanel(MonitorPanel):
     def add_lines(self, stream: str, raw_lines: list[str]) -> None:
         log = self.query_one(RichLog)
         for raw in raw_lines:
-            line = clean_line(raw)
+            line = safe_log_line(raw)
             self._order.append((stream, line))
             if self._visible(stream, line):
                 log.write(self._styled(stream, line))

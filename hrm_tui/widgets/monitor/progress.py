@@ -8,16 +8,18 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from hrm_core.formatting import ETA_ESTIMATING, format_duration
+from hrm_core.rundir.status import RunStatus
 from hrm_tui.monitoring.plot import compact_number
 from hrm_tui.widgets.monitor.panel import MonitorPanel, RunView
 from hrm_tui.widgets.runs_table import truncate_left
 
 STATUS_STYLES = {
-    "running": "bold green",
-    "finished": "bold",
-    "failed": "bold red",
-    "stopped": "bold yellow",
-    "lost": "bold red",
+    RunStatus.RUNNING: "bold green",
+    RunStatus.STALLED: "bold yellow",
+    RunStatus.FINISHED: "bold",
+    RunStatus.FAILED: "bold red",
+    RunStatus.STOPPED: "bold yellow",
+    RunStatus.LOST: "bold red",
 }
 
 
@@ -81,7 +83,7 @@ class ProgressPanel(MonitorPanel):
         elapsed = latest.get("elapsed_s")
         if ended is not None and isinstance(ended.get("elapsed_s"), (int, float)):
             elapsed = ended["elapsed_s"]
-        elif self.status == "running" and isinstance(start_time, (int, float)):
+        elif self.status in (RunStatus.RUNNING, RunStatus.STALLED) and isinstance(start_time, (int, float)):
             elapsed = self.clock() - start_time
         if isinstance(elapsed, (int, float)):
             facts.append(("elapsed", format_duration(elapsed)))
@@ -89,7 +91,7 @@ class ProgressPanel(MonitorPanel):
         if isinstance(eps, (int, float)):
             facts.append(("throughput", f"{compact_number(eps)} ex/s" + (f", {compact_number(tps)} tok/s" if isinstance(tps, (int, float)) else "")))
         eta = latest.get("eta_s")
-        if ended is None and self.status in (None, "running"):  # a lost run has no ETA
+        if ended is None and self.status in (None, RunStatus.RUNNING):  # a lost run has no ETA
             # No number yet (null while the trainer's step rate settles, or no train event so far): say so.
             facts.append(("ETA", format_duration(eta) if isinstance(eta, (int, float)) else ETA_ESTIMATING))
         if checkpoint:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from hrm_tui.monitoring.tail import FileTail, offset_of_last_lines
+from hrm_core.rundir.tail import FileTail, offset_of_last_lines
 
 
 def test_reads_only_complete_new_lines_with_their_offsets(tmp_path):

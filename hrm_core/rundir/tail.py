@@ -19,12 +19,15 @@ yet, and a deleted run directory does not keep disk space alive.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat as stat_module
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
-# A line longer than this without a newline is not a line a monitor can use (events are a few KB, samples
-# events at most a few hundred KB): it is dropped rather than buffered forever.
+# A line longer than this without a newline is not a line a reader can use (events are a few KB, samples
+# events at most a few hundred KB, log lines shorter still): it is dropped rather than buffered forever.
 MAX_LINE_BYTES = 64 * 1024 * 1024
 
 
@@ -36,10 +39,12 @@ class TailRead:
     offsets: list[int] = field(default_factory=list)  # the file offset of each line's first byte
     restarted: bool = False  # the file was truncated or replaced: earlier lines no longer describe it
     end_offset: int = 0  # the offset just past the last complete line returned
+    oversized: int = 0  # lines dropped because they grew past MAX_LINE_BYTES without a newline
 
 
 class FileTail:
-    """Follows one file by offset. Not thread-safe: one reader (one worker) per instance."""
+    """Follows one file by offset. Not thread-safe: one reader (one worker) per instance. Never raises for
+    anything the file system or the file's content does."""
 
     def __init__(self, path: str | os.PathLike[str], *, start_offset: int = 0, max_read_bytes: int = 32 * 1024 * 1024):
         self.path = Path(path)
@@ -66,7 +71,7 @@ class FileTail:
         if stat.st_size <= start:
             return result
         try:
-            with open(self.path, "rb") as f:
+            with open_regular(self.path) as f:
                 f.seek(start)
                 data = f.read(min(stat.st_size - start, self.max_read_bytes))
         except OSError:
@@ -75,7 +80,12 @@ class FileTail:
         buffer = self._pending + data
         cut = buffer.rfind(b"\n")
         if cut < 0:
-            self._pending = buffer if len(buffer) <= MAX_LINE_BYTES else self._skip_pending(buffer)
+            if len(buffer) <= MAX_LINE_BYTES:
+                self._pending = buffer
+            else:
+                self._pending = self._skip_pending(buffer)
+                result.oversized += 1
+                result.end_offset = self.offset
             return result
         complete, self._pending = buffer[: cut + 1], buffer[cut + 1 :]
         position = self.offset
@@ -108,10 +118,26 @@ def offset_of_last_lines(path: str | os.PathLike[str], max_bytes: int) -> int:
         size = os.path.getsize(path)
         if size <= max_bytes:
             return 0
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             f.seek(size - max_bytes)
             chunk = f.read(max_bytes)
     except OSError:
         return 0
     newline = chunk.find(b"\n")
     return size if newline < 0 else size - max_bytes + newline + 1
+
+
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """Opens a regular file for reading; OSError for anything else.
+
+    A run directory may hold anything under a known name: a FIFO named events.jsonl would block a plain
+    `open` forever, a link to a device would never end. Readers open files only through here.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat_module.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise

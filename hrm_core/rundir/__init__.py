@@ -1,0 +1,52 @@
+"""The run directory: the one place that knows what a run writes and how to read it back.
+
+A run directory (`checkpoint_path`) is the contract between the trainer, the terminal UI and users' own
+tools; docs/run-directory.md describes it. Each module has one job:
+
+    files        every file and folder name (events.jsonl, all_config.yaml, run.lock, step_<N>/, ...)
+    events       the event types as typed payloads, their registry, and the line codec (encode, decode+check)
+    records      launch.json, command.json and the lock file as typed records
+    schema       the checker behind both (JSON -> typed record, or a short reason)
+    status       RunStatus: running, stalled, finished, stopped, failed, lost
+    metrics      the metric spec table: name, label, which direction is better, format
+    sanitize     safe_text: any string from a run directory made safe to display or print
+    tail         following a growing file by offset (FileTail)
+    reader       the one reader: read_events, EventFollower, read_head_and_tail, read_record
+    writer       EventWriter (whole lines, even after a crash or a full disk) and atomic record files
+    errors       RunDirError: a full disk, a read-only mount, an owner; messages that name the fix
+    lock         the owner lock (one trainer per directory)
+    checkpoints  finding complete checkpoint folders
+    stall        when a live run counts as stalled (ProgressClock)
+    summary      summarize_run: a run's status, step, times and detail; holds_run
+
+The names below are the public API; import them from here or from their module. They are loaded on first
+use, so `import hrm_core.rundir.files` (or `.sanitize`) costs only that module.
+"""
+
+import importlib
+
+# Public name -> the module that defines it.
+_EXPORTS = {
+    **dict.fromkeys((
+        "EVENT_TYPES", "SCHEMA_VERSION", "START_TYPES", "ArcScore", "Checkpoint", "Eval", "Event", "Halting",
+        "HaltingPhase", "Heartbeat", "NonFinite", "Phase", "PuzzleDescription", "Rejected", "Resume", "RunEnd",
+        "RunStart", "Sample", "Samples", "Train", "decode_line", "encode_event"), "events"),
+    "RunDirError": "errors",
+    **dict.fromkeys((
+        "EventFollower", "EventLog", "FollowBatch", "HeadAndTail", "LoggedEvent", "read_events", "read_head_and_tail",
+        "read_record"), "reader"),
+    "safe_log_line": "sanitize",
+    "safe_text": "sanitize",
+    "RunStatus": "status",
+    **dict.fromkeys(("RunSummary", "holds_run", "summarize_run"), "summary"),
+    "EventWriter": "writer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hrm_core.rundir' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"hrm_core.rundir.{module}"), name)

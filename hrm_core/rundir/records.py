@@ -1,0 +1,60 @@
+"""The small JSON files of a run directory, as typed records: launch.json, command.json and the lock file.
+
+Each is read with `hrm_core.rundir.reader.read_record`, which checks every field on its own: a field that
+does not fit (`"pid": "abc"`, a nested value where a list belongs) is left out (None) and reported, the
+others are kept. Every field therefore has a default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from hrm_core.rundir.schema import JSONObject, Minimum
+
+Pid = Annotated[int, Minimum(1)]
+
+
+@dataclass(kw_only=True, slots=True)
+class LaunchRecord:
+    """`launch.json`: written by a launcher (hrm-tui) when it starts a run, before the trainer runs.
+
+    Enough to find the process again and to check that a pid is still that process (pids are reused):
+    `pid`/`pgid` of the launched process (torchrun or the trainer), its `create_time` and `cmdline`.
+    """
+
+    pid: Pid | None = None
+    pgid: Pid | None = None
+    create_time: float | None = None  # psutil's process start time, Unix seconds
+    cmdline: list[str] | None = None
+    host: str | None = None
+    argv: list[str] | None = None
+    env: dict[str, str] | None = None  # only the variables the launcher set
+    cwd: str | None = None
+    time: float | None = None  # when it was launched
+    overrides: list[str] | None = None
+    options: JSONObject | None = None  # the launcher's own options (processes per node, GPUs, ...)
+    resume: bool | None = None  # launched to resume the run
+    config_dir: str | None = None  # the extra Hydra config folder passed to the trainer as --config-dir
+
+
+@dataclass(kw_only=True, slots=True)
+class CommandRecord:
+    """`command.json`: written by the trainer (rank 0) when the run starts: how it was started."""
+
+    argv: list[str] | None = None
+    overrides: list[str] | None = None
+    cwd: str | None = None
+    world_size: Annotated[int, Minimum(1)] | None = None
+    python: str | None = None  # sys.executable
+
+
+@dataclass(kw_only=True, slots=True)
+class OwnerRecord:
+    """The lock file's content: who holds the run directory (hrm_core.rundir.lock). Informative only: the
+    lock itself is the `flock`, so a stale record left by a dead process decides nothing."""
+
+    host: str | None = None
+    pid: Pid | None = None
+    start_time: float | None = None  # when the owner took the lock, Unix seconds
+    argv: list[str] | None = None

@@ -1,0 +1,305 @@
+"""What state a run is in: `summarize_run(run_dir)` -> `RunSummary`, and whether a directory holds a run.
+
+The status comes from three sources, because no one of them is enough:
+
+- the event log says how a run ended (`run_end` with finished, failed or stopped) and how far it got;
+- whether the trainer is alive: the owner lock (held = alive, on any host that shares the lock), else the
+  launcher's `launch.json` (pid, start time, command line: before the trainer took the lock), else the pid
+  in the newest `run_start`/`resume` (a run started by hand, on this host);
+- whether it makes progress: the newest heartbeat's progress time and `stall_after_s` (stall.py).
+
+    finished / stopped / failed   the newest lifecycle event is a run_end with that status
+    failed                        launched, but the process exited before the trainer logged its start
+    running                       alive, and progress within stall_after_s
+    stalled                       alive (or, when it cannot be checked from here, still beating), but no
+                                  progress for longer than stall_after_s
+    lost                          no run_end and the process is gone; or it cannot be checked from here
+                                  and no event arrived for `stale_after_s`
+
+Only the head and the tail of the event log are read, so a run that logged a million events costs the same
+as a fresh one. Nothing here raises for anything a run directory holds.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from hrm_core.formatting import format_duration
+from hrm_core.rundir.checkpoints import list_checkpoints
+from hrm_core.rundir.events import (
+    START_TYPES,
+    Checkpoint,
+    Eval,
+    Event,
+    Halting,
+    Heartbeat,
+    Phase,
+    RunEnd,
+    Samples,
+    Train,
+)
+from hrm_core.rundir.files import COMMAND_FILE, LAUNCH_FILE, STDERR_FILE
+from hrm_core.rundir.lock import LockState, lock_state, read_owner
+from hrm_core.rundir.reader import read_head_and_tail, read_record, read_text_tail
+from hrm_core.rundir.records import CommandRecord, LaunchRecord
+from hrm_core.rundir.sanitize import safe_text
+from hrm_core.rundir.stall import STALL_FLOOR_S, WARMUP_ALLOWANCE_S
+from hrm_core.rundir.status import RunStatus
+
+# When the process cannot be checked from here, a run whose newest event is older than this (or than three
+# heartbeat intervals, if longer) counts as lost. The trainer beats every heartbeat_interval_s (default 30).
+DEFAULT_STALE_AFTER_S = 180.0
+
+_PROGRESS_TYPES = (Train, Eval, Halting, Samples, Checkpoint)
+
+
+@dataclass
+class RunSummary:
+    """Everything a list of runs shows about one run.
+
+    `name` and `detail` are for display and already sanitised (hrm_core.rundir.sanitize); every other
+    string is as found in the files (the overrides are used to relaunch the run): sanitise before showing.
+    """
+
+    path: Path
+    name: str  # the run directory relative to the runs root, e.g. "Sudoku-extreme-1k-aug-1000 ACT-torch/cool-cat"
+    preset: str | None  # the `experiment` preset it was launched with, if any
+    status: RunStatus
+    step: int | None = None
+    total_steps: int | None = None
+    start_time: float | None = None  # Unix seconds
+    last_event_time: float | None = None  # newest event of any type (heartbeats included)
+    last_progress_time: float | None = None  # last optimizer step, eval batch or checkpoint file
+    phase: Phase | None = None  # what the trainer was doing at its newest heartbeat
+    stall_after_s: float | None = None  # the limit `stalled` is decided by
+    pid: int | None = None  # the launched process (torchrun or the trainer), from launch.json or the start event
+    host: str | None = None
+    overrides: list[str] = field(default_factory=list)  # the Hydra overrides it was launched with
+    detail: str = ""  # why the status is what it is, when that is not obvious (e.g. an error's last line)
+    skipped_lines: int = 0  # invalid lines among those read (head and tail of the log)
+
+    @property
+    def progress(self) -> float | None:
+        """Fraction of planned steps done, in [0, 1], or None when unknown."""
+        if self.step is None or not self.total_steps:
+            return None
+        return max(0.0, min(1.0, self.step / self.total_steps))
+
+    @property
+    def is_active(self) -> bool:
+        return self.status.is_active
+
+
+def summarize_run(
+    run_dir: str | os.PathLike[str],
+    root: str | os.PathLike[str] | None = None,
+    *,
+    now: float | None = None,
+    stale_after_s: float = DEFAULT_STALE_AFTER_S,
+) -> RunSummary:
+    """Summarises one run directory. `root` only shapes the displayed name (a relative path)."""
+    run_dir = Path(run_dir)
+    now = time.time() if now is None else now
+    launch = read_record(run_dir / LAUNCH_FILE, LaunchRecord).record
+    command = read_record(run_dir / COMMAND_FILE, CommandRecord).record
+    log = read_head_and_tail(run_dir)
+
+    first_start = next((e for e in log.head if isinstance(e, START_TYPES)), None)
+    overrides = next((o for o in (launch and launch.overrides, command and command.overrides,
+                                  first_start and first_start.overrides) if o is not None), [])
+    summary = RunSummary(path=run_dir, name=safe_text(display_name(run_dir, root)), preset=preset_from_overrides(overrides),
+                         status=RunStatus.RUNNING, overrides=list(overrides), skipped_lines=sum(log.skipped.values()))
+    summary.start_time = (first_start.time if first_start else None) or (launch.time if launch else None)
+    summary.total_steps = first_start.total_steps if first_start else None
+
+    # Walk the newest events in file order: position, progress, and whether the last lifecycle event is an end.
+    start = first_start  # the newest run_start/resume: the session now running (or the last one)
+    end: RunEnd | None = None
+    heartbeat: Heartbeat | None = None
+    trained = False  # a train event since the newest start
+    for event in log.newest:
+        summary.last_event_time = event.time  # the newest written (file order)
+        step = getattr(event, "step", None)
+        if step is not None:
+            summary.step = step
+        if isinstance(event, (Train, *START_TYPES)) and event.total_steps is not None:
+            summary.total_steps = event.total_steps
+        if isinstance(event, START_TYPES):
+            start, end, heartbeat, trained = event, None, None, False  # a start after a run_end: going again
+            summary.last_progress_time = event.time
+        elif isinstance(event, RunEnd):
+            end = event
+        elif isinstance(event, Heartbeat):
+            heartbeat = event
+            if event.progress_time is not None:
+                summary.last_progress_time = max(summary.last_progress_time or 0.0, event.progress_time)
+        elif isinstance(event, _PROGRESS_TYPES):
+            trained = trained or isinstance(event, Train)
+            summary.last_progress_time = max(summary.last_progress_time or 0.0, event.time)
+    if start is not None:
+        summary.pid, summary.host = start.pid, start.host
+    if launch is not None and launch.pid is not None:
+        summary.pid, summary.host = launch.pid, launch.host or summary.host
+    if heartbeat is not None:
+        summary.phase = heartbeat.phase
+        summary.stall_after_s = heartbeat.stall_after_s
+    if summary.stall_after_s is None:
+        summary.stall_after_s = STALL_FLOOR_S if trained else WARMUP_ALLOWANCE_S
+
+    lock = lock_state(run_dir)
+    if end is not None:
+        if _going_again(run_dir, lock, launch, end):
+            summary.status, summary.detail = RunStatus.RUNNING, "resuming"
+            return summary
+        summary.status = end.status
+        if end.status is RunStatus.FAILED:
+            summary.detail = safe_text(_last_line(end.error or ""))
+        return summary
+
+    alive = _trainer_alive(run_dir, lock, launch, start)
+    if alive is None:  # cannot be checked from here: is it still beating?
+        newest = summary.last_event_time or summary.start_time
+        interval = heartbeat.interval_s if heartbeat is not None and heartbeat.interval_s else 0.0
+        alive = newest is not None and now - newest < max(stale_after_s, 3 * interval)
+        if not alive:
+            summary.detail = "no event for a long time and its process cannot be checked from this host"
+    if alive:
+        _check_progress(summary, now)
+    elif start is None and launch is not None:
+        # The process exited before the trainer logged its start: a config or import error. Its stderr says why.
+        summary.status = RunStatus.FAILED
+        summary.detail = safe_text(_last_line(read_text_tail(run_dir / STDERR_FILE))) or "exited before training started"
+    else:
+        summary.status = RunStatus.LOST
+        summary.detail = summary.detail or "the process is gone and the run never logged its end"
+    return summary
+
+
+def _check_progress(summary: RunSummary, now: float) -> None:
+    """running, or stalled when the last progress is older than stall_after_s."""
+    summary.status = RunStatus.RUNNING
+    reference = summary.last_progress_time or summary.start_time
+    if reference is None or summary.stall_after_s is None or now - reference <= summary.stall_after_s:
+        return
+    summary.status = RunStatus.STALLED
+    since = time.strftime("%H:%M:%S", time.localtime(reference))
+    where = f" in {summary.phase}" if summary.phase is not None else ""
+    at = f" at step {summary.step}" if summary.step is not None else ""
+    summary.detail = (f"no progress for {format_duration(now - reference)} (since {since}{where}{at}; "
+                      f"stall_after_s={summary.stall_after_s:g})")
+
+
+def _going_again(run_dir: Path, lock: LockState, launch: LaunchRecord | None, end: RunEnd) -> bool:
+    """A run that ended and has been started again, before its new session logged `resume`."""
+    if lock is LockState.HELD:
+        owner = read_owner(run_dir)
+        # The lock is released only after run_end is written: an owner from before the end is that session.
+        return owner is not None and owner.start_time is not None and owner.start_time > end.time
+    relaunched = launch is not None and launch.time is not None and launch.time > end.time
+    return relaunched and _launched_process_alive(launch)
+
+
+def _trainer_alive(run_dir: Path, lock: LockState, launch: LaunchRecord | None, start: Event | None) -> bool | None:
+    """Whether the run's trainer is alive; None when it cannot be told from this host."""
+    if lock is LockState.HELD:
+        return True
+    host = socket.gethostname()
+    if launch is not None and _launched_process_alive(launch):
+        return True  # e.g. still starting, before the trainer took the lock
+    if lock is LockState.FREE:
+        owner = read_owner(run_dir)
+        if owner is not None and owner.host == host:
+            return False  # its trainer ran on this host and no longer holds the lock
+    if launch is not None and launch.pid is not None and (launch.host or host) == host:
+        return False
+    pid, start_host = getattr(start, "pid", None), getattr(start, "host", None)
+    if pid is not None and start_host == host:
+        return _started_by_hand_alive(pid, start.time)  # type: ignore[union-attr]
+    return None
+
+
+def _launched_process_alive(launch: LaunchRecord) -> bool:
+    if launch.pid is None or (launch.host is not None and launch.host != socket.gethostname()):
+        return False
+    return process_matches(launch.pid, launch.create_time, launch.cmdline)
+
+
+def _started_by_hand_alive(pid: int, event_time: float | None) -> bool:
+    """A run started by hand has no recorded start time; its start event is written seconds after the
+    process starts, so a process that started after that event cannot be it."""
+    try:
+        proc = psutil.Process(pid)
+        started_before_event = event_time is None or proc.create_time() <= event_time + 1.0
+        return started_before_event and proc.status() != psutil.STATUS_ZOMBIE
+    except (psutil.Error, ValueError, OverflowError):
+        return False
+
+
+def process_matches(pid: int, create_time: float | None, cmdline: list[str] | None = None) -> bool:
+    """True when `pid` is alive and is the process that was recorded: same start time (and command line).
+
+    Pids are reused, so a bare `pid_exists` could point at an unrelated process after the run died.
+    A zombie (exited, not yet reaped by its parent) counts as gone.
+    """
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        if create_time is not None and abs(proc.create_time() - float(create_time)) > 1.0:
+            return False
+        if cmdline:
+            return proc.cmdline() == list(cmdline)
+        return True
+    except (psutil.Error, ValueError, OverflowError):
+        return False
+
+
+def holds_run(run_dir: str | os.PathLike[str]) -> str | None:
+    """Why `run_dir` already holds a run (events of a run, or checkpoints), or None when it holds none.
+
+    A launcher's launch.json, stdout.log and stderr.log alone do not make a run: the launcher writes them
+    before the trainer starts.
+    """
+    run_dir = Path(run_dir)
+    checkpoints = list_checkpoints(run_dir)
+    if checkpoints:
+        names = ", ".join(path.name for _, path in checkpoints[-3:])
+        return f"it holds {len(checkpoints)} checkpoint(s) ({names})"
+    head = read_head_and_tail(run_dir, tail_bytes=0).head
+    start = next((e for e in head if isinstance(e, START_TYPES)), None)
+    if start is not None:
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(start.time)) if start.time else "at an unknown time"
+        return f"its events.jsonl records a run started {started}"
+    if head:
+        return "its events.jsonl records events of a run"
+    return None
+
+
+def preset_from_overrides(overrides: list[str]) -> str | None:
+    """The value of an `experiment=` / `+experiment=` override, the way presets are selected."""
+    for override in overrides:
+        key, sep, value = override.lstrip("+~").partition("=")
+        if sep and key == "experiment":
+            return value
+    return None
+
+
+def display_name(run_dir: Path, root: str | os.PathLike[str] | None) -> str:
+    """The run directory relative to the runs root (its own name without one). Not sanitised."""
+    if root is not None:
+        try:
+            return run_dir.resolve().relative_to(Path(root).resolve()).as_posix()
+        except (ValueError, OSError, RuntimeError):
+            pass
+    return run_dir.name
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
