@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 
 def format_duration(seconds: float | None) -> str:
@@ -32,3 +33,17 @@ def format_bytes(count: float | None) -> str:
             return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} TB"
+
+
+def format_local_time(timestamp: float | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A Unix time as local time (`time.strftime` format); '?' when unknown or not a representable time.
+
+    Times come from files (events, lock records) and may be anything a float holds: 1e300 or -1e300 make
+    `time.localtime` raise, so every time shown from a run directory is formatted here.
+    """
+    if timestamp is None or not math.isfinite(timestamp):
+        return "?"
+    try:
+        return time.strftime(fmt, time.localtime(timestamp))
+    except (OverflowError, OSError, ValueError):
+        return "?"
