@@ -5,7 +5,10 @@
 
 Everything the screens share lives here: the config tree, the runs root, the GPU scan, the clock (so tests
 can fix it), and how to name a new run. The app never owns a run's process: runs are started detached and
-keep going when the app exits.
+keep going when the app exits, however it exits.
+
+A bug that reaches Textual as an unhandled exception ends the app with return code 1; its traceback goes to
+the crash log (hrm_tui.crash, `crash_log` names it) instead of the terminal, and `hrm-tui` prints one line.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from pathlib import Path
 from textual.app import App
 from textual.binding import Binding
 
+from hrm_core.rundir.sanitize import safe_text
+from hrm_tui.crash import write_crash_log
 from hrm_tui.forms.config_tree import ConfigTree
 from hrm_tui.system.gpus import GpuScan
 from hrm_tui.forms.overrides import Edit, OverrideSyntaxError
@@ -71,6 +76,8 @@ class HrmTuiApp(App[None]):
         self._start_mode = start_mode
         self._attach = attach
         self._initial_form = self._initial_choices(preset, overrides or [])
+        self.crash_log: Path | None = None  # where a crash's traceback went (see _handle_exception)
+        self.crash_error: BaseException | None = None
         self.launch_screen: LaunchScreen | None = None
         self.runs_screen: RunsScreen | None = None
         self.add_mode("launch", self._make_launch_screen)
@@ -94,6 +101,16 @@ class HrmTuiApp(App[None]):
     def _make_runs_screen(self) -> RunsScreen:
         self.runs_screen = RunsScreen()
         return self.runs_screen
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Textual's hook for an unhandled exception (it then exits with return code 1): the traceback goes to
+        the crash log, not to the terminal, where it would print (with locals) after the app's last screen."""
+        if self.crash_error is None:
+            self.crash_error = error
+            self.crash_log = write_crash_log(error)
+        super()._handle_exception(error)
+        if self.crash_log is not None:
+            self._exit_renderables.clear()  # private in Textual: what it would print on exit
 
     def on_mount(self) -> None:
         self.switch_mode(self._start_mode)
@@ -122,6 +139,9 @@ class HrmTuiApp(App[None]):
             self.open_monitor(run_dir)
 
     def clone_into_form(self, overrides: list[str]) -> None:
+        # The overrides come from the run directory: control characters and escape sequences do not go
+        # into the form (they would be drawn there and launched with the new run).
+        overrides = [safe_text(o) for o in overrides]
         if self.launch_screen is None:
             try:
                 self._initial_form = self._initial_choices(None, overrides)
