@@ -6,9 +6,13 @@ import math
 import time
 
 
+_CENTURY_S = 100 * 365 * 86400.0
+
+
 def format_duration(seconds: float | None) -> str:
-    """12s, 5m 03s, 2h 04m, 3d 01h; '?' when unknown (None, NaN or infinite)."""
-    if seconds is None or not math.isfinite(seconds):
+    """12s, 5m 03s, 2h 04m, 3d 01h; '?' when unknown (None, NaN, infinite, or beyond a century: a time
+    from a file, such as 1e300, that is no duration)."""
+    if seconds is None or not math.isfinite(seconds) or abs(seconds) > _CENTURY_S:
         return "?"
     seconds = max(0, int(seconds))
     days, rest = divmod(seconds, 86400)

@@ -343,9 +343,9 @@ def resolve_run(run: str, runs_root: Path) -> Path:
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise UserError(f"no run {run!r} under {runs_root} (hrm-tui runs lists them)")
+        raise UserError(f"no run '{run}' under {runs_root} (hrm-tui runs lists them)")  # sanitised when printed
     listing = "\n  ".join(str(m) for m in matches)
-    raise UserError(f"{run!r} matches several runs; give more of the name:\n  {listing}")
+    raise UserError(f"'{run}' matches several runs; give more of the name:\n  {listing}")
 
 
 if __name__ == "__main__":

@@ -160,7 +160,7 @@ def summarize_run(
             return summary
         summary.status = end.status
         if end.status is RunStatus.FAILED:
-            summary.detail = safe_text(_last_line(end.error or ""))
+            summary.detail = _last_line(end.error or "")
         return summary
 
     alive = _trainer_alive(run_dir, lock, launch, start)
@@ -175,7 +175,7 @@ def summarize_run(
     elif start is None and launch is not None:
         # The process exited before the trainer logged its start: a config or import error. Its stderr says why.
         summary.status = RunStatus.FAILED
-        summary.detail = safe_text(_last_line(read_text_tail(run_dir / STDERR_FILE))) or "exited before training started"
+        summary.detail = _last_line(read_text_tail(run_dir / STDERR_FILE)) or "exited before training started"
     else:
         summary.status = RunStatus.LOST
         summary.detail = summary.detail or "the process is gone and the run never logged its end"
@@ -304,5 +304,7 @@ def display_name(run_dir: Path, root: str | os.PathLike[str] | None) -> str:
 
 
 def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    """The last non-blank line of a text from a file, sanitised first (so a planted CR or another separator
+    does not choose which line is last)."""
+    lines = [line.strip() for line in safe_text(text, multiline=True).split("\n") if line.strip()]
     return lines[-1] if lines else ""

@@ -32,6 +32,7 @@ from collections import Counter
 from hrm_core.formatting import format_duration
 from hrm_core.rundir.files import EVENTS_FILE
 from hrm_core.rundir.metrics import Better
+from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.status import RunStatus
 
 ERROR = "error"
@@ -110,7 +111,8 @@ def _nonfinite(inputs: AlertInputs) -> list[Alert]:
 def _failed(inputs: AlertInputs, settings: AlertSettings) -> list[Alert]:
     if inputs.status != RunStatus.FAILED:
         return []
-    lines = [line for line in (inputs.error or "").rstrip().splitlines() if line.strip()]
+    # Sanitised before it is split, so that a planted carriage return or separator does not pick the lines.
+    lines = [line for line in safe_text(inputs.error or "", multiline=True).rstrip().split("\n") if line.strip()]
     title = f"Run failed: {lines[-1].strip()}" if lines else "Run failed (no error text: see stderr.log)"
     return [Alert(RunStatus.FAILED.value, ERROR, title, tuple(lines[-settings.traceback_lines :]))]
 

@@ -242,14 +242,25 @@ class EventLoader:
                     with mmap.mmap(f.fileno(), window_end - window_start, offset=window_start, access=mmap.ACCESS_READ) as view:
                         # Only whole lines: scan up to the window's last newline; the rest goes with the next window.
                         last_newline = view.rfind(b"\n", scan_from - window_start)
-                        if last_newline < 0:  # a line longer than a window: left to the exact pass
-                            scan_from = window_end
+                        if last_newline < 0:  # one line longer than a window (a large samples event)
+                            scan_from = self._scan_long_line(scan_from, end)
                         else:
                             self._apply_rare_in(view, scan_from - window_start, last_newline + 1, window_start)
                             scan_from = window_start + last_newline + 1
                     window_start = scan_from - scan_from % mmap.ALLOCATIONGRANULARITY
         except (OSError, ValueError):  # gone, or shorter than it was a moment ago: the follower starts over
             pass
+
+    def _scan_long_line(self, start: int, end: int) -> int:
+        """Scans the one line at `start` that is longer than a window (read whole, up to MAX_LINE_BYTES);
+        returns the offset after it."""
+        read = _read_lines_from(self.path, start, end, _CHUNK)
+        if read is None:
+            return end
+        data, consumed = read
+        if data:
+            self._apply_rare_in(data, 0, len(data), start)
+        return start + consumed
 
     def _apply_rare_in(self, data: bytes | mmap.mmap, begin: int, limit: int, base: int) -> None:
         """Applies the rare events of the complete lines in data[begin:limit]; `base` is data's file offset."""

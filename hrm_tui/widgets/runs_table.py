@@ -32,14 +32,15 @@ WIDE_COLUMNS = ("Name", "Preset", "Status", "Step", "Progress", "Started", "Last
 NARROW_COLUMNS = ("Name", "Preset", "Status", "Progress", "Last event")
 WIDE_FROM = 120
 PROGRESS_CELLS = 8
+MAX_AGE_S = 100 * 365 * 86400.0
 
 
 def format_age(seconds: float | None) -> str:
     """`3s ago`, `5m ago`, `2h ago`, `3d ago`; `-` when unknown."""
     if seconds is None:
         return "-"
-    if not math.isfinite(seconds):
-        return "?"
+    if not math.isfinite(seconds) or abs(seconds) > MAX_AGE_S:
+        return "?"  # a time from a file that no clock shows
     seconds = max(0.0, seconds)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
