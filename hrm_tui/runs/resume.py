@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Annotated
 
 from hrm_core.rundir.files import LAUNCH_FILE
-from hrm_core.rundir.lock import describe_owner, lock_path, read_owner
+from hrm_core.rundir.lock import LockState, describe_owner, lock_path, lock_state, read_owner
 from hrm_core.rundir.reader import read_record
 from hrm_core.rundir.records import LaunchRecord as LaunchFileRecord
 from hrm_core.rundir.sanitize import safe_text
@@ -117,8 +117,11 @@ def start_resume(resume: ResumePlan) -> LaunchRecord:
     run_dir = resume.run_dir
     summary = summarize_run(run_dir)
     if summary.is_active:
-        detail = f" ({summary.detail})" if summary.detail else ""
-        raise ResumeError(f"{summary.name} is {summary.status}{detail}: stop it first")
+        why = [summary.detail] if summary.detail else []
+        if lock_state(run_dir) is LockState.HELD:
+            why.append(f"its owner lock is held: {describe_owner(read_owner(run_dir))}")
+        detail = f" ({'; '.join(why)})" if why else ""
+        raise ResumeError(safe_text(f"{summary.name} is {summary.status}{detail}: stop it first"))
     with _held_lock(run_dir):
         record = read_record(run_dir / LAUNCH_FILE, LaunchFileRecord).record
         if record is not None and record.pid is not None and record.cmdline and process_matches(record.pid, record.create_time, record.cmdline):
