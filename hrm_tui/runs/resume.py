@@ -125,7 +125,8 @@ def start_resume(resume: ResumePlan) -> LaunchRecord:
     with _held_lock(run_dir):
         record = read_record(run_dir / LAUNCH_FILE, LaunchFileRecord).record
         if record is not None and record.pid is not None and record.cmdline and process_matches(record.pid, record.create_time, record.cmdline):
-            raise ResumeError(f"the process launch.json records (pid {record.pid}) is still running: stop it first")
+            raise ResumeError(f"the process launch.json records (pid {record.pid}) is still running (a stopped run takes a "
+                              "moment to exit): wait for it to end, or stop it")
         return start(resume.plan, resume=True)
 
 
