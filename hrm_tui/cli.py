@@ -337,15 +337,22 @@ def resolve_run(run: str, runs_root: Path) -> Path:
     from hrm_tui.runs.discovery import find_run_dirs
 
     for candidate in (Path(run), runs_root / run):
-        if candidate.is_dir():
+        if _is_dir(candidate):
             return candidate
-    matches = [d for d in find_run_dirs(runs_root) if runs_root.is_dir() and (d.name == run or d.as_posix().endswith(run))]
+    matches = [d for d in find_run_dirs(runs_root) if d.name == run or d.as_posix().endswith(run)]
     if len(matches) == 1:
         return matches[0]
     if not matches:
         raise UserError(f"no run '{run}' under {runs_root} (hrm-tui runs lists them)")  # sanitised when printed
     listing = "\n  ".join(str(m) for m in matches)
     raise UserError(f"'{run}' matches several runs; give more of the name:\n  {listing}")
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte: not a run directory
+        return False
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ def test_heartbeat_stopped_and_lost():
     settings = AlertSettings(stale_after_s=120)
     assert keys(AlertInputs(status="running", seconds_since_event=119), settings) == []
     [alert] = evaluate_alerts(AlertInputs(status="running", seconds_since_event=300), settings)
-    assert (alert.key, alert.severity) == ("heartbeat", WARNING)
+    assert (alert.key, alert.severity) == ("heartbeat_stopped", WARNING)
     assert "5m 00s" in alert.title
     assert keys(AlertInputs(status="lost", seconds_since_event=10), settings) == ["lost"]
     assert keys(AlertInputs(status="finished", seconds_since_event=10_000), settings) == []  # ended runs do not beat

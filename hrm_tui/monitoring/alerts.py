@@ -10,7 +10,7 @@ The rules:
 - `lost`: the run's process is gone without a `run_end`;
 - `stalled`: the run is alive but made no progress for longer than its `stall_after_s`
   (hrm_core.rundir.summary decides it; the banner says since when, in which phase and at which step);
-- `heartbeat`: the run counts as running, but no event at all (heartbeats included) arrived for
+- `heartbeat_stopped`: the run counts as running, but no event at all (heartbeats included) arrived for
   `stale_after_s`;
 - `skipped`: lines of events.jsonl that are not valid events were skipped (how many, and why), or valid
   values were left out of the display by one of the monitor's caps;
@@ -128,7 +128,7 @@ def _heartbeat(inputs: AlertInputs, settings: AlertSettings) -> list[Alert]:
     if inputs.status not in (None, RunStatus.RUNNING) or inputs.seconds_since_event is None:
         return []
     if inputs.seconds_since_event >= settings.stale_after_s:
-        return [Alert("heartbeat", WARNING, f"Heartbeat stopped: no event for {format_duration(inputs.seconds_since_event)}",
+        return [Alert("heartbeat_stopped", WARNING, f"Heartbeat stopped: no event for {format_duration(inputs.seconds_since_event)}",
                       (f"the trainer beats every 30 s; the limit is {format_duration(settings.stale_after_s)}",))]
     return []
 

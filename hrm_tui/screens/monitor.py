@@ -45,7 +45,7 @@ from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.widgets.monitor.alerts import AlertBanner
 from hrm_tui.widgets.monitor.curves import DEFAULT_CURVES, CurvesPanel
 from hrm_tui.widgets.monitor.halting import HaltingPanel
-from hrm_tui.widgets.monitor.logs import STREAMS, LogsPanel
+from hrm_tui.widgets.monitor.logs import MAX_LINES, STREAMS, LogsPanel
 from hrm_tui.widgets.monitor.panel import RUN_COLORS, MonitorPanel, RunView
 from hrm_tui.widgets.monitor.progress import ProgressPanel
 from hrm_tui.widgets.monitor.samples import SamplesPanel
@@ -206,7 +206,9 @@ class MonitorScreen(Screen):
             for stream, tail in tails.items():
                 read = tail.read_lines()
                 if read.lines:
-                    lines = [line.decode("utf-8", errors="replace") for line in read.lines]
+                    # The panel keeps the newest MAX_LINES per stream: a burst of a million lines is cut here,
+                    # in the worker, rather than drawn and dropped by the UI thread.
+                    lines = [line.decode("utf-8", errors="replace") for line in read.lines[-MAX_LINES:]]
                     self._to_ui(self._add_log_lines, stream, lines)
             self.log_reads += 1
             self._stopping.wait(self.settings.metrics_refresh_s)
