@@ -283,3 +283,21 @@ def test_the_real_app_in_a_pty_writes_none_of_the_planted_sequences(corpus, tmp_
     assert code == 0, app.output[-3000:]
     assert_no_planted_bytes(app.output)
     assert not (tmp_path / "state" / "hrm").exists()  # no crash, no worker error
+
+
+@pytest.mark.parametrize("record", [
+    {"create_time": "nan", "cmdline": "ME"},  # NaN compared as "not different" from any start time
+    {"create_time": "START"},  # no command line to check it against
+    {"create_time": "START", "cmdline": []},
+])
+def test_a_hostile_launch_record_never_names_a_process_to_stop(tmp_path: Path, record: dict):
+    """launch.json names this very process (alive): stop must still not take it for the run's."""
+    import psutil
+
+    from hrm_tui.runs.process_control import find_run_process
+
+    me = psutil.Process()
+    values = {"ME": me.cmdline(), "START": me.create_time()}
+    record = {"pid": me.pid, **{k: values.get(v, v) if isinstance(v, str) else v for k, v in record.items()}}
+    (tmp_path / "launch.json").write_text(json.dumps(record))
+    assert find_run_process(tmp_path) is None

@@ -26,6 +26,11 @@ middle of a large log it counts what the sampled and overview stages looked at u
 checks every line of it, replaces that part of the count with its own.
 
 Everything here blocks on file reads: call it from a background worker, never from the UI thread.
+
+One limit of the memory maps the first two stages read through: a file truncated while one of its windows
+is mapped (tens of milliseconds, only while a large log is opened) makes touching the lost pages a SIGBUS,
+which no Python code can catch. A log that shrinks otherwise (truncated, replaced) is handled: the
+follower notices and the loader starts over.
 """
 
 from __future__ import annotations
