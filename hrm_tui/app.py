@@ -5,11 +5,15 @@
 
 Everything the screens share lives here: the config tree, the runs root, the GPU scan, the clock (so tests
 can fix it), and how to name a new run. The app never owns a run's process: runs are started detached and
-keep going when the app exits.
+keep going when the app exits, however it exits.
+
+A bug that reaches Textual as an unhandled exception ends the app with return code 1; its traceback goes to
+the crash log (hrm_tui.crash, `crash_log` names it) instead of the terminal, and `hrm-tui` prints one line.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +21,8 @@ from pathlib import Path
 from textual.app import App
 from textual.binding import Binding
 
+from hrm_core.rundir.sanitize import safe_text
+from hrm_tui.crash import write_crash_log
 from hrm_tui.forms.config_tree import ConfigTree
 from hrm_tui.system.gpus import GpuScan
 from hrm_tui.forms.overrides import Edit, OverrideSyntaxError
@@ -74,6 +80,8 @@ class HrmTuiApp(App[None]):
         self._attach = attach
         self._initial_form = self._initial_choices(preset, overrides or [])
         self._initial_options: LaunchOptions | None = None
+        self.crash_log: Path | None = None  # where a crash's traceback went (see _handle_exception)
+        self.crash_error: BaseException | None = None
         self.launch_screen: LaunchScreen | None = None
         self.runs_screen: RunsScreen | None = None
         self.add_mode("launch", self._make_launch_screen)
@@ -97,6 +105,16 @@ class HrmTuiApp(App[None]):
     def _make_runs_screen(self) -> RunsScreen:
         self.runs_screen = RunsScreen()
         return self.runs_screen
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Textual's hook for an unhandled exception (it then exits with return code 1): the traceback goes to
+        the crash log, not to the terminal, where it would print (with locals) after the app's last screen."""
+        if self.crash_error is None:
+            self.crash_error = error
+            self.crash_log = write_crash_log(error)
+        super()._handle_exception(error)
+        if self.crash_log is not None:
+            self._exit_renderables.clear()  # private in Textual: what it would print on exit
 
     def on_mount(self) -> None:
         self.switch_mode(self._start_mode)
@@ -126,6 +144,9 @@ class HrmTuiApp(App[None]):
 
     def clone_into_form(self, recipe: RunRecipe) -> None:
         """The run's overrides, launch options and config folder into the form, as a new run to launch."""
+        # The overrides come from the run directory: control characters and escape sequences do not go
+        # into the form (they would be drawn there and launched with the new run).
+        recipe = dataclasses.replace(recipe, overrides=[safe_text(o) for o in recipe.overrides])
         if not self._use_config_dir(recipe.config_dir):
             return
         if self.launch_screen is None:  # the form has not been opened yet: it opens on the clone
@@ -140,7 +161,7 @@ class HrmTuiApp(App[None]):
             self.switch_mode("launch")
             if not self.launch_screen.load_recipe(recipe):
                 return
-        where = f" (config folder {recipe.config_dir})" if recipe.config_dir else ""
+        where = f" (config folder {safe_text(str(recipe.config_dir))})" if recipe.config_dir else ""
         if recipe.options is None:
             self.notify(f"Cloned the run's overrides{where}; {recipe.note}. It will launch as a new run", markup=False, timeout=CLONE_NOTICE_S)
         else:
@@ -154,9 +175,9 @@ class HrmTuiApp(App[None]):
         try:
             self.config_tree = ConfigTree.load(config_dir)
         except FileNotFoundError:
-            self.notify(f"Cannot clone: the run was started with --config-dir {config_dir}, which no longer exists",
+            self.notify(f"Cannot clone: the run was started with --config-dir {safe_text(str(config_dir))}, which no longer exists",
                         severity="error", markup=False)
             return False
-        self.notify(f"The form now uses {'config folder ' + str(config_dir) if config_dir else 'the installed config tree only'}, "
+        self.notify(f"The form now uses {'config folder ' + safe_text(str(config_dir)) if config_dir else 'the installed config tree only'}, "
                     "as the cloned run did", markup=False, timeout=CLONE_NOTICE_S)
         return True

@@ -6,13 +6,16 @@
     hrm-tui attach RUN                    open a run's monitor
 
 User mistakes (a bad override, a missing dataset, an unknown run) print a message and exit with status 2,
-never a traceback.
+never a traceback. A bug (an exception nothing handled, in the app or here) exits with status 1 and prints
+one line naming the crash log that holds its traceback (hrm_tui.crash). Everything printed that may come
+from a run directory (names, paths, details, messages quoting them) goes through `safe_text`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -20,11 +23,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from hrm_core.rundir.sanitize import safe_text
+
 if TYPE_CHECKING:  # the app and the config tree import Textual and Hydra: only when a command needs them
     from hrm_tui.forms.config_tree import ConfigTree
     from hrm_core.rundir.summary import RunSummary
 
+EXIT_CRASH = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 DESCRIPTION = """\
 Start Hierarchical Reasoning Model training runs and follow them from the terminal.
@@ -128,8 +135,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         preset = check_preset(args.preset, tree)
         return run_app(tree, runs_root, theme=theme, preset=preset, start_mode="runs" if args.screen == "runs" else "launch")
     except UserError as error:
-        print(f"hrm-tui: {error}", file=sys.stderr)
+        print(f"hrm-tui: {safe_text(error, multiline=True)}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Exception as error:  # noqa: BLE001 - a bug: one line here, the traceback in the crash log
+        from hrm_tui.crash import crash_line, write_crash_log
+
+        print(crash_line(error, write_crash_log(error)), file=sys.stderr)
+        return EXIT_CRASH
 
 
 def _print_to_pipe(print_all: Callable[[], int]) -> int:
@@ -188,16 +202,21 @@ def check_preset(preset: str | None, tree: ConfigTree) -> str | None:
 
 def run_app(tree: ConfigTree, runs_root: Path, *, theme: str | None = None, **kwargs: Any) -> int:
     from hrm_tui.app import HrmTuiApp
+    from hrm_tui.crash import crash_line
 
     app = HrmTuiApp(config_tree=tree, runs_root=runs_root, theme=theme, **kwargs)
     app.run()
-    return 0
+    if app.crash_error is not None:  # the traceback is in the crash log, not on the screen
+        print(crash_line(app.crash_error, app.crash_log), file=sys.stderr)
+        return EXIT_CRASH
+    return app.return_code or 0
 
 
 # --- hrm-tui runs ------------------------------------------------------------------------------------------
 
 
 def print_runs(runs_root: Path, *, as_json: bool = False, out: TextIO | None = None) -> int:
+    """The runs table (or one JSON object per run). Every string from a run directory is sanitised."""
     from hrm_tui.runs.discovery import list_runs
     from hrm_tui.widgets.runs_table import format_age, format_time
 
@@ -208,19 +227,20 @@ def print_runs(runs_root: Path, *, as_json: bool = False, out: TextIO | None = N
             print(json.dumps(_run_json(run)), file=out)
         return 0
     if not runs:
-        print(f"no runs under {runs_root}", file=out)
+        print(safe_text(f"no runs under {runs_root}"), file=out)
         return 0
     now = time.time()
-    header = ("NAME", "PRESET", "STATUS", "STEP", "PROGRESS", "STARTED", "LAST EVENT")
+    header = ("NAME", "PRESET", "STATUS", "STEP", "PROGRESS", "STARTED", "LAST EVENT", "DETAIL")
     rows = [
         (
             run.name,
-            run.preset or "-",
-            run.status,
+            safe_text(run.preset or "-"),
+            run.status.value,
             "-" if run.step is None else (f"{run.step}/{run.total_steps}" if run.total_steps else str(run.step)),
             "-" if run.progress is None else f"{run.progress * 100:.0f}%",
             format_time(run.start_time),
             format_age(now - run.last_event_time) if run.last_event_time else "-",
+            _detail(run),
         )
         for run in runs
     ]
@@ -230,21 +250,41 @@ def print_runs(runs_root: Path, *, as_json: bool = False, out: TextIO | None = N
     return 0
 
 
+def _detail(run: RunSummary) -> str:
+    """Why the status is what it is (a stalled run: since when and where), and any skipped lines."""
+    parts = [run.detail] if run.detail else []
+    if run.skipped_lines:
+        parts.append(f"{run.skipped_lines} invalid line{'s' if run.skipped_lines != 1 else ''} skipped")
+    return safe_text("; ".join(parts)) or "-"
+
+
 def _run_json(run: RunSummary) -> dict[str, Any]:
+    """One run for `hrm-tui runs --json`: every string sanitised (a path that held control characters shows
+    them as U+FFFD and is no longer usable as a path), every number finite or null."""
     return {
-        "path": str(run.path),
+        "path": safe_text(run.path),
         "name": run.name,
-        "preset": run.preset,
-        "status": run.status,
+        "preset": safe_text(run.preset) if run.preset is not None else None,
+        "status": run.status.value,
         "step": run.step,
         "total_steps": run.total_steps,
         "progress": run.progress,
-        "start_time": run.start_time,
-        "last_event_time": run.last_event_time,
+        "start_time": _finite(run.start_time),
+        "last_event_time": _finite(run.last_event_time),
+        "last_progress_time": _finite(run.last_progress_time),
+        "phase": run.phase.value if run.phase is not None else None,
+        "stall_after_s": _finite(run.stall_after_s),
         "pid": run.pid,
-        "detail": run.detail,
-        "overrides": run.overrides,
+        "host": safe_text(run.host) if run.host is not None else None,
+        "detail": safe_text(run.detail),
+        "skipped_lines": run.skipped_lines,
+        "overrides": [safe_text(o) for o in run.overrides],
     }
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no NaN or infinity (json.dumps would write invalid JSON): those become null."""
+    return value if value is not None and math.isfinite(value) else None
 
 
 # --- hrm-tui launch ----------------------------------------------------------------------------------------
@@ -287,17 +327,17 @@ def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, ou
         plan = plan_launch(overrides, options, names=names, present=set(flatten(cfg)), config_dir=tree.user_dir)
     except LaunchError as error:
         raise UserError(str(error)) from None
-    print(plan.command_line(), file=out)
+    print(safe_text(plan.command_line()), file=out)
     for rank, argv in plan.other_nodes:
-        print(f"on node {rank}: {plan.command_line(argv)}", file=out)
+        print(safe_text(f"on node {rank}: {plan.command_line(argv)}"), file=out)
     if args.dry_run:
         return 0
     try:
         record = start(plan)
     except LaunchError as error:
         raise UserError(str(error)) from None
-    print(f"started pid {record.pid}; run directory: {record.run_dir}", file=out)
-    print(f"follow it with: hrm-tui attach {_shell_quote(str(record.run_dir))}", file=out)
+    print(safe_text(f"started pid {record.pid}; run directory: {record.run_dir}"), file=out)
+    print(safe_text(f"follow it with: hrm-tui attach {_shell_quote(str(record.run_dir))}"), file=out)
     return 0
 
 
@@ -325,15 +365,22 @@ def resolve_run(run: str, runs_root: Path) -> Path:
     from hrm_tui.runs.discovery import find_run_dirs
 
     for candidate in (Path(run), runs_root / run):
-        if candidate.is_dir():
+        if _is_dir(candidate):
             return candidate
-    matches = [d for d in find_run_dirs(runs_root) if runs_root.is_dir() and (d.name == run or d.as_posix().endswith(run))]
+    matches = [d for d in find_run_dirs(runs_root) if d.name == run or d.as_posix().endswith(run)]
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise UserError(f"no run {run!r} under {runs_root} (hrm-tui runs lists them)")
+        raise UserError(f"no run '{run}' under {runs_root} (hrm-tui runs lists them)")  # sanitised when printed
     listing = "\n  ".join(str(m) for m in matches)
-    raise UserError(f"{run!r} matches several runs; give more of the name:\n  {listing}")
+    raise UserError(f"'{run}' matches several runs; give more of the name:\n  {listing}")
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte: not a run directory
+        return False
 
 
 if __name__ == "__main__":

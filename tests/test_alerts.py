@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
+from hrm_core.rundir.metrics import Better
 from hrm_tui.monitoring.alerts import ERROR, WARNING, AlertInputs, AlertSettings, EvalTrend, evaluate_alerts
 
 
@@ -32,7 +35,7 @@ def test_heartbeat_stopped_and_lost():
     settings = AlertSettings(stale_after_s=120)
     assert keys(AlertInputs(status="running", seconds_since_event=119), settings) == []
     [alert] = evaluate_alerts(AlertInputs(status="running", seconds_since_event=300), settings)
-    assert (alert.key, alert.severity) == ("stalled", WARNING)
+    assert (alert.key, alert.severity) == ("heartbeat_stopped", WARNING)
     assert "5m 00s" in alert.title
     assert keys(AlertInputs(status="lost", seconds_since_event=10), settings) == ["lost"]
     assert keys(AlertInputs(status="finished", seconds_since_event=10_000), settings) == []  # ended runs do not beat
@@ -61,3 +64,29 @@ def test_errors_come_first():
     assert [a.severity for a in evaluate_alerts(inputs)] == [ERROR, ERROR, WARNING]
 
 
+
+
+def test_a_stalled_run_says_since_when_and_in_which_phase():
+    detail = "no progress for 6m 02s (since 10:00:03 in eval at step 1200; stall_after_s=180)"
+    [alert] = evaluate_alerts(AlertInputs(status="stalled", status_detail=detail, seconds_since_event=5))
+    assert (alert.key, alert.severity) == ("stalled", WARNING)
+    assert alert.title == f"Run stalled: {detail}"
+
+
+def test_skipped_lines_are_counted_with_their_reasons():
+    skipped = Counter({"train.metrics: expected an object of numbers": 2, "not valid JSON": 1})
+    [alert] = evaluate_alerts(AlertInputs(status="running", skipped=skipped))
+    assert (alert.key, alert.severity) == ("skipped", WARNING)
+    assert alert.title == "3 lines of events.jsonl skipped (not valid events)"
+    assert alert.detail[:2] == ("2 × train.metrics: expected an object of numbers", "1 × not valid JSON")
+    [capped] = evaluate_alerts(AlertInputs(not_shown=Counter({"eval sets beyond the first 32": 5})))
+    assert "5 values of events.jsonl not shown" in capped.title and "eval sets beyond the first 32" in capped.detail[0]
+
+
+def test_best_follows_the_metric_direction():
+    # For a metric where lower is better, a rise from the best is the regression.
+    rise = EvalTrend("all", best=0.10, best_step=1000, latest=0.40, latest_step=1100, evals_since_best=1, better=Better.LOWER)
+    fall = EvalTrend("all", best=0.10, best_step=1000, latest=0.05, latest_step=1100, evals_since_best=0, better=Better.LOWER)
+    [alert] = evaluate_alerts(AlertInputs(eval_trends=[rise]))
+    assert "rose to 0.400 from its best 0.100" in alert.title
+    assert keys(AlertInputs(eval_trends=[fall])) == []

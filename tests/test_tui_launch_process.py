@@ -23,12 +23,12 @@ from hrm_tui.runs.launcher import (
     LaunchOptions,
     LaunchPlan,
     plan_launch,
-    plan_resume,
     start,
     torchrun_prefix,
     trainer_argv,
 )
 from hrm_tui.runs.process_control import StopError, find_run_process, stop_run
+from hrm_tui.runs.resume import plan_resume
 from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.summary import process_matches, summarize_run
 
@@ -213,9 +213,13 @@ def test_resume_plan_reuses_the_run(tmp_path: Path):
     run.mkdir()
     options = LaunchOptions(nproc_per_node=2, omp_num_threads=2)
     (run / "launch.json").write_text(json.dumps({"pid": 1, "cwd": str(tmp_path), "options": options.to_json()}))
-    plan = plan_resume(run, ["+experiment=demo", "lr=1", "+checkpoint_path=somewhere", "+resume=PATH"])
-    assert plan.overrides == ["+experiment=demo", "lr=1", "+checkpoint_path=somewhere", "+resume=auto"]
+    resume = plan_resume(run, ["+experiment=demo", "lr=1", "+checkpoint_path=somewhere", "+resume=PATH"])
+    plan = resume.plan
+    # checkpoint_path is always the run being resumed, whatever the record says.
+    assert plan.overrides == ["+experiment=demo", "lr=1", f"++checkpoint_path={run}", "++resume=auto"]
     assert plan.options == options and plan.cwd == tmp_path and plan.env["OMP_NUM_THREADS"] == "2"
+    assert plan.env["PYTHONSAFEPATH"] == "1"  # torchrun's workers import nothing from the working directory
     # A run started by hand (no launch.json, no checkpoint_path override) resumes in its own directory.
-    bare = plan_resume(tmp_path / "other", ["lr=1"], cwd=tmp_path)
-    assert bare.overrides == ["lr=1", f"+checkpoint_path={tmp_path / 'other'}", "+resume=auto"]
+    bare = plan_resume(tmp_path / "other", ["lr=1"], cwd=tmp_path).plan
+    assert bare.overrides == ["lr=1", f"++checkpoint_path={tmp_path / 'other'}", "++resume=auto"]
+    assert bare.argv[:4] == [sys.executable, "-P", "-m", "hrm_core.pretrain"]

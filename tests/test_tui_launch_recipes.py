@@ -13,7 +13,8 @@ from textual.widgets import Select
 
 from hrm_tui.forms.config_tree import ConfigTree
 from hrm_tui.runs.discovery import same_run
-from hrm_tui.runs.launcher import LaunchOptions, plan_resume, run_recipe
+from hrm_tui.runs.launcher import LaunchOptions, run_recipe
+from hrm_tui.runs.resume import plan_resume
 from tests.tui_launch_helpers import (
     NOW,
     PROJECT,
@@ -88,8 +89,8 @@ async def test_config_dir_reaches_the_trainer_and_stays_for_resume_and_clone(tmp
     assert end["status"] == "finished", (run_dir / "stderr.log").read_text()[-2000:]
 
     # Resume keeps the folder and the options.
-    resume = plan_resume(run_dir, launch["overrides"])
-    assert resume.argv[1:5] == ["-m", "hrm_core.pretrain", "--config-dir", str(config_dir)]
+    resume = plan_resume(run_dir, launch["overrides"]).plan
+    assert resume.argv[1:6] == ["-P", "-m", "hrm_core.pretrain", "--config-dir", str(config_dir)]
     assert resume.env["OMP_NUM_THREADS"] == "1"
 
     # Clone, from an app opened without --config-dir: the form switches to the run's folder and options.
@@ -151,7 +152,7 @@ def test_a_run_started_by_hand_keeps_its_config_dir_from_the_recorded_command(tm
     recipe = run_recipe(run_dir, ["+experiment=mine"])
     assert recipe.config_dir == tmp_path / "my-configs" and recipe.options is None and "started by hand" in recipe.note
     (tmp_path / "my-configs").mkdir()
-    assert plan_resume(run_dir, ["+experiment=mine"]).argv[3:5] == ["--config-dir", str(tmp_path / "my-configs")]
+    assert plan_resume(run_dir, ["+experiment=mine"]).plan.argv[4:6] == ["--config-dir", str(tmp_path / "my-configs")]
     # A damaged launch.json is said so, not a crash.
     (run_dir / "launch.json").write_text(json.dumps({"options": {"nproc_per_node": "lots"}}))
     recipe = run_recipe(run_dir, ["+experiment=mine"])

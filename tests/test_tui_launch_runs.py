@@ -13,6 +13,7 @@ import pytest
 from textual.widgets import Input
 
 from hrm_tui.runs.process_control import find_run_process
+from hrm_core.rundir.lock import LockState, lock_state
 from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.summary import summarize_run
 from hrm_tui.runs.discovery import same_run
@@ -132,13 +133,19 @@ async def test_stop_from_the_runs_screen_gives_status_stopped_and_resume_continu
         assert any(e["type"] == "checkpoint" for e in events)  # a graceful stop saves its state
         stopped_at = events[-1]["step"]
 
-        # Resume: the same run continues from its checkpoint, in place.
+        # Resume: the same run continues from its checkpoint, in place, after a confirmation of what runs. The
+        # trainer writes run_end before it exits and lets go of the run directory: until then resume is refused.
+        await wait_for(pilot, lambda: lock_state(run_dir) is not LockState.HELD and find_run_process(run_dir) is None, 60,
+                       "the stopped trainer to exit")
         await pilot.press("r")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConfirmScreen", 30, "the resume confirmation")
+        assert "-P -m hrm_core.pretrain" in app.screen._message
+        await pilot.press("y")
         await wait_for(pilot, lambda: '"type":"resume"' in (run_dir / "events.jsonl").read_text(), 120, "the resume event")
         app.runs_screen.action_refresh()
         await wait_for(pilot, lambda: runs_screen_row(app, run_dir).status == RunStatus.RUNNING, 10, "a refresh")
         launch = json.loads((run_dir / "launch.json").read_text())
-        assert launch["resume"] is True and launch["overrides"][-1] == "+resume=auto"
+        assert launch["resume"] is True and launch["overrides"][-1] == "++resume=auto"
         await pilot.press("s", "y")
         await wait_for(pilot, stopped, 120, "the resumed run to stop")
         assert runs_screen_row(app, run_dir).status == RunStatus.STOPPED

@@ -45,7 +45,7 @@ async def test_follows_a_run_while_it_is_written(tmp_path):
         await wait_for(pilot, lambda: "step 400 / 400" in as_text(screen.query_one(ProgressPanel).render()), what="progress")
         curves = as_text(screen.query_one(CurvesPanel).render())
         assert "lm_loss" in curves and "└0" in curves and "400" in curves
-        assert [step for step, _ in screen.run.model.eval_exact["all"]] == [100, 200, 300, 400]
+        assert [step for step, _ in screen.run.model.eval_trend_points["all"]] == [100, 200, 300, 400]
 
 
 @pilot_test
@@ -65,7 +65,7 @@ async def test_partial_line_and_truncated_file_do_not_break_it(tmp_path):
         await wait_for(pilot, lambda: model.latest_train_step == 40, what="the restarted log")
         await pilot.pause(0.2)
         assert "step 40 / 40" in as_text(app.monitor.query_one(ProgressPanel).render())
-        assert [step for step, _ in model.eval_exact["all"]] == [20, 40]
+        assert [step for step, _ in model.eval_trend_points["all"]] == [20, 40]
 
 
 @pilot_test
@@ -155,7 +155,7 @@ async def test_alert_banner_for_a_failed_run(tmp_path):
 
 
 @pilot_test
-async def test_alert_banner_for_nonfinite_loss_and_stopped_heartbeat(tmp_path):
+async def test_alert_banner_for_nonfinite_loss_and_a_stalled_run(tmp_path):
     run = SyntheticRun(total_steps=100, eval_interval=50, end_status=None)
     write_run(tmp_path, run)
     # The run's process is this test's process (alive), recorded as the launcher records it.
@@ -171,9 +171,10 @@ async def test_alert_banner_for_nonfinite_loss_and_stopped_heartbeat(tmp_path):
         await pilot.pause(0.2)
         assert banner.alerts == []
 
-        now[0] += 3600  # an hour without a single event from a live process
+        now[0] += 3600  # an hour without a single event (and so without progress) from a live process
         await wait_for(pilot, lambda: [a.key for a in banner.alerts] == ["stalled"], what="stalled")
-        assert "Heartbeat stopped: no event for 1h 00m" in as_text(banner.render())
+        assert "Run stalled: no progress for 1h 00m" in as_text(banner.render())
+        assert screen.status == "stalled" and "stalled" in as_text(screen.query_one(ProgressPanel).render())
 
         with EventWriter(tmp_path) as writer:
             writer.write(Train(step=101, epoch=1.01, time=now[0], metrics={"lm_loss": float("inf"), "accuracy": 0.5}))

@@ -6,7 +6,8 @@ import json
 
 import numpy as np
 
-from hrm_core.rundir.events import Train
+from hrm_core.rundir.events import Samples, Train
+from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.writer import EventWriter
 from hrm_tui.monitoring.event_loader import EventLoader, read_samples_event
 from hrm_tui.monitoring.halting_history import HaltingHistory
@@ -71,9 +72,9 @@ def test_large_log_overview_then_exact(tmp_path):
     loader.open(on_stage=stages.append)
     assert stages == ["sampled", "overview"] and model.loaded == "overview"
     assert model.latest_train_step == 20_000
-    assert [step for step, _ in model.eval_exact["all"]] == list(range(2000, 20_001, 2000))  # every eval, exactly
+    assert [step for step, _ in model.eval_trend_points["all"]] == list(range(2000, 20_001, 2000))  # every eval, exactly
     assert [r.step for r in model.sample_refs] == list(range(2000, 20_001, 2000))
-    assert model.lifecycle.ended["status"] == "finished"
+    assert model.lifecycle.ended.status is RunStatus.FINISHED
     sampled = model.history("train", "", "lm_loss").buckets.count.sum()
     assert sampled < 20_000
 
@@ -85,7 +86,8 @@ def test_large_log_overview_then_exact(tmp_path):
     assert history.extremes.min_value == min(e["metrics"]["lm_loss"] for e in _train_events(tmp_path))
 
     event = read_samples_event(tmp_path, model.sample_refs[0])
-    assert event["type"] == "samples" and event["step"] == 2000
+    assert isinstance(event, Samples) and event.step == 2000
+    assert model.skipped == {}  # every line of the log is a valid event
 
 
 def test_small_log_is_read_whole_and_followed(tmp_path):

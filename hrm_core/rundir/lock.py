@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from hrm_core.formatting import format_local_time
 from hrm_core.rundir.errors import RunDirError, write_error
 from hrm_core.rundir.files import LOCK_FILE
 from hrm_core.rundir.reader import read_record
@@ -77,7 +78,7 @@ def describe_owner(owner: OwnerRecord | None) -> str:
     parts = [f"pid {owner.pid}" if owner.pid is not None else "pid unknown",
              f"on {owner.host}" if owner.host else "on an unknown host"]
     if owner.start_time is not None:
-        parts.append("since " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(owner.start_time)))
+        parts.append("since " + format_local_time(owner.start_time, "%Y-%m-%d %H:%M:%S"))
     return " ".join(parts)
 
 

@@ -30,6 +30,11 @@ class MetricSpec:
     quality: bool  # a model-quality number: non-finite means the run diverged (not throughput, not a count)
     plotted: bool = True  # drawn as a curve by the monitor
     top_level: bool = False  # a field of the train event itself, not of its `metrics`
+    title: str | None = None  # a plot's title, when the name alone says too little (default: the name)
+
+    @property
+    def plot_title(self) -> str:
+        return self.title or self.name
 
     def format_value(self, value: float | None) -> str:
         """The value for a console line; "-" when absent (e.g. no sequence halted in the window)."""
@@ -43,16 +48,17 @@ METRICS: dict[str, MetricSpec] = {spec.name: spec for spec in (
     MetricSpec("accuracy", "acc", Better.HIGHER, ".3f", quality=True),
     MetricSpec("exact_accuracy", "exact", Better.HIGHER, ".3f", quality=True),
     MetricSpec("q_halt_accuracy", "q_halt_acc", Better.HIGHER, ".3f", quality=True),
-    MetricSpec("steps", "steps", Better.NEITHER, ".2f", quality=True),  # mean ACT steps taken
+    MetricSpec("steps", "steps", Better.NEITHER, ".2f", quality=True, title="ACT steps (mean)"),  # mean ACT steps taken
     MetricSpec("count", "count", Better.NEITHER, ".0f", quality=False, plotted=False),  # sequences counted
     MetricSpec("lr", "lr", Better.NEITHER, ".2e", quality=False, top_level=True),
-    MetricSpec("examples_per_s", "ex/s", Better.HIGHER, ".0f", quality=False, top_level=True),
-    MetricSpec("tokens_per_s", "tok/s", Better.HIGHER, ".0f", quality=False, top_level=True),
+    MetricSpec("examples_per_s", "ex/s", Better.HIGHER, ".0f", quality=False, top_level=True, title="examples/s"),
+    MetricSpec("tokens_per_s", "tok/s", Better.HIGHER, ".0f", quality=False, top_level=True, title="tokens/s"),
 )}
 
 # The train event's top-level numbers that are curves too (besides everything in its `metrics`).
 TRAIN_TOP_LEVEL = tuple(name for name, spec in METRICS.items() if spec.top_level)
 NOT_PLOTTED = frozenset(name for name, spec in METRICS.items() if not spec.plotted)
+PLOTTED = tuple(name for name, spec in METRICS.items() if spec.plotted)  # the curves a monitor offers, in order
 
 # What each readout shows, in order.
 STEP_LINE_METRICS = ("lm_loss", "q_halt_loss", "accuracy", "exact_accuracy")  # the trainer's step line

@@ -22,6 +22,7 @@ as a fresh one. Nothing here raises for anything a run directory holds.
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import time
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import psutil
 
-from hrm_core.formatting import format_duration
+from hrm_core.formatting import format_duration, format_local_time
 from hrm_core.rundir.checkpoints import list_checkpoints
 from hrm_core.rundir.events import (
     START_TYPES,
@@ -159,7 +160,7 @@ def summarize_run(
             return summary
         summary.status = end.status
         if end.status is RunStatus.FAILED:
-            summary.detail = safe_text(_last_line(end.error or ""))
+            summary.detail = _last_line(end.error or "")
         return summary
 
     alive = _trainer_alive(run_dir, lock, launch, start)
@@ -174,7 +175,7 @@ def summarize_run(
     elif start is None and launch is not None:
         # The process exited before the trainer logged its start: a config or import error. Its stderr says why.
         summary.status = RunStatus.FAILED
-        summary.detail = safe_text(_last_line(read_text_tail(run_dir / STDERR_FILE))) or "exited before training started"
+        summary.detail = _last_line(read_text_tail(run_dir / STDERR_FILE)) or "exited before training started"
     else:
         summary.status = RunStatus.LOST
         summary.detail = summary.detail or "the process is gone and the run never logged its end"
@@ -188,7 +189,7 @@ def _check_progress(summary: RunSummary, now: float) -> None:
     if reference is None or summary.stall_after_s is None or now - reference <= summary.stall_after_s:
         return
     summary.status = RunStatus.STALLED
-    since = time.strftime("%H:%M:%S", time.localtime(reference))
+    since = format_local_time(reference, "%H:%M:%S")
     where = f" in {summary.phase}" if summary.phase is not None else ""
     at = f" at step {summary.step}" if summary.step is not None else ""
     summary.detail = (f"no progress for {format_duration(now - reference)} (since {since}{where}{at}; "
@@ -247,6 +248,8 @@ def process_matches(pid: int, create_time: float | None, cmdline: list[str] | No
     Pids are reused, so a bare `pid_exists` could point at an unrelated process after the run died.
     A zombie (exited, not yet reaped by its parent) counts as gone.
     """
+    if create_time is not None and not math.isfinite(create_time):
+        return False  # a record's "nan" start time matches nothing (it would compare as "not different")
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
@@ -274,7 +277,7 @@ def holds_run(run_dir: str | os.PathLike[str]) -> str | None:
     head = read_head_and_tail(run_dir, tail_bytes=0).head
     start = next((e for e in head if isinstance(e, START_TYPES)), None)
     if start is not None:
-        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(start.time)) if start.time else "at an unknown time"
+        started = format_local_time(start.time) if start.time else "at an unknown time"
         return f"its events.jsonl records a run started {started}"
     if head:
         return "its events.jsonl records events of a run"
@@ -301,5 +304,7 @@ def display_name(run_dir: Path, root: str | os.PathLike[str] | None) -> str:
 
 
 def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    """The last non-blank line of a text from a file, sanitised first (so a planted CR or another separator
+    does not choose which line is last)."""
+    lines = [line.strip() for line in safe_text(text, multiline=True).split("\n") if line.strip()]
     return lines[-1] if lines else ""

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import psutil
 
+from hrm_core.rundir.files import EVENTS_FILE
 from hrm_core.rundir.writer import EventWriter
 from hrm_tui.bench.synthetic_run import SyntheticRun, write_run
 
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
             run_dir = Path(root) / f"open_{size}"
             started = time.perf_counter()
             count = generate_finished_run(run_dir, size)
-            megabytes = (run_dir / "events.jsonl").stat().st_size / 1024**2
+            megabytes = (run_dir / EVENTS_FILE).stat().st_size / 1024**2
             print(f"\nopen a finished run: {count:,} events, {megabytes:.0f} MB (generated in {time.perf_counter() - started:.0f}s)")
             result = measure_open(run_dir, options.timeout)
             mount, start, cpu = result["since_mount_s"], result["since_process_start_s"], result["cpu_since_process_start_s"]

@@ -46,7 +46,7 @@ class SyntheticRun:
     seconds_per_step: float = 0.1
     host: str = "synthetic-host"
     pid: int | None = None
-    end_status: str | None = "finished"  # finished, stopped or failed; None: the run is still going (no run_end)
+    end_status: str | None = RunStatus.FINISHED.value  # finished, stopped or failed; None: still going (no run_end)
 
     def __post_init__(self) -> None:
         if self.kind not in PUZZLES:

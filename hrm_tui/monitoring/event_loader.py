@@ -18,10 +18,19 @@ appended since the last call (hrm_core.rundir.reader.EventFollower), and starts 
 truncated or replaced.
 
 Every line is decoded and checked by hrm_core.rundir.events.decode_line: a line that is not a valid event
-is skipped and counted in `skipped` (reason -> lines), and the next one is read. Valid events reach the
-model as their JSON objects (`Event.to_dict()`), so every value in them has the type the schema says.
+is skipped and counted by reason, and the next one is read; nothing in the file can make the loader raise
+or stop following. Valid events reach the model typed (the payload classes of hrm_core.rundir.events).
+The count of skipped lines (`skipped`, mirrored into `model.skipped` for the monitor to show) is exact for
+a small log and for the part of a large one read line by line (head, tail, everything followed); for the
+middle of a large log it counts what the sampled and overview stages looked at until the exact pass, which
+checks every line of it, replaces that part of the count with its own.
 
 Everything here blocks on file reads: call it from a background worker, never from the UI thread.
+
+One limit of the memory maps the first two stages read through: a file truncated while one of its windows
+is mapped (tens of milliseconds, only while a large log is opened) makes touching the lost pages a SIGBUS,
+which no Python code can catch. A log that shrinks otherwise (truncated, replaced) is handled: the
+follower notices and the loader starts over.
 """
 
 from __future__ import annotations
@@ -33,17 +42,13 @@ import re
 from collections import Counter, deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from hrm_core.rundir.events import EVENT_TYPES, Event, Heartbeat, Rejected, Samples, Train, decode_line
 from hrm_core.rundir.files import EVENTS_FILE
-from hrm_core.rundir.metrics import NOT_PLOTTED, TRAIN_TOP_LEVEL
 from hrm_core.rundir.reader import EventFollower, LoggedEvent
-from hrm_core.rundir.tail import open_regular
+from hrm_core.rundir.tail import MAX_LINE_BYTES, open_regular
 from hrm_tui.monitoring.metrics_store import DEFAULT_BUCKETS, BucketedHistory, MinMaxTracker
-from hrm_tui.monitoring.run_model import MISSING, RunModel, SampleRef, TrainBatch
+from hrm_tui.monitoring.run_model import MISSING, TRAIN, RunModel, SampleRef, TrainBatch, TrainColumns
 
 # Events that are neither `train` nor `heartbeat`: few per run, but each one matters (an eval, a checkpoint).
 _RARE_NAMES = "|".join(re.escape(name) for name in EVENT_TYPES if name not in (Train.TYPE, Heartbeat.TYPE))
@@ -67,50 +72,19 @@ def _decode(line: bytes, skipped: Counter[str]) -> Event | None:
     return decoded
 
 
-def _or_missing(value: float | None) -> float:
-    return MISSING if value is None else value
-
-
-class TrainColumns:
-    """Builds a TrainBatch from checked train events quickly: one lookup per metric, one numpy conversion."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-
-    def batch(self, events: list[Train]) -> TrainBatch:
-        if not events:
-            return TrainBatch(np.zeros(0, dtype=np.int64), {})
-        self._learn_names(events[0])
-        self._learn_names(events[-1])
-        metric_names = [n for n in self.names if n not in TRAIN_TOP_LEVEL]
-        top_names = [n for n in self.names if n in TRAIN_TOP_LEVEL]
-        rows = [(e.step, *[e.metrics.get(n, MISSING) for n in metric_names], *[_or_missing(getattr(e, n)) for n in top_names])
-                for e in events]
-        table = np.array(rows, dtype=np.float64)  # every value is a number: the decoder checked them
-        names = metric_names + top_names
-        newest = max(events, key=lambda e: e.step)
-        columns = {n: table[:, i + 1] for i, n in enumerate(names)}
-        return TrainBatch(table[:, 0].astype(np.int64), columns, newest.to_dict(), max(e.time for e in events))
-
-    def _learn_names(self, event: Train) -> None:
-        present = [*event.metrics, *(n for n in TRAIN_TOP_LEVEL if getattr(event, n) is not None)]
-        for name in present:
-            if name not in self.names and name not in NOT_PLOTTED:
-                self.names.append(name)
-
-
 class ExactPass:
-    """Stage 3: re-reads [0, end) and rebuilds every train curve's whole-run summary exactly."""
+    """Stage 3: re-reads [0, end), rebuilds every train curve's whole-run summary exactly, and checks every
+    other line of that range too, so that `skipped` is the exact count of invalid lines in it."""
 
-    def __init__(self, path: Path, end: int, buckets: int, skipped: Counter[str]):
+    def __init__(self, path: Path, end: int, buckets: int):
         self.path = path
-        self.skipped = skipped
+        self.skipped: Counter[str] = Counter()
         self.position = 0
         self.end = end
         self.buckets: dict[str, BucketedHistory] = {}
         self.extremes: dict[str, MinMaxTracker] = {}
         self._bucket_count = buckets
-        self._columns = TrainColumns()
+        self._columns = TrainColumns()  # its own names: what it learns is swapped in whole when it is done
 
     @property
     def done(self) -> bool:
@@ -124,23 +98,19 @@ class ExactPass:
             into_extremes.setdefault(metric, MinMaxTracker()).add(steps, values)
 
     def step(self, max_bytes: int) -> None:
-        """Parses the next slice of at most `max_bytes` (ending on a line boundary)."""
-        try:
-            with open_regular(self.path) as f:
-                f.seek(self.position)
-                data = f.read(min(max_bytes, self.end - self.position))
-        except OSError:  # gone or replaced: the follower notices and starts over
+        """Parses the next slice of at most `max_bytes` (ending on a line boundary; one longer line is read
+        whole, up to MAX_LINE_BYTES, so a long samples line does not end the pass early)."""
+        read = _read_lines_from(self.path, self.position, self.end, max_bytes)
+        if read is None:  # gone or replaced: the follower notices and starts over
             self.position = self.end
             return
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            self.position = self.end  # a line longer than a slice: cannot be a train line worth reading
+        data, consumed = read
+        self.position += consumed
+        if not data:  # one line longer than MAX_LINE_BYTES, or one cut by the range's end
+            self.skipped["line too long"] += 1
             return
-        self.position += cut + 1
         events = []
-        for line in data[: cut + 1].split(b"\n"):
-            if _TRAIN_MARK not in line:  # cheap pre-filter: heartbeats and the like
-                continue
+        for line in data.split(b"\n")[:-1]:
             event = _decode(line, self.skipped)
             if isinstance(event, Train):
                 events.append(event)
@@ -168,9 +138,11 @@ class EventLoader:
         self.tail_bytes = tail_bytes
         self.scan_window_bytes = scan_window_bytes  # bytes mapped at once by the rare-event scan
         self.buckets = buckets
-        self.skipped: Counter[str] = Counter()  # lines that are not valid events, by reason
+        # Lines that are not valid events, by reason: in the part a large log's exact pass re-reads
+        # (provisional until it is done), and in the rest (the newest part and everything followed).
+        self._skipped_early: Counter[str] = Counter()
+        self._skipped_late: Counter[str] = Counter()
         self.follower = EventFollower(self.path)
-        self._columns = TrainColumns()
         self._exact: ExactPass | None = None
         # While the exact pass runs, train points after its range are also kept here, exactly, to be merged in.
         self._after_exact: dict[str, BucketedHistory] = {}
@@ -179,6 +151,11 @@ class EventLoader:
     @property
     def refining(self) -> bool:
         return self._exact is not None
+
+    @property
+    def skipped(self) -> Counter[str]:
+        """Lines of the log that are not valid events, by reason (see the module docstring)."""
+        return self._skipped_early + self._skipped_late
 
     # -- stage 1 and 2 -------------------------------------------------------------------------------------
 
@@ -193,12 +170,12 @@ class EventLoader:
             notify("exact")
             return
 
-        head_end = self._apply_range(0, min(_HEAD_BYTES, end))
+        head_end = self._apply_range(0, min(_HEAD_BYTES, end), self._skipped_early)
         tail_start = max(head_end, _line_start_before(self.path, end - self.tail_bytes))
-        self._exact = ExactPass(self.path, tail_start, self.buckets, Counter())
+        self._exact = ExactPass(self.path, tail_start, self.buckets)
         self._after_exact, self._after_exact_extremes = {}, {}
         self._sample_train_lines(head_end, tail_start)
-        self._apply_range(tail_start, end)
+        self._apply_range(tail_start, end, self._skipped_late)
         self.follower = EventFollower(self.path, start_offset=end)
         self._set_loaded("sampled")
         notify("sampled")
@@ -207,7 +184,7 @@ class EventLoader:
         self._set_loaded("overview")
         notify("overview")
 
-    def _apply_range(self, start: int, end: int) -> int:
+    def _apply_range(self, start: int, end: int, skipped: Counter[str]) -> int:
         """Parses every complete line in [start, end); returns the offset after the last one."""
         try:
             with open_regular(self.path) as f:
@@ -220,7 +197,7 @@ class EventLoader:
             return start
         logged, position = [], start
         for line in data[: cut + 1].split(b"\n")[:-1]:
-            event = _decode(line, self.skipped)
+            event = _decode(line, skipped)
             if event is not None:
                 logged.append(LoggedEvent(position, len(line) + 1, event))
             position += len(line) + 1
@@ -239,39 +216,56 @@ class EventLoader:
             return
         positions = deque(start + (end - start) * k // self.overview_samples for k in range(self.overview_samples))
         events = []
-        with open_regular(self.path) as f:
-            window_start = start - start % mmap.ALLOCATIONGRANULARITY
-            while window_start < end and positions:
-                window_end = min(window_start + _SAMPLE_WINDOW, end)
-                length = min(window_end + _MAX_SAMPLED_LINE, end) - window_start
-                with mmap.mmap(f.fileno(), length, offset=window_start, access=mmap.ACCESS_READ) as view:
-                    if hasattr(mmap, "MADV_RANDOM"):
-                        view.madvise(mmap.MADV_RANDOM)
-                    while positions and positions[0] < window_end:
-                        line = _line_after(view, positions.popleft() - window_start)
-                        if line is not None and _TRAIN_MARK in line:
-                            event = _decode(line, self.skipped)
-                            if isinstance(event, Train):
-                                events.append(event)
-                window_start = window_end
-        self.model.apply_train_batch(self._columns.batch(events))
+        try:
+            with open_regular(self.path) as f:
+                window_start = start - start % mmap.ALLOCATIONGRANULARITY
+                while window_start < end and positions:
+                    window_end = min(window_start + _SAMPLE_WINDOW, end)
+                    length = min(window_end + _MAX_SAMPLED_LINE, end) - window_start
+                    with mmap.mmap(f.fileno(), length, offset=window_start, access=mmap.ACCESS_READ) as view:
+                        if hasattr(mmap, "MADV_RANDOM"):
+                            view.madvise(mmap.MADV_RANDOM)
+                        while positions and positions[0] < window_end:
+                            line = _line_after(view, positions.popleft() - window_start)
+                            if line is not None and _TRAIN_MARK in line:
+                                event = _decode(line, self._skipped_early)
+                                if isinstance(event, Train):
+                                    events.append(event)
+                    window_start = window_end
+        except (OSError, ValueError):  # gone, or shorter than it was a moment ago: the follower starts over
+            pass
+        self.model.apply_train_events(events)
 
     def _scan_rare_events(self, start: int, end: int) -> None:
         """Applies every rare event in [start, end): a C regex over the file, mapped a window at a time."""
-        with open_regular(self.path) as f:
-            window_start = start - start % mmap.ALLOCATIONGRANULARITY
-            scan_from = start  # the first byte not scanned yet (always a line start)
-            while scan_from < end:
-                window_end = min(window_start + self.scan_window_bytes, end)
-                with mmap.mmap(f.fileno(), window_end - window_start, offset=window_start, access=mmap.ACCESS_READ) as view:
-                    # Only whole lines: scan up to the window's last newline; the rest goes with the next window.
-                    last_newline = view.rfind(b"\n", scan_from - window_start)
-                    if last_newline < 0:  # a line longer than a window: cannot be a rare event worth a scan
-                        scan_from = window_end
-                    else:
-                        self._apply_rare_in(view, scan_from - window_start, last_newline + 1, window_start)
-                        scan_from = window_start + last_newline + 1
-                window_start = scan_from - scan_from % mmap.ALLOCATIONGRANULARITY
+        try:
+            with open_regular(self.path) as f:
+                window_start = start - start % mmap.ALLOCATIONGRANULARITY
+                scan_from = start  # the first byte not scanned yet (always a line start)
+                while scan_from < end:
+                    window_end = min(window_start + self.scan_window_bytes, end)
+                    with mmap.mmap(f.fileno(), window_end - window_start, offset=window_start, access=mmap.ACCESS_READ) as view:
+                        # Only whole lines: scan up to the window's last newline; the rest goes with the next window.
+                        last_newline = view.rfind(b"\n", scan_from - window_start)
+                        if last_newline < 0:  # one line longer than a window (a large samples event)
+                            scan_from = self._scan_long_line(scan_from, end)
+                        else:
+                            self._apply_rare_in(view, scan_from - window_start, last_newline + 1, window_start)
+                            scan_from = window_start + last_newline + 1
+                    window_start = scan_from - scan_from % mmap.ALLOCATIONGRANULARITY
+        except (OSError, ValueError):  # gone, or shorter than it was a moment ago: the follower starts over
+            pass
+
+    def _scan_long_line(self, start: int, end: int) -> int:
+        """Scans the one line at `start` that is longer than a window (read whole, up to MAX_LINE_BYTES);
+        returns the offset after it."""
+        read = _read_lines_from(self.path, start, end, _CHUNK)
+        if read is None:
+            return end
+        data, consumed = read
+        if data:
+            self._apply_rare_in(data, 0, len(data), start)
+        return start + consumed
 
     def _apply_rare_in(self, data: bytes | mmap.mmap, begin: int, limit: int, base: int) -> None:
         """Applies the rare events of the complete lines in data[begin:limit]; `base` is data's file offset."""
@@ -286,20 +280,22 @@ class EventLoader:
             if match.group(1) == _SAMPLES:
                 self._index_samples_line(line, base + line_start)
                 continue
-            event = _decode(line, self.skipped)
+            event = _decode(line, self._skipped_early)
             if event is not None and not isinstance(event, Train):
-                self.model.apply(event.to_dict(), base + line_start, len(line) + 1)
+                self.model.apply(event, base + line_start, len(line) + 1)
 
     def _index_samples_line(self, line: bytes, offset: int) -> None:
-        """Records where a samples event is without parsing its (possibly large) body."""
+        """Records where a samples event is without parsing its (possibly large) body. The line is checked
+        when it is read (read_samples_event: an invalid one is then dropped from the index) and by the exact
+        pass, which counts it if it is not valid."""
         step, set_match = _STEP_FIELD.search(line), _SET_FIELD.search(line)
-        try:  # the line is checked when it is read (read_samples_event); here only what the index needs
+        try:
             step_value = int(step.group(1)) if step else -1
             set_name = json.loads(b'"' + set_match.group(1) + b'"') if set_match else "all"
         except ValueError:  # a step of thousands of digits, an invalid escape: not a usable samples line
-            self.skipped["samples: unreadable step or set"] += 1
             return
-        self.model.index_sample_ref(SampleRef(offset, len(line) + 1, step_value, set_name))
+        if isinstance(set_name, str):
+            self.model.index_sample_ref(SampleRef(offset, len(line) + 1, step_value, set_name))
 
     # -- stage 3 -----------------------------------------------------------------------------------------
 
@@ -317,10 +313,11 @@ class EventLoader:
                 if metric in self._after_exact:
                     buckets.merge(self._after_exact[metric])
                     extremes.merge(self._after_exact_extremes[metric])
-                self.model.store.history(("train", "", metric)).replace_whole_run(buckets, extremes)
+                self.model.store.history((TRAIN, "", metric)).replace_whole_run(buckets, extremes)
+            self._skipped_early = exact.skipped  # the exact count of the range it re-read
+            self.model.set_skipped(self.skipped)
             self.model.loaded = "exact"
             self.model.version += 1
-        self.skipped.update(exact.skipped)
         self._exact = None
         self._after_exact, self._after_exact_extremes = {}, {}
         return True
@@ -332,11 +329,14 @@ class EventLoader:
         batch = self.follower.poll()
         if batch.restarted:
             self.model.reset()
-            self.skipped.clear()
+            self._skipped_early.clear()
+            self._skipped_late.clear()
             self._exact = None
             self.open()
             return True
-        self.skipped.update(batch.skipped)
+        if batch.skipped:
+            self._skipped_late.update(batch.skipped)
+            self.model.set_skipped(self.skipped)
         if not batch.events:
             return bool(batch.skipped)
         self._apply_events(batch.events)
@@ -348,28 +348,66 @@ class EventLoader:
             if isinstance(item.event, Train):
                 train.append(item.event)
             else:
-                self.model.apply(item.event.to_dict(), item.offset, item.length)
-        batch = self._columns.batch(train)
-        self.model.apply_train_batch(batch)
+                self.model.apply(item.event, item.offset, item.length)
+        batch = self.model.apply_train_events(train)
         if self._exact is not None and len(batch):
             self._exact.add(batch, self._after_exact, self._after_exact_extremes)
 
     def _set_loaded(self, stage: str) -> None:
         with self.model.lock:
+            self.model.skipped = self.skipped
             self.model.loaded = stage
             self.model.version += 1
 
 
-def read_samples_event(run_dir: str | os.PathLike[str], ref: SampleRef) -> dict[str, Any] | None:
-    """Reads one indexed samples event (blocking: call from a worker); None when it is not a valid one."""
+def read_samples_event(run_dir: str | os.PathLike[str], ref: SampleRef) -> Samples | Rejected:
+    """Reads one indexed samples event (blocking: call from a worker); a Rejected when the line at `ref` is
+    not a valid samples event (any more: the file may have been replaced)."""
     try:
         with open_regular(Path(run_dir) / EVENTS_FILE) as f:
             f.seek(ref.offset)
-            line = f.read(ref.length) if ref.length else f.readline()
+            line = f.read(min(ref.length, MAX_LINE_BYTES + 1)) if ref.length else f.readline(MAX_LINE_BYTES + 1)
+    except OSError as e:
+        return Rejected(f"unreadable: {e.strerror or type(e).__name__}")
+    event = decode_line(line.rstrip(b"\n"))
+    if isinstance(event, Samples):
+        return event
+    return event if isinstance(event, Rejected) else Rejected("not a samples event")
+
+
+def _read_lines_from(path: Path, position: int, end: int, max_bytes: int) -> tuple[bytes, int] | None:
+    """(data, consumed): the complete lines of [position, end) from `position`, at most `max_bytes` of them,
+    or the one line that starts there when it is longer. A line longer than MAX_LINE_BYTES (or one that
+    runs past `end`) comes back as (b"", its length): skipped, not held in memory. None when unreadable."""
+    try:
+        with open_regular(path) as f:
+            f.seek(position)
+            data = f.read(min(max_bytes, end - position))
+            if not data:
+                return None  # shorter than it was: replaced or truncated
+            cut = data.rfind(b"\n")
+            if cut >= 0:
+                return data[: cut + 1], cut + 1
+            pieces, size = [data], len(data)
+            while size < end - position:
+                more = f.read(min(max(max_bytes, 1 << 20), end - position - size))
+                if not more:
+                    break
+                newline = more.find(b"\n")
+                if newline >= 0:
+                    size += newline + 1
+                    if size > MAX_LINE_BYTES:
+                        return b"", size
+                    pieces.append(more[: newline + 1])
+                    return b"".join(pieces), size
+                size += len(more)
+                if size > MAX_LINE_BYTES:
+                    pieces = []  # too long to be an event: read on to its end without keeping it
+                else:
+                    pieces.append(more)
+            return b"", max(size, 1)  # no newline before `end`
     except OSError:
         return None
-    event = decode_line(line.rstrip(b"\n"))
-    return event.to_dict() if isinstance(event, Samples) else None
 
 
 def _line_after(view: mmap.mmap, position: int) -> bytes | None:

@@ -119,8 +119,10 @@ def _column_ranges_to_mask(col_lo: np.ndarray, col_hi: np.ndarray, rows: int) ->
 
 
 def _value_to_row(values: np.ndarray, y_min: float, y_max: float, rows: int) -> np.ndarray:
-    span = y_max - y_min
-    return (y_max - values) / span * (rows - 1)
+    """Pixel row of each value (0 = y_max at the top). Computed on halves, so that a range as wide as the
+    floats themselves (-1e308 to 1e308, which a log may hold) does not overflow to inf and NaN rows."""
+    span = y_max / 2 - y_min / 2
+    return np.clip((y_max / 2 - values / 2) / span * (rows - 1), 0, rows - 1)
 
 
 def y_range(series: Sequence[PlotSeries], log_y: bool) -> tuple[float, float] | None:

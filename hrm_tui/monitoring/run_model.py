@@ -1,27 +1,36 @@
 """Everything the monitor knows about one run, built from its events and safe to read while it is updated.
 
-`EventLoader` (a background worker) feeds events in; the widgets (the UI thread) read under `lock` and draw.
-`version` grows with every change, so a widget redraws only when there is something new.
+`EventLoader` (a background worker) feeds in events that the contract's decoder has already checked
+(hrm_core.rundir.events: every field has the type its payload class says); the widgets (the UI thread) read
+under `lock` and draw. `version` grows with every change, so a widget redraws only when there is something
+new.
 
 Events may arrive out of file order (the loader shows a large file's newest part first and scans the rest
 afterwards), so "latest" always means the largest step, or for lifecycle events the largest file offset,
-never "the last one applied". All state is bounded: curves and halting histograms are bucketed, lists
-(samples index, non-finite reports, evals) are capped.
+never "the last one applied".
+
+All state is bounded, whatever the file holds: curves and halting histograms are bucketed; lists (samples
+index, non-finite reports, evals) are capped; and what a hostile or broken log could inflate without limit
+(metric names, eval sets, the length of a halting histogram) is capped too. What a cap leaves out is counted
+in `not_shown`, next to the lines the loader skipped (`skipped`), and the monitor shows both.
+
+Strings in the events (set names, metric names, paths, error texts) are kept as they are in the file: the
+widgets pass everything they draw through `hrm_core.rundir.sanitize.safe_text`.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from hrm_core.rundir import events as ev
-from hrm_core.rundir.metrics import NOT_PLOTTED, TRAIN_TOP_LEVEL, is_quality_metric
+from hrm_core.rundir.metrics import NOT_PLOTTED, TRAIN_TOP_LEVEL, Better, is_quality_metric, metric_spec
 from hrm_tui.monitoring.alerts import EvalTrend
 from hrm_tui.monitoring.halting_history import HaltingHistory
 from hrm_tui.monitoring.metrics_store import MetricHistory, MetricsStore
@@ -36,7 +45,14 @@ LOAD_STAGES = ("nothing", "sampled", "overview", "exact")
 
 MAX_SAMPLE_REFS = 4096  # evals whose samples can be paged back to (a few dozen bytes each)
 MAX_EVALS_REMEMBERED = 64  # per set, for "evals since the best"
+# Caps on what a log could otherwise grow without bound (each curve costs ~300 KB, a histogram row 8 bytes).
+MAX_METRICS = 64  # metric names per curve group (train, or one eval set); a run logs about ten
+MAX_EVAL_SETS = 32  # eval sets with curves and halting histograms; a run has one to a few
+MAX_HALTING_STEPS = 1024  # a halting histogram's length is halt_max_steps: 16 in the papers' configs
+MAX_NONFINITE_NAMES = 3  # metric names quoted in one non-finite report
 
+# The eval metric whose best value the alerts and "evals since the best" follow.
+TREND_METRIC = "exact_accuracy"
 
 # Marks a metric absent from an event inside a TrainBatch column (NaN means the trainer logged "nan").
 MISSING = float(np.finfo(np.float64).min)
@@ -48,11 +64,54 @@ class TrainBatch:
 
     steps: np.ndarray
     columns: dict[str, np.ndarray]
-    newest: dict[str, Any] | None = None  # the event with the largest step, kept whole for the progress panel
+    newest: ev.Train | None = None  # the event with the largest step, kept whole for the progress panel
     newest_time: float | None = None  # the largest `time`
 
     def __len__(self) -> int:
         return int(self.steps.size)
+
+
+class TrainColumns:
+    """Builds a TrainBatch from checked train events quickly: one lookup per metric, one numpy conversion.
+
+    The metric names are learnt from the first and the last event of each batch (a run logs the same keys at
+    every step), at most MAX_METRICS of them; an event naming more is reported to `on_not_shown`.
+    """
+
+    def __init__(self, on_not_shown: Callable[[str], None] | None = None) -> None:
+        self.names: list[str] = []
+        self._known: set[str] = set(NOT_PLOTTED)
+        self._on_not_shown = on_not_shown or (lambda what: None)
+
+    def batch(self, events: list[ev.Train]) -> TrainBatch:
+        if not events:
+            return TrainBatch(np.zeros(0, dtype=np.int64), {})
+        self._learn_names(events[0])
+        self._learn_names(events[-1])
+        metric_names = [n for n in self.names if n not in TRAIN_TOP_LEVEL]
+        top_names = [n for n in self.names if n in TRAIN_TOP_LEVEL]
+        rows = [(e.step, *[e.metrics.get(n, MISSING) for n in metric_names], *[_or_missing(getattr(e, n)) for n in top_names])
+                for e in events]
+        table = np.array(rows, dtype=np.float64)  # every value is a number: the decoder checked them
+        names = metric_names + top_names
+        newest = max(events, key=lambda e: e.step)
+        columns = {n: table[:, i + 1] for i, n in enumerate(names)}
+        return TrainBatch(table[:, 0].astype(np.int64), columns, newest, max(e.time for e in events))
+
+    def _learn_names(self, event: ev.Train) -> None:
+        new = [n for n in event.metrics if n not in self._known]
+        new += [n for n in TRAIN_TOP_LEVEL if n not in self._known and getattr(event, n) is not None]
+        if not new:
+            return
+        room = MAX_METRICS - len(self.names)
+        self.names += new[:room]
+        self._known.update(new[:room])
+        if len(new) > room:
+            self._on_not_shown(f"train metrics beyond the first {MAX_METRICS}")
+
+
+def _or_missing(value: float | None) -> float:
+    return MISSING if value is None else value
 
 
 @dataclass(frozen=True)
@@ -69,13 +128,13 @@ class SampleRef:
 class Lifecycle:
     """The newest run_start/resume and run_end, by file offset."""
 
-    start: dict[str, Any] | None = None
+    start: ev.RunStart | ev.Resume | None = None
     start_offset: int = -1
-    end: dict[str, Any] | None = None
+    end: ev.RunEnd | None = None
     end_offset: int = -1
 
     @property
-    def ended(self) -> dict[str, Any] | None:
+    def ended(self) -> ev.RunEnd | None:
         """The run_end, unless the run was resumed after it."""
         return self.end if self.end_offset > self.start_offset else None
 
@@ -87,42 +146,57 @@ class RunModel:
     version: int = 0
     store: MetricsStore = field(default_factory=MetricsStore)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
-    first_start: dict[str, Any] | None = None  # the original run_start (its time is the run's start)
-    latest_train: dict[str, Any] | None = None
+    first_start: ev.RunStart | None = None  # the original run_start (its time is the run's start)
+    latest_train: ev.Train | None = None
     latest_train_step: int = -1
     last_event_time: float | None = None
     latest_step: int = -1  # the largest step of any event (heartbeats too)
-    last_checkpoint: dict[str, Any] | None = None
+    last_checkpoint: ev.Checkpoint | None = None
     halting_train: HaltingHistory = field(default_factory=HaltingHistory)
     halting_eval: dict[str, HaltingHistory] = field(default_factory=dict)
     sample_refs: list[SampleRef] = field(default_factory=list)  # sorted by offset
     nonfinite: deque = field(default_factory=lambda: deque(maxlen=8))  # descriptions, oldest first
-    eval_exact: dict[str, deque] = field(default_factory=dict)  # set -> deque[(step, exact_accuracy)]
-    arc_score: dict[str, Any] | None = None
+    eval_trend_points: dict[str, deque] = field(default_factory=dict)  # set -> deque[(step, TREND_METRIC value)]
+    arc_score: ev.ArcScore | None = None
     loaded: str = "nothing"  # one of LOAD_STAGES: how complete what the model holds is
+    # Lines of events.jsonl that are not valid events, by reason (set by the loader; see event_loader for
+    # when the count is final), and valid facts left out by a cap above, by what was left out.
+    skipped: Counter = field(default_factory=Counter)
+    not_shown: Counter = field(default_factory=Counter)
+    train_columns: TrainColumns = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.train_columns = TrainColumns(self._count_not_shown)
 
     # -- derived facts ---------------------------------------------------------------------------------------
 
     @property
-    def start(self) -> dict[str, Any] | None:
+    def start(self) -> ev.RunStart | ev.Resume | None:
         return self.lifecycle.start
 
     @property
     def total_steps(self) -> int | None:
         for source in (self.latest_train, self.start):
-            if source and isinstance(source.get("total_steps"), int):
-                return source["total_steps"]
+            if source is not None and source.total_steps is not None:
+                return source.total_steps
         return None
 
     @property
     def halt_max_steps(self) -> int | None:
-        value = (self.start or {}).get("halt_max_steps")
-        return value if isinstance(value, int) else None
+        return self.start.halt_max_steps if self.start is not None else None
 
     @property
-    def puzzle(self) -> dict[str, Any] | None:
-        value = (self.start or {}).get("puzzle")
-        return value if isinstance(value, dict) else None
+    def puzzle(self) -> ev.PuzzleDescription | None:
+        return self.start.puzzle if self.start is not None else None
+
+    @property
+    def start_time(self) -> float | None:
+        start = self.first_start or self.start
+        return start.time if start is not None else None
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
 
     def history(self, phase: str, set_name: str, metric: str) -> MetricHistory | None:
         return self.store.get((phase, set_name, metric))
@@ -134,14 +208,19 @@ class RunModel:
         return sorted({m for _, _, m in self.store.keys()})
 
     def eval_trends(self) -> list[EvalTrend]:
+        """Per eval set, TREND_METRIC's best so far (in the direction the metric spec says is better)."""
+        better = metric_spec(TREND_METRIC).better
         trends = []
-        for set_name, evals in self.eval_exact.items():
-            history = self.history(EVAL, set_name, "exact_accuracy")
-            if not evals or history is None or history.extremes.max_step < 0:
+        for set_name, evals in self.eval_trend_points.items():
+            history = self.history(EVAL, set_name, TREND_METRIC)
+            if not evals or history is None or better is Better.NEITHER:
                 continue
-            best, best_step = history.extremes.max_value, history.extremes.max_step
+            extremes = history.extremes
+            best, best_step = (extremes.max_value, extremes.max_step) if better is Better.HIGHER else (extremes.min_value, extremes.min_step)
+            if best_step < 0:
+                continue
             since = sum(1 for step, _ in evals if step > best_step)
-            trends.append(EvalTrend(set_name, best, best_step, history.latest_value, history.latest_step, since))
+            trends.append(EvalTrend(set_name, best, best_step, history.latest_value, history.latest_step, since, better))
         return trends
 
     def halting_key(self) -> tuple:
@@ -163,9 +242,17 @@ class RunModel:
         with self.lock:
             fresh = RunModel(self.run_dir)
             for f in fields(self):
-                if f.name not in ("lock", "version"):
+                if f.name not in ("lock", "version", "train_columns"):
                     setattr(self, f.name, getattr(fresh, f.name))
+            self.train_columns = TrainColumns(self._count_not_shown)
             self.version += 1
+
+    def set_skipped(self, skipped: Counter) -> None:
+        """The loader's current count of invalid lines (by reason)."""
+        with self.lock:
+            if skipped != self.skipped:
+                self.skipped = Counter(skipped)
+                self.version += 1
 
     def apply_train_batch(self, batch: TrainBatch) -> None:
         if not len(batch):
@@ -180,42 +267,27 @@ class RunModel:
                     i = int(bad[0])
                     self._note_nonfinite(f"train {metric} = {values[i]} at step {int(steps[i])}")
             newest = batch.newest
-            if newest is not None and int(newest.get("step", -1)) >= self.latest_train_step:
-                self.latest_train, self.latest_train_step = newest, int(newest.get("step", -1))
+            if newest is not None and newest.step >= self.latest_train_step:
+                self.latest_train, self.latest_train_step = newest, newest.step
             self._saw(batch.newest_time, int(batch.steps.max()))
             self.version += 1
 
-    def apply(self, event: dict[str, Any], offset: int, length: int = 0) -> None:
-        """Applies one non-train event (train events go through `apply_train_batch`)."""
-        kind = event.get("type")
+    def apply_train_events(self, events: list[ev.Train]) -> TrainBatch:
+        """Applies checked train events (in columns); returns the batch built from them."""
+        batch = self.train_columns.batch(events)
+        self.apply_train_batch(batch)
+        return batch
+
+    def apply(self, event: ev.Event, offset: int, length: int = 0) -> None:
+        """Applies one checked event; `offset`/`length` say where its line is in the file."""
+        if isinstance(event, ev.Train):
+            self.apply_train_events([event])
+            return
         with self.lock:
-            step = event.get("step")
-            self._saw(event.get("time"), step if isinstance(step, int) else None)
-            if kind in (ev.RunStart.TYPE, ev.Resume.TYPE):
-                if offset > self.lifecycle.start_offset:
-                    self.lifecycle.start, self.lifecycle.start_offset = event, offset
-                if kind == ev.RunStart.TYPE and (self.first_start is None or offset <= self.lifecycle.start_offset):
-                    self.first_start = event
-            elif kind == ev.RunEnd.TYPE:
-                if offset > self.lifecycle.end_offset:
-                    self.lifecycle.end, self.lifecycle.end_offset = event, offset
-            elif kind == ev.Train.TYPE:
-                self.apply_train_batch(train_batch_from_events([event]))
-            elif kind == ev.Eval.TYPE:
-                self._apply_eval(event)
-            elif kind == ev.Halting.TYPE:
-                self._apply_halting(event)
-            elif kind == ev.Samples.TYPE:
-                self._index_samples(event, offset, length)
-            elif kind == ev.Checkpoint.TYPE:
-                if self.last_checkpoint is None or _step(event) >= _step(self.last_checkpoint):
-                    self.last_checkpoint = event
-            elif kind == ev.NonFinite.TYPE:
-                bad = [k for k, v in (event.get("metrics") or {}).items() if _as_float(v) is not None and not math.isfinite(_as_float(v))]
-                self._note_nonfinite(f"{', '.join(bad) or 'a metric'} non-finite at step {_step(event)} (trainer: {event.get('action', '?')})")
-            elif kind == ev.ArcScore.TYPE:
-                if self.arc_score is None or _step(event) >= _step(self.arc_score):
-                    self.arc_score = event
+            self._saw(event.time, getattr(event, "step", None))
+            handler = _HANDLERS.get(type(event))
+            if handler is not None:
+                handler(self, event, offset, length)
             self.version += 1
 
     def index_sample_ref(self, ref: SampleRef) -> None:
@@ -224,36 +296,82 @@ class RunModel:
             self._insert_ref(ref)
             self.version += 1
 
-    def _apply_eval(self, event: dict[str, Any]) -> None:
-        set_name = str(event.get("set", "all"))
-        step = _step(event)
-        steps = np.array([step], dtype=np.int64)
-        for metric, value in (event.get("metrics") or {}).items():
-            number = _as_float(value)
-            if metric in NOT_PLOTTED or number is None:
-                continue
-            self.store.add((EVAL, set_name, metric), steps, np.array([number]))
-            if not math.isfinite(number) and is_quality_metric(metric):
-                self._note_nonfinite(f"eval ({set_name}) {metric} = {value} at step {step}")
-        exact = _as_float((event.get("metrics") or {}).get("exact_accuracy"))
-        if exact is not None:
-            evals = self.eval_exact.setdefault(set_name, deque(maxlen=MAX_EVALS_REMEMBERED))
-            evals.append((step, exact))
-            if len(evals) > 1 and evals[-2][0] > step:  # applied out of order: keep them sorted by step
-                self.eval_exact[set_name] = deque(sorted(evals), maxlen=MAX_EVALS_REMEMBERED)
+    def drop_sample_ref(self, ref: SampleRef) -> None:
+        """Forgets an indexed samples line that turned out not to be a valid event when it was read."""
+        with self.lock:
+            if ref in self.sample_refs:
+                self.sample_refs.remove(ref)
+                self.version += 1
 
-    def _apply_halting(self, event: dict[str, Any]) -> None:
-        counts = event.get("counts")
-        if not isinstance(counts, list):
+    def _apply_start(self, event: ev.RunStart | ev.Resume, offset: int, length: int) -> None:
+        if offset > self.lifecycle.start_offset:
+            self.lifecycle.start, self.lifecycle.start_offset = event, offset
+        if isinstance(event, ev.RunStart) and (self.first_start is None or offset <= self.lifecycle.start_offset):
+            self.first_start = event
+
+    def _apply_end(self, event: ev.RunEnd, offset: int, length: int) -> None:
+        if offset > self.lifecycle.end_offset:
+            self.lifecycle.end, self.lifecycle.end_offset = event, offset
+
+    def _apply_eval(self, event: ev.Eval, offset: int, length: int) -> None:
+        if not self._eval_set_known(event.set):
             return
-        if event.get("phase") == EVAL:
-            history = self.halting_eval.setdefault(str(event.get("set", "all")), HaltingHistory())
+        steps = np.array([event.step], dtype=np.int64)
+        known = {m for phase, s, m in self.store.keys() if phase == EVAL and s == event.set}
+        for metric, value in event.metrics.items():
+            if metric in NOT_PLOTTED:
+                continue
+            if metric not in known:
+                if len(known) >= MAX_METRICS:
+                    self._count_not_shown(f"eval metrics beyond the first {MAX_METRICS} of a set")
+                    continue
+                known.add(metric)
+            self.store.add((EVAL, event.set, metric), steps, np.array([value], dtype=np.float64))
+            if not math.isfinite(value) and is_quality_metric(metric):
+                self._note_nonfinite(f"eval ({event.set}) {metric} = {value} at step {event.step}")
+        trend = event.metrics.get(TREND_METRIC)
+        if trend is not None:
+            points = self.eval_trend_points.setdefault(event.set, deque(maxlen=MAX_EVALS_REMEMBERED))
+            points.append((event.step, trend))
+            if len(points) > 1 and points[-2][0] > event.step:  # applied out of order: keep them sorted by step
+                self.eval_trend_points[event.set] = deque(sorted(points), maxlen=MAX_EVALS_REMEMBERED)
+
+    def _apply_halting(self, event: ev.Halting, offset: int, length: int) -> None:
+        if len(event.counts) > MAX_HALTING_STEPS:
+            self._count_not_shown(f"halting histograms longer than {MAX_HALTING_STEPS} steps")
+            return
+        if event.phase is ev.HaltingPhase.EVAL:
+            set_name = event.set or "all"
+            if not self._eval_set_known(set_name):
+                return
+            history = self.halting_eval.setdefault(set_name, HaltingHistory())
         else:
             history = self.halting_train
-        history.add(_step(event), counts)
+        history.add(event.step, event.counts)
 
-    def _index_samples(self, event: dict[str, Any], offset: int, length: int) -> None:
-        self._insert_ref(SampleRef(offset, length, _step(event), str(event.get("set", "all"))))
+    def _apply_samples(self, event: ev.Samples, offset: int, length: int) -> None:
+        self._insert_ref(SampleRef(offset, length, event.step, event.set))
+
+    def _apply_checkpoint(self, event: ev.Checkpoint, offset: int, length: int) -> None:
+        if self.last_checkpoint is None or event.step >= self.last_checkpoint.step:
+            self.last_checkpoint = event
+
+    def _apply_nonfinite(self, event: ev.NonFinite, offset: int, length: int) -> None:
+        bad = [k for k, v in event.metrics.items() if not math.isfinite(v)]
+        names = ", ".join(bad[:MAX_NONFINITE_NAMES]) + (f" and {len(bad) - MAX_NONFINITE_NAMES} more" if len(bad) > MAX_NONFINITE_NAMES else "")
+        self._note_nonfinite(f"{names or 'a metric'} non-finite at step {event.step} (trainer: {event.action or '?'})")
+
+    def _apply_arc_score(self, event: ev.ArcScore, offset: int, length: int) -> None:
+        if self.arc_score is None or event.step >= self.arc_score.step:
+            self.arc_score = event
+
+    def _eval_set_known(self, set_name: str) -> bool:
+        """Whether curves of this eval set are kept (the first MAX_EVAL_SETS sets are)."""
+        known = {s for phase, s, _ in self.store.keys() if phase == EVAL} | set(self.halting_eval)
+        if set_name in known or len(known) < MAX_EVAL_SETS:
+            return True
+        self._count_not_shown(f"eval sets beyond the first {MAX_EVAL_SETS}")
+        return False
 
     def _insert_ref(self, ref: SampleRef) -> None:
         refs = self.sample_refs
@@ -270,52 +388,26 @@ class RunModel:
         if description not in self.nonfinite:
             self.nonfinite.append(description)
 
-    def _saw(self, time: Any, step: int | None) -> None:
-        if isinstance(time, (int, float)) and (self.last_event_time is None or time > self.last_event_time):
-            self.last_event_time = float(time)
+    def _count_not_shown(self, what: str) -> None:
+        with self.lock:
+            self.not_shown[what] += 1
+
+    def _saw(self, time: float | None, step: int | None) -> None:
+        if time is not None and (self.last_event_time is None or time > self.last_event_time):
+            self.last_event_time = time
         if step is not None and step > self.latest_step:
             self.latest_step = step
 
 
-def train_batch_from_events(events: list[dict[str, Any]]) -> TrainBatch:
-    """Columns from parsed `train` events (the slow, general path; the loader has a faster one)."""
-    steps, rows = [], []
-    names: list[str] = []
-    for event in events:
-        metrics = event.get("metrics") or {}
-        for name in (*metrics, *TRAIN_TOP_LEVEL):
-            if name not in names and name not in NOT_PLOTTED:
-                names.append(name)
-    newest, newest_time = None, None
-    for event in events:
-        metrics = event.get("metrics") or {}
-        steps.append(_step(event))
-        rows.append([_number_or_missing(metrics.get(n, event.get(n))) for n in names])
-        if newest is None or _step(event) >= _step(newest):
-            newest = event
-        t = event.get("time")
-        if isinstance(t, (int, float)) and (newest_time is None or t > newest_time):
-            newest_time = float(t)
-    table = np.array(rows, dtype=np.float64).reshape(len(rows), len(names))
-    return TrainBatch(np.array(steps, dtype=np.int64), {n: table[:, i] for i, n in enumerate(names)}, newest, newest_time)
-
-
-def _number_or_missing(value: Any) -> float:
-    number = _as_float(value)
-    return MISSING if number is None else number
-
-
-def _step(event: dict[str, Any]) -> int:
-    step = event.get("step")
-    return step if isinstance(step, int) else -1
-
-
-def _as_float(value: Any) -> float | None:
-    """A number, or one of the strings "nan"/"inf"/"-inf" the writer uses for non-finite values."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str) and value.lower() in ("nan", "inf", "-inf", "+inf", "infinity", "-infinity"):
-        return float(value)
-    return None
+# How each (non-train) event type changes the model; types not listed (heartbeat) only move the step and time.
+_HANDLERS: dict[type[ev.Event], Callable[[RunModel, ev.Event, int, int], None]] = {
+    ev.RunStart: RunModel._apply_start,
+    ev.Resume: RunModel._apply_start,
+    ev.RunEnd: RunModel._apply_end,
+    ev.Eval: RunModel._apply_eval,
+    ev.Halting: RunModel._apply_halting,
+    ev.Samples: RunModel._apply_samples,
+    ev.Checkpoint: RunModel._apply_checkpoint,
+    ev.NonFinite: RunModel._apply_nonfinite,
+    ev.ArcScore: RunModel._apply_arc_score,
+}

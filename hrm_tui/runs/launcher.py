@@ -26,7 +26,6 @@ process again later and to check that a pid still belongs to it (see runs/proces
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import socket
@@ -40,10 +39,12 @@ from typing import Any
 
 import psutil
 
+from hrm_core.rundir.errors import RunDirError
 from hrm_core.rundir.files import COMMAND_FILE, EVENTS_FILE, LAUNCH_FILE, STDERR_FILE, STDOUT_FILE
 from hrm_core.rundir.reader import read_record
 from hrm_core.rundir.records import CommandRecord
 from hrm_core.rundir.records import LaunchRecord as LaunchFileRecord
+from hrm_core.rundir.writer import write_json_record
 from hrm_tui.forms.overrides import format_override, single_line, split_override
 
 TRAINER_MODULE = "hrm_core.pretrain"
@@ -261,42 +262,6 @@ def plan_launch(
     )
 
 
-def plan_resume(run_dir: str | os.PathLike[str], overrides: Sequence[str], *, cwd: str | os.PathLike[str] | None = None) -> LaunchPlan:
-    """Relaunches a run in place with `resume=auto`: same overrides, same launch options, same directory.
-
-    The options and working directory come from the run's `launch.json` when it has one (a run started by
-    hand has none: it resumes as one process from the current directory). Its `--config-dir` comes from
-    `launch.json`, or from the command line the trainer recorded (`command.json`) for a run started by hand.
-    """
-    run_dir = Path(run_dir)
-    record = read_record(run_dir / LAUNCH_FILE, LaunchFileRecord).record or LaunchFileRecord()
-    try:
-        options = LaunchOptions.from_json(record.options)
-    except ValueError as error:
-        raise LaunchError(f"{run_dir / LAUNCH_FILE} is damaged ({error}); resume it by hand") from None
-    config_dir = recorded_config_dir(run_dir)
-    if config_dir is not None and not config_dir.is_dir():
-        raise LaunchError(f"the run was started with --config-dir {config_dir}, which no longer exists")
-    recorded_cwd = record.cwd
-    cwd = Path(cwd or (recorded_cwd if recorded_cwd and Path(recorded_cwd).is_dir() else os.getcwd()))
-    keep = [o for o in overrides if split_override(o)[1] != "resume"]
-    if not any(split_override(o)[1] == "checkpoint_path" for o in keep):
-        keep.append(format_override("checkpoint_path", str(run_dir), add=True))
-    full = keep + [format_override("resume", "auto", add=True)]
-    problems = options.problems()
-    if problems:
-        raise LaunchError("; ".join(problems.values()))
-    return LaunchPlan(
-        argv=trainer_argv(full, options, config_dir=config_dir),
-        env=launch_env(options),
-        run_dir=run_dir,
-        overrides=full,
-        options=options,
-        cwd=cwd,
-        config_dir=config_dir,
-    )
-
-
 @dataclass(frozen=True)
 class RunRecipe:
     """What cloning a run starts from: its overrides, and, when its `launch.json` says, the launch options and
@@ -381,22 +346,25 @@ def start(plan: LaunchPlan, *, resume: bool = False) -> LaunchRecord:
         create_time, cmdline = info.create_time(), _cmdline_after_exec(info)
     except psutil.Error:  # it already exited: the record still says what was started
         create_time, cmdline = time.time(), list(plan.argv)
-    record = {
-        "pid": process.pid,
-        "pgid": process.pid,  # a new session's leader is also its process group's leader
-        "create_time": create_time,
-        "cmdline": cmdline,
-        "host": socket.gethostname(),
-        "argv": plan.argv,
-        "env": plan.env,
-        "cwd": str(plan.cwd),
-        "time": time.time(),
-        "overrides": plan.overrides,
-        "options": plan.options.to_json(),
-        "config_dir": str(plan.config_dir) if plan.config_dir is not None else None,
-        "resume": resume,
-    }
-    _write_json_atomic(run_dir / LAUNCH_FILE, record)
+    record = LaunchFileRecord(
+        pid=process.pid,
+        pgid=process.pid,  # a new session's leader is also its process group's leader
+        create_time=create_time,
+        cmdline=cmdline,
+        host=socket.gethostname(),
+        argv=plan.argv,
+        env=plan.env,
+        cwd=str(plan.cwd),
+        time=time.time(),
+        overrides=plan.overrides,
+        options=plan.options.to_json(),
+        config_dir=str(plan.config_dir) if plan.config_dir is not None else None,
+        resume=resume,
+    )
+    try:
+        write_json_record(run_dir / LAUNCH_FILE, record)
+    except RunDirError as error:
+        raise LaunchError(f"started pid {process.pid}, but {error}") from None
     return LaunchRecord(pid=process.pid, pgid=process.pid, create_time=create_time, run_dir=run_dir)
 
 
@@ -423,12 +391,6 @@ def reap_children() -> None:
 
 # Runs started by this process, kept only to reap them (see reap_children).
 _CHILDREN: list[subprocess.Popen[bytes]] = []
-
-
-def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _absolute(path: str | os.PathLike[str] | None, base: Path) -> Path | None:

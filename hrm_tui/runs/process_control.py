@@ -30,6 +30,7 @@ import psutil
 from hrm_core.rundir.files import LAUNCH_FILE
 from hrm_core.rundir.reader import read_record
 from hrm_core.rundir.records import LaunchRecord
+from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.summary import process_matches
 
 DEFAULT_GRACE_S = 120.0  # a checkpoint of a large model can take a while
@@ -61,11 +62,13 @@ def find_run_process(run_dir: str | os.PathLike[str]) -> RunProcess | None:
     """
     record = read_record(Path(run_dir) / LAUNCH_FILE, LaunchRecord).record
     if record is None or record.pid is None:
-        raise StopError(f"{run_dir} has no launch.json: it was not started by hrm-tui, so it cannot be stopped from here")
+        raise StopError(f"{safe_text(run_dir)} has no usable launch.json: it was not started by hrm-tui, so it cannot be stopped from here")
     pid, pgid = record.pid, record.pgid or record.pid
     create_time = record.create_time
     cmdline = record.cmdline or record.argv or []
-    if create_time is None or not process_matches(pid, create_time, list(cmdline)):
+    # Both the start time and the command line must match: a record without either (or with a start time
+    # of "nan") names no process we may signal.
+    if create_time is None or not cmdline or not process_matches(pid, create_time, list(cmdline)):
         return None
     return RunProcess(pid, pgid, create_time, tuple(cmdline))
 

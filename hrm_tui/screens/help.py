@@ -20,8 +20,10 @@ INTRO = (
     "as you type and by the trainer itself before launch; a ● marks an edited field. The panel shows the exact "
     "command, the minimal override list and the same overrides on one line. Runs start detached: closing the "
     "app or losing the SSH connection does not stop them.\n\n"
-    'Runs (F3): every run under the runs root, newest first. A run is "lost" when its process is gone and it '
-    "never logged its end (killed, out of memory, machine down).\n\n"
+    'Runs (F3): every run under the runs root, newest first. A run is "stalled" when its process is alive but '
+    'has made no progress for longer than its stall_after_s (a frozen rank, a hung collective), and "lost" '
+    "when its process is gone and it never logged its end (killed, out of memory, machine down). r resumes a "
+    "run after showing the exact command.\n\n"
     "Monitor (enter on a run): curves, progress, GPU and host use, ACT halting, sample predictions and logs "
     "of one run, live. The number keys focus a panel; the focused panel's own keys are listed below and in "
     "the footer."

@@ -35,14 +35,17 @@ from hrm_tui.monitoring.alerts import AlertInputs, AlertSettings, evaluate_alert
 from hrm_tui.monitoring.event_loader import EventLoader, read_samples_event
 from hrm_tui.monitoring.run_model import LOAD_STAGES, TRAIN, RunModel, SampleRef
 from hrm_tui.system.sysmon import LiveSystemSampler, SystemSampler, SystemSnapshot
+from hrm_core.rundir.events import Rejected, Samples
 from hrm_core.rundir.files import STDERR_FILE, STDOUT_FILE
-from hrm_core.rundir.summary import summarize_run
+from hrm_core.rundir.sanitize import safe_text
+from hrm_core.rundir.summary import RunSummary, summarize_run
 from hrm_core.rundir.tail import FileTail, offset_of_last_lines
+from hrm_tui.crash import record_worker_error
 from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.widgets.monitor.alerts import AlertBanner
 from hrm_tui.widgets.monitor.curves import DEFAULT_CURVES, CurvesPanel
 from hrm_tui.widgets.monitor.halting import HaltingPanel
-from hrm_tui.widgets.monitor.logs import STREAMS, LogsPanel
+from hrm_tui.widgets.monitor.logs import MAX_LINES, STREAMS, LogsPanel
 from hrm_tui.widgets.monitor.panel import RUN_COLORS, MonitorPanel, RunView
 from hrm_tui.widgets.monitor.progress import ProgressPanel
 from hrm_tui.widgets.monitor.samples import SamplesPanel
@@ -119,6 +122,7 @@ class MonitorScreen(Screen):
         self.views = [RunView(d, RunModel(d), _label(d, dirs), RUN_COLORS[i % len(RUN_COLORS)]) for i, d in enumerate(dirs)]
         self.run = self.views[0]
         self.status: str | None = None
+        self.status_detail = ""  # summarize_run's detail (a stalled run: since when, in which phase)
         self.system_snapshots = 0  # readings received: tests and the bench wait on these
         self.log_reads = 0
         self._stopping = threading.Event()
@@ -141,7 +145,7 @@ class MonitorScreen(Screen):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.sub_title = str(self.run_dir)
+        self.sub_title = safe_text(self.run_dir)
         overview_drawn = self.query_one(CurvesPanel).overview_drawn
         for view in self.views:
             self._follow_events(view, overview_drawn)
@@ -187,7 +191,7 @@ class MonitorScreen(Screen):
             while not self._stopping.is_set():
                 summary = summarize_run(self.run_dir, now=self.settings.clock(), stale_after_s=self.settings.alerts.stale_after_s)
                 snapshot = sampler.sample(summary.pid if summary.is_active else None)
-                self._to_ui(self._apply_system, summary.status, snapshot)
+                self._to_ui(self._apply_system, summary, snapshot)
                 self._stopping.wait(self.settings.system_refresh_s)
         finally:
             sampler.close()
@@ -202,7 +206,9 @@ class MonitorScreen(Screen):
             for stream, tail in tails.items():
                 read = tail.read_lines()
                 if read.lines:
-                    lines = [line.decode("utf-8", errors="replace") for line in read.lines]
+                    # The panel keeps the newest MAX_LINES per stream: a burst of a million lines is cut here,
+                    # in the worker, rather than drawn and dropped by the UI thread.
+                    lines = [line.decode("utf-8", errors="replace") for line in read.lines[-MAX_LINES:]]
                     self._to_ui(self._add_log_lines, stream, lines)
             self.log_reads += 1
             self._stopping.wait(self.settings.metrics_refresh_s)
@@ -227,22 +233,26 @@ class MonitorScreen(Screen):
             pass
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A worker that failed (a bug, an unreadable file) is reported instead of taking the app down."""
+        """A worker that failed (a bug: nothing in a file makes a reader raise) is reported, its traceback
+        written to the crash log, instead of taking the app down. Runs are never touched."""
         if event.state == WorkerState.ERROR and not self._stopping.is_set():
-            self.notify(f"{event.worker.name} stopped: {event.worker.error!r}", severity="error", timeout=30)
+            error = event.worker.error
+            log = record_worker_error(event.worker.name, error) if isinstance(error, BaseException) else None
+            where = f"; traceback in {log}" if log is not None else ""
+            self.notify(safe_text(f"{event.worker.name} stopped: {error!r}{where}"), severity="error", timeout=30, markup=False)
 
     # -- UI-thread updates -----------------------------------------------------------------------------------
 
     def _add_log_lines(self, stream: str, lines: list[str]) -> None:
         self.query_one(LogsPanel).add_lines(stream, lines)
 
-    def _show_samples(self, ref: SampleRef, event: dict | None) -> None:
+    def _show_samples(self, ref: SampleRef, event: Samples | Rejected) -> None:
         self.query_one(SamplesPanel).show_event(ref, event)
 
-    def _apply_system(self, status: str, snapshot: SystemSnapshot) -> None:
-        self.status = status
+    def _apply_system(self, summary: RunSummary, snapshot: SystemSnapshot) -> None:
+        self.status, self.status_detail = summary.status, summary.detail
         self.system_snapshots += 1
-        self.query_one(ProgressPanel).set_status(status)
+        self.query_one(ProgressPanel).set_status(summary.status)
         self.query_one(SystemPanel).update_snapshot(snapshot)
         self._update_alerts()
 
@@ -272,11 +282,14 @@ class MonitorScreen(Screen):
             ended = model.lifecycle.ended
             inputs = AlertInputs(
                 status=self.status,
-                error=(ended or {}).get("error"),
+                status_detail=self.status_detail,
+                error=ended.error if ended is not None else None,
                 seconds_since_event=None if model.last_event_time is None or ended else self.settings.clock() - model.last_event_time,
                 nonfinite=list(model.nonfinite),
                 eval_trends=model.eval_trends(),
                 train_accuracy=model.recent_mean(TRAIN, "", "accuracy"),
+                skipped=model.skipped.copy(),
+                not_shown=model.not_shown.copy(),
             )
         self.query_one(AlertBanner).set_alerts(evaluate_alerts(inputs, self.settings.alerts))
 
@@ -354,6 +367,6 @@ class MonitorScreen(Screen):
 
 
 def _label(run_dir: Path, all_dirs: list[Path]) -> str:
-    """The run's folder name, with its parent's when two compared runs share a name."""
+    """The run's folder name, with its parent's when two compared runs share a name; safe to draw."""
     same_name = [d for d in all_dirs if d.name == run_dir.name]
-    return run_dir.name if len(same_name) == 1 else f"{run_dir.parent.name}/{run_dir.name}"
+    return safe_text(run_dir.name if len(same_name) == 1 else f"{run_dir.parent.name}/{run_dir.name}")

@@ -1,8 +1,12 @@
 """The runs screen: every run under the runs root, newest first, and what can be done with one.
 
-enter opens the monitor, s stops (after a confirmation), r resumes, c clones the run's config into the
-launch form, n goes to the form for a new run. The list refreshes every couple of seconds from a worker
-thread (reading run directories never blocks the UI).
+enter opens the monitor, s stops (after a confirmation), r resumes (after a confirmation that shows the
+command, its working directory and environment), c clones the run's config into the launch form, n goes to
+the form for a new run. The list refreshes every couple of seconds from a worker thread (reading run
+directories never blocks the UI).
+
+Everything shown about a run (its path, name, detail, the messages about it) comes from its directory and
+is drawn as sanitised plain text (`safe_text`, never markup).
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
+from hrm_core.rundir.files import EVENTS_FILE
+from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.summary import RunSummary
 from hrm_tui.runs.discovery import list_runs
-from hrm_tui.runs.launcher import LaunchError, plan_resume, reap_children, run_recipe, start
+from hrm_tui.runs.launcher import LaunchError, reap_children, run_recipe
 from hrm_tui.runs.process_control import StopError, stop_run
+from hrm_tui.runs.resume import ResumePlan, plan_resume, start_resume
 from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.widgets.runs_table import RunsTable, format_time
 
@@ -49,7 +56,7 @@ class RunsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         root = Path(self.app.runs_root)
-        self.query_one("#runs-title", Static).update(Text(f"Runs under {root}  (newest first)"))
+        self.query_one("#runs-title", Static).update(Text(safe_text(f"Runs under {root}  (newest first)")))
         self.action_refresh()
         if self.app.refresh_runs:
             self.set_interval(REFRESH_S, self.action_refresh)
@@ -79,7 +86,7 @@ class RunsScreen(Screen[None]):
         self.table.show_runs(summaries, select=select)
         if not summaries:
             self.query_one("#run-detail", Static).update(
-                Text(f"No runs under {self.app.runs_root} yet. Press n to set one up, or start the demo from the form.")
+                Text(safe_text(f"No runs under {self.app.runs_root} yet. Press n to set one up, or start the demo from the form."))
             )
         else:
             self._show_detail()
@@ -94,10 +101,13 @@ class RunsScreen(Screen[None]):
         if run is None:
             detail.update("")
             return
-        text = Text(str(run.path))
+        text = Text(safe_text(run.path))
         text.append(f"\nstarted {format_time(run.start_time)}")
         if run.detail:
-            text.append(f" · {run.status}: {run.detail}")
+            text.append(f" · {run.status}: ")
+            text.append(safe_text(run.detail), style="bold" if run.status is RunStatus.STALLED else "")
+        if run.skipped_lines:
+            text.append(f" · {run.skipped_lines:,} invalid line{'s' if run.skipped_lines != 1 else ''} of {EVENTS_FILE} skipped")
         detail.update(text)
 
     # --- actions -------------------------------------------------------------------------------------
@@ -134,7 +144,7 @@ class RunsScreen(Screen[None]):
         if run is None:
             return
         if not run.is_active:
-            self.notify(f"{run.path.name} is not running ({run.status})", markup=False)
+            self.notify(f"{_name(run)} is not running ({run.status})", markup=False)
             return
         from hrm_tui.screens.confirm import ConfirmScreen
 
@@ -143,22 +153,24 @@ class RunsScreen(Screen[None]):
                 self._stop(run.path)
 
         message = (
-            f"Stop {run.path.name}?\n\nIt gets SIGINT: it finishes its step, saves a checkpoint and ends with "
+            f"Stop {_name(run)}?\n\nIt gets SIGINT: it finishes its step, saves a checkpoint and ends with "
             "status stopped. If it is still running after the grace period it gets SIGTERM, then SIGKILL."
         )
         self.app.push_screen(ConfirmScreen("Stop run", message, yes="Stop"), answered)
 
     @work(thread=True, group="stop")
     def _stop(self, run_dir: Path) -> None:
+        name = safe_text(run_dir.name)
+
         def progress(message: str) -> None:
-            self.app.call_from_thread(self.notify, f"{run_dir.name}: {message}", markup=False)
+            self.app.call_from_thread(self.notify, f"{name}: {safe_text(message)}", markup=False)
 
         try:
             result = stop_run(run_dir, grace_s=self.app.stop_grace_s, on_progress=progress)
         except StopError as error:
-            self.app.call_from_thread(self.notify, str(error), severity="error", markup=False)
+            self.app.call_from_thread(self.notify, safe_text(error), severity="error", markup=False)
             return
-        self.app.call_from_thread(self.notify, f"{run_dir.name}: {result}", markup=False)
+        self.app.call_from_thread(self.notify, f"{name}: {safe_text(result)}", markup=False)
         self.app.call_from_thread(self.action_refresh)
 
     def action_resume(self) -> None:
@@ -166,13 +178,43 @@ class RunsScreen(Screen[None]):
         if run is None:
             return
         if run.is_active or run.status == RunStatus.FINISHED:
-            self.notify(f"{run.path.name} is {run.status}: nothing to resume", markup=False)
+            self.notify(f"{_name(run)} is {run.status}: nothing to resume", markup=False)
             return
+        self._plan_resume(run)
+
+    @work(thread=True, group="resume")
+    def _plan_resume(self, run: RunSummary) -> None:
+        """Plans the resume (reads launch.json) off the UI thread, then asks for a confirmation."""
         try:
             plan = plan_resume(run.path, run.overrides)
-            start(plan, resume=True)
         except LaunchError as error:
-            self.notify(f"Not resumed: {error}", severity="error", markup=False)
+            self.app.call_from_thread(self.notify, f"Not resumed: {safe_text(error)}", severity="error", markup=False)
             return
-        self.notify(f"Resuming {run.path.name} from its newest checkpoint", markup=False)
-        self.select_run(run.path)
+        self.app.call_from_thread(self._confirm_resume, run, plan)
+
+    def _confirm_resume(self, run: RunSummary, plan: ResumePlan) -> None:
+        from hrm_tui.screens.confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._start_resume(plan)
+
+        message = f"Resume {_name(run)} from its newest checkpoint?\n\n{plan.describe()}"
+        self.app.push_screen(ConfirmScreen("Resume run", message, yes="Resume"), answered)
+
+    @work(thread=True, group="resume")
+    def _start_resume(self, plan: ResumePlan) -> None:
+        """Checks that the run is not alive (status, owner lock, launch record) and starts it."""
+        name = safe_text(plan.run_dir.name)
+        try:
+            start_resume(plan)
+        except LaunchError as error:
+            self.app.call_from_thread(self.notify, f"Not resumed: {safe_text(error)}", severity="error", markup=False)
+            return
+        self.app.call_from_thread(self.notify, f"Resuming {name} from its newest checkpoint", markup=False)
+        self.app.call_from_thread(self.select_run, plan.run_dir)
+
+
+def _name(run: RunSummary) -> str:
+    """The run's folder name, safe to show."""
+    return safe_text(run.path.name)

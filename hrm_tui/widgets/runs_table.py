@@ -3,12 +3,15 @@
     Name                         Preset   Status      Step          Progress     Started           Last event
     HierarchicalReaso… brave-otter demo   ● running   1200/5000     ███░░░  24%  2025-01-02 10:00  3s ago
 
-Text built here is `rich.text.Text`, never markup, so a run named `[bold]` shows as typed. Status colours
-come from the app's theme (success / warning / error), which has light and dark variants.
+Text built here is `rich.text.Text`, never markup, so a run named `[bold]` shows as typed, and every string
+from a run directory (its folder name, its preset) goes through `safe_text`, so no escape sequence in it
+reaches the terminal. Status colours come from the app's theme (success / warning / error), which has light
+and dark variants.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +19,8 @@ from pathlib import Path
 from rich.text import Text
 from textual.widgets import DataTable
 
+from hrm_core.formatting import format_local_time
+from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.summary import RunSummary
 from hrm_tui.runs.discovery import same_run
@@ -27,12 +32,15 @@ WIDE_COLUMNS = ("Name", "Preset", "Status", "Step", "Progress", "Started", "Last
 NARROW_COLUMNS = ("Name", "Preset", "Status", "Progress", "Last event")
 WIDE_FROM = 120
 PROGRESS_CELLS = 8
+MAX_AGE_S = 100 * 365 * 86400.0
 
 
 def format_age(seconds: float | None) -> str:
     """`3s ago`, `5m ago`, `2h ago`, `3d ago`; `-` when unknown."""
     if seconds is None:
         return "-"
+    if not math.isfinite(seconds) or abs(seconds) > MAX_AGE_S:
+        return "?"  # a time from a file that no clock shows
     seconds = max(0.0, seconds)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
@@ -41,10 +49,11 @@ def format_age(seconds: float | None) -> str:
 
 
 def format_time(timestamp: float | None, *, short: bool = False) -> str:
-    """Local time of day with the date: `2025-01-02 10:00`, or `01-02 10:00` when short."""
+    """Local time of day with the date: `2025-01-02 10:00`, or `01-02 10:00` when short; `-` when unknown,
+    `?` for a time no clock shows (a file may hold 1e300)."""
     if not timestamp:
         return "-"
-    return time.strftime("%m-%d %H:%M" if short else "%Y-%m-%d %H:%M", time.localtime(timestamp))
+    return format_local_time(timestamp, "%m-%d %H:%M" if short else "%Y-%m-%d %H:%M")
 
 
 def progress_bar(fraction: float | None, cells: int = PROGRESS_CELLS) -> str:
@@ -108,12 +117,13 @@ class RunsTable(DataTable[Text]):
         step = "-" if s.step is None else (f"{s.step}/{s.total_steps}" if s.total_steps else str(s.step))
         status = Text(f"{STATUS_SYMBOLS.get(s.status, ' ')} {s.status}", style=self._status_style(s.status))
         last = format_age(now - s.last_event_time) if s.last_event_time else "-"
-        name = Text(truncate_left(s.path.name, name_width))
+        name = Text(truncate_left(safe_text(s.path.name), name_width))
+        preset_name = safe_text(s.preset or "-")
         if wide:
-            preset = Text(truncate(s.preset or "-", 12))
+            preset = Text(truncate(preset_name, 12))
             return [name, preset, status, Text(step), Text(progress_bar(s.progress)), Text(format_time(s.start_time)), Text(last)]
         percent = "" if s.progress is None else f" {s.progress * 100:.0f}%"
-        return [name, Text(truncate(s.preset or "-", 10)), status, Text(step + percent), Text(last)]
+        return [name, Text(truncate(preset_name, 10)), status, Text(step + percent), Text(last)]
 
     def _status_style(self, status: str) -> str:
         theme = self.app.current_theme

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -24,43 +23,23 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, SelectionList
 
+from hrm_core.rundir.metrics import PLOTTED, Better, MetricSpec, metric_spec
+from hrm_core.rundir.sanitize import safe_text
 from hrm_tui.monitoring.metrics_store import CurvePoints, MetricHistory
 from hrm_tui.monitoring.plot import BLOCK, BRAILLE, ENVELOPE, LINE, PlotSeries, compact_number, ema, render_plot
 from hrm_tui.monitoring.run_model import EVAL, LOAD_STAGES, TRAIN
 from hrm_tui.widgets.monitor.panel import EVAL_COLOR, TRAIN_COLOR, MonitorPanel, RunView
 
 
-@dataclass(frozen=True)
-class CurveSpec:
-    key: str
-    label: str
-    goal: str | None  # "min" or "max": which extreme is the best value; None: no best
-
-
-CURVES = (
-    CurveSpec("lm_loss", "lm_loss", "min"),
-    CurveSpec("q_halt_loss", "q_halt_loss", "min"),
-    CurveSpec("q_continue_loss", "q_continue_loss", "min"),
-    CurveSpec("accuracy", "accuracy", "max"),
-    CurveSpec("exact_accuracy", "exact_accuracy", "max"),
-    CurveSpec("q_halt_accuracy", "q_halt_accuracy", "max"),
-    CurveSpec("steps", "ACT steps (mean)", None),
-    CurveSpec("lr", "lr", None),
-    CurveSpec("examples_per_s", "examples/s", "max"),
-    CurveSpec("tokens_per_s", "tokens/s", "max"),
-)
-CURVES_BY_KEY = {c.key: c for c in CURVES}
+# The metrics offered, in the metric table's order (hrm_core.rundir.metrics: titles and "best" directions).
+CURVES = PLOTTED
 DEFAULT_CURVES = ("lm_loss", "accuracy", "exact_accuracy", "steps")
 
 SMOOTHING_LEVELS = (0.0, 0.6, 0.9, 0.99)
 ZOOM_LEVELS = (None, 100_000, 10_000, 1_000)  # None: the whole run; else the last N steps
-PHASES = ("both", "train", "eval")
+PHASES = ("both", TRAIN, EVAL)  # what the plots show: `e` cycles
 MIN_PLOT_WIDTH = 44
 MIN_PLOT_HEIGHT = 7
-
-
-def spec_for(key: str) -> CurveSpec:
-    return CURVES_BY_KEY.get(key) or CurveSpec(key, key, "min" if key.endswith("loss") else None)
 
 
 class MetricPicker(ModalScreen[list[str]]):
@@ -81,7 +60,8 @@ class MetricPicker(ModalScreen[list[str]]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Metrics to plot (space toggles, enter applies)")
-            yield SelectionList[str](*[(spec_for(k).label, k, k in self.shown) for k in self.available])
+            # Metric names come from the run's log: shown as plain, sanitised text (a prompt string is markup).
+            yield SelectionList[str](*[(Text(safe_text(metric_spec(k).plot_title)), k, k in self.shown) for k in self.available])
 
     def action_apply(self) -> None:
         chosen = list(self.query_one(SelectionList).selected)
@@ -130,7 +110,7 @@ class CurvesPanel(MonitorPanel):
     # -- actions -------------------------------------------------------------------------------------------
 
     def action_choose(self) -> None:
-        available = [c.key for c in CURVES]
+        available = list(CURVES)
         for view in self.runs:
             available += [k for k in view.model.metric_names() if k not in available]
 
@@ -235,17 +215,17 @@ class CurvesPanel(MonitorPanel):
         return Group(*lines)
 
     def _plot(self, key: str, width: int, height: int, x_range: tuple[float, float]) -> list[Text]:
-        spec = spec_for(key)
+        spec = metric_spec(key)
         series: list[PlotSeries] = []
-        title = Text(spec.label, style="bold")
+        title = Text(safe_text(spec.plot_title), style="bold")
         values: list[Text] = []
         compare = len(self.runs) > 1
         for view in self.runs:
             with view.model.lock:
                 histories = []
-                if self.phase in ("both", "train"):
+                if self.phase in ("both", TRAIN):
                     histories.append((TRAIN, "", view.model.history(TRAIN, "", key)))
-                if self.phase in ("both", "eval"):
+                if self.phase in ("both", EVAL):
                     histories += [(EVAL, s, view.model.history(EVAL, s, key)) for s in view.model.eval_sets()]
                 for phase, set_name, history in histories:
                     if history is None or history.empty:
@@ -257,6 +237,7 @@ class CurvesPanel(MonitorPanel):
                         points = _smoothed(points, self.smoothing)
                     series.append(PlotSeries(points, color, style))
                     name = (view.label + " " if compare else "") + (phase if phase == TRAIN or set_name == "all" else f"eval/{set_name}")
+                    name = safe_text(name)  # run labels and set names come from the run directory
                     values.append(_value_label(name, history, spec, color))
         if not series:
             return [title, Text("no data yet", style="dim")]
@@ -267,12 +248,12 @@ class CurvesPanel(MonitorPanel):
         return [*header, *render_plot(series, width, height - len(header), x_range, log_y=self.log_y, mode=self.cell_mode)]
 
 
-def _value_label(name: str, history: MetricHistory, spec: CurveSpec, color: str) -> Text:
+def _value_label(name: str, history: MetricHistory, spec: MetricSpec, color: str) -> Text:
     text = Text()
     text.append("● ", style=color)
     text.append(f"{name} {compact_number(history.latest_value)}")
-    if spec.goal is not None:
-        best = history.extremes.min_value if spec.goal == "min" else history.extremes.max_value
+    if spec.better is not Better.NEITHER:
+        best = history.extremes.max_value if spec.better is Better.HIGHER else history.extremes.min_value
         if math.isfinite(best):
             text.append(f" best {compact_number(best)}", style="dim")
     return text

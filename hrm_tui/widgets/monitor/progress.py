@@ -1,4 +1,8 @@
-"""The progress panel: status, step out of total, epoch, elapsed time, throughput, ETA and the last checkpoint."""
+"""The progress panel: status, step out of total, epoch, elapsed time, throughput, ETA, the last checkpoint, and
+how many lines of events.jsonl were skipped as not valid events (the alerts banner lists why).
+
+The run's name and the checkpoint's path come from the run directory: they are drawn through `safe_text`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from hrm_core.formatting import ETA_ESTIMATING, format_duration
+from hrm_core.rundir.files import EVENTS_FILE
+from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.status import RunStatus
 from hrm_tui.monitoring.plot import compact_number
 from hrm_tui.widgets.monitor.panel import MonitorPanel, RunView
@@ -36,7 +42,7 @@ class ProgressPanel(MonitorPanel):
         super().__init__()
         self.run = run
         self.clock = clock
-        self.status: str | None = None  # from hrm_tui.runs.discovery.summarize_run, polled by the screen's worker
+        self.status: str | None = None  # from hrm_core.rundir.summarize_run, polled by the screen's worker
         self._lines_drawn = 0
 
     def set_status(self, status: str | None) -> None:
@@ -48,27 +54,28 @@ class ProgressPanel(MonitorPanel):
         model = self.run.model
         width = max(self.content_size.width, 20)
         with model.lock:
-            latest = model.latest_train or {}
+            latest = model.latest_train
             step = max(model.latest_step, model.latest_train_step)
             total = model.total_steps
             checkpoint = model.last_checkpoint
-            start_time = (model.first_start or model.start or {}).get("time")
+            start_time = model.start_time
             last_time = model.last_event_time
             ended = model.lifecycle.ended
+            skipped = model.skipped_total
 
         status = self.status or ("loading" if model.loaded == "nothing" else "…")
         state = f"● {status}"
         where = ""
         if step >= 0:
             where += f"  step {step:,}" + (f" / {total:,}" if total else "")
-        if isinstance(latest.get("epoch"), (int, float)):
-            where += f"  epoch {latest['epoch']:.2f}"
+        if latest is not None and latest.epoch is not None:
+            where += f"  epoch {latest.epoch:.2f}"
         # The run's name gives way first (from its start: names differ at their end), so that the step,
         # the epoch and the status stay readable in 80 columns.
         label_width = width - len(state) - 2 - len(where)
         head = Text()
         head.append(state, style=STATUS_STYLES.get(status, "dim"))
-        head.append(f"  {truncate_left(self.run.label, max(label_width, 8))}", style="bold")
+        head.append(f"  {truncate_left(safe_text(self.run.label), max(label_width, 8))}", style="bold")
         head.append(where)
         bar_width = width - len(head.plain) - 8
         if total and step >= 0 and bar_width >= 10:
@@ -80,25 +87,27 @@ class ProgressPanel(MonitorPanel):
             head.append(f" {fraction:4.0%}")
 
         facts: list[tuple[str, str]] = []
-        elapsed = latest.get("elapsed_s")
-        if ended is not None and isinstance(ended.get("elapsed_s"), (int, float)):
-            elapsed = ended["elapsed_s"]
-        elif self.status in (RunStatus.RUNNING, RunStatus.STALLED) and isinstance(start_time, (int, float)):
+        elapsed = latest.elapsed_s if latest is not None else None
+        if ended is not None and ended.elapsed_s is not None:
+            elapsed = ended.elapsed_s
+        elif self.status in (RunStatus.RUNNING, RunStatus.STALLED) and start_time is not None:
             elapsed = self.clock() - start_time
-        if isinstance(elapsed, (int, float)):
+        if elapsed is not None:
             facts.append(("elapsed", format_duration(elapsed)))
-        eps, tps = latest.get("examples_per_s"), latest.get("tokens_per_s")
-        if isinstance(eps, (int, float)):
-            facts.append(("throughput", f"{compact_number(eps)} ex/s" + (f", {compact_number(tps)} tok/s" if isinstance(tps, (int, float)) else "")))
-        eta = latest.get("eta_s")
-        if ended is None and self.status in (None, RunStatus.RUNNING):  # a lost run has no ETA
+        if latest is not None and latest.examples_per_s is not None:
+            tps = latest.tokens_per_s
+            facts.append(("throughput", f"{compact_number(latest.examples_per_s)} ex/s" + (f", {compact_number(tps)} tok/s" if tps is not None else "")))
+        eta = latest.eta_s if latest is not None else None
+        if ended is None and self.status in (None, RunStatus.RUNNING):  # a lost or stalled run has no ETA
             # No number yet (null while the trainer's step rate settles, or no train event so far): say so.
-            facts.append(("ETA", format_duration(eta) if isinstance(eta, (int, float)) else ETA_ESTIMATING))
-        if checkpoint:
-            age = f" ({format_duration(self.clock() - checkpoint['time'])} ago)" if isinstance(checkpoint.get("time"), (int, float)) else ""
-            facts.append(("checkpoint", f"{_short_path(checkpoint.get('path'))}{age}"))
+            facts.append(("ETA", format_duration(eta) if eta is not None else ETA_ESTIMATING))
+        if checkpoint is not None:
+            age = f" ({format_duration(self.clock() - checkpoint.time)} ago)" if checkpoint.time is not None else ""
+            facts.append(("checkpoint", f"{_short_path(checkpoint.path)}{age}"))
         if last_time is not None and ended is None:
             facts.append(("last event", f"{format_duration(self.clock() - last_time)} ago"))
+        if skipped:
+            facts.append(("skipped", f"{skipped:,} invalid line{'s' if skipped != 1 else ''} of {EVENTS_FILE}"))
         lines = [head, *_fact_lines(facts, width)]
         for line in lines:  # a line longer than the panel is cut, never wrapped mid-fact
             line.no_wrap, line.overflow = True, "ellipsis"
@@ -127,6 +136,7 @@ def _fact_lines(facts: list[tuple[str, str]], width: int) -> list[Text]:
     return lines
 
 
-def _short_path(path: object) -> str:
-    name = str(path or "?").rstrip("/")
-    return name.rsplit("/", 1)[-1]
+def _short_path(path: str) -> str:
+    """The last component of a path from the run directory, safe to draw."""
+    name = safe_text(path).rstrip("/")
+    return name.rsplit("/", 1)[-1] or "?"
