@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
 from hrm_core.data.format import array_path
@@ -97,6 +98,34 @@ def test_a_real_builder_stops_at_once_on_sigterm_while_its_workers_generate(tmp_
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 128 + signal.SIGTERM, stderr
     assert not out.exists() and temp_dirs(out) == [] and build_in_progress(out) is None
+    assert not running_with(out)  # no worker outlives it
+
+
+def running_with(path: Path) -> list[psutil.Process]:
+    """Live processes (zombies aside) whose command line names `path`."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        if proc.info["status"] != psutil.STATUS_ZOMBIE and str(path) in " ".join(proc.info["cmdline"] or ()):
+            found.append(proc)
+    return found
+
+
+def test_the_generator_workers_end_with_a_killed_builder(tmp_path: Path, builders):
+    """SIGKILL of the builder alone (no cleanup can run): its pool's workers still go (PR_SET_PDEATHSIG)."""
+    out = tmp_path / "sudoku-extreme-1k-aug-10"
+    argv = [sys.executable, "-m", "hrm_core.data.build_sudoku_dataset", "--output-dir", str(out), "--subsample-size", "1000", "--workers", "2"]
+    process = start(argv, builders)
+    deadline = time.monotonic() + 60
+    while len(psutil.Process(process.pid).children()) < 2:
+        assert time.monotonic() < deadline and process.poll() is None, "the workers did not start"
+        time.sleep(0.05)
+    time.sleep(0.5)  # past their initializer
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while running_with(out) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not running_with(out)
 
 
 def test_the_lock_is_reentrant_within_a_process(tmp_path: Path):

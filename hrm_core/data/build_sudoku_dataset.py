@@ -29,6 +29,7 @@ import psutil
 from hrm_core.data.augment import apply_sudoku_shuffles, sudoku_shuffles
 from hrm_core.data.builder_cli import DatasetBuildError, positive_int, progress, run_builder
 from hrm_core.data.format import BLANK_PUZZLE_NAME
+from hrm_core.data.interrupts import end_with_builder
 from hrm_core.data.puzzle_csv import find_split_csvs, read_puzzle_csv
 from hrm_core.data.sudoku import generate_puzzle
 from hrm_core.data.writer import DatasetWriter
@@ -83,7 +84,7 @@ def generate_split(split: str, count: int, *, seed: int, min_rating: int, worker
         else:
             # Futures submitted and read in order, rather than pool.map: on an interrupt map's iterator would
             # cancel the queued futures that the pool, its workers gone, then also tries to fail.
-            pool = ProcessPoolExecutor(max_workers=workers)
+            pool = ProcessPoolExecutor(max_workers=workers, initializer=end_with_builder, initargs=(os.getpid(),))
             try:
                 chunks = [jobs[i : i + _JOBS_PER_TASK] for i in range(0, len(jobs), _JOBS_PER_TASK)]
                 for future in [pool.submit(_generate_many, chunk) for chunk in chunks]:

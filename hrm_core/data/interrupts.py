@@ -20,6 +20,7 @@ set), nothing changes: that program's own signal handling applies.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from contextlib import contextmanager
 from types import FrameType
 
 BUILD_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 _main_pid: int | None = None  # the process that installed the handler
 _held = 0  # depth of interrupts_held() blocks
@@ -59,6 +61,19 @@ def catch_build_signals() -> Iterator[None]:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         _pending = None
+
+
+def end_with_builder(builder_pid: int) -> None:
+    """A process-pool initializer: this worker is killed when the builder that forked it ends, however it ends
+    (even by SIGKILL, which no cleanup can follow), so no worker outlives a cancelled build. Linux only
+    (prctl PR_SET_PDEATHSIG); elsewhere the builder's own cleanup ends its workers."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return
+    prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != builder_pid:  # the builder ended before the line above: nothing would kill us
+        os._exit(1)
 
 
 def raise_if_interrupted() -> None:
