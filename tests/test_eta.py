@@ -8,6 +8,7 @@ import json
 import pytest
 
 from hrm_core.formatting import ETA_ESTIMATING
+from hrm_core.rundir.events import encode_event
 from hrm_core.training.console import format_step_line
 from hrm_core.training.eta import (
     AFTER_EVAL_STEPS,
@@ -101,9 +102,9 @@ async def test_the_monitor_says_estimating_until_the_trainer_gives_a_figure(tmp_
 
         # Once a train event carries a figure, the panel shows it.
         later = run.train(20)
-        later["eta_s"] = 125.0
-        with open(events_file, "a", encoding="utf-8") as f:
-            f.write(json.dumps(later) + "\n")
+        later.eta_s = 125.0
+        with open(events_file, "ab") as f:
+            f.write(encode_event(later))
         await wait_for(pilot, lambda: screen.run.model.latest_train_step == 20, what="step 20")
         await pilot.pause(0.2)
         assert "ETA 2m 05s" in as_text(panel.render(), width=panel.content_size.width)

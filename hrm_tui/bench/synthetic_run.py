@@ -24,6 +24,7 @@ from hrm_core.rundir import events as ev
 from hrm_core.rundir.files import EVENTS_FILE, STDERR_FILE, STDOUT_FILE
 from hrm_core.rundir.stall import STALL_FLOOR_S
 from hrm_core.rundir.status import RunStatus
+from hrm_core.training.eta import SETTLE_STEPS, WARMUP_STEPS
 
 PUZZLES: dict[str, dict[str, Any]] = {  # hrm_core.rundir.events.PuzzleDescription fields
     "sudoku": {"kind": "sudoku", "grid_shape": [9, 9], "vocab_offset": 1, "pad_id": 0, "ignore_label_id": 0, "vocab_size": 11, "seq_len": 81},
@@ -110,6 +111,12 @@ class SyntheticRun:
     def progress(self, step: int) -> float:
         return step / max(self.total_steps, 1)
 
+    def eta_s(self, step: int) -> float | None:
+        """What the trainer writes: null ("estimating") until its step rate has settled (training/eta.py)."""
+        if step < WARMUP_STEPS + SETTLE_STEPS:
+            return None
+        return round((self.total_steps - step) * self.seconds_per_step, 2)
+
     def train(self, step: int) -> ev.Train:
         rng = self._rng
         p = self.progress(step)
@@ -130,7 +137,7 @@ class SyntheticRun:
                 "count": 768,
             },
             examples_per_s=round(examples_per_s, 1), tokens_per_s=round(examples_per_s * self.puzzle["seq_len"], 1),
-            elapsed_s=round(step * self.seconds_per_step, 2), eta_s=round((self.total_steps - step) * self.seconds_per_step, 2),
+            elapsed_s=round(step * self.seconds_per_step, 2), eta_s=self.eta_s(step),
         )
 
     def mean_halting_step(self, step: int) -> float:
