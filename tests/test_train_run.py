@@ -39,7 +39,7 @@ SCHEMA: dict[str, dict] = {
     events.RunStart.TYPE: START_FIELDS,
     events.Resume.TYPE: {**POSITION, "from": str, **START_FIELDS},
     events.Train.TYPE: {**POSITION, "total_steps": int, "lr": _float, "metrics": dict, "examples_per_s": _float,
-                        "tokens_per_s": _float, "elapsed_s": _float, "eta_s": lambda v: v is None or _float(v)},
+                        "tokens_per_s": _float, "elapsed_s": _float},  # eta_s: absent while estimating (below)
     events.Eval.TYPE: {**POSITION, "set": str, "metrics": dict},
     events.Halting.TYPE: {**POSITION, "phase": str, "counts": list},
     events.Samples.TYPE: {**POSITION, "set": str, "puzzle": dict, "samples": list},

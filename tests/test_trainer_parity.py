@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.training_helpers import events_of, pretrain_argv, run_trainer, torchrun_argv, trainer_env
+from tests.training_helpers import wire_events, pretrain_argv, run_trainer, torchrun_argv, trainer_env
 
 FIXTURES = Path(__file__).parent / "fixtures" / "trainer_parity"
 CASES = ("hrm_1proc", "hrm_2proc", "trm_1proc", "trm_2proc")
@@ -66,7 +66,7 @@ def test_the_recordings_cover_early_halting_and_every_evaluation():
 
 def test_every_train_metric_is_the_originals(runs):
     case, run_dir = runs
-    ours = {e["step"]: e["metrics"] for e in events_of(run_dir, "train")}
+    ours = {e["step"]: e["metrics"] for e in wire_events(run_dir, "train")}
     reference = {int(step): metrics for step, metrics in case["train"].items()}
     assert sorted(ours) == sorted(reference)
     for step, expected in reference.items():
@@ -83,7 +83,7 @@ def test_every_train_metric_is_the_originals(runs):
 
 def test_every_eval_metric_is_the_originals(runs):
     case, run_dir = runs
-    ours = events_of(run_dir, "eval")
+    ours = wire_events(run_dir, "eval")
     last_train_step = max(int(step) for step in case["train"])
     assert len(ours) == len(case["eval"])
     for got, expected in zip(ours, case["eval"]):

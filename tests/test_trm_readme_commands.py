@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.training_helpers import events_of, trainer_env
+from tests.training_helpers import wire_events, trainer_env
 
 TRM_BUILT = Path(__file__).parent / "fixtures" / "trm_built"
 
@@ -98,7 +98,7 @@ def test_readme_command_trains(name, tmp_path, tiny_maze):
 
     # The README names no checkpoint_path: the run goes where the reference puts it, checkpoints/<project>/<run>.
     run_dir = tmp_path / "checkpoints" / f"{dataset.name.capitalize()}-ACT-torch" / run_name
-    start = events_of(run_dir, "run_start")[0]
+    start = wire_events(run_dir, "run_start")[0]
     config = start["config"]
     assert config["arch"]["name"] == "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1"
     assert config["data_paths"] == [str(dataset)] and config["data_path"] is None
@@ -106,7 +106,7 @@ def test_readme_command_trains(name, tmp_path, tiny_maze):
     assert start["world_size"] == (2 if "torchrun" in README_COMMANDS[name][2] else 1)
     if name == "sudoku_mlp":
         assert config["arch"]["mlp_t"] is True and config["arch"]["pos_encodings"] == "none"
-    losses = [e["metrics"]["lm_loss"] for e in events_of(run_dir, "train")]
+    losses = [e["metrics"]["lm_loss"] for e in wire_events(run_dir, "train")]
     assert losses and all(loss == loss and loss < 10 for loss in losses)  # finite
-    assert len(events_of(run_dir, "eval")) == 2  # epochs=4, eval_interval=2
-    assert (run_dir / f"step_{events_of(run_dir, 'run_end')[0]['step']}" / "model.pt").is_file()
+    assert len(wire_events(run_dir, "eval")) == 2  # epochs=4, eval_interval=2
+    assert (run_dir / f"step_{wire_events(run_dir, 'run_end')[0]['step']}" / "model.pt").is_file()

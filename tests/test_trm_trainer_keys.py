@@ -16,7 +16,7 @@ import torch
 from hrm_core.config import ConfigError, check_dataset, compose, validate
 from hrm_core.training.checkpoint import list_checkpoints, load_model_state
 from hrm_core.training.model_setup import PUZZLE_EMB_KEY
-from tests.training_helpers import events_of, pretrain_argv, run_trainer, tiny_overrides, write_tiny_dataset
+from tests.training_helpers import wire_events, pretrain_argv, run_trainer, tiny_overrides, write_tiny_dataset
 
 TRM_BUILT = Path(__file__).parent / "fixtures" / "trm_built"
 
@@ -148,12 +148,12 @@ def test_data_paths_train_as_one_and_data_paths_test_is_what_evaluation_reads(da
     a, b, c = datasets["a"], datasets["b"], datasets["c"]
     run_dir = tmp_path / "run"
     _train(_overrides([f"data_paths=[{a},{b}]", f"data_paths_test=[{c}]"], run_dir))
-    start = events_of(run_dir, "run_start")[0]
+    start = wire_events(run_dir, "run_start")[0]
     meta = [json.loads((p / "train" / "dataset.json").read_text()) for p in (a, b)]
     puzzles = [int(np.load(p / "train" / "all__puzzle_identifiers.npy").size) for p in (a, b)]
     mean = (meta[0]["mean_puzzle_examples"] * puzzles[0] + meta[1]["mean_puzzle_examples"] * puzzles[1]) / sum(puzzles)
     assert start["total_steps"] == int(4 * (meta[0]["total_groups"] + meta[1]["total_groups"]) * mean / 8)  # TRM's count
-    evaluations = events_of(run_dir, "eval")
+    evaluations = wire_events(run_dir, "eval")
     assert len(evaluations) == 2
     assert all(e["metrics"]["count"] == len(np.load(c / "test" / "all__inputs.npy")) for e in evaluations)
     assert start["config"]["data_path"] is None and start["project_name"] == "A-ACT-torch"  # TRM's name
@@ -163,8 +163,8 @@ def test_min_eval_interval_skips_the_first_evaluations_and_their_checkpoints(dat
     run_dir = tmp_path / "run"
     _train(_overrides([f"data_path={datasets['a']}"], run_dir, "min_eval_interval=2", "checkpoint_every_eval=true",
                       epochs=6, eval_interval=2))
-    end_step = events_of(run_dir, "run_end")[0]["step"]
-    assert len(events_of(run_dir, "eval")) == 1 and events_of(run_dir, "eval")[0]["step"] == end_step  # pass 2 of 0-2
+    end_step = wire_events(run_dir, "run_end")[0]["step"]
+    assert len(wire_events(run_dir, "eval")) == 1 and wire_events(run_dir, "eval")[0]["step"] == end_step  # pass 2 of 0-2
     assert [step for step, _ in list_checkpoints(run_dir)] == [end_step]
 
 
@@ -219,7 +219,7 @@ def test_trms_arc_evaluator_on_a_dataset_built_by_trms_builder(tmp_path):
             "evaluators=[arc, {name: arc@ARC, submission_K: 3}]", "arch.hidden_size=32", "arch.num_heads=2",
             "arch.expansion=2", "arch.L_layers=1", "arch.H_cycles=1", "arch.L_cycles=1", "arch.halt_max_steps=2",
             "global_batch_size=8", "epochs=4", "eval_interval=2"])
-    scores = events_of(run_dir, "arc_score")
+    scores = wire_events(run_dir, "arc_score")
     by_name = {name: [e for e in scores if e["evaluator"] == name] for name in ("arc0", "arc1")}
     # 3 test rows (the puzzle and 2 copies) per evaluation: ours counts each evaluation's alone, TRM's pools them.
     assert [e["num_predictions"] for e in by_name["arc0"]] == [3, 3]

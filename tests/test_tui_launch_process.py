@@ -193,7 +193,8 @@ def test_argv_for_one_process_torchrun_and_several_nodes():
     assert two[-6:] == ["--standalone", "--nproc-per-node", "2", "-m", "hrm_core.pretrain", "lr=1"]
     options = LaunchOptions(nproc_per_node=8, nnodes=2, node_rank=0, rdzv_endpoint="node0:29500")
     plan = plan_launch(["lr=1"], options, names=("P", "R", "runs/P/R"), present={"lr"}, cwd="/work")
-    assert plan.argv[1:9] == ["--nnodes", "2", "--node-rank", "0", "--rdzv-backend", "static", "--rdzv-endpoint", "node0:29500"]
+    prefix = len(torchrun_prefix())  # `torchrun`, or `python -m torch.distributed.run` where no script is installed
+    assert plan.argv[prefix:prefix + 8] == ["--nnodes", "2", "--node-rank", "0", "--rdzv-backend", "static", "--rdzv-endpoint", "node0:29500"]
     assert plan.overrides == ["lr=1", "+project_name=P", "+run_name=R", "+checkpoint_path=runs/P/R"]
     assert plan.run_dir == Path("/work/runs/P/R")
     [(rank, other)] = plan.other_nodes

@@ -122,6 +122,13 @@ def raw_events(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in data.splitlines()]
 
 
+def wire_events(run_dir: Path, event_type: str) -> list[dict]:
+    """The lines of one event type as plain JSON objects (the wire format users' tools read); every line of
+    the log must also pass the reader's checks."""
+    events_of(run_dir)
+    return [e for e in raw_events(run_dir) if e.get("type") == event_type]
+
+
 def train_metrics_by_step(run_dir: Path) -> dict[int, dict]:
     return {e.step: e.metrics for e in events_of(run_dir, Train)}
 

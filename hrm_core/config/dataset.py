@@ -110,7 +110,7 @@ def _check_batch_fits(cfg: TrainConfig | DictConfig | Mapping[str, Any], train: 
     per_epoch = metadata.total_groups * metadata.mean_puzzle_examples
     per_pass = int(per_epoch * epochs_per_pass)
     if batch_size > per_pass:
-        examples = sum(train.num_examples(name) for name in train.sets)
+        examples = sum(train.num_examples(name) for name in train.metadata.sets)
         raise ConfigError(
             f"global_batch_size={batch_size} is larger than the training set: a pass of {epochs_per_pass} epoch(s) "
             f"(eval_interval) draws about {per_pass} examples ({metadata.total_groups} groups x "
