@@ -239,7 +239,7 @@ async def test_a_panel_key_typed_ahead_acts_on_the_panel_just_chosen(tmp_path):
         assert screen.focused is screen.panel("curves")
         for key in ("5", "m"):  # both queued before either is handled
             app.post_message(events.Key(key, key))
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: screen.maximized is not None, what="a panel maximised")
         assert screen.maximized is screen.panel("samples")
 
 
