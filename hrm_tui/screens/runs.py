@@ -17,7 +17,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
@@ -33,14 +32,6 @@ from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.widgets.runs_table import RunsTable, format_time
 
 REFRESH_S = 2.0
-
-
-class RunsLoaded(Message):
-    """The refresh worker's result: posted, not called, so a screen that has closed meanwhile just drops it."""
-
-    def __init__(self, summaries: list[RunSummary]) -> None:
-        super().__init__()
-        self.summaries = summaries
 
 
 class RunsScreen(Screen[None]):
@@ -88,11 +79,11 @@ class RunsScreen(Screen[None]):
     def _load_runs(self) -> None:
         reap_children()
         summaries = list_runs(self.app.runs_root, now=self.app.clock())
-        self.post_message(RunsLoaded(summaries))
+        self.app.call_from_thread(self._show_runs, summaries)
 
-    @on(RunsLoaded)
-    def _show_runs(self, message: RunsLoaded) -> None:
-        summaries = message.summaries
+    def _show_runs(self, summaries: list[RunSummary]) -> None:
+        if not self.query("#runs-table"):  # the screen closed (the app is quitting) while the worker listed
+            return
         select, self._select_next = self._select_next, None
         self.table.show_runs(summaries, select=select)
         if not summaries:
