@@ -2,6 +2,11 @@
 
     F2 launch form  ->  ctrl+l launches  ->  runs list (the new run selected)  ->  monitor
     F3 runs list    ->  enter: monitor, s: stop, r: resume, c: clone into the form
+    hrm-tui attach A [B ...]  ->  the monitor of A (B ... overlaid) as the app's only screen
+
+Keys follow nvitop, htop, k9s and lazygit: `q` closes the screen on top (the monitor, the help, a dialog)
+and quits from a screen with nothing below it (the runs list, the form, an attached monitor); a text field
+that has focus types the q instead. `?` and F1 open the help, F3 the runs list from anywhere.
 
 The app owns navigation and nothing else. What the screens share (the config tree, the runs root, the
 clock, how to name a new run, ...) is one typed `AppContext` (context.py), given to each screen when it is
@@ -40,7 +45,9 @@ class HrmTuiApp(App[None]):
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("f2", "switch_mode('launch')", "Form"),
-        Binding("f3", "switch_mode('runs')", "Runs"),
+        Binding("f3", "show_runs", "Runs"),
+        Binding("question_mark", "help", "Help", show=False),
+        Binding("q", "close", "Close/quit", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -49,17 +56,18 @@ class HrmTuiApp(App[None]):
         context: AppContext | None = None,
         *,
         start_mode: str = "launch",
-        attach: Path | None = None,
+        attach: Sequence[Path] = (),
         preset: str | None = DEFAULT_PRESET,
         overrides: Sequence[str] = (),
         theme: str | None = None,
     ) -> None:
-        """`start_mode`: "launch" (the form) or "runs"; `attach`: a run whose monitor opens at once;
-        `preset` and `overrides`: what the form opens with (a preset the config tree lacks opens none)."""
+        """`start_mode`: "launch" (the form) or "runs"; `attach`: runs whose monitor is the app's first
+        screen instead (the first run's, the others overlaid), where q quits; `preset` and `overrides`: what
+        the form opens with (a preset the config tree lacks opens none)."""
         super().__init__()
         self.context = context or AppContext()
-        self._start_mode = start_mode
-        self._attach = attach
+        self._attach = tuple(Path(d) for d in attach)
+        self._start_mode = "monitor" if self._attach else start_mode
         self._preset = preset
         self._overrides = list(overrides)
         self._pending_recipe: RunRecipe | None = None  # a clone asked for before the form was first opened
@@ -70,6 +78,8 @@ class HrmTuiApp(App[None]):
         self.runs_screen: RunsScreen | None = None
         self.add_mode("launch", self._make_launch_screen)
         self.add_mode("runs", self._make_runs_screen)
+        if self._attach:
+            self.add_mode("monitor", lambda: self._make_monitor(self._attach))
         if theme:
             self.theme = theme
 
@@ -94,8 +104,6 @@ class HrmTuiApp(App[None]):
 
     def on_mount(self) -> None:
         self.switch_mode(self._start_mode)
-        if self._attach is not None:
-            self._open_monitor([self._attach])
 
     # --- navigation ----------------------------------------------------------------------------------
 
@@ -105,11 +113,29 @@ class HrmTuiApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
-    def _open_monitor(self, run_dirs: Sequence[Path]) -> None:
+    def action_close(self) -> None:
+        """q: closes the screen on top, or quits when there is nothing below it (a mode's own screen)."""
+        if len(self.screen_stack) > 1:
+            self.screen.dismiss()
+        else:
+            self.exit()
+
+    def action_show_runs(self) -> None:
+        """F3: the runs list. From a monitor opened from it, that is going back to it."""
+        if self.current_mode == "runs":
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+        else:
+            self.switch_mode("runs")
+
+    def _make_monitor(self, run_dirs: Sequence[Path]):  # -> MonitorScreen
         from hrm_tui.screens.monitor import MonitorScreen  # imported on use: it pulls in the plotting stack
 
         main, *others = run_dirs
-        self.push_screen(MonitorScreen(main, others, settings=self.context.monitor_settings))
+        return MonitorScreen(main, others, settings=self.context.monitor_settings)
+
+    def _open_monitor(self, run_dirs: Sequence[Path]) -> None:
+        self.push_screen(self._make_monitor(run_dirs))
 
     def on_open_monitor(self, message: OpenMonitor) -> None:
         self._open_monitor(message.run_dirs)

@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tree = _load_tree(config_dir)
         if args.command == "attach":
             run_dir = resolve_run(args.run, runs_root)
-            return run_app(tree, runs_root, theme=theme, start_mode="runs", attach=run_dir)
+            return run_app(tree, runs_root, theme=theme, attach=[run_dir])
         preset = check_preset(args.preset, tree)
         return run_app(tree, runs_root, theme=theme, preset=preset, start_mode="runs" if args.screen == "runs" else "launch")
     except UserError as error:
@@ -202,9 +202,10 @@ def check_preset(preset: str | None, tree: ConfigTree) -> str | None:
 
 def run_app(tree: ConfigTree, runs_root: Path, *, theme: str | None = None, **kwargs: Any) -> int:
     from hrm_tui.app import HrmTuiApp
+    from hrm_tui.context import AppContext
     from hrm_tui.crash import crash_line
 
-    app = HrmTuiApp(config_tree=tree, runs_root=runs_root, theme=theme, **kwargs)
+    app = HrmTuiApp(AppContext(config_tree=tree, runs_root=runs_root), theme=theme, **kwargs)
     app.run()
     if app.crash_error is not None:  # the traceback is in the crash log, not on the screen
         print(crash_line(app.crash_error, app.crash_log), file=sys.stderr)

@@ -41,11 +41,6 @@ def _load_config_tree() -> ConfigTree:
     return ConfigTree.load()
 
 
-def _user_index() -> RunIndex:
-
-    return RunIndex.for_user()
-
-
 @dataclass(frozen=True)
 class AppContext:
     """The settings and services every screen may use. Each field has a working default."""

@@ -338,8 +338,9 @@ class MonitorScreen(Screen):
     def action_close(self) -> None:
         """Back to the screen below (e.g. the runs list), or quit when the monitor is all there is.
 
-        Below the monitor is either one of the app's own screens (the runs list of hrm-tui's "runs" mode) or
-        Textual's blank default screen, which has nothing to go back to.
+        Below the monitor is one of the app's own screens (the runs list), nothing (the monitor is the
+        screen of hrm-tui's "monitor" mode: `hrm-tui attach`), or, in a host app such as the bench's,
+        Textual's blank default screen, which has nothing to go back to either.
         """
         stack = self.app.screen_stack
         below = stack[-2] if len(stack) >= 2 else None

@@ -5,6 +5,10 @@ command, its working directory and environment), c clones the run's config into 
 the form for a new run. The list refreshes every couple of seconds from a worker thread (reading run
 directories never blocks the UI).
 
+The screen's settings (the runs root, the clock, whether to refresh, the stop grace period) come from the
+app's `AppContext`. It asks the app for navigation with typed messages (`OpenMonitor`, `CloneRun`,
+`ShowForm`) and takes `SelectRun` from it (after a launch or a resume); it calls none of the app's methods.
+
 Everything shown about a run (its path, name, detail, the messages about it) comes from its directory and
 is drawn as sanitised plain text (`safe_text`, never markup).
 """
@@ -24,6 +28,8 @@ from hrm_core.rundir.files import EVENTS_FILE
 from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.summary import RunSummary
+from hrm_tui.context import AppContext
+from hrm_tui.messages import CloneRun, OpenMonitor, SelectRun, ShowForm
 from hrm_tui.runs.discovery import list_runs
 from hrm_tui.runs.launcher import LaunchError, reap_children, run_recipe
 from hrm_tui.runs.process_control import StopError, stop_run
@@ -41,24 +47,26 @@ class RunsScreen(Screen[None]):
         Binding("r", "resume", "Resume"),
         Binding("c", "clone", "Clone"),
         Binding("n", "new_run", "New run"),
-        Binding("g", "refresh", "Refresh"),
+        Binding("ctrl+r", "refresh", "Refresh"),
+        Binding("q", "app.close", "Quit"),  # the runs list is a screen with nothing below it
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, context: AppContext) -> None:
         super().__init__()
+        self.context = context
         self._select_next: Path | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-title")
-        yield RunsTable(clock=self.app.clock, id="runs-table")
+        yield RunsTable(clock=self.context.clock, id="runs-table")
         yield Static("", id="run-detail")
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        root = Path(self.app.runs_root)
+        root = Path(self.context.runs_root)
         self.query_one("#runs-title", Static).update(Text(safe_text(f"Runs under {root}  (newest first)")))
         self.action_refresh()
-        if self.app.refresh_runs:
+        if self.context.refresh_runs:
             self.set_interval(REFRESH_S, self.action_refresh)
 
     @property
@@ -67,8 +75,11 @@ class RunsScreen(Screen[None]):
 
     # --- refreshing ----------------------------------------------------------------------------------
 
-    def select_run(self, run_dir: Path) -> None:
+    def on_select_run(self, message: SelectRun) -> None:
         """Selects this run at the next refresh (e.g. right after launching it)."""
+        self._select_run(message.run_dir)
+
+    def _select_run(self, run_dir: Path) -> None:
         self._select_next = Path(run_dir)
         self.action_refresh()
 
@@ -78,15 +89,18 @@ class RunsScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="runs")
     def _load_runs(self) -> None:
         reap_children()
-        summaries = list_runs(self.app.runs_root, now=self.app.clock())
-        self.app.call_from_thread(self._show_runs, summaries)
+        self.app.call_from_thread(self._show_runs, self._list_runs())
+
+    def _list_runs(self) -> list[RunSummary]:
+        """The runs this screen lists (read in a worker thread): the one place they come from."""
+        return list_runs(self.context.runs_root, now=self.context.clock())
 
     def _show_runs(self, summaries: list[RunSummary]) -> None:
         select, self._select_next = self._select_next, None
         self.table.show_runs(summaries, select=select)
         if not summaries:
             self.query_one("#run-detail", Static).update(
-                Text(safe_text(f"No runs under {self.app.runs_root} yet. Press n to set one up, or start the demo from the form."))
+                Text(safe_text(f"No runs under {self.context.runs_root} yet. Press n to set one up, or start the demo from the form."))
             )
         else:
             self._show_detail()
@@ -125,10 +139,10 @@ class RunsScreen(Screen[None]):
     def action_monitor(self) -> None:
         run = self._selected_or_say()
         if run is not None:
-            self.app.open_monitor(run.path)
+            self.post_message(OpenMonitor([run.path]))
 
     def action_new_run(self) -> None:
-        self.app.switch_mode("launch")
+        self.post_message(ShowForm())
 
     def action_clone(self) -> None:
         run = self._selected_or_say()
@@ -137,7 +151,7 @@ class RunsScreen(Screen[None]):
         if not run.overrides:
             self.notify("This run recorded no overrides to clone", severity="warning")
             return
-        self.app.clone_into_form(run_recipe(run.path, run.overrides))
+        self.post_message(CloneRun(run_recipe(run.path, run.overrides)))
 
     def action_stop(self) -> None:
         run = self._selected_or_say()
@@ -166,7 +180,7 @@ class RunsScreen(Screen[None]):
             self.app.call_from_thread(self.notify, f"{name}: {safe_text(message)}", markup=False)
 
         try:
-            result = stop_run(run_dir, grace_s=self.app.stop_grace_s, on_progress=progress)
+            result = stop_run(run_dir, grace_s=self.context.stop_grace_s, on_progress=progress)
         except StopError as error:
             self.app.call_from_thread(self.notify, safe_text(error), severity="error", markup=False)
             return
@@ -212,7 +226,7 @@ class RunsScreen(Screen[None]):
             self.app.call_from_thread(self.notify, f"Not resumed: {safe_text(error)}", severity="error", markup=False)
             return
         self.app.call_from_thread(self.notify, f"Resuming {name} from its newest checkpoint", markup=False)
-        self.app.call_from_thread(self.select_run, plan.run_dir)
+        self.app.call_from_thread(self._select_run, plan.run_dir)
 
 
 def _name(run: RunSummary) -> str:
