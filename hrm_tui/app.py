@@ -30,7 +30,7 @@ from textual.binding import Binding
 
 from hrm_tui.context import AppContext
 from hrm_tui.crash import write_crash_log
-from hrm_tui.messages import CloneRun, LoadRecipe, OpenMonitor, RunLaunched, SelectRun, ShowForm
+from hrm_tui.messages import CloneRun, LoadRecipe, OpenConfigDiff, OpenMonitor, RunLaunched, SelectRun, ShowForm
 from hrm_tui.runs.launcher import RunRecipe
 from hrm_tui.screens.launch import LaunchScreen
 from hrm_tui.screens.runs import RunsScreen
@@ -139,6 +139,11 @@ class HrmTuiApp(App[None]):
 
     def on_open_monitor(self, message: OpenMonitor) -> None:
         self._open_monitor(message.run_dirs)
+
+    def on_open_config_diff(self, message: OpenConfigDiff) -> None:
+        from hrm_tui.screens.config_diff import ConfigDiffScreen
+
+        self.push_screen(ConfigDiffScreen(message.run_dirs))
 
     def on_run_launched(self, message: RunLaunched) -> None:
         """After a launch: the runs list with this run selected, and its monitor on top."""

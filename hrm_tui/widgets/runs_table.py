@@ -1,7 +1,11 @@
-"""The runs table: one row per run directory, newest first.
+"""The runs table: one row per run directory, newest first unless sorted otherwise.
 
-    Name                         Preset   Status      Step          Progress     Started           Last event
-    HierarchicalReaso… brave-otter demo   ● running   1200/5000     ███░░░  24%  2025-01-02 10:00  3s ago
+    Name                         Preset   Status      Step          Progress     Started ▼         Last event
+    ◆ HierarchicalRe… brave-otter demo    ● running   1200/5000     ███░░░  24%  2025-01-02 10:00  3s ago
+
+The order and the filter are the user's view of the list (`RunsView`: a sort column and direction, a filter
+text, the marked runs), applied to whatever list of runs it is given; the ◆ marks a run marked for comparing.
+The column sorted by carries ▼ (descending) or ▲. j/k/g/G move as in less and vim (`VIM_MOTION_BINDINGS`).
 
 Text built here is `rich.text.Text`, never markup, so a run named `[bold]` shows as typed, and every string
 from a run directory (its folder name, its preset) goes through `safe_text`, so no escape sequence in it
@@ -13,10 +17,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 from hrm_core.formatting import format_local_time
@@ -33,6 +40,73 @@ NARROW_COLUMNS = ("Name", "Preset", "Status", "Progress", "Last event")
 WIDE_FROM = 120
 PROGRESS_CELLS = 8
 MAX_AGE_S = 100 * 365 * 86400.0
+MARK = "◆ "
+
+# j/k/g/G as in less, vim, htop and lazygit (DataTable's own up/down/home/end stay).
+VIM_MOTION_BINDINGS = [
+    Binding("j", "cursor_down", "Down", show=False),
+    Binding("k", "cursor_up", "Up", show=False),
+    Binding("g", "scroll_top", "First", show=False),
+    Binding("G", "scroll_bottom", "Last", show=False),
+]
+
+# The columns the list sorts by, each with its key and its first direction (True: descending).
+# None values (a run with no start, no progress yet) always sort last.
+STATUS_ORDER = {status: i for i, status in enumerate(
+    (RunStatus.RUNNING, RunStatus.STALLED, RunStatus.FAILED, RunStatus.LOST, RunStatus.STOPPED, RunStatus.FINISHED))}
+SORT_KEYS: dict[str, tuple[Callable[[RunSummary], Any], bool]] = {
+    "Started": (lambda s: s.start_time, True),
+    "Name": (lambda s: s.path.name.casefold(), False),
+    "Preset": (lambda s: (s.preset or "").casefold() or None, False),
+    "Status": (lambda s: STATUS_ORDER.get(s.status), False),
+    "Progress": (lambda s: s.progress, True),
+    "Last event": (lambda s: s.last_event_time, True),
+}
+SORT_COLUMNS = tuple(SORT_KEYS)
+
+
+@dataclass(frozen=True)
+class RunsView:
+    """How the user looks at the runs list: sorted by `sort` (descending when `descending`), filtered by
+    `filter` (a case-insensitive piece of the name, preset, status or folder), with `marked` runs."""
+
+    sort: str = "Started"
+    descending: bool = True
+    filter: str = ""
+    marked: tuple[Path, ...] = field(default_factory=tuple)  # in the order they were marked
+
+    def apply(self, runs: Sequence[RunSummary]) -> list[RunSummary]:
+        """The runs shown, in their order. Stable: ties keep the order they came in (newest first)."""
+        needle = self.filter.casefold().strip()
+        shown = [r for r in runs if not needle or needle in _searchable(r)]
+        key, _ = SORT_KEYS[self.sort]
+        present = [r for r in shown if key(r) is not None]
+        absent = [r for r in shown if key(r) is None]
+        return sorted(present, key=key, reverse=self.descending) + absent
+
+    def sorted_by(self, column: str) -> RunsView:
+        return replace(self, sort=column, descending=SORT_KEYS[column][1])
+
+    def next_sort(self, step: int) -> RunsView:
+        """The next (step 1) or previous (-1) sort column, in its first direction."""
+        return self.sorted_by(SORT_COLUMNS[(SORT_COLUMNS.index(self.sort) + step) % len(SORT_COLUMNS)])
+
+    def reversed(self) -> RunsView:
+        return replace(self, descending=not self.descending)
+
+    def toggle_mark(self, path: Path) -> RunsView:
+        """Marks the run, or unmarks it. (Paths as the list gives them: a refresh gives the same ones.)"""
+        kept = tuple(p for p in self.marked if p != path)
+        return replace(self, marked=kept if len(kept) != len(self.marked) else (*self.marked, path))
+
+    def describe(self) -> str:
+        """For the title line: `sorted by Started ▼`, and the filter when there is one."""
+        text = f"sorted by {self.sort} {'▼' if self.descending else '▲'}"
+        return text + (f" · filter {self.filter!r}" if self.filter else "")
+
+
+def _searchable(run: RunSummary) -> str:
+    return " ".join((safe_text(run.path), safe_text(run.preset or ""), str(run.status))).casefold()
 
 
 def format_age(seconds: float | None) -> str:
@@ -73,15 +147,19 @@ def truncate_left(text: str, width: int) -> str:
 
 
 class RunsTable(DataTable[Text]):
-    """Shows RunSummary rows; keeps the cursor on the same run across refreshes."""
+    """Shows RunSummary rows in the order given; keeps the cursor on the same run across refreshes."""
+
+    BINDINGS = VIM_MOTION_BINDINGS
 
     def __init__(self, *, clock: Callable[[], float] = time.time, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
         self.clock = clock
         self.summaries: list[RunSummary] = []
+        self._marked: Collection[Path] = ()
+        self._sorted: tuple[str, bool] = ("Started", True)
 
     def on_mount(self) -> None:
-        self._layout: tuple[str, ...] = ()
+        self._layout: tuple[object, ...] = ()
 
     def on_resize(self) -> None:
         self.show_runs(self.summaries)
@@ -92,16 +170,22 @@ class RunsTable(DataTable[Text]):
             return None
         return self.summaries[self.cursor_row]
 
-    def show_runs(self, summaries: list[RunSummary], *, select: Path | None = None) -> None:
+    def show_runs(self, summaries: list[RunSummary], *, select: Path | None = None, view: RunsView | None = None) -> None:
+        """Shows `summaries` as they are ordered; `view` (when given) names the sort column and the marks."""
         keep = select or (self.selected.path if self.selected else None)
         self.summaries = summaries
+        if view is not None:
+            self._marked, self._sorted = view.marked, (view.sort, view.descending)
         wide = self.size.width >= WIDE_FROM
-        layout = WIDE_COLUMNS if wide else NARROW_COLUMNS
+        columns = WIDE_COLUMNS if wide else NARROW_COLUMNS
+        layout = (columns, self._sorted)
         self.clear(columns=layout != self._layout)
         if layout != self._layout:
             self._layout = layout
-            for column in layout:
-                self.add_column(column, key=column)
+            sort, descending = self._sorted
+            for column in columns:
+                label = f"{column} {'▼' if descending else '▲'}" if column == sort else column
+                self.add_column(label, key=column)
         now = self.clock()
         # Whatever the other columns leave (each column has one cell of padding on both sides).
         fixed = 76 if wide else 56
@@ -117,7 +201,8 @@ class RunsTable(DataTable[Text]):
         step = "-" if s.step is None else (f"{s.step}/{s.total_steps}" if s.total_steps else str(s.step))
         status = Text(f"{STATUS_SYMBOLS.get(s.status, ' ')} {s.status}", style=self._status_style(s.status))
         last = format_age(now - s.last_event_time) if s.last_event_time else "-"
-        name = Text(truncate_left(safe_text(s.path.name), name_width))
+        name = Text(MARK, style="bold") if s.path in self._marked else Text()
+        name.append(truncate_left(safe_text(s.path.name), name_width - len(name)))
         preset_name = safe_text(s.preset or "-")
         if wide:
             preset = Text(truncate(preset_name, 12))
