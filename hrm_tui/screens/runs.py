@@ -173,7 +173,7 @@ class RunsScreen(Screen[None]):
     def action_filter(self) -> None:
         box = self.query_one("#runs-filter", Input)
         box.display = True
-        box.focus()
+        self.set_focus(box)  # now: keys typed right after / (one read over a slow link) go into the box
 
     @on(Input.Changed, "#runs-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -184,13 +184,13 @@ class RunsScreen(Screen[None]):
     def _filter_submitted(self, event: Input.Submitted) -> None:
         box = self.query_one("#runs-filter", Input)
         box.display = bool(box.value)
-        self.table.focus()
+        self.set_focus(self.table)
 
     def action_clear(self) -> None:
         """esc: in the filter box or with a filter, clears the filter; else unmarks the runs."""
         if self.view.filter or self.focused is self.query_one("#runs-filter", Input):
             self._set_filter("")
-            self.table.focus()
+            self.set_focus(self.table)
         elif self.view.marked:
             self.view = dataclasses.replace(self.view, marked=())
         self._redraw()
