@@ -68,7 +68,7 @@ def test_a_config_that_cannot_be_read_says_why_and_falls_back_to_the_run_start_e
 
 @async_test
 async def test_marked_runs_open_one_monitor_that_overlays_them_with_distinct_labels(tmp_path: Path):
-    runs = make_fixture_runs(tmp_path / "checkpoints")
+    make_fixture_runs(tmp_path / "checkpoints")
     app = make_app(tmp_path, start_mode="runs")
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and len(app.runs_screen.table.summaries) == 6, 10, "the runs")

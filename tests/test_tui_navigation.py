@@ -53,7 +53,7 @@ async def test_f3_from_an_attached_monitor_opens_the_runs_list_where_q_quits(tmp
 @async_test
 async def test_f3_from_a_monitor_opened_from_the_runs_list_goes_back_to_it(tmp_path: Path):
     """F3 used to show the monitor again (the runs mode was already current)."""
-    runs = make_fixture_runs(tmp_path / "checkpoints")
+    make_fixture_runs(tmp_path / "checkpoints")
     app = make_app(tmp_path, start_mode="runs")
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), 10, "the runs screen")

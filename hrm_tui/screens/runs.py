@@ -41,7 +41,8 @@ from hrm_tui.runs.launcher import LaunchError, reap_children, run_recipe
 from hrm_tui.runs.process_control import StopError, stop_run
 from hrm_tui.runs.resume import ResumePlan, plan_resume, start_resume
 from hrm_tui.widgets.key_footer import KeyFooter
-from hrm_tui.widgets.runs_table import RunsTable, RunsView, format_time
+from hrm_tui.runs.view import RunsView
+from hrm_tui.widgets.runs_table import RunsTable, format_time
 
 REFRESH_S = 2.0
 

@@ -3,9 +3,9 @@
     Name                         Preset   Status      Step          Progress     Started ▼         Last event
     ◆ HierarchicalRe… brave-otter demo    ● running   1200/5000     ███░░░  24%  2025-01-02 10:00  3s ago
 
-The order and the filter are the user's view of the list (`RunsView`: a sort column and direction, a filter
-text, the marked runs), applied to whatever list of runs it is given; the ◆ marks a run marked for comparing.
-The column sorted by carries ▼ (descending) or ▲. j/k/g/G move as in less and vim (`VIM_MOTION_BINDINGS`).
+The table shows the runs in the order it is given (the runs screen applies the user's `RunsView`, runs/view.py:
+sort, filter, marks); the ◆ marks a run marked for comparing, and the column sorted by carries ▼ (descending)
+or ▲. j/k/g/G move as in less and vim (`VIM_MOTION_BINDINGS`).
 
 Text built here is `rich.text.Text`, never markup, so a run named `[bold]` shows as typed, and every string
 from a run directory (its folder name, its preset) goes through `safe_text`, so no escape sequence in it
@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
 
 from rich.text import Text
 from textual.binding import Binding
@@ -31,6 +29,7 @@ from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.summary import RunSummary
 from hrm_tui.runs.discovery import same_run
+from hrm_tui.runs.view import RunsView
 
 STATUS_SYMBOLS = {RunStatus.RUNNING: "●", RunStatus.STALLED: "◌", RunStatus.FINISHED: "✓", RunStatus.FAILED: "✗",
                   RunStatus.STOPPED: "■", RunStatus.LOST: "?"}
@@ -49,65 +48,6 @@ VIM_MOTION_BINDINGS = [
     Binding("g", "scroll_top", "First", show=False),
     Binding("G", "scroll_bottom", "Last", show=False),
 ]
-
-# The columns the list sorts by, each with its key and its first direction (True: descending).
-# None values (a run with no start, no progress yet) always sort last.
-STATUS_ORDER = {status: i for i, status in enumerate(
-    (RunStatus.RUNNING, RunStatus.STALLED, RunStatus.FAILED, RunStatus.LOST, RunStatus.STOPPED, RunStatus.FINISHED))}
-SORT_KEYS: dict[str, tuple[Callable[[RunSummary], Any], bool]] = {
-    "Started": (lambda s: s.start_time, True),
-    "Name": (lambda s: s.path.name.casefold(), False),
-    "Preset": (lambda s: (s.preset or "").casefold() or None, False),
-    "Status": (lambda s: STATUS_ORDER.get(s.status), False),
-    "Progress": (lambda s: s.progress, True),
-    "Last event": (lambda s: s.last_event_time, True),
-}
-SORT_COLUMNS = tuple(SORT_KEYS)
-
-
-@dataclass(frozen=True)
-class RunsView:
-    """How the user looks at the runs list: sorted by `sort` (descending when `descending`), filtered by
-    `filter` (a case-insensitive piece of the name, preset, status or folder), with `marked` runs."""
-
-    sort: str = "Started"
-    descending: bool = True
-    filter: str = ""
-    marked: tuple[Path, ...] = field(default_factory=tuple)  # in the order they were marked
-
-    def apply(self, runs: Sequence[RunSummary]) -> list[RunSummary]:
-        """The runs shown, in their order. Stable: ties keep the order they came in (newest first)."""
-        needle = self.filter.casefold().strip()
-        shown = [r for r in runs if not needle or needle in _searchable(r)]
-        key, _ = SORT_KEYS[self.sort]
-        present = [r for r in shown if key(r) is not None]
-        absent = [r for r in shown if key(r) is None]
-        return sorted(present, key=key, reverse=self.descending) + absent
-
-    def sorted_by(self, column: str) -> RunsView:
-        return replace(self, sort=column, descending=SORT_KEYS[column][1])
-
-    def next_sort(self, step: int) -> RunsView:
-        """The next (step 1) or previous (-1) sort column, in its first direction."""
-        return self.sorted_by(SORT_COLUMNS[(SORT_COLUMNS.index(self.sort) + step) % len(SORT_COLUMNS)])
-
-    def reversed(self) -> RunsView:
-        return replace(self, descending=not self.descending)
-
-    def toggle_mark(self, path: Path) -> RunsView:
-        """Marks the run, or unmarks it. (Paths as the list gives them: a refresh gives the same ones.)"""
-        kept = tuple(p for p in self.marked if p != path)
-        return replace(self, marked=kept if len(kept) != len(self.marked) else (*self.marked, path))
-
-    def describe(self) -> str:
-        """For the title line: `sorted by Started ▼`, and the filter when there is one."""
-        text = f"sorted by {self.sort} {'▼' if self.descending else '▲'}"
-        return text + (f" · filter {self.filter!r}" if self.filter else "")
-
-
-def _searchable(run: RunSummary) -> str:
-    return " ".join((safe_text(run.path), safe_text(run.preset or ""), str(run.status))).casefold()
-
 
 def format_age(seconds: float | None) -> str:
     """`3s ago`, `5m ago`, `2h ago`, `3d ago`; `-` when unknown."""
