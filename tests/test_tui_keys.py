@@ -52,14 +52,14 @@ async def test_slash_filters_the_runs_list_and_q_types_in_the_filter(tmp_path: P
         await pilot.press("slash", *"extreme")  # the stopped run's project folder
         assert isinstance(app.focused, Input)
         assert names(screen) == ["keen-lynx"]
-        assert "filter 'extreme' (1 of 6)" in title(screen)
+        assert "1 of 6 shown" in title(screen)
         await pilot.press("q")  # q is a letter here, not quit
         assert app.is_running and app.focused.value == "extremeq" and names(screen) == []
         assert "No run matches the filter" in as_text(screen.query_one("#run-detail").content)
         await pilot.press("backspace", "enter")  # keeps the filter, back to the list
         assert app.focused is screen.table and names(screen) == ["keen-lynx"]
         await pilot.press("escape")  # clears it
-        assert len(names(screen)) == 6 and "filter '" not in title(screen)
+        assert len(names(screen)) == 6 and "shown" not in title(screen)
         assert not screen.query_one("#runs-filter").display
         await pilot.press("q")  # from the list: quits
         await wait_for(pilot, lambda: not app.is_running, 10, "the app to exit")

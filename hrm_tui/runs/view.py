@@ -71,9 +71,8 @@ class RunsView:
         return replace(self, marked=kept if len(kept) != len(self.marked) else (*self.marked, path))
 
     def describe(self) -> str:
-        """For the title line: `sorted by Started ▼`, and the filter when there is one."""
-        text = f"sorted by {self.sort} {'▼' if self.descending else '▲'}"
-        return text + (f" · filter {self.filter!r}" if self.filter else "")
+        """For the title line: `sorted by Started ▼`."""
+        return f"sorted by {self.sort} {'▼' if self.descending else '▲'}"
 
 
 def _searchable(run: RunSummary) -> str:

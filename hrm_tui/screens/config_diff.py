@@ -28,7 +28,8 @@ from hrm_tui.monitoring.compare import DiffRow, RunConfig, config_diff, read_run
 from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.widgets.runs_table import VIM_MOTION_BINDINGS, truncate
 
-VALUE_WIDTH = 40  # a long value (a path, a list) is cut; the detail line shows the highlighted key whole
+MIN_VALUE_WIDTH = 12  # a value is cut to fit the screen (a path, a list); the detail line shows it whole
+MAX_KEY_WIDTH = 40
 
 
 class DiffTable(DataTable[Text]):
@@ -36,6 +37,10 @@ class DiffTable(DataTable[Text]):
 
 
 class ConfigDiffScreen(Screen[None]):
+    DEFAULT_CSS = """
+    ConfigDiffScreen #diff-table { height: auto; max-height: 1fr; }
+    ConfigDiffScreen #diff-detail { height: auto; max-height: 8; padding: 0 1; }
+    """
     BINDINGS = [
         Binding("q,escape", "app.close", "Close"),
     ]
@@ -69,12 +74,16 @@ class ConfigDiffScreen(Screen[None]):
         self._labels = [label for label, _ in readable]
         table = self.query_one("#diff-table", DiffTable)
         table.clear(columns=True)
+        # The columns share the width: the keys as long as the longest, the values what is left (each column
+        # has a cell of padding on both sides).
+        key_width = min(MAX_KEY_WIDTH, max((len(r.key) for r in rows), default=3))
+        width = max(MIN_VALUE_WIDTH, (self.size.width - key_width - 2 * (len(readable) + 1) - 1) // max(1, len(readable)))
         table.add_column("Key", key="key")
         for label, _ in readable:
-            table.add_column(Text(truncate(safe_text(label), VALUE_WIDTH)))
+            table.add_column(Text(truncate(safe_text(label), width)))
         for row in rows:
-            cells = [Text(safe_text(row.key))]
-            cells += [Text("(absent)", style="dim") if v is None else Text(truncate(safe_text(v), VALUE_WIDTH)) for v in row.values]
+            cells = [Text(truncate(safe_text(row.key), key_width))]
+            cells += [Text("(absent)", style="dim") if v is None else Text(truncate(safe_text(v), width)) for v in row.values]
             table.add_row(*cells, key=row.key)
         runs = f"{len(readable)} runs" if len(readable) != 1 else "1 run"
         title = Text(f"Config diff: {len(rows)} key{'s' if len(rows) != 1 else ''} differ between {runs}")
@@ -87,6 +96,12 @@ class ConfigDiffScreen(Screen[None]):
         self._show_detail()
         table.focus()
 
+    def on_resize(self) -> None:
+        if self.configs is not None:
+            row = self.query_one("#diff-table", DiffTable).cursor_row
+            self._show(self.configs)
+            self.query_one("#diff-table", DiffTable).move_cursor(row=row, animate=False)
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_detail()
 
@@ -98,7 +113,8 @@ class ConfigDiffScreen(Screen[None]):
             detail.update("")
             return
         row = self.rows[table.cursor_row]
-        text = Text(safe_text(row.key), style="bold")
+        text = Text()
+        text.append(safe_text(row.key), style="bold")
         for label, value in zip(self._labels, row.values):
             text.append(f"\n  {safe_text(label)}: ")
             text.append("(absent)" if value is None else safe_text(value))

@@ -139,14 +139,13 @@ class RunsScreen(Screen[None]):
             self._show_detail()
 
     def _show_title(self) -> None:
-        shown, total = len(self.table.summaries), len(self.all_runs)
-        text = f"Runs under {self.context.runs_root}  ·  {self.view.describe()}"
+        """`Runs under checkpoints · Name ▲ · 5 of 6 shown · 2 marked` (the filter itself is in its box)."""
+        parts = [f"Runs under {self.context.runs_root}", self.view.describe()]
         if self.view.filter:
-            text += f" ({shown} of {total})"
+            parts.append(f"{len(self.table.summaries)} of {len(self.all_runs)} shown")
         if self.view.marked:
-            count = len(self.view.marked)
-            text += f"  ·  {count} marked: enter compares, d diffs their configs" if count > 1 else "  ·  1 marked: mark another to compare"
-        self.query_one("#runs-title", Static).update(Text(safe_text(text)))
+            parts.append(f"{len(self.view.marked)} marked")  # the footer says what to do with them (enter, d)
+        self.query_one("#runs-title", Static).update(Text(safe_text("  ·  ".join(parts))))
 
     @on(DataTable.RowHighlighted)
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
