@@ -2,44 +2,41 @@
 
     F2 launch form  ->  ctrl+l launches  ->  runs list (the new run selected)  ->  monitor
     F3 runs list    ->  enter: monitor, s: stop, r: resume, c: clone into the form
+    hrm-tui attach A [B ...]  ->  the monitor of A (B ... overlaid) as the app's only screen
 
-Everything the screens share lives here: the config tree, the runs root, the GPU scan, the clock (so tests
-can fix it), and how to name a new run. The app never owns a run's process: runs are started detached and
-keep going when the app exits, however it exits.
+Keys follow nvitop, htop, k9s and lazygit: `q` closes the screen on top (the monitor, the help, a dialog)
+and quits from a screen with nothing below it (the runs list, the form, an attached monitor); a text field
+that has focus types the q instead. `?` and F1 open the help, F3 the runs list from anywhere.
 
-A bug that reaches Textual as an unhandled exception ends the app with return code 1; its traceback goes to
-the crash log (hrm_tui.crash, `crash_log` names it) instead of the terminal, and `hrm-tui` prints one line.
+The app owns navigation and nothing else. What the screens share (the config tree, the runs root, the
+clock, how to name a new run, ...) is one typed `AppContext` (context.py), given to each screen when it is
+made. Screens ask for navigation with typed messages that bubble up to the app (messages.py: OpenMonitor,
+RunLaunched, CloneRun, ShowForm), and the app tells a screen what to do the same way (SelectRun,
+LoadRecipe): no screen calls the app's methods, and the app calls none of the screens'.
+
+The app never owns a run's process: runs are started detached and keep going when the app exits, however
+it exits. A bug that reaches Textual as an unhandled exception ends the app with return code 1; its
+traceback goes to the crash log (hrm_tui.crash, `crash_log` names it) instead of the terminal, and
+`hrm-tui` prints one line.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
 
-from hrm_core.rundir.sanitize import safe_text
+from hrm_tui.context import AppContext
 from hrm_tui.crash import write_crash_log
-from hrm_tui.forms.config_tree import ConfigTree
-from hrm_tui.system.gpus import GpuScan
-from hrm_tui.forms.overrides import Edit, OverrideSyntaxError
-from hrm_tui.runs.launcher import LaunchOptions, RunRecipe
-from hrm_tui.runs.process_control import DEFAULT_GRACE_S
+from hrm_tui.messages import CloneRun, LoadRecipe, OpenConfigDiff, OpenMonitor, RunLaunched, SelectRun, ShowForm
+from hrm_tui.runs.launcher import RunRecipe
 from hrm_tui.screens.launch import LaunchScreen
 from hrm_tui.screens.runs import RunsScreen
 
 # A first-time user gets the demo preset: it trains a small model on CPU on a dataset that builds itself.
 DEFAULT_PRESET = "demo"
-CLONE_NOTICE_S = 15  # what a clone did and did not bring along takes a moment to read
-
-
-def _default_run_name(arch_name: str) -> str:
-    from hrm_core.training.names import default_run_name
-
-    return default_run_name(arch_name)
 
 
 class HrmTuiApp(App[None]):
@@ -48,62 +45,51 @@ class HrmTuiApp(App[None]):
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("f2", "switch_mode('launch')", "Form"),
-        Binding("f3", "switch_mode('runs')", "Runs"),
+        Binding("f3", "show_runs", "Runs"),
+        Binding("question_mark", "help", "Help", show=False),
+        Binding("q", "close", "Close/quit", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
     def __init__(
         self,
+        context: AppContext | None = None,
         *,
-        config_tree: ConfigTree | None = None,
-        runs_root: str | Path = "checkpoints",
         start_mode: str = "launch",
-        attach: Path | None = None,
+        attach: Sequence[Path] = (),
         preset: str | None = DEFAULT_PRESET,
-        overrides: list[str] | None = None,
-        clock: Callable[[], float] = time.time,
-        run_namer: Callable[[str], str] = _default_run_name,
-        gpu_scan: GpuScan | None = None,
-        refresh_runs: bool = True,
-        stop_grace_s: float = DEFAULT_GRACE_S,
+        overrides: Sequence[str] = (),
         theme: str | None = None,
     ) -> None:
+        """`start_mode`: "launch" (the form) or "runs"; `attach`: runs whose monitor is the app's first
+        screen instead (the first run's, the others overlaid), where q quits; `preset` and `overrides`: what
+        the form opens with (a preset the config tree lacks opens none)."""
         super().__init__()
-        self.config_tree = config_tree or ConfigTree.load()
-        self.runs_root = Path(runs_root)
-        self.clock = clock
-        self.make_run_name = run_namer
-        self.gpu_scan = gpu_scan  # None: the launch options scan NVML themselves
-        self.refresh_runs = refresh_runs  # the runs list re-reads run directories every few seconds
-        self.stop_grace_s = stop_grace_s
-        self._start_mode = start_mode
-        self._attach = attach
-        self._initial_form = self._initial_choices(preset, overrides or [])
-        self._initial_options: LaunchOptions | None = None
+        self.context = context or AppContext()
+        self._attach = tuple(Path(d) for d in attach)
+        self._start_mode = "monitor" if self._attach else start_mode
+        self._preset = preset
+        self._overrides = list(overrides)
+        self._pending_recipe: RunRecipe | None = None  # a clone asked for before the form was first opened
         self.crash_log: Path | None = None  # where a crash's traceback went (see _handle_exception)
         self.crash_error: BaseException | None = None
+        # The modes' screens, once made (the app posts its instructions to them; tests look at them).
         self.launch_screen: LaunchScreen | None = None
         self.runs_screen: RunsScreen | None = None
         self.add_mode("launch", self._make_launch_screen)
         self.add_mode("runs", self._make_runs_screen)
+        if self._attach:
+            self.add_mode("monitor", lambda: self._make_monitor(self._attach))
         if theme:
             self.theme = theme
 
-    def _initial_choices(self, preset: str | None, overrides: list[str]) -> tuple[dict[str, str | None], dict[str, Edit]]:
-        from hrm_tui.forms.form_model import split_run_overrides
-
-        choices, edits = split_run_overrides(self.config_tree, overrides)
-        if "experiment" not in choices:
-            choices["experiment"] = preset if preset in self.config_tree.presets else None
-        return choices, edits
-
     def _make_launch_screen(self) -> LaunchScreen:
-        choices, edits = self._initial_form
-        self.launch_screen = LaunchScreen(choices=choices, edits=edits, options=self._initial_options)
+        recipe, self._pending_recipe = self._pending_recipe, None
+        self.launch_screen = LaunchScreen(self.context, preset=self._preset, overrides=self._overrides, recipe=recipe)
         return self.launch_screen
 
     def _make_runs_screen(self) -> RunsScreen:
-        self.runs_screen = RunsScreen()
+        self.runs_screen = RunsScreen(self.context)
         return self.runs_screen
 
     def _handle_exception(self, error: Exception) -> None:
@@ -118,10 +104,8 @@ class HrmTuiApp(App[None]):
 
     def on_mount(self) -> None:
         self.switch_mode(self._start_mode)
-        if self._attach is not None:
-            self.open_monitor(self._attach)
 
-    # --- navigation used by the screens ----------------------------------------------------------------
+    # --- navigation ----------------------------------------------------------------------------------
 
     def action_help(self) -> None:
         from hrm_tui.screens.help import HelpScreen
@@ -129,55 +113,53 @@ class HrmTuiApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
-    def open_monitor(self, run_dir: Path) -> None:
+    def action_close(self) -> None:
+        """q: closes the screen on top, or quits when there is nothing below it (a mode's own screen)."""
+        if len(self.screen_stack) > 1:
+            self.screen.dismiss()
+        else:
+            self.exit()
+
+    def action_show_runs(self) -> None:
+        """F3: the runs list. From a monitor opened from it, that is going back to it."""
+        if self.current_mode == "runs":
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+        else:
+            self.switch_mode("runs")
+
+    def _make_monitor(self, run_dirs: Sequence[Path]):  # -> MonitorScreen
         from hrm_tui.screens.monitor import MonitorScreen  # imported on use: it pulls in the plotting stack
 
-        self.push_screen(MonitorScreen(Path(run_dir)))
+        main, *others = run_dirs
+        return MonitorScreen(main, others, settings=self.context.monitor_settings)
 
-    def show_run(self, run_dir: Path, *, open_monitor: bool = False) -> None:
-        """After a launch: the runs list with this run selected, and its monitor if asked."""
+    def _open_monitor(self, run_dirs: Sequence[Path]) -> None:
+        self.push_screen(self._make_monitor(run_dirs))
+
+    def on_open_monitor(self, message: OpenMonitor) -> None:
+        self._open_monitor(message.run_dirs)
+
+    def on_open_config_diff(self, message: OpenConfigDiff) -> None:
+        from hrm_tui.screens.config_diff import ConfigDiffScreen
+
+        self.push_screen(ConfigDiffScreen(message.run_dirs))
+
+    def on_run_launched(self, message: RunLaunched) -> None:
+        """After a launch: the runs list with this run selected, and its monitor on top."""
         self.switch_mode("runs")
         if self.runs_screen is not None:
-            self.runs_screen.select_run(run_dir)
-        if open_monitor:
-            self.open_monitor(run_dir)
+            self.runs_screen.post_message(SelectRun(message.run_dir))
+        self._open_monitor([message.run_dir])
 
-    def clone_into_form(self, recipe: RunRecipe) -> None:
-        """The run's overrides, launch options and config folder into the form, as a new run to launch."""
-        # The overrides come from the run directory: control characters and escape sequences do not go
-        # into the form (they would be drawn there and launched with the new run).
-        recipe = dataclasses.replace(recipe, overrides=[safe_text(o) for o in recipe.overrides])
-        if not self._use_config_dir(recipe.config_dir):
-            return
-        if self.launch_screen is None:  # the form has not been opened yet: it opens on the clone
-            try:
-                self._initial_form = self._initial_choices(None, recipe.overrides)
-            except OverrideSyntaxError as error:
-                self.notify(f"Cannot clone: {error}", severity="error", markup=False)
-                return
-            self._initial_options = recipe.options
+    def on_show_form(self, message: ShowForm) -> None:
+        self.switch_mode("launch")
+
+    def on_clone_run(self, message: CloneRun) -> None:
+        """The run's recipe into the form, as a new run to launch (the form says what came along)."""
+        if self.launch_screen is None:  # the form has not been made yet: it opens on the clone
+            self._pending_recipe = message.recipe
             self.switch_mode("launch")
         else:
             self.switch_mode("launch")
-            if not self.launch_screen.load_recipe(recipe):
-                return
-        where = f" (config folder {safe_text(str(recipe.config_dir))})" if recipe.config_dir else ""
-        if recipe.options is None:
-            self.notify(f"Cloned the run's overrides{where}; {recipe.note}. It will launch as a new run", markup=False, timeout=CLONE_NOTICE_S)
-        else:
-            self.notify(f"Cloned the run's overrides and launch options{where}; it will launch as a new run", markup=False, timeout=CLONE_NOTICE_S)
-
-    def _use_config_dir(self, config_dir: Path | None) -> bool:
-        """Switches the config tree to the run's `--config-dir` when it differs from the current one."""
-        current = self.config_tree.user_dir
-        if (config_dir and config_dir.resolve()) == current:
-            return True
-        try:
-            self.config_tree = ConfigTree.load(config_dir)
-        except FileNotFoundError:
-            self.notify(f"Cannot clone: the run was started with --config-dir {safe_text(str(config_dir))}, which no longer exists",
-                        severity="error", markup=False)
-            return False
-        self.notify(f"The form now uses {'config folder ' + safe_text(str(config_dir)) if config_dir else 'the installed config tree only'}, "
-                    "as the cloned run did", markup=False, timeout=CLONE_NOTICE_S)
-        return True
+            self.launch_screen.post_message(LoadRecipe(message.recipe))

@@ -3,7 +3,7 @@
     hrm-tui                               open the launch form (the demo preset, ready to launch on CPU)
     hrm-tui runs [--json]                 print the runs table (for scripts)
     hrm-tui launch +experiment=X k=v ...  validate and launch without the form
-    hrm-tui attach RUN                    open a run's monitor
+    hrm-tui attach RUN [RUN ...]          open a run's monitor (more runs: their curves overlaid)
 
 User mistakes (a bad override, a missing dataset, an unknown run) print a message and exit with status 2,
 never a traceback. A bug (an exception nothing handled, in the app or here) exits with status 1 and prints
@@ -44,7 +44,8 @@ examples:
   hrm-tui launch +experiment=demo                launch the demo without the form
   hrm-tui launch +experiment=sudoku_extreme_1k lr=7e-5 --nproc-per-node 8
   hrm-tui runs                                   list runs, newest first
-  hrm-tui attach 'checkpoints/Demo ACT-torch/HierarchicalReasoningModel_ACTV1 brave-otter'"""
+  hrm-tui attach 'checkpoints/Demo ACT-torch/HierarchicalReasoningModel_ACTV1 brave-otter'
+  hrm-tui attach brave-otter calm-heron          compare two runs (names as hrm-tui runs lists them)"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,8 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument("--rdzv-endpoint", default="", metavar="HOST:PORT", help="rendezvous endpoint (node 0) for multi-node")
     launch.add_argument("--dry-run", action="store_true", help="validate and print the command without starting it")
 
-    attach = sub.add_parser("attach", parents=[shared], help="open a run's monitor", description="Open the monitor of a run.")
-    attach.add_argument("run", metavar="RUN", help="a run directory, or a run's name (or the end of it) under the runs root")
+    attach = sub.add_parser(
+        "attach",
+        parents=[shared],
+        help="open a run's monitor, or compare runs",
+        description="Open the monitor of a run. With several runs, their curves are overlaid on the first's, "
+        "a colour per run; d in the monitor shows the config keys in which they differ. q quits.",
+    )
+    attach.add_argument("runs", nargs="+", metavar="RUN", help="a run directory, or a run's name (or the end of it) under the runs root")
     return parser
 
 
@@ -130,8 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return launch(args, config_dir, runs_root)
         tree = _load_tree(config_dir)
         if args.command == "attach":
-            run_dir = resolve_run(args.run, runs_root)
-            return run_app(tree, runs_root, theme=theme, start_mode="runs", attach=run_dir)
+            run_dirs = [resolve_run(run, runs_root) for run in args.runs]
+            return run_app(tree, runs_root, theme=theme, attach=run_dirs)
         preset = check_preset(args.preset, tree)
         return run_app(tree, runs_root, theme=theme, preset=preset, start_mode="runs" if args.screen == "runs" else "launch")
     except UserError as error:
@@ -202,9 +209,10 @@ def check_preset(preset: str | None, tree: ConfigTree) -> str | None:
 
 def run_app(tree: ConfigTree, runs_root: Path, *, theme: str | None = None, **kwargs: Any) -> int:
     from hrm_tui.app import HrmTuiApp
+    from hrm_tui.context import AppContext
     from hrm_tui.crash import crash_line
 
-    app = HrmTuiApp(config_tree=tree, runs_root=runs_root, theme=theme, **kwargs)
+    app = HrmTuiApp(AppContext(config_tree=tree, runs_root=runs_root), theme=theme, **kwargs)
     app.run()
     if app.crash_error is not None:  # the traceback is in the crash log, not on the screen
         print(crash_line(app.crash_error, app.crash_log), file=sys.stderr)

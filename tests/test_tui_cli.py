@@ -126,6 +126,15 @@ def test_attach_finds_a_run_by_path_name_or_the_end_of_its_name(tmp_path: Path):
         resolve_run("brave-otter", root)
 
 
+def test_attach_with_several_runs_names_the_one_it_cannot_find(tmp_path: Path):
+    """hrm-tui attach A B: every run is resolved before the app opens; an unknown one is a user error."""
+    make_fixture_runs(tmp_path / "checkpoints")
+    result = run_cli("attach", "brave-otter", "no-such-run", cwd=tmp_path)
+    assert result.returncode == 2 and "no run 'no-such-run'" in result.stderr and "Traceback" not in result.stderr
+    parsed = build_parser().parse_args(["attach", "brave-otter", "calm-heron"])
+    assert parsed.runs == ["brave-otter", "calm-heron"]
+
+
 def test_runs_into_a_closed_pipe_stops_quietly(tmp_path: Path):
     """`hrm-tui runs --json | head -1`: the reader leaving early is not an error worth a traceback."""
     make_fixture_runs(tmp_path / "checkpoints")

@@ -220,15 +220,14 @@ async def test_extreme_values_and_over_limit_logs_draw(corpus):
 async def test_attach_to_a_run_whose_end_is_invalid(corpus, tmp_path: Path):
     """`{"type":"run_end","error":12345}` made attach die (with exit status 0): the line is skipped."""
     root, runs = corpus
-    app = make_app(tmp_path, start_mode="runs", runs_root=root, attach=runs["end_error_int"])
+    app = make_app(tmp_path, runs_root=root, attach=[runs["end_error_int"]])
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.screen.loaded_stage() == "exact", what="the monitor")
         monitor = app.screen
         await wait_for(pilot, lambda: monitor.run.model.skipped_total == 1, what="the bad run_end counted")
         assert monitor.run.model.lifecycle.ended is None and monitor.run.model.latest_train_step == 2
-        await pilot.press("q")
-        await pilot.pause(0.2)
-        assert app.screen is app.runs_screen
+        await pilot.press("q")  # an attached monitor is the app's only screen: q quits
+        await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
     assert app.return_code in (None, 0) and app.crash_error is None
 
 
@@ -272,7 +271,7 @@ def test_the_real_app_in_a_pty_writes_none_of_the_planted_sequences(corpus, tmp_
     try:
         app.wait_for(b"eval 1/1", 90, "the monitor's samples")
         app.press("5", "\x1b[C", "6", "o", "4", "1", "c")  # samples: next; logs: stdout/stderr; halting; curves: metrics
-        app.press("\r", "q")  # apply the metric picker, close the monitor: back to the runs list
+        app.press("\r", "\x1bOR")  # apply the metric picker; F3: the runs list
         app.wait_for(b"Runs under", 30, "the runs screen")
         app.press(*["\x1b[B"] * 9, pause=0.3)  # down through every row (each draws its detail line)
         app.press(CTRL_Q)

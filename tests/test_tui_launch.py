@@ -15,6 +15,7 @@ from textual.widgets import Input, Select, SelectionList, Static
 
 from hrm_core.config import schema_fields
 from hrm_tui.forms.config_tree import ConfigTree, flatten
+from hrm_tui.messages import CloneRun
 from hrm_tui.runs.launcher import RunRecipe
 from hrm_tui.system.gpus import GpuInfo, GpuScan, list_gpus
 from hrm_tui.screens.launch import LaunchScreen
@@ -105,7 +106,7 @@ async def test_an_interpolation_stays_one(tmp_path: Path):
         # The resolved value follows the edit; the interpolation itself is not overridden.
         assert str(ndim.query_one(".field-note", Static).render()) == "= 256"
         assert screen.model.overrides() == ["arch.hidden_size=256"]
-        cfg = app.config_tree.compose(screen.plan().overrides)
+        cfg = screen.config_tree.compose(screen.plan().overrides)
         assert OmegaConf.is_interpolation(cfg.arch, "puzzle_emb_ndim")
         assert cfg.arch.puzzle_emb_ndim == 256
         # Overriding it with a number makes it a plain value; ctrl+r brings the interpolation back.
@@ -284,7 +285,8 @@ async def test_clone_fills_the_form_without_the_run_identity(tmp_path: Path):
         screen = app.launch_screen
         await settle(pilot, screen)
         overrides = ["+experiment=demo", "lr=7e-5", "+run_name='old run'", "+checkpoint_path=somewhere", "+resume=auto"]
-        app.clone_into_form(RunRecipe(overrides, options=None, config_dir=None))
+        app.post_message(CloneRun(RunRecipe(overrides, options=None, config_dir=None)))
+        await pilot.pause()
         await settle(pilot, screen)
         assert screen.model.overrides() == ["+experiment=demo", "lr=7e-5"]  # as it was written
         assert screen.query_one("#field-lr", Input).value == "7e-5"

@@ -103,7 +103,7 @@ async def test_config_dir_reaches_the_trainer_and_stays_for_resume_and_clone(tmp
         await wait_for(pilot, lambda: app.launch_screen is not None and app.launch_screen.model is not None, 30, "the form")
         screen = app.launch_screen
         await settle(pilot, screen)
-        assert app.config_tree.user_dir == config_dir
+        assert screen.config_tree.user_dir == config_dir
         assert screen.query_one("#preset", Select).value == "mine"
         assert screen.options_draft.omp_num_threads == "1"
         assert screen.plan().argv[3:5] == ["--config-dir", str(config_dir)]

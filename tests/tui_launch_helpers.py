@@ -8,6 +8,7 @@ time, which the snapshot tests rely on.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 import socket
@@ -19,6 +20,7 @@ from typing import Any
 import psutil
 
 from hrm_tui.app import HrmTuiApp
+from hrm_tui.context import AppContext
 from hrm_tui.system.gpus import GpuScan
 
 NO_GPU = GpuScan(message="no NVIDIA driver (test)")
@@ -35,13 +37,19 @@ def async_test(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., 
     return run
 
 
+CONTEXT_FIELDS = {f.name for f in dataclasses.fields(AppContext)}
+
+
 def make_app(tmp_path: Path, **kwargs: Any) -> HrmTuiApp:
-    """An app with a runs root in tmp, no NVML scan, a fixed name for the next run, no auto refresh."""
+    """An app with a runs root in tmp, no NVML scan, a fixed name for the next run, no auto refresh.
+
+    Keyword arguments that name an `AppContext` field (runs_root, clock, config_tree, ...) go into the
+    context; the others (preset, start_mode, attach, ...) to the app."""
     kwargs.setdefault("preset", None)
-    kwargs.setdefault("refresh_runs", False)
-    kwargs.setdefault("runs_root", tmp_path / "checkpoints")
-    kwargs.setdefault("gpu_scan", NO_GPU)
-    return HrmTuiApp(run_namer=lambda arch: RUN_NAME, **kwargs)
+    settings: dict[str, Any] = {"refresh_runs": False, "runs_root": tmp_path / "checkpoints", "gpu_scan": NO_GPU,
+                                "make_run_name": lambda arch: RUN_NAME}
+    settings.update({k: kwargs.pop(k) for k in list(kwargs) if k in CONTEXT_FIELDS})
+    return HrmTuiApp(AppContext(**settings), **kwargs)
 
 
 async def settle(pilot: Any, screen: Any, timeout_s: float = 60.0) -> None:

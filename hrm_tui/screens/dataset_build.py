@@ -47,7 +47,7 @@ class DatasetBuildScreen(ModalScreen[bool]):
     """Dismisses with True once the dataset is complete, False otherwise."""
 
     BINDINGS = [
-        Binding("escape", "close", "Close"),
+        Binding("escape,q", "close", "Close"),  # q types in the folder field
         Binding("ctrl+b", "build", "Build"),
         Binding("ctrl+k", "cancel_build", "Cancel build"),
     ]

@@ -23,10 +23,16 @@ INTRO = (
     'Runs (F3): every run under the runs root, newest first. A run is "stalled" when its process is alive but '
     'has made no progress for longer than its stall_after_s (a frozen rank, a hung collective), and "lost" '
     "when its process is gone and it never logged its end (killed, out of memory, machine down). r resumes a "
-    "run after showing the exact command.\n\n"
+    "run after showing the exact command. / filters the list; > and < choose the column it is sorted by, I "
+    "reverses it.\n\n"
     "Monitor (enter on a run): curves, progress, GPU and host use, ACT halting, sample predictions and logs "
     "of one run, live. The number keys focus a panel; the focused panel's own keys are listed below and in "
-    "the footer."
+    "the footer.\n\n"
+    "Comparing runs: mark them with space in the runs list (or name them all: hrm-tui attach A B), then enter "
+    "overlays their curves, a colour per run, and d lists the config keys in which they differ.\n\n"
+    "Keys as in htop, nvitop, k9s and lazygit: q closes the screen on top, or quits where nothing is below "
+    "(the runs list, the form, an attached monitor); in a text field it types. ? or F1 opens this help; "
+    "j k g G move in lists and here."
 )
 
 
@@ -43,13 +49,23 @@ def _binding_rows(bindings: list[Binding | tuple[str, ...]], key_display: Callab
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,f1,q,question_mark", "dismiss", "Close")]
+    BINDINGS = [
+        Binding("escape,f1,q,question_mark", "dismiss", "Close"),
+        Binding("j,down", "scroll('down')", "Scroll down", show=False),
+        Binding("k,up", "scroll('up')", "Scroll up", show=False),
+        Binding("g,home", "scroll('home')", "Top", show=False),
+        Binding("G,end", "scroll('end')", "Bottom", show=False),
+        Binding("space,pagedown", "scroll('page_down')", "Page down", show=False),
+        Binding("pageup", "scroll('page_up')", "Page up", show=False),
+    ]
 
     def compose(self) -> ComposeResult:
         from hrm_tui.app import HrmTuiApp
         from hrm_tui.screens.launch import LaunchScreen
         from hrm_tui.screens.monitor import MonitorScreen
+        from hrm_tui.screens.config_diff import ConfigDiffScreen
         from hrm_tui.screens.runs import RunsScreen
+        from hrm_tui.widgets.runs_table import VIM_MOTION_BINDINGS
         from hrm_tui.widgets.monitor.curves import CurvesPanel
         from hrm_tui.widgets.monitor.logs import LogsPanel
         from hrm_tui.widgets.monitor.samples import SamplesPanel
@@ -57,15 +73,17 @@ class HelpScreen(ModalScreen[None]):
         sections = [
             ("Everywhere", HrmTuiApp.BINDINGS),
             ("Launch form", LaunchScreen.BINDINGS),
-            ("Runs", RunsScreen.BINDINGS),
+            ("Runs", [*RunsScreen.BINDINGS, *VIM_MOTION_BINDINGS]),
             ("Monitor", [*MonitorScreen.BINDINGS, Binding("escape", "minimize", "Restore a maximised panel")]),
             ("Monitor, curves panel (1)", CurvesPanel.BINDINGS),
             ("Monitor, samples panel (5)", SamplesPanel.BINDINGS),
             ("Monitor, logs panel (6)", LogsPanel.BINDINGS),
+            ("Config diff (d)", [*ConfigDiffScreen.BINDINGS, *VIM_MOTION_BINDINGS]),
+            ("This help", HelpScreen.BINDINGS),
         ]
         with Vertical(classes="dialog wide-dialog"):
             yield Static("Help", classes="dialog-title")
-            with VerticalScroll():
+            with VerticalScroll(id="help-scroll"):
                 yield Static(Text(INTRO))
                 for title, bindings in sections:
                     table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2), min_width=len(title))
@@ -74,4 +92,9 @@ class HelpScreen(ModalScreen[None]):
                     for keys, description in _binding_rows(list(bindings), self.app.get_key_display):
                         table.add_row(keys, description)
                     yield Static(table, classes="help-table")
-            yield Static("escape closes this help", classes="dialog-hint")
+            yield Static("j k g G scroll · q or escape closes this help", classes="dialog-hint")
+
+    def action_scroll(self, where: str) -> None:
+        scroll = self.query_one("#help-scroll", VerticalScroll)
+        {"down": scroll.scroll_down, "up": scroll.scroll_up, "home": scroll.scroll_home, "end": scroll.scroll_end,
+         "page_down": scroll.scroll_page_down, "page_up": scroll.scroll_page_up}[where](animate=False)

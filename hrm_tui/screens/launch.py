@@ -18,10 +18,18 @@ does not read as a value shows in the preview as typed and marked; ctrl+l then s
 Composing and validating go through the trainer's own code in worker threads, never on the UI thread:
 a change is checked about half a second after the user stops typing, and the trainer's verdict is shown at
 the field it names.
+
+The screen's settings come from the app's `AppContext` (the config tree it opens with, the runs root, how to
+name a run, the GPU scan). It keeps one piece of state of its own: the config tree it uses now, which a
+clone of a run started with another `--config-dir` switches (`LoadRecipe`). A launch is announced to the app
+with `RunLaunched`; the ctrl+o dialog and this screen exchange `LaunchOptionsEdited` and
+`LaunchOptionsScreen.PreviewChanged`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +42,14 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
 
+from hrm_core.rundir.sanitize import safe_text
+from hrm_tui.context import AppContext
 from hrm_tui.forms.command_preview import CommandPreview, build_preview, loading_preview, problem_line
 from hrm_tui.forms.config_tree import LIST, PRESET_GROUP, ConfigTree, Problem
 from hrm_tui.forms.form_model import FormModel, split_run_overrides
 from hrm_tui.forms.launch_options_draft import OPTION_HELP, LaunchOptionsDraft
 from hrm_tui.forms.overrides import Edit, OverrideSyntaxError, format_value, single_line
+from hrm_tui.messages import LoadRecipe, RunLaunched
 from hrm_tui.runs.launcher import LaunchError, LaunchOptions, LaunchPlan, RunRecipe, display_argv, start
 from hrm_tui.widgets.config_form import ConfigForm, FieldEdited, FieldRow, ListEditRequested
 from hrm_tui.widgets.key_footer import KeyFooter
@@ -50,6 +61,7 @@ PANEL_AFTER_S = 0.1  # redraw the command panel once typing pauses, not on every
 VALIDATE_AFTER_S = 0.5  # ask the trainer once the user stops typing
 COMMAND_HELP = "The command: ↑ ↓ PgUp PgDn Home End scroll it · ctrl+y copies it · esc (or ctrl+g) back to the fields"
 FORM_HELP = "↑ ↓ PgUp PgDn move between fields · ctrl+g the command · ctrl+l launches · F1 help · F3 runs"
+CLONE_NOTICE_S = 15  # what a clone did and did not bring along takes a moment to read
 
 
 class LaunchScreen(Screen[None]):
@@ -72,15 +84,20 @@ class LaunchScreen(Screen[None]):
 
     def __init__(
         self,
+        context: AppContext,
         *,
-        choices: dict[str, str | None] | None = None,
-        edits: dict[str, Edit] | None = None,
-        options: LaunchOptions | None = None,
+        preset: str | None = None,
+        overrides: Sequence[str] = (),
+        recipe: RunRecipe | None = None,
     ) -> None:
+        """Opens on `preset` (when the config tree has it) with `overrides` applied, or on a cloned run's
+        `recipe`. Raises OverrideSyntaxError for an override that does not parse."""
         super().__init__()
+        self.context = context
+        self.config_tree: ConfigTree = context.config_tree  # switched by a clone from another config folder
         self.model: FormModel | None = None
         # The one launch-options state, shown alike in the side pane, the dialog and the command.
-        self.options_draft = LaunchOptionsDraft.of(options or LaunchOptions())
+        self.options_draft = LaunchOptionsDraft.of(LaunchOptions())
         self.preview: CommandPreview = loading_preview()  # what every command panel shows; what ctrl+l starts
         self._problems: list[Problem] = []  # the trainer's verdict on the overrides it last checked
         self._validation_serial = 0  # the newest check asked for
@@ -89,7 +106,9 @@ class LaunchScreen(Screen[None]):
         self._panel_timer: Timer | None = None
         self._build_offered = False
         self._default_run_name: tuple[str, str] | None = None  # (arch name, drawn run name)
-        self._initial = (choices, edits)
+        self._recipe = recipe
+        self._initial = self._initial_choices(preset, overrides) if recipe is None else ({}, {})
+        self._load_serial = 0  # the newest form load asked for: an older one that ends later is dropped
         self._loading = False
         self._dialog: Any = None  # the open ctrl+o dialog, which shows the preview too
         self._last_field: Widget | None = None  # where esc / ctrl+g return from the command panel
@@ -107,7 +126,7 @@ class LaunchScreen(Screen[None]):
             yield ConfigForm(id="form")
             with Vertical(id="side"):
                 yield Static("Launch options", classes="pane-title")
-                yield LaunchOptionsPanel(self.options_draft, gpu_scan=self.app.gpu_scan, id="options")
+                yield LaunchOptionsPanel(self.options_draft, gpu_scan=self.context.gpu_scan, id="options")
                 yield Static("Command", classes="pane-title")
                 yield OverridePanel(full=True, id="panel-side")
         yield Static("", id="help-line")
@@ -118,30 +137,44 @@ class LaunchScreen(Screen[None]):
         self.on_descendant_focus(None)
         self.query_one("#form", ConfigForm).loading = True
         self._show_preview()
-        choices, edits = self._initial
-        self._load_model(choices or {}, edits or {})
+        if self._recipe is not None:
+            recipe, self._recipe = self._recipe, None
+            self._load_recipe(recipe)
+        else:
+            choices, edits = self._initial
+            self._load_model(choices, edits)
 
-    @property
-    def config_tree(self) -> ConfigTree:
-        return self.app.config_tree
+    def _initial_choices(self, preset: str | None, overrides: Sequence[str]) -> tuple[dict[str, str | None], dict[str, Edit]]:
+        choices, edits = split_run_overrides(self.config_tree, list(overrides))
+        if PRESET_GROUP not in choices:
+            choices[PRESET_GROUP] = preset if preset in self.config_tree.presets else None
+        return choices, edits
 
     # --- loading the form ----------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="compose")
     def _load_model(self, choices: dict[str, str | None], edits: dict[str, Edit], invalid: tuple[str, ...] = ()) -> None:
+        self._load_serial += 1
+        self._compose_model(self.config_tree, choices, edits, invalid, self._load_serial)
+
+    @work(thread=True, exclusive=True, group="compose")
+    def _compose_model(self, tree: ConfigTree, choices: dict[str, str | None], edits: dict[str, Edit],
+                       invalid: tuple[str, ...], serial: int) -> None:
         try:
-            model = FormModel.create(self.config_tree, choices, edits, invalid)
+            model = FormModel.create(tree, choices, edits, invalid)
         except Exception as error:  # a broken preset: say so, keep the previous form
             message = getattr(error, "message", None) or str(error)
             self.app.call_from_thread(self.notify, f"Cannot compose the config: {message}", severity="error", markup=False)
-            self.app.call_from_thread(self._finish_loading)
+            self.app.call_from_thread(self._finish_loading, serial)
             return
-        self.app.call_from_thread(self._show_model, model)
+        self.app.call_from_thread(self._show_model, model, serial)
 
-    def _finish_loading(self) -> None:
-        self.query_one("#form", ConfigForm).loading = False
+    def _finish_loading(self, serial: int) -> None:
+        if serial == self._load_serial:
+            self.query_one("#form", ConfigForm).loading = False
 
-    async def _show_model(self, model: FormModel) -> None:
+    async def _show_model(self, model: FormModel, serial: int) -> None:
+        if serial != self._load_serial:
+            return  # a newer load (another preset, a clone) was asked for while this one composed
         self._loading = True
         self.model = model
         self._problems = []
@@ -173,18 +206,47 @@ class LaunchScreen(Screen[None]):
         arch.set_options([(name, name) for name in arch_options])
         arch.value = model.choices.get("arch") or Select.NULL
 
-    def load_recipe(self, recipe: RunRecipe) -> bool:
-        """Clones a run: its preset, arch, edits and launch options become the form's (its names do not).
-        Returns False (having said why) when its overrides cannot be read."""
+    def on_load_recipe(self, message: LoadRecipe) -> None:
+        self._load_recipe(message.recipe)
+
+    def _load_recipe(self, recipe: RunRecipe) -> None:
+        """Clones a run: its preset, arch, edits, launch options and config folder become the form's (its
+        names do not), and a notice says what came along. Says why, and changes nothing, when its overrides
+        cannot be read or its config folder is gone."""
+        # The overrides come from a run directory: control characters and escape sequences do not go into
+        # the form (they would be drawn there and launched with the new run).
+        recipe = dataclasses.replace(recipe, overrides=[safe_text(o) for o in recipe.overrides])
+        if not self._use_config_dir(recipe.config_dir):
+            return
         try:
             choices, edits = split_run_overrides(self.config_tree, recipe.overrides)
         except OverrideSyntaxError as error:
             self.notify(f"Cannot clone: {error}", severity="error", markup=False)
-            return False
+            return
         choices.setdefault(PRESET_GROUP, None)
         self.set_options(LaunchOptionsDraft.of(recipe.options or LaunchOptions()))
         self.query_one("#form", ConfigForm).loading = True
         self._load_model(choices, edits)
+        where = f" (config folder {safe_text(str(recipe.config_dir))})" if recipe.config_dir else ""
+        if recipe.options is None:
+            self.notify(f"Cloned the run's overrides{where}; {recipe.note}. It will launch as a new run", markup=False, timeout=CLONE_NOTICE_S)
+        else:
+            self.notify(f"Cloned the run's overrides and launch options{where}; it will launch as a new run", markup=False, timeout=CLONE_NOTICE_S)
+
+    def _use_config_dir(self, config_dir: Path | None) -> bool:
+        """Switches the form's config tree to the run's `--config-dir` when it differs from the current one."""
+        from hrm_tui.forms.config_tree import ConfigTree
+
+        if (config_dir and config_dir.resolve()) == self.config_tree.user_dir:
+            return True
+        try:
+            self.config_tree = ConfigTree.load(config_dir)
+        except FileNotFoundError:
+            self.notify(f"Cannot clone: the run was started with --config-dir {safe_text(str(config_dir))}, which no longer exists",
+                        severity="error", markup=False)
+            return False
+        self.notify(f"The form now uses {'config folder ' + safe_text(str(config_dir)) if config_dir else 'the installed config tree only'}, "
+                    "as the cloned run did", markup=False, timeout=CLONE_NOTICE_S)
         return True
 
     @on(Select.Changed, "#preset, #arch")
@@ -375,7 +437,7 @@ class LaunchScreen(Screen[None]):
         def closed(_: None) -> None:
             self._dialog = None
 
-        self._dialog = LaunchOptionsScreen(self.options_draft, self.preview, self.set_options)
+        self._dialog = LaunchOptionsScreen(self.options_draft, self.preview, owner=self, gpu_scan=self.context.gpu_scan)
         self.app.push_screen(self._dialog, closed)
 
     # --- the command panel ---------------------------------------------------------------------------
@@ -388,10 +450,10 @@ class LaunchScreen(Screen[None]):
         value = self.model.value
         arch_name = str(value("arch.name"))
         if self._default_run_name is None or self._default_run_name[0] != arch_name:
-            self._default_run_name = (arch_name, self.app.make_run_name(arch_name))
+            self._default_run_name = (arch_name, self.context.make_run_name(arch_name))
         project = value("project_name") or default_project_name(str(value("data_path")))
         run = value("run_name") or self._default_run_name[1]
-        checkpoint = value("checkpoint_path") or str(Path(self.app.runs_root) / project / run)
+        checkpoint = value("checkpoint_path") or str(Path(self.context.runs_root) / project / run)
         return str(project), str(run), str(checkpoint)
 
     def plan(self) -> LaunchPlan:
@@ -445,7 +507,7 @@ class LaunchScreen(Screen[None]):
         for panel in self.query(OverridePanel):
             panel.show(self.preview)
         if self._dialog is not None and self._dialog.is_attached:
-            self._dialog.show_preview(self.preview)
+            self._dialog.post_message(self._dialog.PreviewChanged(self.preview))
         build_offered = any(p.build_command for p in self._problems)
         if build_offered != self._build_offered:  # the footer re-renders on refresh_bindings: only on change
             self._build_offered = build_offered
@@ -600,4 +662,4 @@ class LaunchScreen(Screen[None]):
         self._default_run_name = None  # the next run gets a fresh name
         self._refresh_panel()
         self.notify(f"Started {run_dir.name}", markup=False)
-        self.app.show_run(run_dir, open_monitor=True)
+        self.post_message(RunLaunched(run_dir))

@@ -27,7 +27,7 @@ class ListEditorScreen(ModalScreen[list[Any] | None]):
         Binding("ctrl+n", "add_item", "Add item"),
         Binding("ctrl+d", "remove_item", "Remove item"),
         Binding("ctrl+s", "save", "Save"),
-        Binding("escape", "cancel", "Cancel"),
+        Binding("escape,q", "cancel", "Cancel"),  # q types in an item
     ]
 
     def __init__(self, key: str, items: list[Any]) -> None:

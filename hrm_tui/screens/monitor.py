@@ -3,7 +3,9 @@
 `MonitorScreen(run_dir)` follows `<run_dir>/events.jsonl`, `stdout.log` and `stderr.log`. It works the same
 for a run started by the app, one started by hand (`python -m hrm_core.pretrain`, `torchrun`) and a
 finished run opened later. `compare=[other_run_dir, ...]` overlays the same metrics of other runs on the
-curves, a colour per run.
+curves, a colour per run, each labelled by what tells it apart from the others (monitoring/compare.py:
+`brave-otter`, not `HierarchicalReasoningModel_ACTV1 brave-otter` cut to `…`); `d` then asks the app for
+their config diff (`OpenConfigDiff`).
 
 Threads: every file read, JSON parse, NVML poll and process-table look-up happens in a background worker
 (`@work(thread=True)`); the UI thread only draws from the in-memory `RunModel`s, checking a version number
@@ -11,7 +13,8 @@ every `metrics_refresh_s` so an idle run costs almost nothing. The trainer is ne
 only reads files.
 
 Keys: `1`-`6` focus a panel, `m` maximises the focused panel (again or `escape` restores), `h` hides it,
-`a` shows every panel, `x` dismisses the current alerts, `q` closes the monitor. Each panel adds its own
+`a` shows every panel, `x` dismisses the current alerts, `d` (comparing runs) shows their config diff,
+`q` closes the monitor (back to the runs list, or quits when attached), F3 goes to the runs list. Each panel adds its own
 keys, shown in the footer while it has focus. See docs/tui-monitor.md.
 """
 
@@ -41,6 +44,8 @@ from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.summary import RunSummary, summarize_run
 from hrm_core.rundir.tail import FileTail, offset_of_last_lines
 from hrm_tui.crash import record_worker_error
+from hrm_tui.messages import OpenConfigDiff
+from hrm_tui.monitoring.compare import run_labels
 from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.widgets.monitor.alerts import AlertBanner
 from hrm_tui.widgets.monitor.curves import DEFAULT_CURVES, CurvesPanel
@@ -89,6 +94,7 @@ class MonitorScreen(Screen):
         Binding("h", "hide_panel", "Hide"),
         Binding("a", "show_all", "Show all"),
         Binding("x", "dismiss_alerts", "Dismiss alerts"),
+        Binding("d", "config_diff", "Config diff"),
         Binding("q", "close", "Close"),
     ]
 
@@ -119,7 +125,8 @@ class MonitorScreen(Screen):
         self.settings = settings or MonitorSettings()
         self.run_dir = Path(run_dir)
         dirs = [self.run_dir, *(Path(p) for p in compare)]
-        self.views = [RunView(d, RunModel(d), _label(d, dirs), RUN_COLORS[i % len(RUN_COLORS)]) for i, d in enumerate(dirs)]
+        labels = [safe_text(label) for label in run_labels(dirs)]
+        self.views = [RunView(d, RunModel(d), label, RUN_COLORS[i % len(RUN_COLORS)]) for i, (d, label) in enumerate(zip(dirs, labels))]
         self.run = self.views[0]
         self.status: str | None = None
         self.status_detail = ""  # summarize_run's detail (a stalled run: since when, in which phase)
@@ -335,11 +342,20 @@ class MonitorScreen(Screen):
     def action_dismiss_alerts(self) -> None:
         self.query_one(AlertBanner).dismiss()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "config_diff":
+            return len(self.views) > 1  # only when comparing: hidden from the footer otherwise
+        return True
+
+    def action_config_diff(self) -> None:
+        self.post_message(OpenConfigDiff([view.run_dir for view in self.views]))
+
     def action_close(self) -> None:
         """Back to the screen below (e.g. the runs list), or quit when the monitor is all there is.
 
-        Below the monitor is either one of the app's own screens (the runs list of hrm-tui's "runs" mode) or
-        Textual's blank default screen, which has nothing to go back to.
+        Below the monitor is one of the app's own screens (the runs list), nothing (the monitor is the
+        screen of hrm-tui's "monitor" mode: `hrm-tui attach`), or, in a host app such as the bench's,
+        Textual's blank default screen, which has nothing to go back to either.
         """
         stack = self.app.screen_stack
         below = stack[-2] if len(stack) >= 2 else None
@@ -365,8 +381,3 @@ class MonitorScreen(Screen):
         """The least complete load stage over the runs (run_model.LOAD_STAGES)."""
         return min((view.model.loaded for view in self.views), key=LOAD_STAGES.index)
 
-
-def _label(run_dir: Path, all_dirs: list[Path]) -> str:
-    """The run's folder name, with its parent's when two compared runs share a name; safe to draw."""
-    same_name = [d for d in all_dirs if d.name == run_dir.name]
-    return safe_text(run_dir.name if len(same_name) == 1 else f"{run_dir.parent.name}/{run_dir.name}")

@@ -5,12 +5,22 @@ command, its working directory and environment), c clones the run's config into 
 the form for a new run. The list refreshes every couple of seconds from a worker thread (reading run
 directories never blocks the UI).
 
+Comparing: space marks runs (◆); enter then opens one monitor with the marked runs' curves overlaid, and d
+shows the config keys in which they differ. `/` filters the list (esc clears the filter, then the marks);
+`>` and `<` choose the column it is sorted by, `I` reverses it (htop's keys), and the title says how it
+is sorted. j/k/g/G move; q quits (the runs list has nothing below it). The keys `x` is left for pruning.
+
+The screen's settings (the runs root, the clock, whether to refresh, the stop grace period) come from the
+app's `AppContext`. It asks the app for navigation with typed messages (`OpenMonitor`, `CloneRun`,
+`ShowForm`) and takes `SelectRun` from it (after a launch or a resume); it calls none of the app's methods.
+
 Everything shown about a run (its path, name, detail, the messages about it) comes from its directory and
 is drawn as sanitised plain text (`safe_text`, never markup).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from rich.text import Text
@@ -18,47 +28,65 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
 from hrm_core.rundir.files import EVENTS_FILE
 from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.summary import RunSummary
+from hrm_tui.context import AppContext
+from hrm_tui.messages import CloneRun, OpenConfigDiff, OpenMonitor, SelectRun, ShowForm
 from hrm_tui.runs.discovery import list_runs
 from hrm_tui.runs.launcher import LaunchError, reap_children, run_recipe
 from hrm_tui.runs.process_control import StopError, stop_run
 from hrm_tui.runs.resume import ResumePlan, plan_resume, start_resume
 from hrm_tui.widgets.key_footer import KeyFooter
+from hrm_tui.runs.view import RunsView
 from hrm_tui.widgets.runs_table import RunsTable, format_time
 
 REFRESH_S = 2.0
 
 
 class RunsScreen(Screen[None]):
+    AUTO_FOCUS = "#runs-table"
     BINDINGS = [
         Binding("enter", "monitor", "Monitor"),
+        Binding("space", "mark", "Mark"),
+        Binding("d", "config_diff", "Diff"),
+        Binding("slash", "filter", "Filter"),
         Binding("s", "stop", "Stop"),
         Binding("r", "resume", "Resume"),
         Binding("c", "clone", "Clone"),
         Binding("n", "new_run", "New run"),
-        Binding("g", "refresh", "Refresh"),
+        Binding("greater_than_sign", "sort(1)", "Sort by next column", show=False),
+        Binding("less_than_sign", "sort(-1)", "Sort by previous column", show=False),
+        Binding("I", "reverse_sort", "Reverse the sort", show=False),
+        Binding("escape", "clear", "Clear the filter, then the marks", show=False),
+        Binding("ctrl+r", "refresh", "Refresh", show=False),
+        Binding("q", "app.close", "Quit"),  # the runs list is a screen with nothing below it
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, context: AppContext) -> None:
         super().__init__()
+        self.context = context
+        self.view = RunsView()  # sort, filter and marks: the user's, kept across refreshes
+        self.all_runs: list[RunSummary] = []  # as last read, before the filter
         self._select_next: Path | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-title")
-        yield RunsTable(clock=self.app.clock, id="runs-table")
+        box = Input(placeholder="filter: part of a name, preset, status or folder (enter: keep, esc: clear)",
+                    id="runs-filter", compact=True)
+        box.display = False  # until / opens it
+        yield box
+        yield RunsTable(clock=self.context.clock, id="runs-table")
         yield Static("", id="run-detail")
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        root = Path(self.app.runs_root)
-        self.query_one("#runs-title", Static).update(Text(safe_text(f"Runs under {root}  (newest first)")))
+        self._show_title()
         self.action_refresh()
-        if self.app.refresh_runs:
+        if self.context.refresh_runs:
             self.set_interval(REFRESH_S, self.action_refresh)
 
     @property
@@ -67,8 +95,11 @@ class RunsScreen(Screen[None]):
 
     # --- refreshing ----------------------------------------------------------------------------------
 
-    def select_run(self, run_dir: Path) -> None:
+    def on_select_run(self, message: SelectRun) -> None:
         """Selects this run at the next refresh (e.g. right after launching it)."""
+        self._select_run(message.run_dir)
+
+    def _select_run(self, run_dir: Path) -> None:
         self._select_next = Path(run_dir)
         self.action_refresh()
 
@@ -78,24 +109,100 @@ class RunsScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="runs")
     def _load_runs(self) -> None:
         reap_children()
-        summaries = list_runs(self.app.runs_root, now=self.app.clock())
-        self.app.call_from_thread(self._show_runs, summaries)
+        self.app.call_from_thread(self._show_runs, self._list_runs())
+
+    def _list_runs(self) -> list[RunSummary]:
+        """The runs this screen lists (read in a worker thread): the one place they come from."""
+        return list_runs(self.context.runs_root, now=self.context.clock())
 
     def _show_runs(self, summaries: list[RunSummary]) -> None:
         if not self.query("#runs-table"):  # the screen closed (the app is quitting) while the worker listed
             return
+        self.all_runs = summaries
+        present = {s.path for s in summaries}
+        marked = tuple(p for p in self.view.marked if p in present)  # a run that has gone is no longer marked
+        if marked != self.view.marked:
+            self.view = dataclasses.replace(self.view, marked=marked)
+        self._redraw()
+
+    def _redraw(self) -> None:
+        """The list as read, through the user's view (filter, sort, marks), and the title that says so."""
         select, self._select_next = self._select_next, None
-        self.table.show_runs(summaries, select=select)
-        if not summaries:
-            self.query_one("#run-detail", Static).update(
-                Text(safe_text(f"No runs under {self.app.runs_root} yet. Press n to set one up, or start the demo from the form."))
-            )
+        if select is not None and self.view.filter:
+            self._set_filter("")  # a run just launched or resumed is shown even if the filter hid it
+        self.table.show_runs(self.view.apply(self.all_runs), select=select, view=self.view)
+        self._show_title()
+        detail = self.query_one("#run-detail", Static)
+        if not self.all_runs:
+            detail.update(Text(safe_text(f"No runs under {self.context.runs_root} yet. Press n to set one up, or start the demo from the form.")))
+        elif not self.table.summaries:
+            detail.update(Text(safe_text(f"No run matches the filter {self.view.filter!r}; esc clears it.")))
         else:
             self._show_detail()
+
+    def _show_title(self) -> None:
+        """`Runs under checkpoints · Name ▲ · 5 of 6 shown · 2 marked` (the filter itself is in its box)."""
+        parts = [f"Runs under {self.context.runs_root}", self.view.describe()]
+        if self.view.filter:
+            parts.append(f"{len(self.table.summaries)} of {len(self.all_runs)} shown")
+        if self.view.marked:
+            parts.append(f"{len(self.view.marked)} marked")  # the footer says what to do with them (enter, d)
+        self.query_one("#runs-title", Static).update(Text(safe_text("  ·  ".join(parts))))
 
     @on(DataTable.RowHighlighted)
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_detail()
+
+    # --- the view: marks, filter, sort ---------------------------------------------------------------
+
+    def action_mark(self) -> None:
+        run = self._selected_or_say()
+        if run is None:
+            return
+        self.view = self.view.toggle_mark(run.path)
+        self.table.show_runs(self.table.summaries, view=self.view)
+        self._show_title()
+        self.table.action_cursor_down()  # as in a file manager: space marks and moves on
+
+    def action_sort(self, step: int) -> None:
+        self.view = self.view.next_sort(step)
+        self._redraw()
+
+    def action_reverse_sort(self) -> None:
+        self.view = self.view.reversed()
+        self._redraw()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#runs-filter", Input)
+        box.display = True
+        self.set_focus(box)  # now: keys typed right after / (one read over a slow link) go into the box
+
+    @on(Input.Changed, "#runs-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.view = dataclasses.replace(self.view, filter=event.value)
+        self._redraw()
+
+    @on(Input.Submitted, "#runs-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        box = self.query_one("#runs-filter", Input)
+        box.display = bool(box.value)
+        self.set_focus(self.table)
+
+    def action_clear(self) -> None:
+        """esc: in the filter box or with a filter, clears the filter; else unmarks the runs."""
+        if self.view.filter or self.focused is self.query_one("#runs-filter", Input):
+            self._set_filter("")
+            self.set_focus(self.table)
+        elif self.view.marked:
+            self.view = dataclasses.replace(self.view, marked=())
+        self._redraw()
+
+    def _set_filter(self, text: str) -> None:
+        box = self.query_one("#runs-filter", Input)
+        with box.prevent(Input.Changed):
+            box.value = text
+        box.display = bool(text)
+        self.view = dataclasses.replace(self.view, filter=text)
 
     def _show_detail(self) -> None:
         run = self.table.selected
@@ -125,12 +232,33 @@ class RunsScreen(Screen[None]):
         self.action_monitor()
 
     def action_monitor(self) -> None:
+        """The selected run's monitor; with runs marked, one monitor overlaying them (the selected first
+        when it is one of them)."""
+        marked = self._marked_in_order()
+        if len(marked) > 1:
+            self.post_message(OpenMonitor(marked))
+            return
         run = self._selected_or_say()
         if run is not None:
-            self.app.open_monitor(run.path)
+            self.post_message(OpenMonitor([run.path]))
+
+    def action_config_diff(self) -> None:
+        marked = self._marked_in_order()
+        if len(marked) < 2:
+            self.notify("Mark two or more runs with space to compare their configs")
+            return
+        self.post_message(OpenConfigDiff(marked))
+
+    def _marked_in_order(self) -> list[Path]:
+        marked = list(self.view.marked)
+        run = self.table.selected
+        if run is not None and run.path in marked:
+            marked.remove(run.path)
+            marked.insert(0, run.path)
+        return marked
 
     def action_new_run(self) -> None:
-        self.app.switch_mode("launch")
+        self.post_message(ShowForm())
 
     def action_clone(self) -> None:
         run = self._selected_or_say()
@@ -139,7 +267,7 @@ class RunsScreen(Screen[None]):
         if not run.overrides:
             self.notify("This run recorded no overrides to clone", severity="warning")
             return
-        self.app.clone_into_form(run_recipe(run.path, run.overrides))
+        self.post_message(CloneRun(run_recipe(run.path, run.overrides)))
 
     def action_stop(self) -> None:
         run = self._selected_or_say()
@@ -168,7 +296,7 @@ class RunsScreen(Screen[None]):
             self.app.call_from_thread(self.notify, f"{name}: {safe_text(message)}", markup=False)
 
         try:
-            result = stop_run(run_dir, grace_s=self.app.stop_grace_s, on_progress=progress)
+            result = stop_run(run_dir, grace_s=self.context.stop_grace_s, on_progress=progress)
         except StopError as error:
             self.app.call_from_thread(self.notify, safe_text(error), severity="error", markup=False)
             return
@@ -214,7 +342,7 @@ class RunsScreen(Screen[None]):
             self.app.call_from_thread(self.notify, f"Not resumed: {safe_text(error)}", severity="error", markup=False)
             return
         self.app.call_from_thread(self.notify, f"Resuming {name} from its newest checkpoint", markup=False)
-        self.app.call_from_thread(self.select_run, plan.run_dir)
+        self.app.call_from_thread(self._select_run, plan.run_dir)
 
 
 def _name(run: RunSummary) -> str:

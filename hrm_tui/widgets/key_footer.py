@@ -11,7 +11,12 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.widgets import Footer
 
-ESSENTIAL_ACTIONS = ("close", "help", "quit")
+ESSENTIAL_ACTIONS = ("close", "help", "quit")  # by name: `app.close` is `close`
+
+
+def action_name(action: str) -> str:
+    """`app.close` -> `close`: the action without the namespace it runs in."""
+    return action.rpartition(".")[2]
 
 
 class KeyFooter(Footer):
@@ -21,8 +26,8 @@ class KeyFooter(Footer):
     def compose(self) -> ComposeResult:
         keys = list(super().compose())
         essential = sorted(
-            (k for k in keys if getattr(k, "action", None) in ESSENTIAL_ACTIONS),  # FooterKeys carry their action
-            key=lambda k: ESSENTIAL_ACTIONS.index(k.action),
+            (k for k in keys if action_name(getattr(k, "action", "")) in ESSENTIAL_ACTIONS),  # FooterKeys carry their action
+            key=lambda k: ESSENTIAL_ACTIONS.index(action_name(k.action)),
         )
         yield from essential
         yield from (k for k in keys if k not in essential)

@@ -1,7 +1,11 @@
-"""The runs table: one row per run directory, newest first.
+"""The runs table: one row per run directory, newest first unless sorted otherwise.
 
-    Name                         Preset   Status      Step          Progress     Started           Last event
-    HierarchicalReaso… brave-otter demo   ● running   1200/5000     ███░░░  24%  2025-01-02 10:00  3s ago
+    Name                         Preset   Status      Step          Progress     Started ▼         Last event
+    ◆ HierarchicalRe… brave-otter demo    ● running   1200/5000     ███░░░  24%  2025-01-02 10:00  3s ago
+
+The table shows the runs in the order it is given (the runs screen applies the user's `RunsView`, runs/view.py:
+sort, filter, marks); the ◆ marks a run marked for comparing, and the column sorted by carries ▼ (descending)
+or ▲. j/k/g/G move as in less and vim (`VIM_MOTION_BINDINGS`).
 
 Text built here is `rich.text.Text`, never markup, so a run named `[bold]` shows as typed, and every string
 from a run directory (its folder name, its preset) goes through `safe_text`, so no escape sequence in it
@@ -13,10 +17,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 from hrm_core.formatting import format_local_time
@@ -24,6 +29,7 @@ from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.summary import RunSummary
 from hrm_tui.runs.discovery import same_run
+from hrm_tui.runs.view import RunsView
 
 STATUS_SYMBOLS = {RunStatus.RUNNING: "●", RunStatus.STALLED: "◌", RunStatus.FINISHED: "✓", RunStatus.FAILED: "✗",
                   RunStatus.STOPPED: "■", RunStatus.LOST: "?"}
@@ -33,7 +39,15 @@ NARROW_COLUMNS = ("Name", "Preset", "Status", "Progress", "Last event")
 WIDE_FROM = 120
 PROGRESS_CELLS = 8
 MAX_AGE_S = 100 * 365 * 86400.0
+MARK = "◆ "
 
+# j/k/g/G as in less, vim, htop and lazygit (DataTable's own up/down/home/end stay).
+VIM_MOTION_BINDINGS = [
+    Binding("j", "cursor_down", "Down", show=False),
+    Binding("k", "cursor_up", "Up", show=False),
+    Binding("g", "scroll_top", "First", show=False),
+    Binding("G", "scroll_bottom", "Last", show=False),
+]
 
 def format_age(seconds: float | None) -> str:
     """`3s ago`, `5m ago`, `2h ago`, `3d ago`; `-` when unknown."""
@@ -73,15 +87,19 @@ def truncate_left(text: str, width: int) -> str:
 
 
 class RunsTable(DataTable[Text]):
-    """Shows RunSummary rows; keeps the cursor on the same run across refreshes."""
+    """Shows RunSummary rows in the order given; keeps the cursor on the same run across refreshes."""
+
+    BINDINGS = VIM_MOTION_BINDINGS
 
     def __init__(self, *, clock: Callable[[], float] = time.time, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
         self.clock = clock
         self.summaries: list[RunSummary] = []
+        self._marked: Collection[Path] = ()
+        self._sorted: tuple[str, bool] = ("Started", True)
 
     def on_mount(self) -> None:
-        self._layout: tuple[str, ...] = ()
+        self._layout: tuple[object, ...] = ()
 
     def on_resize(self) -> None:
         self.show_runs(self.summaries)
@@ -92,16 +110,22 @@ class RunsTable(DataTable[Text]):
             return None
         return self.summaries[self.cursor_row]
 
-    def show_runs(self, summaries: list[RunSummary], *, select: Path | None = None) -> None:
+    def show_runs(self, summaries: list[RunSummary], *, select: Path | None = None, view: RunsView | None = None) -> None:
+        """Shows `summaries` as they are ordered; `view` (when given) names the sort column and the marks."""
         keep = select or (self.selected.path if self.selected else None)
         self.summaries = summaries
+        if view is not None:
+            self._marked, self._sorted = view.marked, (view.sort, view.descending)
         wide = self.size.width >= WIDE_FROM
-        layout = WIDE_COLUMNS if wide else NARROW_COLUMNS
+        columns = WIDE_COLUMNS if wide else NARROW_COLUMNS
+        layout = (columns, self._sorted)
         self.clear(columns=layout != self._layout)
         if layout != self._layout:
             self._layout = layout
-            for column in layout:
-                self.add_column(column, key=column)
+            sort, descending = self._sorted
+            for column in columns:
+                label = f"{column} {'▼' if descending else '▲'}" if column == sort else column
+                self.add_column(label, key=column)
         now = self.clock()
         # Whatever the other columns leave (each column has one cell of padding on both sides).
         fixed = 76 if wide else 56
@@ -117,7 +141,8 @@ class RunsTable(DataTable[Text]):
         step = "-" if s.step is None else (f"{s.step}/{s.total_steps}" if s.total_steps else str(s.step))
         status = Text(f"{STATUS_SYMBOLS.get(s.status, ' ')} {s.status}", style=self._status_style(s.status))
         last = format_age(now - s.last_event_time) if s.last_event_time else "-"
-        name = Text(truncate_left(safe_text(s.path.name), name_width))
+        name = Text(MARK, style="bold") if s.path in self._marked else Text()
+        name.append(truncate_left(safe_text(s.path.name), name_width - len(name)))
         preset_name = safe_text(s.preset or "-")
         if wide:
             preset = Text(truncate(preset_name, 12))
