@@ -45,3 +45,12 @@ TINY_ARCH = dict(
     puzzle_emb_ndim=32,
     pos_encodings="rope",
 )
+
+
+@pytest.fixture(autouse=True)
+def private_state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own XDG state directory, so that no test reads or writes the real per-user index
+    of runs (~/.local/state/hrm/runs) and no test sees another's runs. Subprocesses inherit it."""
+    state_home = tmp_path_factory.mktemp("state-home")
+    monkeypatch.setenv("XDG_STATE_HOME", str(state_home))
+    return state_home

@@ -41,6 +41,7 @@ import psutil
 
 from hrm_core.rundir.errors import RunDirError
 from hrm_core.rundir.files import COMMAND_FILE, EVENTS_FILE, LAUNCH_FILE, STDERR_FILE, STDOUT_FILE
+from hrm_core.rundir.index import register_run
 from hrm_core.rundir.reader import read_record
 from hrm_core.rundir.records import CommandRecord
 from hrm_core.rundir.records import LaunchRecord as LaunchFileRecord
@@ -365,7 +366,17 @@ def start(plan: LaunchPlan, *, resume: bool = False) -> LaunchRecord:
         write_json_record(run_dir / LAUNCH_FILE, record)
     except RunDirError as error:
         raise LaunchError(f"started pid {process.pid}, but {error}") from None
+    _register_in_index(Path(plan.cwd) / run_dir)
     return LaunchRecord(pid=process.pid, pgid=process.pid, create_time=create_time, run_dir=run_dir)
+
+
+def _register_in_index(run_dir: Path) -> None:
+    """Adds the run to the per-user index at once, so that it is listed from any folder even if its trainer
+    fails before it registers itself (the trainer does, too). Best effort: the run is started either way."""
+    try:
+        register_run(run_dir)
+    except (OSError, RunDirError):
+        pass  # the trainer registers it again and warns on its stderr.log if the index cannot be written
 
 
 def _cmdline_after_exec(info: psutil.Process, timeout_s: float = 2.0) -> list[str]:

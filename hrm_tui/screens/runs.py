@@ -1,8 +1,9 @@
-"""The runs screen: every run under the runs root, newest first, and what can be done with one.
+"""The runs screen: every run of this user (the index of runs and the runs root), newest first, and what can
+be done with one.
 
 enter opens the monitor, s stops (after a confirmation), r resumes (after a confirmation that shows the
 command, its working directory and environment), c clones the run's config into the launch form, n goes to
-the form for a new run. The list refreshes every couple of seconds from a worker thread (reading run
+the form for a new run, x forgets the index entries of missing runs (after a confirmation saying how many). The list refreshes every couple of seconds from a worker thread (reading run
 directories never blocks the UI).
 
 Everything shown about a run (its path, name, detail, the messages about it) comes from its directory and
@@ -24,7 +25,7 @@ from hrm_core.rundir.files import EVENTS_FILE
 from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.summary import RunSummary
-from hrm_tui.runs.discovery import list_runs
+from hrm_tui.runs.discovery import RunListing, list_all_runs
 from hrm_tui.runs.launcher import LaunchError, reap_children, run_recipe
 from hrm_tui.runs.process_control import StopError, stop_run
 from hrm_tui.runs.resume import ResumePlan, plan_resume, start_resume
@@ -42,11 +43,13 @@ class RunsScreen(Screen[None]):
         Binding("c", "clone", "Clone"),
         Binding("n", "new_run", "New run"),
         Binding("g", "refresh", "Refresh"),
+        Binding("x", "prune", "Prune missing"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self._select_next: Path | None = None
+        self._listing: RunListing | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-title")
@@ -56,7 +59,8 @@ class RunsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         root = Path(self.app.runs_root)
-        self.query_one("#runs-title", Static).update(Text(safe_text(f"Runs under {root}  (newest first)")))
+        self.query_one("#runs-title", Static).update(
+            Text(safe_text(f"Runs of this user: the index of runs and {root.absolute()}  (newest first)")))
         self.action_refresh()
         if self.app.refresh_runs:
             self.set_interval(REFRESH_S, self.action_refresh)
@@ -78,15 +82,16 @@ class RunsScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="runs")
     def _load_runs(self) -> None:
         reap_children()
-        summaries = list_runs(self.app.runs_root, now=self.app.clock())
-        self.app.call_from_thread(self._show_runs, summaries)
+        listing = list_all_runs(self.app.runs_root, now=self.app.clock())
+        self.app.call_from_thread(self._show_runs, listing)
 
-    def _show_runs(self, summaries: list[RunSummary]) -> None:
+    def _show_runs(self, listing: RunListing) -> None:
+        self._listing = listing
         select, self._select_next = self._select_next, None
-        self.table.show_runs(summaries, select=select)
-        if not summaries:
+        self.table.show_runs(listing.runs, select=select)
+        if not listing.runs:
             self.query_one("#run-detail", Static).update(
-                Text(safe_text(f"No runs under {self.app.runs_root} yet. Press n to set one up, or start the demo from the form."))
+                Text(f"No runs yet ({listing.searched()}). Press n to set one up, or start the demo from the form.")
             )
         else:
             self._show_detail()
@@ -108,6 +113,8 @@ class RunsScreen(Screen[None]):
             text.append(safe_text(run.detail), style="bold" if run.status is RunStatus.STALLED else "")
         if run.skipped_lines:
             text.append(f" · {run.skipped_lines:,} invalid line{'s' if run.skipped_lines != 1 else ''} of {EVENTS_FILE} skipped")
+        for note in self._listing.notes() if self._listing is not None else []:
+            text.append(f"\n{note}", style="italic")
         detail.update(text)
 
     # --- actions -------------------------------------------------------------------------------------
@@ -124,7 +131,9 @@ class RunsScreen(Screen[None]):
 
     def action_monitor(self) -> None:
         run = self._selected_or_say()
-        if run is not None:
+        if run is not None and run.status is RunStatus.MISSING:
+            self.notify(f"{_name(run)}: {run.detail}", severity="warning", markup=False)
+        elif run is not None:
             self.app.open_monitor(run.path)
 
     def action_new_run(self) -> None:
@@ -171,6 +180,32 @@ class RunsScreen(Screen[None]):
             self.app.call_from_thread(self.notify, safe_text(error), severity="error", markup=False)
             return
         self.app.call_from_thread(self.notify, f"{name}: {safe_text(result)}", markup=False)
+        self.app.call_from_thread(self.action_refresh)
+
+    def action_prune(self) -> None:
+        """Forgets the index entries of missing runs, after a confirmation that says how many go."""
+        from hrm_tui.screens.confirm import ConfirmScreen
+
+        missing = self._listing.missing if self._listing is not None else []
+        if not missing:
+            self.notify("No missing runs to prune: every indexed run's folder is there")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._prune()
+
+        shown = "\n".join(f"  {run.name}" for run in missing[:5]) + (f"\n  ... and {len(missing) - 5} more" if len(missing) > 5 else "")
+        message = (f"Remove {len(missing)} entr{'y' if len(missing) == 1 else 'ies'} from the index of runs?\n\n{shown}\n\n"
+                   "Their folders have gone (or hold no run any more). Nothing else is deleted.")
+        self.app.push_screen(ConfirmScreen("Prune missing runs", message, yes="Prune"), answered)
+
+    @work(thread=True, group="prune")
+    def _prune(self) -> None:
+        from hrm_core.rundir.index import prune_index
+
+        removed = prune_index()
+        self.app.call_from_thread(self.notify, f"Removed {len(removed)} index entr{'y' if len(removed) == 1 else 'ies'} of missing runs")
         self.app.call_from_thread(self.action_refresh)
 
     def action_resume(self) -> None:

@@ -26,7 +26,7 @@ from hrm_core.rundir.summary import RunSummary
 from hrm_tui.runs.discovery import same_run
 
 STATUS_SYMBOLS = {RunStatus.RUNNING: "●", RunStatus.STALLED: "◌", RunStatus.FINISHED: "✓", RunStatus.FAILED: "✗",
-                  RunStatus.STOPPED: "■", RunStatus.LOST: "?"}
+                  RunStatus.STOPPED: "■", RunStatus.LOST: "?", RunStatus.MISSING: "∅"}
 WIDE_COLUMNS = ("Name", "Preset", "Status", "Step", "Progress", "Started", "Last event")
 # Under 120 columns step and progress share a column, and the start time moves to the detail line.
 NARROW_COLUMNS = ("Name", "Preset", "Status", "Progress", "Last event")
