@@ -60,7 +60,7 @@ class RunsScreen(Screen[None]):
     def on_mount(self) -> None:
         root = Path(self.app.runs_root)
         self.query_one("#runs-title", Static).update(
-            Text(safe_text(f"Runs of this user: the index of runs and {root.absolute()}  (newest first)")))
+            Text(safe_text(f"Runs in the index of runs and under {root}  (newest first)")))
         self.action_refresh()
         if self.app.refresh_runs:
             self.set_interval(REFRESH_S, self.action_refresh)
