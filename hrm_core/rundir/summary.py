@@ -221,6 +221,9 @@ def _trainer_alive(run_dir: Path, lock: LockState, launch: LaunchRecord | None, 
         return False
     pid, start_host = getattr(start, "pid", None), getattr(start, "host", None)
     if pid is not None and start_host == host:
+        create_time = getattr(start, "create_time", None)
+        if create_time is not None:  # the process's own start time: exact (a trainer of this version)
+            return process_matches(pid, create_time)
         return _started_by_hand_alive(pid, start.time)  # type: ignore[union-attr]
     return None
 

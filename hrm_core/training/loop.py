@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import torch
 import torch.distributed as dist
 
@@ -206,6 +207,7 @@ class Trainer:
             "num_puzzle_emb_params": self.bundle.num_puzzle_emb_params(),
             "host": socket.gethostname(),
             "pid": os.getpid(),
+            "create_time": psutil.Process().create_time(),  # with the pid: which process it is (pids are reused)
             "argv": self.identity.argv,
             "overrides": self.identity.overrides,
             "total_steps": self.progress.total_steps,

@@ -27,7 +27,7 @@ from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.summary import RunSummary
 from hrm_tui.runs.discovery import RunListing, list_all_runs
 from hrm_tui.runs.launcher import LaunchError, reap_children, run_recipe
-from hrm_tui.runs.process_control import StopError, stop_run
+from hrm_tui.runs.process_control import RunProcesses, StopError, find_run_processes, stop_run
 from hrm_tui.runs.resume import ResumePlan, plan_resume, start_resume
 from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.widgets.runs_table import RunsTable, format_time
@@ -155,6 +155,23 @@ class RunsScreen(Screen[None]):
         if not run.is_active:
             self.notify(f"{_name(run)} is not running ({run.status})", markup=False)
             return
+        self._plan_stop(run)
+
+    @work(thread=True, group="stop")
+    def _plan_stop(self, run: RunSummary) -> None:
+        """Finds and verifies the run's processes off the UI thread; says why it cannot be stopped before asking."""
+        try:
+            processes = find_run_processes(run.path)
+        except StopError as error:
+            self.app.call_from_thread(self.notify, f"{_name(run)} cannot be stopped from here: {safe_text(error)}",
+                                      severity="error", markup=False)
+            return
+        if processes is None:
+            self.app.call_from_thread(self.notify, f"{_name(run)}: its process is not running any more", markup=False)
+            return
+        self.app.call_from_thread(self._confirm_stop, run, processes)
+
+    def _confirm_stop(self, run: RunSummary, processes: RunProcesses) -> None:
         from hrm_tui.screens.confirm import ConfirmScreen
 
         def answered(yes: bool | None) -> None:
@@ -162,8 +179,8 @@ class RunsScreen(Screen[None]):
                 self._stop(run.path)
 
         message = (
-            f"Stop {_name(run)}?\n\nIt gets SIGINT: it finishes its step, saves a checkpoint and ends with "
-            "status stopped. If it is still running after the grace period it gets SIGTERM, then SIGKILL."
+            f"Stop {_name(run)}?\n{processes.describe()}\n\nIt gets SIGINT: it finishes its step, saves a checkpoint and "
+            "ends with status stopped. If it is still running after the grace period it gets SIGTERM, then SIGKILL."
         )
         self.app.push_screen(ConfirmScreen("Stop run", message, yes="Stop"), answered)
 
