@@ -46,8 +46,8 @@ MAX_SCAN_ENTRIES = 50_000
 class Scan:
     """The run directories found under a runs root, and whether the walk covered the whole tree."""
 
-    root: Path  # absolute
-    dirs: list[Path] = field(default_factory=list)
+    root: Path  # absolute, for messages
+    dirs: list[Path] = field(default_factory=list)  # under the root as it was given (relative if it was)
     stopped_early: str | None = None  # why the walk did not cover the tree, e.g. "after 50,000 entries"
 
 
@@ -134,7 +134,7 @@ def scan_runs_root(root: str | os.PathLike[str], *, max_depth: int = MAX_DEPTH,
     root are the ones found.
     """
     scan = Scan(Path(os.path.abspath(root)))
-    pending = deque([(scan.root, 0)])
+    pending = deque([(Path(root), 0)])  # paths as given (relative stays relative, as the user wrote it)
     budget = max_entries
     too_deep = False
     cut = False
