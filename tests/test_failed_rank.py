@@ -129,3 +129,18 @@ def test_an_alert_without_error_text_shows_the_line_stderr_gave():
     assert alert.title == "Run failed: rank 1: ValueError: bad value"
     [alert] = evaluate_alerts(AlertInputs(status=RunStatus.FAILED))
     assert alert.title == "Run failed (no error text: see stderr.log)"
+
+
+@pilot_test
+async def test_the_runs_screen_detail_shows_the_failing_rank(rank_1_failed: Path, tmp_path: Path):
+    from textual.widgets import Static
+
+    from hrm_tui.screens.runs import RunsScreen
+    from tests.tui_launch_helpers import make_app
+
+    app = make_app(tmp_path, start_mode="runs", runs_root=rank_1_failed.parent)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.table.row_count == 1, what="the run")
+        detail = app.screen.query_one("#run-detail", Static)
+        await wait_for(pilot, lambda: "rank 1" in as_text(detail.render()), what="the detail line")
+        assert f"failed: rank 1: {INJECTED}" in as_text(detail.render())
