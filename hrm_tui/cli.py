@@ -308,6 +308,8 @@ def _run_json(run: RunSummary) -> dict[str, Any]:
         "pid": run.pid,
         "host": safe_text(run.host) if run.host is not None else None,
         "detail": safe_text(run.detail),
+        "error": run.error or None,  # a failed run's error with its traceback (already sanitised, multi-line)
+        "failed_rank": run.failed_rank,
         "skipped_lines": run.skipped_lines,
         "overrides": [safe_text(o) for o in run.overrides],
     }

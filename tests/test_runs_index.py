@@ -286,3 +286,16 @@ async def test_the_runs_screen_lists_indexed_runs_and_x_prunes_the_missing_after
         assert any("Removed 2 index entries" in n for n in notifications(app))
         await pilot.press("x")
         await wait_for(pilot, lambda: any("No missing runs to prune" in n for n in notifications(app)), 10, "the answer")
+
+
+def test_an_entry_of_another_host_is_never_judged_missing_from_here(tmp_path: Path):
+    """A home folder shared over NFS holds the index of several hosts; another host's run directory may be on
+    that host's own disk."""
+    (index_dir()).mkdir(parents=True)
+    elsewhere = {"v": 1, "path": str(tmp_path / "on-gpu-9-local-disk"), "host": "gpu-9", "time": 5.0}
+    (index_dir() / entry_file_name(elsewhere["path"])).write_text(json.dumps(elsewhere))
+    shared = a_run(tmp_path / "on-shared-storage")
+    (index_dir() / entry_file_name(shared)).write_text(json.dumps({**elsewhere, "path": str(shared)}))
+    listing = list_all_runs(tmp_path / "no-root")
+    assert [run.path for run in listing.runs] == [shared]  # listed: its folder can be read from here
+    assert prune_index() == [] and len(read_index().entries) == 2

@@ -16,8 +16,8 @@ the same when it starts one.
   `MAX_ENTRY_BYTES` whose `path` is an absolute path are entries; every other file is skipped and counted, and
   what is said about it (`IndexRead.problems`) is sanitised.
 - **Entries are pointers, not runs**: the run's state is read from its directory (`summarize_run`). An entry
-  whose directory has gone, or no longer holds a run, is *stale* (`entry_state`); `prune_index` removes
-  stale entries, and only those.
+  of this host whose directory has gone, or no longer holds a run, is *stale* (`entry_state`); `prune_index`
+  removes stale entries, and only those.
 - Writing is best effort for the trainer: a failure to write the index warns and never stops training.
 """
 
@@ -73,6 +73,12 @@ class IndexEntry:
     time: float | None  # when it was (last) registered
     file: Path  # the index file that holds it
 
+    @property
+    def local(self) -> bool:
+        """Registered on this host (or by an entry that does not say). An entry of another host (a home folder
+        shared over NFS) may name a folder on that host's own disk: it is never judged missing from here."""
+        return self.host is None or self.host == socket.gethostname()
+
 
 class EntryState(str, Enum):
     PRESENT = "present"  # the directory holds a run (or a trainer holds it, still setting up)
@@ -95,7 +101,8 @@ class IndexRead:
 
     @property
     def stale(self) -> list[IndexEntry]:
-        return [e for e in self.entries if entry_state(e.path) is not EntryState.PRESENT]
+        """The entries of this host whose folder has gone or holds no run any more (what `prune_index` removes)."""
+        return [e for e in self.entries if e.local and entry_state(e.path) is not EntryState.PRESENT]
 
 
 def register_run(run_dir: str | os.PathLike[str], *, folder: Path | None = None) -> Path:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +94,6 @@ def list_all_runs(runs_root: str | os.PathLike[str], *, now: float | None = None
     found: dict[Path, RunSummary] = {}
     for run_dir in scan.dirs:
         found.setdefault(_resolved(run_dir), _summarize(run_dir, root, now))
-    host = socket.gethostname()
     missing: list[RunSummary] = []
     for entry in index.entries:
         key = _resolved(entry.path)
@@ -104,7 +102,7 @@ def list_all_runs(runs_root: str | os.PathLike[str], *, now: float | None = None
         state = entry_state(entry.path)
         if state is EntryState.PRESENT:
             found[key] = _summarize(entry.path, root, now)
-        elif entry.host in (None, host):  # another host's run may live on that host's own disk: not ours to judge
+        elif entry.local:  # another host's run may live on that host's own disk: not ours to judge
             missing.append(_missing(entry, state, root))
             found[key] = missing[-1]
     runs = [run for run in found.values() if run.status is not RunStatus.MISSING]
