@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--runs-root",
         metavar="DIR",
         default=argparse.SUPPRESS,
-        help="where runs live and new runs go, as <runs-root>/<project>/<run> (default: checkpoints)",
+        help="a folder scanned for runs (besides the per-user index of runs), and where new runs go, as "
+        "<runs-root>/<project>/<run> (default: checkpoints)",
     )
 
     parser = argparse.ArgumentParser(
@@ -230,7 +231,8 @@ def run_app(tree: ConfigTree, runs_root: Path, *, theme: str | None = None, **kw
 
 def print_runs(runs_root: Path, *, as_json: bool = False, out: TextIO | None = None) -> int:
     """The runs table (or one JSON object per run), then what the user must know about the search (a scan
-    cut short, missing runs) on stderr. Every string from a run directory or the index is sanitised."""
+    cut short, missing runs) as `note:` lines: after the table, or on stderr with --json. Every string from
+    a run directory or the index of runs is sanitised."""
     from hrm_tui.runs.discovery import list_all_runs
     from hrm_tui.widgets.runs_table import format_age, format_time
 

@@ -180,3 +180,44 @@ async def test_the_runs_screen_says_why_before_asking(tmp_path: Path):
         assert "it runs on gpu-far-away, not on this host" in message and "kill -INT" in message
         await pilot.pause(0.3)
         assert isinstance(app.screen, RunsScreen)  # nothing was asked
+
+
+SETTING_UP = """
+import fcntl, json, os, signal, socket, sys, time
+run_dir = sys.argv[1].split("=", 1)[1]
+os.makedirs(run_dir, exist_ok=True)
+fd = os.open(os.path.join(run_dir, "run.lock"), os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.write(fd, json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "start_time": time.time(),
+                         "argv": [sys.executable, "-m", "hrm_core.pretrain", *sys.argv[1:]]}).encode())
+def stop(signum, frame):
+    open(os.path.join(run_dir, "got-" + signal.Signals(signum).name), "w").close()
+    sys.exit(0)
+signal.signal(signal.SIGINT, stop)
+open(os.path.join(run_dir, "ready"), "w").close()
+while True:
+    time.sleep(0.05)
+"""
+
+
+def test_a_hand_started_run_still_setting_up_is_found_through_the_lock_it_holds(tmp_path: Path, processes_to_kill):
+    """Before its run_start (loading data, compiling: up to half an hour), a trainer is known by the owner
+    lock it holds. A stand-in `hrm_core.pretrain` (shadowing the real one from its working folder) takes the
+    lock and records itself as the trainer does, and never gets further."""
+    stand_in = tmp_path / "cwd" / "hrm_core"
+    stand_in.mkdir(parents=True)
+    (stand_in / "__init__.py").write_text("")
+    (stand_in / "pretrain.py").write_text(SETTING_UP)
+    run_dir = tmp_path / "run"
+    process = start_by_hand([sys.executable, "-m", "hrm_core.pretrain", f"checkpoint_path={run_dir}"], tmp_path / "cwd", processes_to_kill)
+    deadline = time.monotonic() + 30
+    while not (run_dir / "ready").exists():
+        assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "cwd" / "out.log").read_text()
+        time.sleep(0.05)
+    found = find_run_processes(run_dir)
+    assert found is not None and found.root.pid == process.pid and not found.torchrun and not found.launched
+    assert stop_run(run_dir, grace_s=20) == "stopped gracefully (SIGINT)"
+    assert process.wait(timeout=10) == 0 and (run_dir / "got-SIGINT").exists()
+    # Once it is gone (the lock free), nothing names a process: it cannot be stopped, and says why.
+    with pytest.raises(StopError, match="no live trainer holds its lock"):
+        find_run_processes(run_dir)

@@ -5,8 +5,10 @@ Finding the run's processes (`find_run_processes`), before anything is asked or 
 - **Launched by hrm-tui**: `launch.json` (runs/launcher.py) records the pid and process group of the launched
   process (the trainer, or torchrun), its start time and its command line.
 - **Started by hand** (no `launch.json`): the newest `run_start`/`resume` records rank 0's host, pid, process
-  start time (`create_time`) and command line (`argv`). Where the process is a torchrun worker, its parent is
-  torchrun: that is the run's root process.
+  start time (`create_time`) and command line (`argv`); while a trainer is still setting up (no start event
+  yet), the owner lock it holds records the same but the start time (the process must have started before
+  it took the lock). Where the process is a torchrun worker, its parent is torchrun: that is the run's root
+  process.
 
 Every pid is checked to still be that process before each signal: same start time (within a second, as
 psutil reports it) and a command line that runs this trainer with the recorded arguments (which name the
@@ -47,6 +49,7 @@ import psutil
 
 from hrm_core.rundir.events import START_TYPES
 from hrm_core.rundir.files import LAUNCH_FILE
+from hrm_core.rundir.lock import LockState, lock_state, read_owner
 from hrm_core.rundir.reader import read_head_and_tail, read_record
 from hrm_core.rundir.records import LaunchRecord
 from hrm_core.rundir.sanitize import safe_text
@@ -191,35 +194,63 @@ def _launched_process(record: LaunchRecord) -> RunProcess | None:
     return RunProcess(pid, pgid, record.create_time, tuple(cmdline))
 
 
+@dataclass(frozen=True)
+class _Recorded:
+    """What a run recorded about rank 0's process: from its start event, or (still setting up, no start event
+    yet) from the owner lock it holds."""
+
+    host: str | None
+    pid: int
+    argv: list[str]
+    create_time: float | None  # the process's start time (start events of this version)
+    started_by: float | None  # else: a time it must have started before (when it took the lock)
+
+
 def _hand_started_processes(run_dir: Path) -> RunProcesses | None:
-    """A run without launch.json: rank 0's process from the newest start event, and torchrun above it."""
-    start = next((e for e in reversed(read_head_and_tail(run_dir).newest) if isinstance(e, START_TYPES)), None)
-    if start is None or start.pid is None:
-        raise StopError(safe_text(f"{run_dir} has no launch.json and its events.jsonl records no trainer process (no "
-                                  "run_start with a pid): it cannot be stopped from here"))
+    """A run without launch.json: rank 0's process (`_recorded_rank0`), and torchrun above it."""
+    recorded = _recorded_rank0(run_dir)
     host = socket.gethostname()
-    if start.host != host:
-        where = safe_text(start.host) if start.host else "an unknown host"
-        raise StopError(f"it runs on {where}, not on this host ({host}): stop it there (kill -INT {start.pid})")
-    if start.create_time is None:
-        raise StopError(f"its start event records pid {start.pid} but not the process's start time (a trainer older "
-                        f"than this hrm-tui), so pid {start.pid} cannot be told from a process that reused it: stop it "
-                        f"with kill -INT {start.pid} after checking it is the trainer (ps -fp {start.pid})")
+    if recorded.host != host:
+        where = safe_text(recorded.host) if recorded.host else "an unknown host"
+        raise StopError(f"it runs on {where}, not on this host ({host}): stop it there (kill -INT {recorded.pid})")
+    pid = recorded.pid
+    if recorded.create_time is None and recorded.started_by is None:
+        raise StopError(f"its start event records pid {pid} but not the process's start time (a trainer older "
+                        f"than this hrm-tui), so pid {pid} cannot be told from a process that reused it: stop it "
+                        f"with kill -INT {pid} after checking it is the trainer (ps -fp {pid})")
     try:
-        proc = psutil.Process(start.pid)
+        proc = psutil.Process(pid)
         cmdline, create_time = tuple(proc.cmdline()), proc.create_time()
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
     except psutil.Error:
         return None  # gone
-    if abs(create_time - start.create_time) > 1.0 or proc.status() == psutil.STATUS_ZOMBIE:
-        return None  # gone, and the pid reused (or not yet reaped)
-    if not _runs_trainer_with(cmdline, start.argv or []):
-        raise StopError(safe_text(f"pid {start.pid} started when the run did, but its command line ({' '.join(cmdline)}) "
+    if recorded.create_time is not None and abs(create_time - recorded.create_time) > 1.0:
+        return None  # gone, and the pid reused
+    if recorded.started_by is not None and create_time > recorded.started_by + 1.0:
+        return None  # a process that started after the lock was taken cannot be the one that took it
+    if not _runs_trainer_with(cmdline, recorded.argv):
+        raise StopError(safe_text(f"pid {pid} started when the run did, but its command line ({' '.join(cmdline)}) "
                                   "is not the one the run recorded: not stopping a process that may not be the run"))
-    rank0 = RunProcess(start.pid, None, create_time, cmdline)
     parent = _torchrun_parent(proc)
     if parent is not None:
         return RunProcesses(parent, torchrun=True, launched=False)
-    return RunProcesses(rank0, torchrun=False, launched=False)
+    return RunProcesses(RunProcess(pid, None, create_time, cmdline), torchrun=False, launched=False)
+
+
+def _recorded_rank0(run_dir: Path) -> _Recorded:
+    """Rank 0's process as the run recorded it: the newest start event; before there is one (the trainer is
+    still setting up: loading data, compiling), the owner lock's record while the lock is held."""
+    start = next((e for e in reversed(read_head_and_tail(run_dir).newest) if isinstance(e, START_TYPES)), None)
+    owner = read_owner(run_dir) if lock_state(run_dir) is LockState.HELD else None
+    newer_owner = owner is not None and owner.pid is not None and owner.start_time is not None and (
+        start is None or start.time is None or owner.start_time > start.time)
+    if newer_owner:  # a session that has not logged its start yet (or a resume being set up)
+        return _Recorded(owner.host, owner.pid, owner.argv or [], None, owner.start_time)
+    if start is None or start.pid is None:
+        raise StopError(safe_text(f"{run_dir} has no launch.json and its events.jsonl records no trainer process (no "
+                                  "run_start with a pid), and no live trainer holds its lock: it cannot be stopped from here"))
+    return _Recorded(start.host, start.pid, start.argv or [], start.create_time, None)
 
 
 def _torchrun_parent(proc: psutil.Process) -> RunProcess | None:

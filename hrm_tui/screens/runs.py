@@ -1,10 +1,11 @@
 """The runs screen: every run of this user (the index of runs and the runs root), newest first, and what can
 be done with one.
 
-enter opens the monitor, s stops (after a confirmation), r resumes (after a confirmation that shows the
-command, its working directory and environment), c clones the run's config into the launch form, n goes to
-the form for a new run, x forgets the index entries of missing runs (after a confirmation saying how many). The list refreshes every couple of seconds from a worker thread (reading run
-directories never blocks the UI).
+enter opens the monitor, s stops (after a confirmation, once the run's processes are found and verified),
+r resumes (after a confirmation that shows the command, its working directory and environment), c clones the
+run's config into the launch form, n goes to the form for a new run, x forgets the index entries of missing
+runs (after a confirmation saying how many). The list, obtained through `list_all_runs`, refreshes every
+couple of seconds from a worker thread (reading run directories never blocks the UI).
 
 Everything shown about a run (its path, name, detail, the messages about it) comes from its directory and
 is drawn as sanitised plain text (`safe_text`, never markup).
