@@ -54,10 +54,10 @@ from hrm_core.rundir.reader import read_head_and_tail, read_record
 from hrm_core.rundir.records import LaunchRecord
 from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.summary import process_matches
+from hrm_tui.runs.launcher import TRAINER_MODULE
 
 DEFAULT_GRACE_S = 120.0  # a checkpoint of a large model can take a while
 DEFAULT_KILL_AFTER_S = 30.0
-TRAINER_MODULE = "hrm_core.pretrain"
 
 
 class StopError(Exception):
@@ -275,7 +275,10 @@ def _runs_trainer_with(cmdline: tuple[str, ...], argv: list[str]) -> bool:
         return False
     arguments = argv[3:]
     head = list(cmdline[: len(cmdline) - len(arguments)])
-    return list(cmdline[len(head):]) == arguments and len(head) >= 2 and head[-2:] == ["-m", TRAINER_MODULE]
+    if list(cmdline[len(head):]) != arguments or len(head) < 2:
+        return False
+    # `python -m hrm_core.pretrain` (what the trainer records), or the same file run as a script.
+    return head[-2:] == ["-m", TRAINER_MODULE] or Path(head[-1]).name == "pretrain.py"
 
 
 def _runs_program_of(worker: tuple[str, ...], torchrun: tuple[str, ...]) -> bool:
