@@ -246,7 +246,21 @@ def _claim_run_dir(config: TrainConfig, argv: list[str]) -> tuple[RunDirLock | N
     except RunDirError as e:
         lock.abandon()
         return None, f"error: {e}"
+    _register_in_index(run_dir)
     return lock, None
+
+
+def _register_in_index(run_dir: Path) -> None:
+    """Adds the run to the per-user index (hrm_core.rundir.index), so `hrm-tui runs` finds it from any folder.
+    Best effort: a failure to write the index warns and never stops training."""
+    from hrm_core.rundir.errors import RunDirError
+    from hrm_core.rundir.index import register_run
+
+    try:
+        register_run(run_dir)
+    except (OSError, RunDirError) as e:
+        print(f"[hrm] warning: could not add this run to the index of runs ({safe_text(e)}); hrm-tui lists it only "
+              "when its runs root holds it", file=sys.stderr, flush=True)
 
 
 def _owner_refusal(run_dir: Path, *, resume: bool) -> str:

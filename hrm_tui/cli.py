@@ -1,7 +1,7 @@
 """`hrm-tui`: the command line.
 
     hrm-tui                               open the launch form (the demo preset, ready to launch on CPU)
-    hrm-tui runs [--json]                 print the runs table (for scripts)
+    hrm-tui runs [--json] [--prune]       print the runs table (for scripts); --prune forgets missing runs
     hrm-tui launch +experiment=X k=v ...  validate and launch without the form
     hrm-tui attach RUN [RUN ...]          open a run's monitor (more runs: their curves overlaid)
 
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from hrm_core.rundir.sanitize import safe_text
+from hrm_tui.runs.discovery import MAX_DEPTH, MAX_SCAN_ENTRIES
 
 if TYPE_CHECKING:  # the app and the config tree import Textual and Hydra: only when a command needs them
     from hrm_tui.forms.config_tree import ConfigTree
@@ -63,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--runs-root",
         metavar="DIR",
         default=argparse.SUPPRESS,
-        help="where runs live and new runs go, as <runs-root>/<project>/<run> (default: checkpoints)",
+        help="a folder scanned for runs (besides the per-user index of runs), and where new runs go, as "
+        "<runs-root>/<project>/<run> (default: checkpoints)",
     )
 
     parser = argparse.ArgumentParser(
@@ -94,8 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    runs = sub.add_parser("runs", parents=[shared], help="print the runs table and exit", description="Print every run under the runs root, newest first.")
+    runs = sub.add_parser(
+        "runs",
+        parents=[shared],
+        help="print the runs table and exit",
+        description="Print every run of this user on this machine, newest first: the runs in the per-user index "
+        "($XDG_STATE_HOME/hrm/runs, default ~/.local/state/hrm/runs; every run adds itself when it starts, wherever "
+        "its checkpoint_path is) and those found under the runs root (a scan of at most "
+        f"{MAX_SCAN_ENTRIES:,} entries, {MAX_DEPTH} levels deep). Indexed runs whose folder has gone show as missing.",
+    )
     runs.add_argument("--json", action="store_true", help="one JSON object per run instead of a table")
+    runs.add_argument("--prune", action="store_true", help="remove the index entries of missing runs (their folder has "
+                      "gone or holds no run any more), say which, and exit")
 
     launch = sub.add_parser(
         "launch",
@@ -132,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         theme = check_theme(args.theme)
         if args.command == "runs":
+            if args.prune:
+                return _print_to_pipe(prune_runs)
             return _print_to_pipe(lambda: print_runs(runs_root, as_json=args.json))
         if args.command == "launch":
             return launch(args, config_dir, runs_root)
@@ -224,37 +238,56 @@ def run_app(tree: ConfigTree, runs_root: Path, *, theme: str | None = None, **kw
 
 
 def print_runs(runs_root: Path, *, as_json: bool = False, out: TextIO | None = None) -> int:
-    """The runs table (or one JSON object per run). Every string from a run directory is sanitised."""
-    from hrm_tui.runs.discovery import list_runs
+    """The runs table (or one JSON object per run), then what the user must know about the search (a scan
+    cut short, missing runs) as `note:` lines: after the table, or on stderr with --json. Every string from
+    a run directory or the index of runs is sanitised."""
+    from hrm_tui.runs.discovery import list_all_runs
     from hrm_tui.widgets.runs_table import format_age, format_time
 
     out = out or sys.stdout
-    runs = list_runs(runs_root)
+    listing = list_all_runs(runs_root)
+    runs = listing.runs
     if as_json:
         for run in runs:
             print(json.dumps(_run_json(run)), file=out)
+    elif not runs:
+        print(f"no runs found: {listing.searched()}", file=out)
+    else:
+        now = time.time()
+        header = ("NAME", "PRESET", "STATUS", "STEP", "PROGRESS", "STARTED", "LAST EVENT", "DETAIL")
+        rows = [
+            (
+                run.name,
+                safe_text(run.preset or "-"),
+                run.status.value,
+                "-" if run.step is None else (f"{run.step}/{run.total_steps}" if run.total_steps else str(run.step)),
+                "-" if run.progress is None else f"{run.progress * 100:.0f}%",
+                format_time(run.start_time),
+                format_age(now - run.last_event_time) if run.last_event_time else "-",
+                _detail(run),
+            )
+            for run in runs
+        ]
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip(), file=out)
+    for note in listing.notes():  # after the table; on stderr when stdout is JSON for a script
+        print(f"note: {note}", file=sys.stderr if as_json else out)
+    return 0
+
+
+def prune_runs(out: TextIO | None = None) -> int:
+    """`hrm-tui runs --prune`: removes the index entries of missing runs and names them."""
+    from hrm_core.rundir.index import index_dir, prune_index
+
+    out = out or sys.stdout
+    removed = prune_index()
+    if not removed:
+        print(safe_text(f"nothing to prune: every run in the index {index_dir()} is still there"), file=out)
         return 0
-    if not runs:
-        print(safe_text(f"no runs under {runs_root}"), file=out)
-        return 0
-    now = time.time()
-    header = ("NAME", "PRESET", "STATUS", "STEP", "PROGRESS", "STARTED", "LAST EVENT", "DETAIL")
-    rows = [
-        (
-            run.name,
-            safe_text(run.preset or "-"),
-            run.status.value,
-            "-" if run.step is None else (f"{run.step}/{run.total_steps}" if run.total_steps else str(run.step)),
-            "-" if run.progress is None else f"{run.progress * 100:.0f}%",
-            format_time(run.start_time),
-            format_age(now - run.last_event_time) if run.last_event_time else "-",
-            _detail(run),
-        )
-        for run in runs
-    ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip(), file=out)
+    print(f"removed {len(removed)} index entr{'y' if len(removed) == 1 else 'ies'} of missing runs:", file=out)
+    for entry in removed:
+        print(safe_text(f"  {entry.path}"), file=out)
     return 0
 
 
@@ -285,6 +318,8 @@ def _run_json(run: RunSummary) -> dict[str, Any]:
         "pid": run.pid,
         "host": safe_text(run.host) if run.host is not None else None,
         "detail": safe_text(run.detail),
+        "error": run.error or None,  # a failed run's error with its traceback (already sanitised, multi-line)
+        "failed_rank": run.failed_rank,
         "skipped_lines": run.skipped_lines,
         "overrides": [safe_text(o) for o in run.overrides],
     }
@@ -369,18 +404,24 @@ def _shell_quote(text: str) -> str:
 
 
 def resolve_run(run: str, runs_root: Path) -> Path:
-    """A run directory from a path, a name under the runs root, or a unique end of a run's name."""
+    """A run directory from a path, a name under the runs root, or a unique end of the path of a run under
+    the runs root or in the index of runs."""
+    from hrm_core.rundir.index import EntryState, entry_state, read_index
     from hrm_tui.runs.discovery import find_run_dirs
 
     for candidate in (Path(run), runs_root / run):
         if _is_dir(candidate):
             return candidate
-    matches = [d for d in find_run_dirs(runs_root) if d.name == run or d.as_posix().endswith(run)]
+    known = {os.path.abspath(d): d for d in find_run_dirs(runs_root)}
+    for entry in read_index().entries:
+        if entry_state(entry.path) is EntryState.PRESENT:
+            known.setdefault(os.path.abspath(entry.path), entry.path)
+    matches = [d for d in known.values() if d.name == run or d.as_posix().endswith(run)]
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise UserError(f"no run '{run}' under {runs_root} (hrm-tui runs lists them)")  # sanitised when printed
-    listing = "\n  ".join(str(m) for m in matches)
+        raise UserError(f"no run '{run}' under {runs_root.absolute()} or in the index of runs (hrm-tui runs lists them)")
+    listing = "\n  ".join(str(m) for m in sorted(matches))
     raise UserError(f"'{run}' matches several runs; give more of the name:\n  {listing}")
 
 

@@ -26,19 +26,13 @@ import time
 import traceback
 from pathlib import Path
 
+from hrm_core.rundir.index import state_dir
 from hrm_core.rundir.sanitize import safe_text
 
 APP_NAME = "hrm"
 
 _lock = threading.Lock()
 _log_path: Path | None = None  # this process's crash log, once something was written to it
-
-
-def state_dir() -> Path:
-    """`$XDG_STATE_HOME/hrm` (an absolute XDG_STATE_HOME only, as the XDG spec says), else ~/.local/state/hrm."""
-    base = os.environ.get("XDG_STATE_HOME", "")
-    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".local" / "state"
-    return root / APP_NAME
 
 
 def write_crash_log(error: BaseException, *, what: str = "hrm-tui crashed") -> Path | None:

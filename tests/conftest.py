@@ -45,3 +45,21 @@ TINY_ARCH = dict(
     puzzle_emb_ndim=32,
     pos_encodings="rope",
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_state_home(tmp_path_factory: pytest.TempPathFactory):
+    """The XDG state directory of the whole session (and so of module- and session-scoped fixtures, which run
+    before any test's own): no test and no fixture ever reads or writes the real per-user index of runs
+    (~/.local/state/hrm/runs) or crash logs. Subprocesses inherit it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("session-state-home")))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def private_state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own XDG state directory, so that no test sees another's runs in the index."""
+    state_home = tmp_path_factory.mktemp("state-home")
+    monkeypatch.setenv("XDG_STATE_HOME", str(state_home))
+    return state_home

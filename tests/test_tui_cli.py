@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from hrm_core.rundir.index import index_dir
 from hrm_tui.cli import UserError, build_parser, main, print_runs, resolve_run
 from tests.tui_launch_helpers import make_fixture_runs, write_events
 
@@ -62,7 +63,8 @@ def test_runs_prints_a_table_and_json(tmp_path: Path):
     }  # fmt: skip
     out = io.StringIO()
     assert print_runs(tmp_path / "nothing-here", out=out) == 0
-    assert "no runs under" in out.getvalue()
+    # Nothing found: it says which absolute folder and which index were searched.
+    assert out.getvalue() == f"no runs found: searched {tmp_path / 'nothing-here'} and the index of runs {index_dir()}\n"
 
 
 def test_launch_dry_run_prints_the_command_and_starts_nothing(tmp_path: Path):

@@ -92,7 +92,7 @@ def test_an_app_crash_exits_1_with_one_line_and_the_traceback_in_the_crash_log(t
 def test_a_crash_outside_the_app_is_reported_the_same_way(tmp_path: Path):
     script = tmp_path / "crashing_runs.py"
     script.write_text(CRASHING_APP.replace("from hrm_tui.screens import runs", "from hrm_tui.runs import discovery as runs")
-                      .replace("runs.RunsScreen.{method} = explode", "runs.list_runs = explode"))
+                      .replace("runs.RunsScreen.{method} = explode", "runs.list_all_runs = explode"))
     state = tmp_path / "state"
     result = subprocess.run([sys.executable, str(script), "runs", "--runs-root", str(tmp_path)], capture_output=True, text=True,
                             env={**os.environ, "XDG_STATE_HOME": str(state)}, timeout=60)
@@ -108,7 +108,7 @@ def test_without_a_writable_state_directory_the_log_goes_to_the_temporary_direct
     blocked.write_text("a file where the state directory would go")
     script = tmp_path / "crashing_runs.py"
     script.write_text(CRASHING_APP.replace("from hrm_tui.screens import runs", "from hrm_tui.runs import discovery as runs")
-                      .replace("runs.RunsScreen.{method} = explode", "runs.list_runs = explode"))
+                      .replace("runs.RunsScreen.{method} = explode", "runs.list_all_runs = explode"))
     (tmp_path / "tmp").mkdir()
     result = subprocess.run([sys.executable, str(script), "runs", "--runs-root", str(tmp_path)], capture_output=True, text=True,
                             env={**os.environ, "XDG_STATE_HOME": str(blocked), "TMPDIR": str(tmp_path / "tmp")}, timeout=60)

@@ -169,7 +169,7 @@ def test_a_pid_that_no_longer_belongs_to_the_run_is_never_signalled(tmp_path: Pa
 
 def test_a_run_without_launch_record_cannot_be_stopped_from_here(tmp_path: Path):
     (tmp_path / "run").mkdir()
-    with pytest.raises(StopError, match="not started by hrm-tui"):
+    with pytest.raises(StopError, match="no launch.json and its events.jsonl records no trainer process"):
         stop_run(tmp_path / "run")
 
 

@@ -98,6 +98,10 @@ def test_stop_confirmation(snap_compare, tmp_path: Path):
     async def ask_to_stop(pilot) -> None:
         await runs_ready(pilot)
         await pilot.press("s")
+        # The run's processes are found and verified off the UI thread before the question is asked.
+        from hrm_tui.screens.confirm import ConfirmScreen
+
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), 10, "the stop confirmation")
         await pilot.pause()
 
     assert snap_compare(runs_app(tmp_path), terminal_size=(80, 24), run_before=ask_to_stop)

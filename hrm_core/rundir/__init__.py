@@ -18,6 +18,8 @@ tools; docs/run-directory.md describes it. Each module has one job:
     checkpoints  finding complete checkpoint folders
     stall        when a live run counts as stalled (ProgressClock)
     summary      summarize_run: a run's status, step, times and detail; holds_run
+    failures     the per-rank failure records (failure_rank_<R>.json) and a failed session's root cause
+    index        the per-user index of runs ($XDG_STATE_HOME/hrm/runs): register, read, prune
 
 The names below are the public API; import them from here or from their module. They are loaded on first
 use, so `import hrm_core.rundir.files` (or `.sanitize`) costs only that module.

@@ -154,6 +154,7 @@ class _StartFields(Event):
     num_puzzle_emb_params: Count | None = None
     host: str | None = None  # rank 0's host name and process id
     pid: int | None = None
+    create_time: UnixTime | None = None  # rank 0's process start time (psutil's create_time), Unix seconds
     argv: list[str] | None = None
     overrides: list[str] | None = None
     total_steps: Count | None = None  # planned optimizer steps

@@ -6,6 +6,7 @@
       events.jsonl           EVENTS_FILE      the event log
       run.lock               LOCK_FILE        the owner lock (hrm_core.rundir.lock)
       launch.json            LAUNCH_FILE      written by a launcher (hrm-tui) before the trainer starts
+      failure_rank_<R>.json  rank_failure_file(R)   a rank's error, written by the rank that failed (failures.py)
       stdout.log, stderr.log STDOUT_FILE, STDERR_FILE   the trainer's output, when launched detached
       step_<N>/              checkpoint_dir_name(N): MODEL_FILE, TRAINING_STATE_FILE, rank_file(r), COMPLETE_MARKER
       .tmp_step_<N>/         temp_checkpoint_dir_name(N): a checkpoint being written
@@ -63,6 +64,20 @@ def is_leftover_dir_name(name: str) -> bool:
 def checkpoint_step(name: str) -> int | None:
     """The step of a checkpoint folder name (`step_120` -> 120); None for any other name."""
     match = _CHECKPOINT_DIR.match(name)
+    return int(match.group(1)) if match else None
+
+
+_RANK_FAILURE_FILE = re.compile(r"^failure_rank_(\d{1,7})\.json$")
+
+
+def rank_failure_file(rank: int) -> str:
+    """The error record a failing rank writes into the run directory (hrm_core.rundir.failures)."""
+    return f"failure_rank_{rank}.json"
+
+
+def rank_failure_rank(name: str) -> int | None:
+    """The rank of a failure record's file name (`failure_rank_3.json` -> 3); None for any other name."""
+    match = _RANK_FAILURE_FILE.match(name)
     return int(match.group(1)) if match else None
 
 

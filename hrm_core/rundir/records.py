@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from hrm_core.rundir.schema import JSONObject, Minimum
+from hrm_core.rundir.schema import Finite, JSONObject, Minimum
 
 Pid = Annotated[int, Minimum(1)]
 
@@ -58,3 +58,20 @@ class OwnerRecord:
     pid: Pid | None = None
     start_time: float | None = None  # when the owner took the lock, Unix seconds
     argv: list[str] | None = None
+
+
+@dataclass(kw_only=True, slots=True)
+class RankFailure:
+    """`failure_rank_<R>.json`: written by a rank whose run failed, before it exits (hrm_core.rundir.failures).
+
+    Under torchrun only rank 0 writes events; when another rank fails, rank 0 usually fails next with a
+    consequence ("Connection closed by peer"), and that is what its `run_end` records. This record keeps the
+    failing rank's own error.
+    """
+
+    rank: Annotated[int, Minimum(0)] | None = None
+    host: str | None = None
+    pid: Pid | None = None
+    time: Annotated[float, Finite()] | None = None  # when it failed, Unix seconds
+    step: Annotated[int, Minimum(0)] | None = None
+    error: str | None = None  # the exception text with its traceback

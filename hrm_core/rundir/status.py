@@ -10,6 +10,8 @@ A `str` enum: `RunStatus.FINISHED == "finished"`, and it is written to JSON as t
     failed     ... with status failed (an exception or a non-finite loss), or the launched process
                exited before the trainer logged its start
     lost       no `run_end`, and its process is gone (SIGKILL, out of memory, the machine went down)
+    missing    not a run's state but an index entry's: the per-user index of runs (index.py) names a folder
+               that has gone or holds no run any more (`hrm-tui runs --prune` removes such entries)
 
 How each one is decided from a run directory is `hrm_core.rundir.summary.summarize_run`'s job
 (docs/run-directory.md, "Statuses").
@@ -27,6 +29,7 @@ class RunStatus(str, Enum):
     STOPPED = "stopped"
     FAILED = "failed"
     LOST = "lost"
+    MISSING = "missing"
 
     def __str__(self) -> str:  # "finished", not "RunStatus.FINISHED", in messages and f-strings
         return self.value

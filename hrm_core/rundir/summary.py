@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from hrm_core.rundir.events import (
     Samples,
     Train,
 )
+from hrm_core.rundir.failures import root_cause
 from hrm_core.rundir.files import COMMAND_FILE, LAUNCH_FILE, STDERR_FILE
 from hrm_core.rundir.lock import LockState, lock_state, read_owner
 from hrm_core.rundir.reader import read_head_and_tail, read_record, read_text_tail
@@ -83,6 +85,8 @@ class RunSummary:
     host: str | None = None
     overrides: list[str] = field(default_factory=list)  # the Hydra overrides it was launched with
     detail: str = ""  # why the status is what it is, when that is not obvious (e.g. an error's last line)
+    error: str = ""  # a failed run's error with its traceback (sanitised, multi-line): the first rank that failed
+    failed_rank: int | None = None  # which rank that was, when the run recorded it (torchrun)
     skipped_lines: int = 0  # invalid lines among those read (head and tail of the log)
 
     @property
@@ -107,7 +111,8 @@ def summarize_run(
     """Summarises one run directory. `root` only shapes the displayed name (a relative path)."""
     run_dir = Path(run_dir)
     now = time.time() if now is None else now
-    launch = read_record(run_dir / LAUNCH_FILE, LaunchRecord).record
+    launch_read = read_record(run_dir / LAUNCH_FILE, LaunchRecord)
+    launch = launch_read.record
     command = read_record(run_dir / COMMAND_FILE, CommandRecord).record
     log = read_head_and_tail(run_dir)
 
@@ -159,8 +164,8 @@ def summarize_run(
             summary.status, summary.detail = RunStatus.RUNNING, "resuming"
             return summary
         summary.status = end.status
-        if end.status is RunStatus.FAILED:
-            summary.detail = _last_line(end.error or "")
+        if end.status in (RunStatus.FAILED, RunStatus.STOPPED):
+            _explain_failure(summary, run_dir, start, end)
         return summary
 
     alive = _trainer_alive(run_dir, lock, launch, start)
@@ -172,14 +177,34 @@ def summarize_run(
             summary.detail = "no event for a long time and its process cannot be checked from this host"
     if alive:
         _check_progress(summary, now)
-    elif start is None and launch is not None:
+    elif start is None and launch is not None and launch.pid is not None:
         # The process exited before the trainer logged its start: a config or import error. Its stderr says why.
         summary.status = RunStatus.FAILED
-        summary.detail = _last_line(read_text_tail(run_dir / STDERR_FILE)) or "exited before training started"
+        rank, line = error_line_of_log(read_text_tail(run_dir / STDERR_FILE, max_bytes=STDERR_TAIL_BYTES))
+        summary.failed_rank = rank
+        summary.detail = (f"rank {rank}: {line}" if rank is not None else line) or "exited before training started"
     else:
         summary.status = RunStatus.LOST
         summary.detail = summary.detail or "the process is gone and the run never logged its end"
+    if launch_read.problems and start is None:  # what launch.json could not say (a pid that is not a number...)
+        problems = safe_text("; ".join(launch_read.problems))
+        summary.detail = f"{summary.detail}; {LAUNCH_FILE} is unusable ({problems})" if launch is None or launch.pid is None \
+            else f"{summary.detail}; {LAUNCH_FILE}: {problems}"
     return summary
+
+
+def _explain_failure(summary: RunSummary, run_dir: Path, start: Event | None, end: RunEnd) -> None:
+    """The detail and error of a failed session: the first rank that failed (failures.py), else run_end's error.
+    A session that ended `stopped` while one of its ranks failed (torchrun stopped rank 0) failed."""
+    failure = root_cause(run_dir, since=start.time if start is not None else None,
+                         run_end_error=end.error if end.status is RunStatus.FAILED else None)
+    if failure is None:
+        return
+    summary.status = RunStatus.FAILED
+    summary.failed_rank = failure.rank
+    summary.error = safe_text(failure.error, multiline=True)
+    line = _last_line(failure.error)
+    summary.detail = f"rank {failure.rank}: {line}" if failure.rank is not None else line
 
 
 def _check_progress(summary: RunSummary, now: float) -> None:
@@ -221,6 +246,9 @@ def _trainer_alive(run_dir: Path, lock: LockState, launch: LaunchRecord | None, 
         return False
     pid, start_host = getattr(start, "pid", None), getattr(start, "host", None)
     if pid is not None and start_host == host:
+        create_time = getattr(start, "create_time", None)
+        if create_time is not None:  # the process's own start time: exact (a trainer of this version)
+            return process_matches(pid, create_time)
         return _started_by_hand_alive(pid, start.time)  # type: ignore[union-attr]
     return None
 
@@ -301,6 +329,30 @@ def display_name(run_dir: Path, root: str | os.PathLike[str] | None) -> str:
         except (ValueError, OSError, RuntimeError):
             pass
     return run_dir.name
+
+
+STDERR_TAIL_BYTES = 64 * 1024
+_RANK_PREFIX = re.compile(r"^\[(?:default)?rank(\d+)\]:\s?")  # torchrun's prefix on a worker's lines
+_ERROR_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit)\b|error:)")
+_LAUNCHER_ERROR = "torch.distributed.elastic.multiprocessing.errors.ChildFailedError"
+
+
+def error_line_of_log(text: str) -> tuple[int | None, str]:
+    """The line of a captured stderr that says why the process failed, and the torchrun rank it came from.
+
+    The last line of an exception (`ValueError: ...`, the trainer's `error: ...`) wins over what follows it:
+    torchrun ends a failed run with its own summary (`ChildFailedError`, rules of `=` and `-`), which names the
+    failing rank but not its error. Without such a line, the last non-blank one. Sanitised."""
+    candidates: list[tuple[int | None, str]] = []
+    for raw in safe_text(text, multiline=True).split("\n"):
+        match = _RANK_PREFIX.match(raw)
+        rank = int(match.group(1)) if match else None
+        line = raw[match.end():].strip() if match else raw.strip()
+        if line and not line.startswith(_LAUNCHER_ERROR) and _ERROR_LINE.match(line):
+            candidates.append((rank, line))
+    if candidates:
+        return candidates[-1]
+    return None, _last_line(text)
 
 
 def _last_line(text: str) -> str:

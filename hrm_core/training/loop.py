@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import torch
 import torch.distributed as dist
 
@@ -32,6 +33,7 @@ from hrm_core.data.worker_seed import draw_iterator_seed
 from hrm_core.rundir import events
 from hrm_core.rundir.checkpoints import latest_checkpoint
 from hrm_core.rundir.events import HaltingPhase, Phase
+from hrm_core.rundir.failures import write_rank_failure
 from hrm_core.rundir.files import eval_dir_name
 from hrm_core.rundir.metrics import EVAL_LINE_METRICS, metric_spec
 from hrm_core.rundir.stall import ProgressClock
@@ -58,6 +60,7 @@ from hrm_core.training.state import TrainProgress, load_optimizer_states, optimi
 INJECT_NONFINITE_ENV = "HRM_TEST_NONFINITE_AT_STEP"
 STOP_AT_STEP_ENV = "HRM_TEST_STOP_AT_STEP"
 CRASH_AT_STEP_ENV = "HRM_TEST_CRASH_AT_STEP"
+CRASH_RANK_ENV = "HRM_TEST_CRASH_RANK"  # with CRASH_AT_STEP_ENV: only this rank raises (default: every rank)
 
 
 @dataclass
@@ -99,6 +102,9 @@ class Trainer:
         self._inject_nonfinite_at = int(os.environ.get(INJECT_NONFINITE_ENV, "0") or 0)
         self._stop_at = int(os.environ.get(STOP_AT_STEP_ENV, "0") or 0)
         self._crash_at = int(os.environ.get(CRASH_AT_STEP_ENV, "0") or 0)
+        crash_rank = os.environ.get(CRASH_RANK_ENV, "")
+        if crash_rank and int(crash_rank) != ctx.rank:
+            self._crash_at = 0
 
     # ------------------------------------------------------------------------------------------------
     # Setup
@@ -206,6 +212,7 @@ class Trainer:
             "num_puzzle_emb_params": self.bundle.num_puzzle_emb_params(),
             "host": socket.gethostname(),
             "pid": os.getpid(),
+            "create_time": psutil.Process().create_time(),  # with the pid: which process it is (pids are reused)
             "argv": self.identity.argv,
             "overrides": self.identity.overrides,
             "total_steps": self.progress.total_steps,
@@ -300,6 +307,10 @@ class Trainer:
         self._stop_heartbeat()  # run_end is the last event of the run
         if not self.started:
             return
+        if status == RunStatus.FAILED and self.ctx.world_size > 1:
+            # Only rank 0 writes events, and when another rank fails first rank 0's error is a consequence of it
+            # ("Connection closed by peer"): every failing rank keeps its own error (hrm_core.rundir.failures).
+            write_rank_failure(self.run_dir, rank=self.ctx.rank, step=self.progress.step, error=error or "")
         end = events.RunEnd(step=self.progress.step, epoch=self.epoch, status=status, elapsed_s=time.time() - self.started_at,
                             error=error)
         if status == RunStatus.FAILED:

@@ -72,7 +72,8 @@ class EvalTrend:
 class AlertInputs:
     status: str | None = None  # a RunStatus (hrm_core.rundir.summary.summarize_run), None if unknown
     status_detail: str = ""  # summarize_run's detail: for a stalled run, since when and in which phase
-    error: str | None = None  # the run_end `error` text of a failed run
+    error: str | None = None  # a failed run's error: the first failing rank's (summarize_run), else run_end's
+    failed_rank: int | None = None  # the rank that failed first, when the run recorded it (torchrun)
     seconds_since_event: float | None = None  # since the newest event of any type
     nonfinite: list[str] = field(default_factory=list)  # e.g. "train lm_loss = nan at step 1200"
     eval_trends: list[EvalTrend] = field(default_factory=list)
@@ -113,7 +114,13 @@ def _failed(inputs: AlertInputs, settings: AlertSettings) -> list[Alert]:
         return []
     # Sanitised before it is split, so that a planted carriage return or separator does not pick the lines.
     lines = [line for line in safe_text(inputs.error or "", multiline=True).rstrip().split("\n") if line.strip()]
-    title = f"Run failed: {lines[-1].strip()}" if lines else "Run failed (no error text: see stderr.log)"
+    if lines:
+        where = f" on rank {inputs.failed_rank}" if inputs.failed_rank is not None else ""
+        title = f"Run failed{where}: {lines[-1].strip()}"
+    elif inputs.status_detail:  # no recorded error: the line of stderr.log that says why (summarize_run)
+        title = f"Run failed: {safe_text(inputs.status_detail)}"
+    else:
+        title = "Run failed (no error text: see stderr.log)"
     return [Alert(RunStatus.FAILED.value, ERROR, title, tuple(lines[-settings.traceback_lines :]))]
 
 

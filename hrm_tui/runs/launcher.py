@@ -35,15 +35,17 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import psutil
 
 from hrm_core.rundir.errors import RunDirError
 from hrm_core.rundir.files import COMMAND_FILE, EVENTS_FILE, LAUNCH_FILE, STDERR_FILE, STDOUT_FILE
+from hrm_core.rundir.index import register_run
 from hrm_core.rundir.reader import read_record
 from hrm_core.rundir.records import CommandRecord
 from hrm_core.rundir.records import LaunchRecord as LaunchFileRecord
+from hrm_core.rundir.schema import Minimum, record_spec
 from hrm_core.rundir.writer import write_json_record
 from hrm_tui.forms.overrides import format_override, single_line, split_override
 
@@ -98,30 +100,33 @@ class LaunchOptions:
 
     @classmethod
     def from_json(cls, data: Any) -> LaunchOptions:
-        """The options as `launch.json` records them. The file comes from a run directory, so anything of the
-        wrong type raises ValueError (naming the field) instead of surfacing later as a crash."""
-        if not data:
+        """The options as `launch.json` records them (`to_json`). The file comes from a run directory, so each
+        field is checked (`_RecordedOptions`): one that does not fit raises ValueError naming every such field,
+        instead of surfacing later as a crash."""
+        if data is None:
             return cls()
         if not isinstance(data, Mapping):
             raise ValueError(f"options is a {type(data).__name__}, not an object")
-        kwargs: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            if f.name not in data:
-                continue
-            value = data[f.name]
-            if f.name == "gpus":
-                if value is not None and not (isinstance(value, list) and all(_is_int(g) for g in value)):
-                    raise ValueError(f"options.gpus is {value!r}, not a list of GPU indices")
-                kwargs["gpus"] = None if value is None else tuple(value)
-            elif f.name == "omp_num_threads":
-                if value is not None and not _is_int(value):
-                    raise ValueError(f"options.omp_num_threads is {value!r}, not a whole number")
-                kwargs[f.name] = value
-            elif not isinstance(value, type(f.default)) or (isinstance(value, bool) and f.type != "bool"):
-                raise ValueError(f"options.{f.name} is {value!r}, not a {type(f.default).__name__}")
-            else:
-                kwargs[f.name] = value
-        return cls(**kwargs)
+        record, problems = record_spec(_RecordedOptions).build_lenient(dict(data))
+        if problems or record is None:
+            raise ValueError(f"options: {'; '.join(problems) or 'unusable'}")
+        values = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+        values["gpus"] = tuple(values["gpus"]) if values["gpus"] is not None else None
+        return cls(**values)
+
+
+@dataclass(kw_only=True, slots=True)
+class _RecordedOptions:
+    """launch.json's `options` as the checker reads them (hrm_core.rundir.schema): LaunchOptions' fields, each
+    with its type and bounds. The one check of recorded options (clone and resume both use `from_json`)."""
+
+    nproc_per_node: Annotated[int, Minimum(1)] = 1
+    gpus: list[Annotated[int, Minimum(0)]] | None = None
+    omp_num_threads: Annotated[int, Minimum(1)] | None = None
+    compile: bool = True
+    nnodes: Annotated[int, Minimum(1)] = 1
+    node_rank: Annotated[int, Minimum(0)] = 0
+    rdzv_endpoint: str = ""
 
 
 @dataclass
@@ -365,7 +370,17 @@ def start(plan: LaunchPlan, *, resume: bool = False) -> LaunchRecord:
         write_json_record(run_dir / LAUNCH_FILE, record)
     except RunDirError as error:
         raise LaunchError(f"started pid {process.pid}, but {error}") from None
+    _register_in_index(Path(plan.cwd) / run_dir)
     return LaunchRecord(pid=process.pid, pgid=process.pid, create_time=create_time, run_dir=run_dir)
+
+
+def _register_in_index(run_dir: Path) -> None:
+    """Adds the run to the per-user index at once, so that it is listed from any folder even if its trainer
+    fails before it registers itself (the trainer does, too). Best effort: the run is started either way."""
+    try:
+        register_run(run_dir)
+    except (OSError, RunDirError):
+        pass  # the trainer registers it again and warns on its stderr.log if the index cannot be written
 
 
 def _cmdline_after_exec(info: psutil.Process, timeout_s: float = 2.0) -> list[str]:
@@ -398,10 +413,6 @@ def _absolute(path: str | os.PathLike[str] | None, base: Path) -> Path | None:
         return None
     path = Path(path).expanduser()
     return path if path.is_absolute() else base / path
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _same_file(a: str, b: str) -> bool:

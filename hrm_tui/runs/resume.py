@@ -31,16 +31,14 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
 
 from hrm_core.rundir.files import LAUNCH_FILE
 from hrm_core.rundir.lock import LockState, describe_owner, lock_path, lock_state, read_owner
 from hrm_core.rundir.reader import read_record
 from hrm_core.rundir.records import LaunchRecord as LaunchFileRecord
 from hrm_core.rundir.sanitize import safe_text
-from hrm_core.rundir.schema import Minimum, record_spec
 from hrm_core.rundir.summary import process_matches, summarize_run
 from hrm_tui.forms.overrides import OverrideSyntaxError, format_value, single_line, split_override
 from hrm_tui.runs.launcher import (
@@ -61,19 +59,6 @@ SAFE_PATH_FLAG = "-P"  # the same, for the interpreter started directly
 
 class ResumeError(LaunchError):
     """A resume that must not go ahead, with a message for the user (strings in it are sanitised)."""
-
-
-@dataclass(kw_only=True, slots=True)
-class _OptionsRecord:
-    """launch.json's `options`, as the launcher writes them (LaunchOptions.to_json): each field checked."""
-
-    nproc_per_node: Annotated[int, Minimum(1)] = 1
-    gpus: list[Annotated[int, Minimum(0)]] | None = None
-    omp_num_threads: Annotated[int, Minimum(1)] | None = None
-    compile: bool = True
-    nnodes: Annotated[int, Minimum(1)] = 1
-    node_rank: Annotated[int, Minimum(0)] = 0
-    rdzv_endpoint: str = ""
 
 
 @dataclass
@@ -164,14 +149,10 @@ def _held_lock(run_dir: Path) -> Iterator[None]:
 
 def _options(data: dict | None) -> LaunchOptions:
     """launch.json's options as LaunchOptions; a field that does not fit refuses the resume, naming it."""
-    if data is None:
-        return LaunchOptions()
-    record, problems = record_spec(_OptionsRecord).build_lenient(data)
-    if problems or record is None:
-        raise ResumeError(safe_text(f"launch.json's options cannot be used: {'; '.join(problems)}"))
-    values = {f.name: getattr(record, f.name) for f in fields(record)}
-    values["gpus"] = tuple(values["gpus"]) if values["gpus"] is not None else None
-    return LaunchOptions(**values)
+    try:
+        return LaunchOptions.from_json(data)
+    except ValueError as error:
+        raise ResumeError(safe_text(f"launch.json's options cannot be used: {error}")) from None
 
 
 def _config_dir(run_dir: Path) -> Path | None:

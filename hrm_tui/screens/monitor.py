@@ -130,6 +130,7 @@ class MonitorScreen(Screen):
         self.run = self.views[0]
         self.status: str | None = None
         self.status_detail = ""  # summarize_run's detail (a stalled run: since when, in which phase)
+        self.status_error, self.failed_rank = "", None  # summarize_run's error of a failed run: the first failing rank's
         self.system_snapshots = 0  # readings received: tests and the bench wait on these
         self.log_reads = 0
         self._stopping = threading.Event()
@@ -258,6 +259,7 @@ class MonitorScreen(Screen):
 
     def _apply_system(self, summary: RunSummary, snapshot: SystemSnapshot) -> None:
         self.status, self.status_detail = summary.status, summary.detail
+        self.status_error, self.failed_rank = summary.error, summary.failed_rank
         self.system_snapshots += 1
         self.query_one(ProgressPanel).set_status(summary.status)
         self.query_one(SystemPanel).update_snapshot(snapshot)
@@ -290,7 +292,8 @@ class MonitorScreen(Screen):
             inputs = AlertInputs(
                 status=self.status,
                 status_detail=self.status_detail,
-                error=ended.error if ended is not None else None,
+                error=self.status_error or (ended.error if ended is not None else None),
+                failed_rank=self.failed_rank if self.status_error else None,
                 seconds_since_event=None if model.last_event_time is None or ended else self.settings.clock() - model.last_event_time,
                 nonfinite=list(model.nonfinite),
                 eval_trends=model.eval_trends(),

@@ -1,9 +1,11 @@
-"""The runs screen: every run under the runs root, newest first, and what can be done with one.
+"""The runs screen: every run of this user (the index of runs and the runs root), newest first, and what can
+be done with one.
 
-enter opens the monitor, s stops (after a confirmation), r resumes (after a confirmation that shows the
-command, its working directory and environment), c clones the run's config into the launch form, n goes to
-the form for a new run. The list refreshes every couple of seconds from a worker thread (reading run
-directories never blocks the UI).
+enter opens the monitor, s stops (after a confirmation, once the run's processes are found and verified),
+r resumes (after a confirmation that shows the command, its working directory and environment), c clones the
+run's config into the launch form, n goes to the form for a new run, x forgets the index entries of missing
+runs (after a confirmation saying how many). The list, obtained through `list_all_runs`, refreshes every
+couple of seconds from a worker thread (reading run directories never blocks the UI).
 
 Comparing: space marks runs (◆); enter then opens one monitor with the marked runs' curves overlaid, and d
 shows the config keys in which they differ. `/` filters the list (esc clears the filter, then the marks);
@@ -36,9 +38,9 @@ from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.summary import RunSummary
 from hrm_tui.context import AppContext
 from hrm_tui.messages import CloneRun, OpenConfigDiff, OpenMonitor, SelectRun, ShowForm
-from hrm_tui.runs.discovery import list_runs
+from hrm_tui.runs.discovery import RunListing, list_all_runs
 from hrm_tui.runs.launcher import LaunchError, reap_children, run_recipe
-from hrm_tui.runs.process_control import StopError, stop_run
+from hrm_tui.runs.process_control import RunProcesses, StopError, find_run_processes, stop_run
 from hrm_tui.runs.resume import ResumePlan, plan_resume, start_resume
 from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.runs.view import RunsView
@@ -64,6 +66,7 @@ class RunsScreen(Screen[None]):
         Binding("escape", "clear", "Clear the filter, then the marks", show=False),
         Binding("ctrl+r", "refresh", "Refresh", show=False),
         Binding("q", "app.close", "Quit"),  # the runs list is a screen with nothing below it
+        Binding("x", "prune", "Prune missing"),
     ]
 
     def __init__(self, context: AppContext) -> None:
@@ -72,6 +75,7 @@ class RunsScreen(Screen[None]):
         self.view = RunsView()  # sort, filter and marks: the user's, kept across refreshes
         self.all_runs: list[RunSummary] = []  # as last read, before the filter
         self._select_next: Path | None = None
+        self._listing: RunListing | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-title")
@@ -111,13 +115,16 @@ class RunsScreen(Screen[None]):
         reap_children()
         self.app.call_from_thread(self._show_runs, self._list_runs())
 
-    def _list_runs(self) -> list[RunSummary]:
-        """The runs this screen lists (read in a worker thread): the one place they come from."""
-        return list_runs(self.context.runs_root, now=self.context.clock())
+    def _list_runs(self) -> RunListing:
+        """The runs this screen lists (read in a worker thread): the one place they come from — the index of
+        runs and the bounded scan of the runs root."""
+        return list_all_runs(self.context.runs_root, now=self.context.clock())
 
-    def _show_runs(self, summaries: list[RunSummary]) -> None:
+    def _show_runs(self, listing: RunListing) -> None:
         if not self.query("#runs-table"):  # the screen closed (the app is quitting) while the worker listed
             return
+        self._listing = listing
+        summaries = listing.runs
         self.all_runs = summaries
         present = {s.path for s in summaries}
         marked = tuple(p for p in self.view.marked if p in present)  # a run that has gone is no longer marked
@@ -134,15 +141,16 @@ class RunsScreen(Screen[None]):
         self._show_title()
         detail = self.query_one("#run-detail", Static)
         if not self.all_runs:
-            detail.update(Text(safe_text(f"No runs under {self.context.runs_root} yet. Press n to set one up, or start the demo from the form.")))
+            detail.update(Text(f"No runs yet ({listing.searched()}). Press n to set one up, or start the demo from the form."))
         elif not self.table.summaries:
             detail.update(Text(safe_text(f"No run matches the filter {self.view.filter!r}; esc clears it.")))
         else:
             self._show_detail()
 
     def _show_title(self) -> None:
-        """`Runs under checkpoints · Name ▲ · 5 of 6 shown · 2 marked` (the filter itself is in its box)."""
-        parts = [f"Runs under {self.context.runs_root}", self.view.describe()]
+        """`Runs in the index of runs and under checkpoints · Name ▲ · 5 of 6 shown · 2 marked` (the filter
+        itself is in its box)."""
+        parts = [f"Runs in the index of runs and under {self.context.runs_root}", self.view.describe()]
         if self.view.filter:
             parts.append(f"{len(self.table.summaries)} of {len(self.all_runs)} shown")
         if self.view.marked:
@@ -217,6 +225,8 @@ class RunsScreen(Screen[None]):
             text.append(safe_text(run.detail), style="bold" if run.status is RunStatus.STALLED else "")
         if run.skipped_lines:
             text.append(f" · {run.skipped_lines:,} invalid line{'s' if run.skipped_lines != 1 else ''} of {EVENTS_FILE} skipped")
+        for note in self._listing.notes() if self._listing is not None else []:
+            text.append(f"\n{note}", style="italic")
         detail.update(text)
 
     # --- actions -------------------------------------------------------------------------------------
@@ -239,7 +249,9 @@ class RunsScreen(Screen[None]):
             self.post_message(OpenMonitor(marked))
             return
         run = self._selected_or_say()
-        if run is not None:
+        if run is not None and run.status is RunStatus.MISSING:
+            self.notify(f"{_name(run)}: {run.detail}", severity="warning", markup=False)
+        elif run is not None:
             self.post_message(OpenMonitor([run.path]))
 
     def action_config_diff(self) -> None:
@@ -276,6 +288,23 @@ class RunsScreen(Screen[None]):
         if not run.is_active:
             self.notify(f"{_name(run)} is not running ({run.status})", markup=False)
             return
+        self._plan_stop(run)
+
+    @work(thread=True, group="stop")
+    def _plan_stop(self, run: RunSummary) -> None:
+        """Finds and verifies the run's processes off the UI thread; says why it cannot be stopped before asking."""
+        try:
+            processes = find_run_processes(run.path)
+        except StopError as error:
+            self.app.call_from_thread(self.notify, f"{_name(run)} cannot be stopped from here: {safe_text(error)}",
+                                      severity="error", markup=False)
+            return
+        if processes is None:
+            self.app.call_from_thread(self.notify, f"{_name(run)}: its process is not running any more", markup=False)
+            return
+        self.app.call_from_thread(self._confirm_stop, run, processes)
+
+    def _confirm_stop(self, run: RunSummary, processes: RunProcesses) -> None:
         from hrm_tui.screens.confirm import ConfirmScreen
 
         def answered(yes: bool | None) -> None:
@@ -283,8 +312,8 @@ class RunsScreen(Screen[None]):
                 self._stop(run.path)
 
         message = (
-            f"Stop {_name(run)}?\n\nIt gets SIGINT: it finishes its step, saves a checkpoint and ends with "
-            "status stopped. If it is still running after the grace period it gets SIGTERM, then SIGKILL."
+            f"Stop {_name(run)}?\n{processes.describe()}\n\nIt gets SIGINT: it finishes its step, saves a checkpoint and "
+            "ends with status stopped. If it is still running after the grace period it gets SIGTERM, then SIGKILL."
         )
         self.app.push_screen(ConfirmScreen("Stop run", message, yes="Stop"), answered)
 
@@ -301,6 +330,32 @@ class RunsScreen(Screen[None]):
             self.app.call_from_thread(self.notify, safe_text(error), severity="error", markup=False)
             return
         self.app.call_from_thread(self.notify, f"{name}: {safe_text(result)}", markup=False)
+        self.app.call_from_thread(self.action_refresh)
+
+    def action_prune(self) -> None:
+        """Forgets the index entries of missing runs, after a confirmation that says how many go."""
+        from hrm_tui.screens.confirm import ConfirmScreen
+
+        missing = self._listing.missing if self._listing is not None else []
+        if not missing:
+            self.notify("No missing runs to prune: every indexed run's folder is there")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._prune()
+
+        shown = "\n".join(f"  {run.name}" for run in missing[:5]) + (f"\n  ... and {len(missing) - 5} more" if len(missing) > 5 else "")
+        message = (f"Remove {len(missing)} entr{'y' if len(missing) == 1 else 'ies'} from the index of runs?\n\n{shown}\n\n"
+                   "Their folders have gone (or hold no run any more). Nothing else is deleted.")
+        self.app.push_screen(ConfirmScreen("Prune missing runs", message, yes="Prune"), answered)
+
+    @work(thread=True, group="prune")
+    def _prune(self) -> None:
+        from hrm_core.rundir.index import prune_index
+
+        removed = prune_index()
+        self.app.call_from_thread(self.notify, f"Removed {len(removed)} index entr{'y' if len(removed) == 1 else 'ies'} of missing runs")
         self.app.call_from_thread(self.action_refresh)
 
     def action_resume(self) -> None:

@@ -32,7 +32,7 @@ from hrm_tui.runs.discovery import same_run
 from hrm_tui.runs.view import RunsView
 
 STATUS_SYMBOLS = {RunStatus.RUNNING: "●", RunStatus.STALLED: "◌", RunStatus.FINISHED: "✓", RunStatus.FAILED: "✗",
-                  RunStatus.STOPPED: "■", RunStatus.LOST: "?"}
+                  RunStatus.STOPPED: "■", RunStatus.LOST: "?", RunStatus.MISSING: "∅"}
 WIDE_COLUMNS = ("Name", "Preset", "Status", "Step", "Progress", "Started", "Last event")
 # Under 120 columns step and progress share a column, and the start time moves to the detail line.
 NARROW_COLUMNS = ("Name", "Preset", "Status", "Progress", "Last event")
