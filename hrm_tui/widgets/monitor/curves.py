@@ -23,7 +23,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, SelectionList
 
-from hrm_core.rundir.metrics import PLOTTED, Better, MetricSpec, metric_spec
+from hrm_core.rundir.metrics import NOT_PLOTTED, PLOTTED, Better, MetricSpec, metric_spec
 from hrm_core.rundir.sanitize import safe_text
 from hrm_tui.monitoring.metrics_store import CurvePoints, MetricHistory
 from hrm_tui.monitoring.plot import BLOCK, BRAILLE, ENVELOPE, LINE, PlotSeries, compact_number, ema, render_plot
@@ -109,10 +109,18 @@ class CurvesPanel(MonitorPanel):
 
     # -- actions -------------------------------------------------------------------------------------------
 
+    def logged_metrics(self) -> list[str]:
+        """The curves the runs have: the metric table's order first, then names it does not know. A metric
+        no run logs (TRM with no_ACT_continue logs no q_continue_loss) is not offered; before any run has
+        logged a metric, the table's curves are."""
+        logged = {name for view in self.runs for name in view.model.metric_names() if name not in NOT_PLOTTED}
+        if not logged:
+            return list(CURVES)
+        return [name for name in CURVES if name in logged] + sorted(logged - set(CURVES))
+
     def action_choose(self) -> None:
-        available = list(CURVES)
-        for view in self.runs:
-            available += [k for k in view.model.metric_names() if k not in available]
+        available = self.logged_metrics()
+        available += [name for name in self.shown if name not in available]  # what is shown stays choosable
 
         def chosen(keys: list[str] | None) -> None:
             if keys:
@@ -240,7 +248,10 @@ class CurvesPanel(MonitorPanel):
                     name = safe_text(name)  # run labels and set names come from the run directory
                     values.append(_value_label(name, history, spec, color))
         if not series:
-            return [title, Text("no data yet", style="dim")]
+            logged = any(key in view.model.metric_names() for view in self.runs)
+            has_data = any(view.model.metric_names() for view in self.runs)
+            what = "no data yet" if logged or not has_data else f"not logged by {'these runs' if compare else 'this run'}"
+            return [title, Text(what, style="dim")]
         if self.log_y:
             title.append(" (log)", style="dim")
         header = _wrap_legend(title, values, width)
