@@ -130,9 +130,9 @@ class LogsPanel(MonitorPanel):
         header = Text()
         for view in VIEWS:
             header.append(f" {view} ", style="reverse" if view == self.view else "dim")
-        header.append(f"  {counts['stdout']} out, {counts['stderr']} err lines", style="dim")
-        header.append("  following" if self.follow else "  held (f or G follows)", style="dim" if self.follow else "bold")
-        header.append("  wrap" if self.wrap else "  no wrap ←→", style="dim")
+        header.append(f"  {counts['stdout']} out, {counts['stderr']} err", style="dim")
+        header.append("  follow" if self.follow else "  held", style="dim" if self.follow else "bold")
+        header.append("  wrap" if self.wrap else "  ←→", style="dim")
         if self.query_text:
             header.append(f"  search: {self.query_text!r}", style="bold")
         self.query_one("#logs-header", Static).update(header)

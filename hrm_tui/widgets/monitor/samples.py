@@ -1,7 +1,9 @@
 """The sample predictions panel: the eval samples of `events.jsonl`, drawn by hrm_core.data.render.
 
-`←` `→` page through an eval's samples, `[` `]` through the evals (in time), `f` follows the newest eval
-again. The header names the puzzle and gives q_halt, the ACT steps taken and whether it is exact.
+As many samples as fit are shown side by side and in rows (small Sudoku boards several to a row, an ARC
+task one at a time, for any puzzle kind and size): `←` `→` page through an eval's samples, `[` `]` through
+the evals (in time), `f` follows the newest eval again. Each sample is titled with its puzzle's name,
+whether it is exact, q_halt and the ACT steps taken (in the header when one sample fills the panel).
 
 `samples` events can be large (ARC: 3 x 900 tokens per sample), so the model only indexes them; this panel
 asks the screen (`LoadRequested`) to read the one it shows in a worker, and draws it when it arrives. A line
@@ -16,6 +18,8 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from rich.console import Group, RenderableType
+from rich.measure import Measurement
+from rich.segment import Segment
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -32,6 +36,8 @@ from hrm_tui.widgets.monitor.panel import MonitorPanel, RunView
 
 CACHED_EVENTS = 4
 MAX_DRAWN_CELLS = 128 * 128  # ARC and mazes are 30x30, Sudoku 9x9
+SAMPLE_GAP = 4  # blank columns between samples side by side (one blank line between rows)
+MIN_TITLE_WIDTH = 24  # a sample narrower than this still gets a readable title
 
 
 class SamplesPanel(MonitorPanel):
@@ -67,6 +73,7 @@ class SamplesPanel(MonitorPanel):
         self._events: OrderedDict[int, Samples] = OrderedDict()  # offset -> event, a small cache
         self._requested: int | None = None
         self._drawn: tuple | None = None
+        self.per_page = 1  # samples shown at once, from the last draw
 
     def compose(self) -> ComposeResult:
         yield Static(Text("no eval samples yet", style="dim"), id="samples-header")
@@ -108,18 +115,28 @@ class SamplesPanel(MonitorPanel):
                 self.post_message(self.LoadRequested(ref))
             return
         self.sample_index = min(self.sample_index, max(len(event.samples) - 1, 0))
-        key = (ref.offset, self.sample_index, count, self.eval_index is None)
+        area = self._body_area()
+        key = (ref.offset, self.sample_index, count, self.eval_index is None, area)
         if key == self._drawn:
             return
         self._drawn = key
-        header, body = self._draw(event, ref, index, count)
+        header, body = self._draw(event, ref, index, count, area)
         self.query_one("#samples-header", Static).update(header)
         self.query_one("#samples-body", Static).update(body)
 
     # -- actions -------------------------------------------------------------------------------------------
 
+    def on_resize(self) -> None:
+        self.update_view()  # how many samples fit changed
+
+    def _body_area(self) -> tuple[int, int]:
+        """(columns, lines) the samples may take: the panel less its two header lines."""
+        width, height = self.content_size
+        return max(width - 1, 1), max(height - 2, 1)  # a column for the scroll bar
+
     def action_sample(self, delta: int) -> None:
-        self.sample_index = max(0, self.sample_index + delta)
+        """A page of samples back or forward (one sample when one fills the panel)."""
+        self.sample_index = max(0, self.sample_index + delta * self.per_page)
         self.update_view()
 
     def action_eval(self, delta: int) -> None:
@@ -135,7 +152,8 @@ class SamplesPanel(MonitorPanel):
 
     # -- drawing -------------------------------------------------------------------------------------------
 
-    def _draw(self, event: Samples, ref: SampleRef, index: int, count: int) -> tuple[RenderableType, RenderableType]:
+    def _draw(self, event: Samples, ref: SampleRef, index: int, count: int,
+              area: tuple[int, int]) -> tuple[RenderableType, RenderableType]:
         puzzle = event.puzzle or self.run.model.puzzle
         header = Text()
         header.append(f"eval {index + 1}/{count}", style="bold")
@@ -144,16 +162,83 @@ class SamplesPanel(MonitorPanel):
             header.append(" · following", style="dim")
         if not event.samples:
             return header, Text("this eval logged no samples", style="dim")
-        sample = event.samples[self.sample_index]
-        header.append(f"\nsample {self.sample_index + 1}/{len(event.samples)} ", style="bold")
-        header.append(safe_text(sample.name), style="bold cyan")
-        if sample.q_halt is not None:
-            header.append(f" · q_halt {sample.q_halt:.2f}" + (f" (p {sample.q_halt_prob:.2f})" if sample.q_halt_prob is not None else ""))
-        if sample.steps is not None:
-            header.append(f" · {sample.steps} ACT steps")
-        header.append(" · ")
-        header.append("✓ exact" if sample.exact else "✗ not exact", style="bold green" if sample.exact else "bold red")
-        return header, Group(_draw_sample(puzzle, sample))
+        width, height = area
+        first = self.sample_index
+        drawn = [self._rendered(puzzle, event.samples[first], width)]
+        block_width = max(_lines_width(drawn[0]), MIN_TITLE_WIDTH)
+        block_height = len(drawn[0]) + 1  # and its title line
+        columns = max(1, (width + SAMPLE_GAP) // (block_width + SAMPLE_GAP))
+        rows = max(1, (height + 1) // (block_height + 1))
+        self.per_page = min(columns * rows, len(event.samples))
+        shown = event.samples[first:first + self.per_page]
+        if self.per_page == 1 or len(shown) == 1:
+            sample = event.samples[first]
+            header.append(f"\nsample {first + 1}/{len(event.samples)} ", style="bold")
+            header.append_text(_sample_title(sample))
+            return header, Group(*drawn[0])
+        header.append(f"\nsamples {first + 1}-{first + len(shown)} of {len(event.samples)}", style="bold")
+        header.append("  ← → page", style="dim")
+        drawn += [self._rendered(puzzle, sample, width) for sample in shown[1:]]
+        block_width = max(block_width, *(_lines_width(lines) for lines in drawn))
+        blocks = []
+        for sample, lines in zip(shown, drawn):
+            title = _sample_title(sample)
+            title.truncate(block_width, overflow="ellipsis")
+            blocks.append([title, *lines])
+        return header, Group(*_tile(blocks, block_width, columns))
+
+    def _rendered(self, puzzle: PuzzleDescription | None, sample: Sample, width: int) -> list[Text]:
+        """One sample drawn at its natural width (at most `width`), as lines."""
+        renderable = _draw_sample(puzzle, sample)
+        console = self.app.console
+        options = console.options.update(width=width, height=None)
+        natural = min(Measurement.get(console, options, renderable).maximum, width)
+        lines = console.render_lines(renderable, options.update_width(max(natural, 1)), pad=False)
+        return [_line_text(line) for line in lines]
+
+
+def _sample_title(sample: Sample) -> Text:
+    """name · exact or not · q_halt (its probability) · ACT steps."""
+    title = Text()
+    title.append(safe_text(sample.name), style="bold cyan")
+    title.append(" · ")
+    title.append("✓ exact" if sample.exact else "✗ not exact", style="bold green" if sample.exact else "bold red")
+    if sample.q_halt is not None:
+        title.append(f" · q_halt {sample.q_halt:.2f}" + (f" (p {sample.q_halt_prob:.2f})" if sample.q_halt_prob is not None else ""))
+    if sample.steps is not None:
+        title.append(f" · {sample.steps} ACT steps")
+    return title
+
+
+def _line_text(segments: list[Segment]) -> Text:
+    text = Text(no_wrap=True)
+    for segment in segments:
+        if not segment.control:
+            text.append(segment.text, style=segment.style)
+    text.rstrip()
+    return text
+
+
+def _lines_width(lines: list[Text]) -> int:
+    return max((line.cell_len for line in lines), default=0)
+
+
+def _tile(blocks: list[list[Text]], block_width: int, columns: int) -> list[Text]:
+    """Blocks of lines laid out `columns` to a row, each padded to `block_width`, a blank line between rows."""
+    lines: list[Text] = []
+    for start in range(0, len(blocks), columns):
+        row = blocks[start:start + columns]
+        if start:
+            lines.append(Text())
+        for i in range(max(len(block) for block in row)):
+            line = Text(no_wrap=True)
+            for j, block in enumerate(row):
+                cell = block[i].copy() if i < len(block) else Text()
+                if j + 1 < len(row):
+                    cell.pad_right(block_width - cell.cell_len + SAMPLE_GAP)
+                line.append_text(cell)
+            lines.append(line)
+    return lines
 
 
 def _draw_sample(puzzle: PuzzleDescription | None, sample: Sample) -> RenderableType:
