@@ -36,7 +36,7 @@ from hrm_tui.widgets.monitor.panel import MonitorPanel, RunView
 
 CACHED_EVENTS = 4
 MAX_DRAWN_CELLS = 128 * 128  # ARC and mazes are 30x30, Sudoku 9x9
-SAMPLE_GAP = 4  # blank columns between samples side by side (one blank line between rows)
+SAMPLE_GAP = 3  # blank columns between samples side by side (one blank line between rows)
 MIN_TITLE_WIDTH = 24  # a sample narrower than this still gets a readable title
 
 
@@ -164,7 +164,8 @@ class SamplesPanel(MonitorPanel):
             return header, Text("this eval logged no samples", style="dim")
         width, height = area
         first = self.sample_index
-        drawn = [self._rendered(puzzle, event.samples[first], width)]
+        # Several to a page when they fit, drawn with short titles (each sample's own title says exact or not).
+        drawn = [self._rendered(puzzle, event.samples[first], width, short_titles=True)]
         block_width = max(_lines_width(drawn[0]), MIN_TITLE_WIDTH)
         block_height = len(drawn[0]) + 1  # and its title line
         columns = max(1, (width + SAMPLE_GAP) // (block_width + SAMPLE_GAP))
@@ -175,10 +176,10 @@ class SamplesPanel(MonitorPanel):
             sample = event.samples[first]
             header.append(f"\nsample {first + 1}/{len(event.samples)} ", style="bold")
             header.append_text(_sample_title(sample))
-            return header, Group(*drawn[0])
+            return header, Group(_draw_sample(puzzle, sample))
         header.append(f"\nsamples {first + 1}-{first + len(shown)} of {len(event.samples)}", style="bold")
         header.append("  ← → page", style="dim")
-        drawn += [self._rendered(puzzle, sample, width) for sample in shown[1:]]
+        drawn += [self._rendered(puzzle, sample, width, short_titles=True) for sample in shown[1:]]
         block_width = max(block_width, *(_lines_width(lines) for lines in drawn))
         blocks = []
         for sample, lines in zip(shown, drawn):
@@ -187,9 +188,10 @@ class SamplesPanel(MonitorPanel):
             blocks.append([title, *lines])
         return header, Group(*_tile(blocks, block_width, columns))
 
-    def _rendered(self, puzzle: PuzzleDescription | None, sample: Sample, width: int) -> list[Text]:
+    def _rendered(self, puzzle: PuzzleDescription | None, sample: Sample, width: int, *,
+                  short_titles: bool = False) -> list[Text]:
         """One sample drawn at its natural width (at most `width`), as lines."""
-        renderable = _draw_sample(puzzle, sample)
+        renderable = _draw_sample(puzzle, sample, short_titles=short_titles)
         console = self.app.console
         options = console.options.update(width=width, height=None)
         natural = min(Measurement.get(console, options, renderable).maximum, width)
@@ -214,8 +216,7 @@ def _line_text(segments: list[Segment]) -> Text:
     text = Text(no_wrap=True)
     for segment in segments:
         if not segment.control:
-            text.append(segment.text, style=segment.style)
-    text.rstrip()
+            text.append(segment.text, style=segment.style)  # trailing blanks may be coloured cells (ARC)
     return text
 
 
@@ -241,7 +242,7 @@ def _tile(blocks: list[list[Text]], block_width: int, columns: int) -> list[Text
     return lines
 
 
-def _draw_sample(puzzle: PuzzleDescription | None, sample: Sample) -> RenderableType:
+def _draw_sample(puzzle: PuzzleDescription | None, sample: Sample, *, short_titles: bool = False) -> RenderableType:
     """The sample drawn as its puzzle, or a line saying why it cannot be (never raises)."""
     if puzzle is None:
         return Text("cannot draw this sample: the run logged no puzzle description", style="red")
@@ -249,6 +250,7 @@ def _draw_sample(puzzle: PuzzleDescription | None, sample: Sample) -> Renderable
     if rows * cols > MAX_DRAWN_CELLS:
         return Text(f"a {rows}x{cols} grid is too large to draw here (at most {MAX_DRAWN_CELLS:,} cells)", style="dim")
     try:
-        return render_sample(to_json_value(puzzle), sample.input, sample.label, sample.prediction)
+        return render_sample(to_json_value(puzzle), sample.input, sample.label, sample.prediction,
+                             short_titles=short_titles)
     except Exception as e:  # noqa: BLE001 - any inconsistency in logged data (lengths, shapes, values)
         return Text(f"cannot draw this sample: {safe_text(e)}", style="red")
