@@ -208,7 +208,7 @@ class CurvesPanel(MonitorPanel):
         return min(max(self.cursor, x0), x1)
 
     def state_label(self) -> str:
-        """What the legend says about the view when it is not the default: smoothing, zoom, log y, phase."""
+        """What the legend says about the view when it is not the default: smoothing, zoom, log y."""
         parts = []
         if self.smoothing > 0:
             parts.append(f"smooth {self.smoothing:g}")
@@ -216,9 +216,7 @@ class CurvesPanel(MonitorPanel):
             parts.append(f"last {compact_number(self.zoom)}")
         if self.log_y:
             parts.append("log")
-        if self.phase != "both":
-            parts.append(f"{self.phase} only")
-        return " · ".join(parts)
+        return " · ".join(parts)  # the phase shown needs no word: the legend lists only its curves
 
     def _changed(self, what: str) -> None:
         self._note = what  # shown under the panel: what the last key did
@@ -324,9 +322,7 @@ class CurvesPanel(MonitorPanel):
         if cursor is not None:
             title.append(f" @{cursor:.0f}", style="bold reverse")
         state = self.state_label()
-        if state:
-            title.append(f"  {state}", style="dim")
-        header = _wrap_legend(title, values, width)
+        header = _wrap_legend(title, ([Text(state, style="dim")] if state else []) + values, width)
         series.sort(key=lambda s: s.style == LINE)  # lines (eval) on top of envelopes
         self._plot_columns = max(width - 8, 1)  # about the plot's cells (the y labels take the rest)
         return [*header, *render_plot(series, width, height - len(header), x_range, log_y=self.log_y, mode=self.cell_mode,

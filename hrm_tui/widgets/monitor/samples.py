@@ -162,16 +162,11 @@ class SamplesPanel(MonitorPanel):
             header.append(" · following", style="dim")
         if not event.samples:
             return header, Text("this eval logged no samples", style="dim")
-        width, height = area
         first = self.sample_index
         # Several to a page when they fit, drawn with short titles (each sample's own title says exact or not).
-        drawn = [self._rendered(puzzle, event.samples[first], width, short_titles=True)]
-        block_width = max(_lines_width(drawn[0]), MIN_TITLE_WIDTH)
-        block_height = len(drawn[0]) + 1  # and its title line
-        columns = max(1, (width + SAMPLE_GAP) // (block_width + SAMPLE_GAP))
-        rows = max(1, (height + 1) // (block_height + 1))
-        self.per_page = min(columns * rows, len(event.samples))
-        shown = event.samples[first:first + self.per_page]
+        per_page, drawn, block_width, columns = self._page(puzzle, event.samples, first, area)
+        self.per_page = per_page
+        shown = event.samples[first:first + per_page]
         if self.per_page == 1 or len(shown) == 1:
             sample = event.samples[first]
             header.append(f"\nsample {first + 1}/{len(event.samples)} ", style="bold")
@@ -179,14 +174,36 @@ class SamplesPanel(MonitorPanel):
             return header, Group(_draw_sample(puzzle, sample))
         header.append(f"\nsamples {first + 1}-{first + len(shown)} of {len(event.samples)}", style="bold")
         header.append("  ← → page", style="dim")
-        drawn += [self._rendered(puzzle, sample, width, short_titles=True) for sample in shown[1:]]
-        block_width = max(block_width, *(_lines_width(lines) for lines in drawn))
         blocks = []
         for sample, lines in zip(shown, drawn):
             title = _sample_title(sample)
             title.truncate(block_width, overflow="ellipsis")
             blocks.append([title, *lines])
         return header, Group(*_tile(blocks, block_width, columns))
+
+    def _page(self, puzzle: PuzzleDescription | None, samples: list[Sample], first: int,
+              area: tuple[int, int]) -> tuple[int, list[list[Text]], int, int]:
+        """(how many, their lines, the width of each, how many to a row) of the samples from `first` that fit.
+
+        The count follows from the first sample's size; then every sample of the page must fit too (an ARC
+        task's grids differ in size), so the page shrinks until the largest of them does."""
+        width, height = area
+        drawn: list[list[Text]] = []
+        per_page, ceiling = 1, len(samples) - first
+        while True:
+            drawn += [self._rendered(puzzle, sample, width, short_titles=True)
+                      for sample in samples[first + len(drawn):first + per_page]]
+            block_width = max(MIN_TITLE_WIDTH, *(_lines_width(lines) for lines in drawn))
+            block_height = max(len(lines) for lines in drawn) + 1  # and its title line
+            columns = max(1, (width + SAMPLE_GAP) // (block_width + SAMPLE_GAP))
+            fitting = columns * max(1, (height + 1) // (block_height + 1))
+            if fitting < len(drawn):  # a larger sample came: fewer fit, and never more again
+                ceiling = per_page = fitting
+                drawn = drawn[:fitting]
+                continue
+            per_page = min(fitting, ceiling)
+            if per_page == len(drawn):
+                return per_page, drawn, block_width, min(columns, per_page)
 
     def _rendered(self, puzzle: PuzzleDescription | None, sample: Sample, width: int, *,
                   short_titles: bool = False) -> list[Text]:
