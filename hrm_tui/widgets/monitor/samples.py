@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from rich.console import Group, RenderableType
-from rich.measure import Measurement
 from rich.segment import Segment
 from rich.text import Text
 from textual.app import ComposeResult
@@ -38,6 +37,7 @@ CACHED_EVENTS = 4
 MAX_DRAWN_CELLS = 128 * 128  # ARC and mazes are 30x30, Sudoku 9x9
 SAMPLE_GAP = 3  # blank columns between samples side by side (one blank line between rows)
 MIN_TITLE_WIDTH = 24  # a sample narrower than this still gets a readable title
+NATURAL_WIDTH = 1000  # wider than any drawn sample (3 x 30 ARC cells x 2 columns + gaps): nothing wraps
 
 
 class SamplesPanel(MonitorPanel):
@@ -171,7 +171,10 @@ class SamplesPanel(MonitorPanel):
             sample = event.samples[first]
             header.append(f"\nsample {first + 1}/{len(event.samples)} ", style="bold")
             header.append_text(_sample_title(sample))
-            return header, Group(_draw_sample(puzzle, sample))
+            # Titled with the count of wrong cells, unless that alone makes it wrap.
+            full, short = _draw_sample(puzzle, sample), _draw_sample(puzzle, sample, short_titles=True)
+            use_short = self._natural_width(full) > area[0] >= self._natural_width(short)
+            return header, Group(short if use_short else full)
         header.append(f"\nsamples {first + 1}-{first + len(shown)} of {len(event.samples)}", style="bold")
         header.append("  ← → page", style="dim")
         blocks = []
@@ -210,10 +213,15 @@ class SamplesPanel(MonitorPanel):
         """One sample drawn at its natural width (at most `width`), as lines."""
         renderable = _draw_sample(puzzle, sample, short_titles=short_titles)
         console = self.app.console
-        options = console.options.update(width=width, height=None)
-        natural = min(Measurement.get(console, options, renderable).maximum, width)
-        lines = console.render_lines(renderable, options.update_width(max(natural, 1)), pad=False)
+        natural = min(self._natural_width(renderable), width)
+        lines = console.render_lines(renderable, console.options.update(width=max(natural, 1), height=None), pad=False)
         return [_line_text(line) for line in lines]
+
+    def _natural_width(self, renderable: RenderableType) -> int:
+        """The width a sample takes when nothing wraps it (its input, expected and prediction in one row)."""
+        console = self.app.console
+        lines = console.render_lines(renderable, console.options.update(width=NATURAL_WIDTH, height=None), pad=False)
+        return max((Segment.get_line_length(line) for line in lines), default=0)
 
 
 def _sample_title(sample: Sample) -> Text:
