@@ -169,9 +169,15 @@ def build_fields(cfg: DictConfig) -> list[FieldSpec]:
     raw = flatten(cfg, resolve=False)
     schema = {info.key: info for info in schema_fields()}
     takes = arch_keys_taken(cfg)
-    keys = list(raw) + [k for k, info in schema.items()
-                        if k not in raw and info.default is not dataclasses.MISSING and (takes is None or k in takes
-                                                                                         or not k.startswith("arch."))]
+
+    def shown_from_schema(key: str, info: Any) -> bool:
+        """A schema key the config does not set: shown when it has a default and, for an arch key, when the
+        architecture takes it."""
+        if key in raw or info.default is dataclasses.MISSING:
+            return False
+        return not key.startswith("arch.") or takes is None or key in takes
+
+    keys = list(raw) + [key for key, info in schema.items() if shown_from_schema(key, info)]
     specs = []
     for key in keys:
         info = schema.get(key)
@@ -216,13 +222,18 @@ def arch_keys_taken(cfg: DictConfig | None = None, arch_name: str | None = None)
 def foreign_arch_keys(cfg: DictConfig) -> list[str]:
     """`arch.*` keys of `cfg` that some architecture takes but the chosen one does not: a preset written for
     hrm_v1 (`arch.L_cycles`) with arch=transformers_baseline chosen. The form deletes them (`~arch.L_cycles`)."""
-    from hrm_core.config import schema_fields
-
     taken = arch_keys_taken(cfg)
     if taken is None:
         return []
-    schema_arch = {info.key for info in schema_fields() if info.key.startswith("arch.")}
-    return [key for key in flatten(cfg) if key in schema_arch and key not in taken]
+    known = schema_arch_keys()
+    return [key for key in flatten(cfg) if key in known and key not in taken]
+
+
+def schema_arch_keys() -> set[str]:
+    """Every `arch.*` key of the schema: the keys of all architectures together."""
+    from hrm_core.config import schema_fields
+
+    return {info.key for info in schema_fields() if info.key.startswith("arch.")}
 
 
 def problem_from_error(error: BaseException) -> Problem:

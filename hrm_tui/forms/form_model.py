@@ -28,7 +28,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from hrm_tui.forms.config_tree import (
-    ANY, BOOL, DICT, FLOAT, INT, LIST, PRESET_GROUP, STR, ConfigTree, FieldSpec, foreign_arch_keys,
+    ANY, BOOL, DICT, FLOAT, INT, LIST, PRESET_GROUP, STR, ConfigTree, FieldSpec, foreign_arch_keys, schema_arch_keys,
 )
 from hrm_tui.forms.overrides import (
     Edit,
@@ -116,8 +116,6 @@ class FormModel:
     ) -> FormModel:
         """The form for these group choices with these edits; `invalid` names the edits whose text did not
         read as a value (they are read again, against this config's fields)."""
-        from hrm_core.config import schema_fields
-
         choices = dict(tree.default_choices, **(choices or {}))
         base = tree.compose(group_overrides(tree, choices))
         deleted = tuple(foreign_arch_keys(base))
@@ -125,10 +123,10 @@ class FormModel:
             base = tree.compose(group_overrides(tree, choices) + deletions(deleted))
         model = cls(tree, choices, base, tree.fields(base), {}, deleted=deleted)
         invalid = set(invalid)
-        schema_arch_keys = {info.key for info in schema_fields() if info.key.startswith("arch.")}
+        other_architectures = schema_arch_keys()
         for key, edit in (edits or {}).items():
             spec = model.specs_by_key.get(key)
-            if spec is None and key in schema_arch_keys:
+            if spec is None and key in other_architectures:
                 model.set_aside[key] = edit  # another architecture's key
                 if key in invalid:
                     model.set_aside_invalid.add(key)
