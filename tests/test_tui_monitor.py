@@ -106,7 +106,7 @@ async def test_curves_keys_change_the_plot(tmp_path):
         assert curves.x_range() == (2000.0, 3000.0)
         await pilot.press("l", "s")
         text = as_text(curves.render())
-        assert "(log)" in text and "└2000" in text
+        assert "smooth 0.6 · last 1000 · log" in text and "└2000" in text  # the legend names the view's state
         await pilot.press("e")
         assert curves.phase == "train"
         assert "● eval" not in as_text(curves.render())

@@ -78,7 +78,7 @@ async def test_pages_through_evals_and_draws_each_kind(tmp_path):
         await wait_for(pilot, lambda: "maze_c" in shown(panel)[0], what="the newest eval (maze)")
         header, body = shown(panel)
         assert "eval 3/3 · step 30 · set all · following" in header
-        assert "q_halt 3.00 (p 0.95) · 4 ACT steps · ✗ not exact" in header
+        assert "sample 1/1 maze_c · ✗ not exact · q_halt 3.00 (p 0.95) · 4 ACT steps" in header
         # Maze: walls, start and goal; the prediction's right path cell, its wrong one, and the missed one.
         assert body.splitlines()[1:5] == [
             "██████████   ██████████",
@@ -99,17 +99,25 @@ async def test_pages_through_evals_and_draws_each_kind(tmp_path):
             [("  ", 3), ("  ", 4), ("  ", 2), ("  ", 1), ("  ", 2), ("xx", 2)],
         ]
 
-        await pilot.press("left_square_bracket")  # the first eval: Sudoku, two samples
-        await wait_for(pilot, lambda: "sudoku_a" in shown(panel)[0], what="the Sudoku eval")
+        await pilot.press("left_square_bracket")  # the first eval: Sudoku, two samples, side by side
+        await wait_for(pilot, lambda: "sudoku_a" in shown(panel)[1], what="the Sudoku eval")
         header, body = shown(panel)
-        assert "sample 1/2 sudoku_a · q_halt 1.50 (p 0.82) · 7 ACT steps" in header
+        assert "samples 1-2 of 2" in header and panel.per_page == 2
         lines = body.splitlines()
-        assert lines[0].split() == ["input", "expected", "prediction:", "1", "of", "16", "cells", "wrong"]
-        assert lines[1].split("   ")[0].strip() == "1  · │ ·  4"  # givens and blanks
-        assert " 1  3*│ 3  4" in lines[1]  # the wrong digit is starred
+        assert lines[0].startswith("sudoku_a · ✗ not exact") and "sudoku_b · ✗ not exact" in lines[0]
+        assert lines[1].split() == ["input", "expected", "prediction"] * 2  # short titles, several to a row
+        assert lines[2].split("   ")[0].strip() == "1  · │ ·  4"  # givens and blanks
+        assert lines[2].count(" 1  3*│ 3  4") == 2  # the wrong digit is starred, in both samples
 
+        # One sample at a time when only one fits: the panel maximised in a narrow, short terminal.
+        await pilot.resize_terminal(70, 14)
+        await pilot.press("m")
+        await wait_for(pilot, lambda: panel.per_page == 1 and "sample 1/2 sudoku_a" in shown(panel)[0],
+                       what="one sample per page")
+        assert "prediction: 1 of 16 cells wrong" in shown(panel)[1]  # the full titles again
         await pilot.press("right")
-        await wait_for(pilot, lambda: "sudoku_b" in shown(panel)[0], what="the second sample")
+        await wait_for(pilot, lambda: "sample 2/2 sudoku_b" in shown(panel)[0], what="the second sample")
+        await pilot.press("m")
         await pilot.press("f")
         await wait_for(pilot, lambda: "maze_c" in shown(panel)[0], what="following the newest eval again")
 

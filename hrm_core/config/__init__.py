@@ -10,7 +10,7 @@ the package `hrm_config`. This package is the one place that knows every key (sc
     dataset_keys(cfg)        -> (train key, train folders, test key, test folders): data_path / data_paths / data_paths_test
     resolve_run_names(cfg)   -> (project_name, run_name, checkpoint_path)
     field_help("arch.hidden_size")  -> one-line description (the TUI shows these as help text)
-    schema_fields()          -> every key with its type, default and help
+    schema_fields()          -> every key with its type, default, help and form section (SECTION_ORDER)
 
 Keys the original does not have (log_interval, ema, resume, ...) are optional and default in the schema, so
 `cfg_pretrain.yaml` stays exactly the original's. They can be overridden like any other key
@@ -24,20 +24,24 @@ from hrm_core.config.errors import ConfigError
 from hrm_core.config.schema import (
     COMPILE_CHOICES,
     EVAL_OUTPUTS,
+    GENERAL_SECTION,
     NONFINITE_CHOICES,
+    SECTION_ORDER,
     ArchConfig,
     FieldInfo,
     LossConfig,
     TrainConfig,
     field_help,
     schema_fields,
+    section_rank,
     to_plain_dict,
 )
 from hrm_core.config.validate import validate
 
 __all__ = [
-    "COMPILE_CHOICES", "CONFIG_GROUPS", "CONFIG_MODULE", "CONFIG_NAME", "EVAL_OUTPUTS", "NONFINITE_CHOICES",
+    "COMPILE_CHOICES", "CONFIG_GROUPS", "CONFIG_MODULE", "CONFIG_NAME", "EVAL_OUTPUTS", "GENERAL_SECTION",
+    "NONFINITE_CHOICES", "SECTION_ORDER",
     "ArchConfig", "ConfigError", "FieldInfo", "LossConfig", "TrainConfig",
     "check_dataset", "closest_key", "dataset_keys", "compose", "field_help", "resolve_run_names", "schema_fields",
-    "to_plain_dict", "unknown_key_error", "validate",
+    "section_rank", "to_plain_dict", "unknown_key_error", "validate",
 ]

@@ -95,7 +95,7 @@ def _missing_dataset_error(key: str, data_path: str, missing: list[str]) -> Conf
     hint = (f"build it with:\n    {build_command}" if build_command
             else f"point {key} at a folder built by one of the dataset builders (docs/datasets.md)")
     return ConfigError(f"dataset folder `{data_path}` {what}", key=key, hint=hint, build_command=build_command,
-                       build_argv=build_argv)
+                       build_argv=build_argv, dataset_path=data_path)
 
 
 def _check_batch_fits(cfg: TrainConfig | DictConfig | Mapping[str, Any], train: Any) -> None:

@@ -287,13 +287,15 @@ def render_sample(
     *,
     show_digits: bool = False,
     cell_width: int = 2,
+    short_titles: bool = False,
 ) -> RenderableType:
     """Input, expected output and prediction of one example side by side (wrapping on narrow screens).
 
     `puzzle` is the puzzle description (docs/run-directory.md); `input`, `label`, `prediction` are flat
     token sequences. Each panel is titled; the prediction's title counts its wrong cells.
     `show_digits` writes ARC colours as digits too, for a console without colours; `cell_width=1` draws
-    ARC grids and mazes one character per cell, for narrow screens.
+    ARC grids and mazes one character per cell, for narrow screens. `short_titles` titles the prediction
+    "prediction" alone (no count of wrong cells), so that small grids stay narrow when shown several to a row.
     """
     kind = puzzle.get("kind", "generic")
     grids = [tokens_to_grid(x, puzzle) if x is not None else None for x in (input, label, prediction)]
@@ -326,6 +328,8 @@ def render_sample(
             wrong = int((prediction_grid != label_grid).sum())
             panels.append((_prediction_title(wrong, label_grid.size), render_tokens(prediction_grid + offset, label_grid + offset)))
 
+    if short_titles:
+        panels = [(title.split(":")[0], body) for title, body in panels]
     return Columns([Group(Text(title, style="bold"), body) for title, body in panels], padding=(0, 3))
 
 

@@ -31,57 +31,12 @@ _COMPOSE_LOCK = threading.Lock()
 # Field kinds the form knows how to edit.
 INT, FLOAT, BOOL, STR, LIST, DICT, ANY = "int", "float", "bool", "str", "list", "dict", "any"
 
-# Top-level keys are grouped into sections by what they control. Nested nodes (`arch`, `arch.loss`) are
-# their own sections. Keys not listed land in "General", so a user's own config tree still shows every key.
-ROOT_SECTIONS: dict[str, str] = {
-    "project_name": "Run",
-    "run_name": "Run",
-    "checkpoint_path": "Run",
-    "seed": "Run",
-    "compile": "Run",
-    "on_nonfinite": "Run",
-    "data_path": "Data",
-    "global_batch_size": "Data",
-    "epochs": "Schedule",
-    "eval_interval": "Schedule",
-    "lr_warmup_steps": "Schedule",
-    "lr_min_ratio": "Schedule",
-    "lr": "Optimizer",
-    "beta1": "Optimizer",
-    "beta2": "Optimizer",
-    "weight_decay": "Optimizer",
-    "ema": "Optimizer",
-    "ema_rate": "Optimizer",
-    "puzzle_emb_lr": "Puzzle embedding",
-    "puzzle_emb_weight_decay": "Puzzle embedding",
-    "eval_save_outputs": "Evaluation",
-    "evaluators": "Evaluation",
-    "eval_num_samples": "Evaluation",
-    "checkpoint_every_eval": "Checkpoints",
-    "checkpoint_interval": "Checkpoints",
-    "keep_last_checkpoints": "Checkpoints",
-    "resume": "Checkpoints",
-    "load_checkpoint": "Checkpoints",
-    "log_interval": "Logging",
-    "heartbeat_interval_s": "Logging",
-    "wandb": "Logging",
-    "wandb_mode": "Logging",
-}
-# Sections in the order a researcher usually edits them; NESTED stands for the config's nested nodes
-# (`arch`, `arch.loss`, in config order).
-NESTED = "<nested>"
-SECTION_ORDER = (
-    "Data", "Schedule", "Optimizer", "Puzzle embedding", NESTED, "Evaluation", "Checkpoints", "Logging", "Run",
-    "General",
-)
-
-
 @dataclass(frozen=True)
 class FieldSpec:
     """One editable key: a leaf of the composed config, or a schema key the config tree leaves at its default."""
 
     key: str  # dotted, e.g. "arch.loss.loss_type"
-    section: str
+    section: str  # the schema's section metadata (hrm_core.config.SECTION_ORDER), or the node it sits in
     kind: str  # INT, FLOAT, BOOL, STR, LIST, DICT or ANY (a null default with no schema type)
     default: Any  # the raw default; an interpolation is its "${...}" string
     resolved: Any = None  # the value after resolving interpolations (== default for plain values)
@@ -105,6 +60,7 @@ class Problem:
     message: str
     hint: str = ""
     build_command: tuple[str, ...] | None = None  # for a missing dataset: the argv that builds it
+    dataset_path: str | None = None  # for a missing dataset: the folder that command builds
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
@@ -163,7 +119,7 @@ class ConfigTree:
         try:
             cfg = self.compose(overrides)
             typed = validate(cfg, overrides)
-            if check_data and not builds_itself(typed.data_path):
+            if check_data and not all(builds_itself(path) for path in typed.train_data_paths + typed.test_data_paths):
                 check_dataset(typed)
         except ConfigError as error:
             return [problem_from_error(error)]
@@ -202,12 +158,26 @@ def flatten(cfg: DictConfig, *, resolve: bool = False) -> dict[str, Any]:
 
 
 def build_fields(cfg: DictConfig) -> list[FieldSpec]:
-    """FieldSpecs for every leaf of `cfg`, then every schema key with a default that `cfg` does not set."""
-    from hrm_core.config import schema_fields
+    """FieldSpecs for every leaf of `cfg`, then every schema key with a default that `cfg` does not set and
+    that the chosen architecture takes (an `arch.*` key of another architecture is not shown).
+
+    Sections come from the schema's section metadata (`hrm_core.config.SECTION_ORDER`); a key the schema does
+    not know (a user's config tree, an arch group's own key) shows in its node's section, or in General.
+    """
+    from hrm_core.config import GENERAL_SECTION, schema_fields, section_rank
 
     raw = flatten(cfg, resolve=False)
     schema = {info.key: info for info in schema_fields()}
-    keys = list(raw) + [k for k, info in schema.items() if k not in raw and info.default is not dataclasses.MISSING]
+    takes = arch_keys_taken(cfg)
+
+    def shown_from_schema(key: str, info: Any) -> bool:
+        """A schema key the config does not set: shown when it has a default and, for an arch key, when the
+        architecture takes it."""
+        if key in raw or info.default is dataclasses.MISSING:
+            return False
+        return not key.startswith("arch.") or takes is None or key in takes
+
+    keys = list(raw) + [key for key, info in schema.items() if shown_from_schema(key, info)]
     specs = []
     for key in keys:
         info = schema.get(key)
@@ -219,7 +189,7 @@ def build_fields(cfg: DictConfig) -> list[FieldSpec]:
         specs.append(
             FieldSpec(
                 key=key,
-                section=_section_of(key),
+                section=info.section if info else (key.rpartition(".")[0] or GENERAL_SECTION),
                 kind=kind or _kind_of(resolved),
                 default=default,
                 resolved=resolved,
@@ -230,16 +200,40 @@ def build_fields(cfg: DictConfig) -> list[FieldSpec]:
                 in_config=in_config,
             )
         )
-    order = {name: i for i, name in enumerate(SECTION_ORDER)}
     first_seen: dict[str, int] = {}
     for i, spec in enumerate(specs):
         first_seen.setdefault(spec.section, i)
+    return sorted(specs, key=lambda spec: (section_rank(spec.section), first_seen[spec.section]))
 
-    def rank(spec: FieldSpec) -> tuple[int, int]:
-        nested = "." in spec.key
-        return order[NESTED] if nested else order.get(spec.section, len(order)), first_seen[spec.section]
 
-    return sorted(specs, key=rank)
+def arch_keys_taken(cfg: DictConfig | None = None, arch_name: str | None = None) -> set[str] | None:
+    """The dotted `arch.*` keys the architecture `arch.name` takes (its name, its loss head's keys and
+    `hrm_core.models.registry.MODELS[name].config.arch_keys()`); None when it names no known architecture."""
+    from hrm_core.models.registry import MODELS  # imports torch: called from the form's worker threads
+
+    if arch_name is None:
+        arch_name = str(OmegaConf.select(cfg, "arch.name", default=None)) if cfg is not None else None
+    entry = MODELS.get(arch_name) if arch_name else None
+    if entry is None:
+        return None
+    return {"arch.name", "arch.loss.name", "arch.loss.loss_type"} | {f"arch.{key}" for key in entry.config.arch_keys()}
+
+
+def foreign_arch_keys(cfg: DictConfig) -> list[str]:
+    """`arch.*` keys of `cfg` that some architecture takes but the chosen one does not: a preset written for
+    hrm_v1 (`arch.L_cycles`) with arch=transformers_baseline chosen. The form deletes them (`~arch.L_cycles`)."""
+    taken = arch_keys_taken(cfg)
+    if taken is None:
+        return []
+    known = schema_arch_keys()
+    return [key for key in flatten(cfg) if key in known and key not in taken]
+
+
+def schema_arch_keys() -> set[str]:
+    """Every `arch.*` key of the schema: the keys of all architectures together."""
+    from hrm_core.config import schema_fields
+
+    return {info.key for info in schema_fields() if info.key.startswith("arch.")}
 
 
 def problem_from_error(error: BaseException) -> Problem:
@@ -250,6 +244,7 @@ def problem_from_error(error: BaseException) -> Problem:
         message=str(getattr(error, "message", None) or error),
         hint=str(getattr(error, "hint", None) or ""),
         build_command=tuple(build) if build else None,
+        dataset_path=getattr(error, "dataset_path", None),
     )
 
 
@@ -298,11 +293,6 @@ def _kind_of(value: Any) -> str:
     if isinstance(value, dict):
         return DICT
     return ANY
-
-
-def _section_of(key: str) -> str:
-    parent, _, _ = key.rpartition(".")
-    return parent if parent else ROOT_SECTIONS.get(key, "General")
 
 
 def _kind_from_type_name(type_name: str) -> tuple[str | None, bool]:

@@ -9,6 +9,11 @@ A field whose text does not read as its type (`lr` = `abc`) is an *invalid edit*
 list as typed (`lr=abc`), in its place, and `invalid` says what is wrong with it, so the command panel can
 show it marked instead of quietly keeping the last valid value. Such a list cannot be launched.
 
+An edit of an `arch.*` key that the chosen architecture does not take (`arch.mlp_t` after switching from
+trm to hrm_v1) is *set aside*: it leaves the overrides, and comes back when an architecture that takes the
+key is chosen again. Such a key that the preset itself sets (a preset written for hrm_v1, with
+arch=transformers_baseline chosen) is deleted with Hydra's `~arch.L_cycles`, listed after the group choices.
+
 Text typed into a field is read by `parse_field_text`, which checks it against the field's type: ints must
 be ints, floats numbers, lists Hydra lists; strings are taken literally (quoting is the formatter's job).
 """
@@ -22,7 +27,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from hrm_tui.forms.config_tree import ANY, BOOL, DICT, FLOAT, INT, LIST, PRESET_GROUP, STR, ConfigTree, FieldSpec
+from hrm_tui.forms.config_tree import (
+    ANY, BOOL, DICT, FLOAT, INT, LIST, PRESET_GROUP, STR, ConfigTree, FieldSpec, foreign_arch_keys, schema_arch_keys,
+)
 from hrm_tui.forms.overrides import (
     Edit,
     OverrideSyntaxError,
@@ -94,6 +101,10 @@ class FormModel:
     specs: list[FieldSpec]
     edits: dict[str, Edit]  # in the order the user made them; an invalid edit has the text, value None
     invalid: dict[str, str] = field(default_factory=dict)  # key -> what is wrong with its text
+    # arch keys of another architecture: out of the overrides until an architecture that takes them is chosen
+    set_aside: dict[str, Edit] = field(default_factory=dict)
+    set_aside_invalid: set[str] = field(default_factory=set)  # those of them whose text did not read
+    deleted: tuple[str, ...] = ()  # arch keys the preset sets and the chosen architecture does not take
 
     @classmethod
     def create(
@@ -107,11 +118,19 @@ class FormModel:
         read as a value (they are read again, against this config's fields)."""
         choices = dict(tree.default_choices, **(choices or {}))
         base = tree.compose(group_overrides(tree, choices))
-        model = cls(tree, choices, base, tree.fields(base), {})
+        deleted = tuple(foreign_arch_keys(base))
+        if deleted:
+            base = tree.compose(group_overrides(tree, choices) + deletions(deleted))
+        model = cls(tree, choices, base, tree.fields(base), {}, deleted=deleted)
         invalid = set(invalid)
+        other_architectures = schema_arch_keys()
         for key, edit in (edits or {}).items():
             spec = model.specs_by_key.get(key)
-            if key in invalid and spec is not None:
+            if spec is None and key in other_architectures:
+                model.set_aside[key] = edit  # another architecture's key
+                if key in invalid:
+                    model.set_aside_invalid.add(key)
+            elif key in invalid and spec is not None:
                 try:
                     model.set(key, Edit(parse_field_text(spec, edit.text or ""), edit.text))
                 except FieldValueError as error:
@@ -143,7 +162,8 @@ class FormModel:
         return key in self.edits
 
     def group_overrides(self) -> list[str]:
-        return group_overrides(self.tree, self.choices)
+        """The group choices, then the deletions of the arch keys the chosen architecture does not take."""
+        return group_overrides(self.tree, self.choices) + deletions(self.deleted)
 
     def field_overrides(self) -> list[str]:
         """The minimal `key=value` list against the defaults, in the order the user edited; an invalid field
@@ -211,7 +231,12 @@ class FormModel:
 
     def with_choices(self, choices: dict[str, str | None]) -> FormModel:
         """The form for other group choices, keeping the user's edits (those equal to new defaults drop out)."""
-        return FormModel.create(self.tree, {**self.choices, **choices}, dict(self.edits), self.invalid)
+        return FormModel.create(self.tree, {**self.choices, **choices}, self.all_edits(),
+                                set(self.invalid) | self.set_aside_invalid)
+
+    def all_edits(self) -> dict[str, Edit]:
+        """The edits, then those set aside (to carry over to other group choices)."""
+        return {**self.edits, **self.set_aside}
 
     def unknown_edit_keys(self) -> list[str]:
         return [key for key in self.edits if key not in self.specs_by_key]
@@ -220,6 +245,10 @@ class FormModel:
 def invalid_override(key: str, text: str, *, add: bool) -> str:
     """How an invalid field appears in the override list: as typed, `key=abc` (never launched)."""
     return f"{'+' if add else ''}{key}={text}"
+
+
+def deletions(keys: Iterable[str]) -> list[str]:
+    return [f"~{key}" for key in keys]
 
 
 def group_overrides(tree: ConfigTree, choices: dict[str, str | None]) -> list[str]:
@@ -239,6 +268,8 @@ def split_run_overrides(tree: ConfigTree, overrides: Iterable[str]) -> tuple[dic
         prefix, key, value = split_override(override)
         if key in tree.groups and prefix != "~":
             choices[key] = value
+        elif prefix == "~" and key.startswith("arch."):
+            continue  # the form deletes another architecture's keys itself (FormModel.deleted)
         elif key not in RUN_IDENTITY_KEYS:
             plain.append(override)
     return choices, parse_overrides(plain)

@@ -234,6 +234,21 @@ class MetricHistory:
             return self.recent.points(x0, x1)
         return self.buckets.points(x0, x1)
 
+    def value_at(self, step: float) -> tuple[float, float] | None:
+        """(step, value) of the newest point at or before `step`: the logged value itself while the recent
+        window holds that step, else the mean of the bucket holding it. None before the curve's first point.
+        A curve's cursor readout (an eval curve reads the newest eval up to that step)."""
+        if self.empty or step < (self.first_step or 0):
+            return None
+        if self.recent.newest >= 0 and step >= self.recent.oldest:
+            near = self.recent.points(self.recent.oldest, step)
+            if len(near):
+                return float(near.x[-1]), float(near.mean[-1])
+        points = self.buckets.points(0, step)
+        if not len(points):
+            return None
+        return min(float(points.x[-1]), step), float(points.mean[-1])
+
     @property
     def empty(self) -> bool:
         return self.points_seen == 0

@@ -162,11 +162,13 @@ def render_plot(
     log_y: bool = False,
     mode: str = BRAILLE,
     axis_color: str = "bright_black",
+    cursor_x: float | None = None,
 ) -> list[Text]:
     """Draws curves into `width` x `height` cells, axes and labels included. Returns `height` lines.
 
     The y axis labels take the left columns, the x axis (first and last step) the bottom line. Columns
-    where a series had non-finite values get a red "!" on the top row.
+    where a series had non-finite values get a red "!" on the top row. `cursor_x` (a step inside x_range)
+    draws a vertical cursor line through the empty cells of its column and a `┴` on the x axis.
     """
     if mode not in CELL_MODES:
         raise ValueError(f"unknown plot mode {mode!r}; use one of {', '.join(CELL_MODES)}")
@@ -202,12 +204,19 @@ def render_plot(
         cell_bits |= bits
         owner[bits > 0] = index
 
+    cursor_col = None
+    if cursor_x is not None and x0 <= cursor_x <= x1:
+        cursor_col = int(round((cursor_x - x0) / max(x1 - x0, 1e-12) * (plot_cols - 1)))
     lines: list[Text] = []
     for row in range(plot_rows):
         line = Text(labels[row].rjust(label_width) + "┤" if labels[row] else " " * label_width + "│", style=axis_color)
-        _append_cells(line, cell_bits[row], owner[row], series, mode, nonfinite_cols if row == 0 else set())
+        _append_cells(line, cell_bits[row], owner[row], series, mode, nonfinite_cols if row == 0 else set(), cursor_col)
         lines.append(line)
-    lines.append(_x_axis(x0, x1, label_width, plot_cols, axis_color))
+    axis = _x_axis(x0, x1, label_width, plot_cols, axis_color)
+    if cursor_col is not None and axis.plain[label_width + 1 + cursor_col] == "─":  # the step labels stay
+        at = label_width + 1 + cursor_col
+        axis = axis[:at] + Text("┴", style="bold") + axis[at + 1:]
+    lines.append(axis)
     return lines
 
 
@@ -218,7 +227,8 @@ def _cells_from_pixels(mask: np.ndarray, mode: str, rows: int, cols: int) -> np.
     return (blocks * weights[None, :, None, :]).sum(axis=(1, 3))
 
 
-def _append_cells(line: Text, bits: np.ndarray, owner: np.ndarray, series: Sequence[PlotSeries], mode: str, marks: set[int]) -> None:
+def _append_cells(line: Text, bits: np.ndarray, owner: np.ndarray, series: Sequence[PlotSeries], mode: str, marks: set[int],
+                  cursor_col: int | None = None) -> None:
     """Appends one row of cells, grouping runs of the same colour into one span."""
     run_chars: list[str] = []
     run_style: str | None = None
@@ -231,6 +241,8 @@ def _append_cells(line: Text, bits: np.ndarray, owner: np.ndarray, series: Seque
     for col, (b, o) in enumerate(zip(bits.tolist(), owner.tolist())):
         if col in marks:
             char, style = NONFINITE_MARK, "bold red"
+        elif b == 0 and col == cursor_col:
+            char, style = "│", "bold"
         elif b == 0:
             char, style = " ", None
         else:

@@ -196,6 +196,9 @@ class LaunchScreen(Screen[None]):
             next(iter(form.rows.values())).editor.focus()
         if unknown := model.unknown_edit_keys():
             self.notify(f"Not in this config: {', '.join(unknown)} (kept as +key overrides)", severity="warning", markup=False)
+        if model.set_aside:
+            self.notify(f"Set aside (not in the overrides): {', '.join(model.set_aside)}: {model.value('arch.name')} does "
+                        "not take them; they come back with an architecture that does", severity="warning", markup=False)
 
     def _setup_group_selects(self, model: FormModel) -> None:
         preset = self.query_one("#preset", Select)
@@ -257,7 +260,8 @@ class LaunchScreen(Screen[None]):
         choice = None if event.value is Select.NULL else str(event.value)
         if self.model.choices.get(group) != choice:
             self.query_one("#form", ConfigForm).loading = True
-            self._load_model({**self.model.choices, group: choice}, dict(self.model.edits), tuple(self.model.invalid))
+            self._load_model({**self.model.choices, group: choice}, self.model.all_edits(),
+                             tuple(set(self.model.invalid) | self.model.set_aside_invalid))
 
     # --- edits ---------------------------------------------------------------------------------------
 
@@ -444,15 +448,17 @@ class LaunchScreen(Screen[None]):
 
     def run_names(self) -> tuple[str, str, str]:
         """(project_name, run_name, checkpoint_path) the next launch will use, drawn once per launch."""
-        from hrm_core.training.names import default_project_name
+        from hrm_core.config import resolve_run_names
 
         assert self.model is not None
         value = self.model.value
         arch_name = str(value("arch.name"))
         if self._default_run_name is None or self._default_run_name[0] != arch_name:
             self._default_run_name = (arch_name, self.context.make_run_name(arch_name))
-        project = value("project_name") or default_project_name(str(value("data_path")))
-        run = value("run_name") or self._default_run_name[1]
+        # The trainer's own naming (data_path or data_paths), with this run's drawn name and the runs root.
+        names = {key: value(key) for key in ("project_name", "data_path", "data_paths", "data_paths_test")}
+        project, run, _ = resolve_run_names({**names, "arch": {"name": arch_name},
+                                             "run_name": value("run_name") or self._default_run_name[1]})
         checkpoint = value("checkpoint_path") or str(Path(self.context.runs_root) / project / run)
         return str(project), str(run), str(checkpoint)
 
@@ -592,12 +598,12 @@ class LaunchScreen(Screen[None]):
         self.notify("Command copied to the clipboard (through the terminal, OSC 52)", markup=False)
 
     def action_build_dataset(self) -> None:
-        problem = next((p for p in self._problems if p.build_command), None)
+        problem = next((p for p in self._problems if p.build_command and p.dataset_path), None)
         if problem is None or self.model is None:
             return
         from hrm_tui.screens.dataset_build import DatasetBuildScreen
 
-        data_path = str(self.model.value("data_path"))
+        data_path = str(problem.dataset_path)  # the folder the trainer found missing (data_path or one of data_paths)
 
         def done(built: bool | None) -> None:
             if built:

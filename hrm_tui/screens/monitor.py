@@ -82,6 +82,9 @@ class MonitorScreen(Screen):
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     ALLOW_IN_MAXIMIZED_VIEW = "Footer, AlertBanner"
+    # escape restores a maximised panel through a binding, so that the focused panel sees it first (the logs
+    # panel clears its search before the layout is restored).
+    ESCAPE_TO_MINIMIZE = False
 
     BINDINGS = [
         Binding("1", "focus_panel('curves')", "Curves", show=False),
@@ -96,6 +99,7 @@ class MonitorScreen(Screen):
         Binding("x", "dismiss_alerts", "Dismiss alerts"),
         Binding("d", "config_diff", "Config diff"),
         Binding("q", "close", "Close"),
+        Binding("escape", "restore", "Restore", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -323,6 +327,10 @@ class MonitorScreen(Screen):
         panel = self._focused_panel()
         if panel is not None:
             self.maximize(panel, container=False)
+
+    def action_restore(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
 
     def action_hide_panel(self) -> None:
         panel = self._focused_panel()

@@ -2,11 +2,14 @@
 
 Keys (when focused): `c` choose metrics, `[` `]` page through them when they do not all fit, `s` smoothing,
 `l` log y, `z` zoom (whole run / last N steps), `+` `-` zoom in and out, `e` train / eval / both,
-`b` braille or block characters.
+`b` braille or block characters, `←` `→` a cursor (shift: ten times as far, Home / End the ends, escape
+hides it).
 
 Each plot draws train as the min..max envelope of the values under each column (or, when smoothed, the
-smoothed mean) and eval as a line on top; with several runs each run has its own colour. The title line
-carries the latest and the best value of every curve.
+smoothed mean) and eval as a line on top; with several runs each run has its own colour. The legend (the
+title line) carries the latest and the best value of every curve, or with the cursor shown each curve's
+value at the cursor's step, and names the smoothing, zoom and log state when they are not the default.
+Plots fill every row: when the count does not divide evenly, a row with fewer plots gives each more width.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, SelectionList
 
-from hrm_core.rundir.metrics import PLOTTED, Better, MetricSpec, metric_spec
+from hrm_core.rundir.metrics import NOT_PLOTTED, PLOTTED, Better, MetricSpec, metric_spec
 from hrm_core.rundir.sanitize import safe_text
 from hrm_tui.monitoring.metrics_store import CurvePoints, MetricHistory
 from hrm_tui.monitoring.plot import BLOCK, BRAILLE, ENVELOPE, LINE, PlotSeries, compact_number, ema, render_plot
@@ -87,6 +90,13 @@ class CurvesPanel(MonitorPanel):
         Binding("right_square_bracket", "page(1)", "Next metrics", show=False),
         Binding("e", "phase", "Train/eval"),
         Binding("b", "cell_mode", "Braille/block", show=False),
+        Binding("right", "cursor(1)", "Cursor →", show=False),
+        Binding("left", "cursor(-1)", "Cursor ←", show=False),
+        Binding("shift+right", "cursor(10)", "Cursor →→", show=False),
+        Binding("shift+left", "cursor(-10)", "Cursor ←←", show=False),
+        Binding("home", "cursor_to(0)", "Cursor to start", show=False),
+        Binding("end", "cursor_to(1)", "Cursor to end", show=False),
+        Binding("escape", "hide_cursor", "Hide cursor", show=False),
     ]
 
     def __init__(self, runs: list[RunView], *, shown: tuple[str, ...] = DEFAULT_CURVES, cell_mode: str = BRAILLE):
@@ -99,6 +109,8 @@ class CurvesPanel(MonitorPanel):
         self.zoom: int | None = None
         self.phase = "both"
         self.cell_mode = cell_mode
+        self.cursor: float | None = None  # the step the cursor reads, or None when hidden
+        self._plot_columns = 40  # cells across the latest plot drawn: one cursor move is one cell
         self._note = ""
         self.drawn_versions: tuple[int, ...] = ()  # model versions at the last draw: what is on screen
         # perf_counter() of the first draw at each load stage (run_model.LOAD_STAGES): what the bench measures.
@@ -109,10 +121,18 @@ class CurvesPanel(MonitorPanel):
 
     # -- actions -------------------------------------------------------------------------------------------
 
+    def logged_metrics(self) -> list[str]:
+        """The curves the runs have: the metric table's order first, then names it does not know. A metric
+        no run logs (TRM with no_ACT_continue logs no q_continue_loss) is not offered; before any run has
+        logged a metric, the table's curves are."""
+        logged = {name for view in self.runs for name in view.model.metric_names() if name not in NOT_PLOTTED}
+        if not logged:
+            return list(CURVES)
+        return [name for name in CURVES if name in logged] + sorted(logged - set(CURVES))
+
     def action_choose(self) -> None:
-        available = list(CURVES)
-        for view in self.runs:
-            available += [k for k in view.model.metric_names() if k not in available]
+        available = self.logged_metrics()
+        available += [name for name in self.shown if name not in available]  # what is shown stays choosable
 
         def chosen(keys: list[str] | None) -> None:
             if keys:
@@ -156,6 +176,48 @@ class CurvesPanel(MonitorPanel):
         self.cell_mode = BLOCK if self.cell_mode == BRAILLE else BRAILLE
         self.refresh()
 
+    def action_cursor(self, cells: int) -> None:
+        """Moves the cursor by `cells` plot cells (placing it at the newest step first)."""
+        x0, x1 = self.x_range()
+        if self.cursor is None:
+            self.cursor = x1
+        else:
+            per_cell = max((x1 - x0) / max(self._plot_columns - 1, 1), 1.0)
+            self.cursor = min(max(self.cursor + cells * per_cell, x0), x1)
+        self._changed(f"cursor at step {self.cursor:.0f}")
+
+    def action_cursor_to(self, end: int) -> None:
+        x0, x1 = self.x_range()
+        self.cursor = x1 if end else x0
+        self._changed(f"cursor at step {self.cursor:.0f}")
+
+    def action_hide_cursor(self) -> None:
+        self.cursor = None
+        self._changed("cursor hidden")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "hide_cursor":  # escape: hides the cursor first; else it restores a maximised panel
+            return self.cursor is not None
+        return True
+
+    def cursor_step(self) -> float | None:
+        """The cursor's step, kept inside the steps shown (a zoom or a new step moves the range)."""
+        if self.cursor is None:
+            return None
+        x0, x1 = self.x_range()
+        return min(max(self.cursor, x0), x1)
+
+    def state_label(self) -> str:
+        """What the legend says about the view when it is not the default: smoothing, zoom, log y."""
+        parts = []
+        if self.smoothing > 0:
+            parts.append(f"smooth {self.smoothing:g}")
+        if self.zoom is not None:
+            parts.append(f"last {compact_number(self.zoom)}")
+        if self.log_y:
+            parts.append("log")
+        return " · ".join(parts)  # the phase shown needs no word: the legend lists only its curves
+
     def _changed(self, what: str) -> None:
         self._note = what  # shown under the panel: what the last key did
         self.refresh()
@@ -180,6 +242,16 @@ class CurvesPanel(MonitorPanel):
         rows = max(1, height // MIN_PLOT_HEIGHT)
         return columns, rows
 
+    def row_layout(self, width: int, height: int) -> list[int]:
+        """How many plots each row holds: as even as possible, so that no row is left half empty (5 plots in
+        rows of 2 are 2 + 2 + 1, the last one as wide as the row)."""
+        columns, rows = self.layout_slots(width, height)
+        count = min(len(self.shown), columns * rows)
+        if count == 0:
+            return []
+        rows = math.ceil(count / columns)
+        return _split(count, rows)
+
     def render(self) -> RenderableType:
         width, height = self.content_size
         self.drawn_versions = tuple(view.model.version for view in self.runs)
@@ -192,22 +264,23 @@ class CurvesPanel(MonitorPanel):
             self.border_subtitle = subtitle
         if not any(view.model.latest_step >= 0 for view in self.runs):
             return Text("waiting for the first training step…", style="dim")
-        columns, rows = self.layout_slots(width, height)
-        count = min(len(self.shown), columns * rows)
+        per_row = self.row_layout(width, height)
+        count = sum(per_row)
         keys = [self.shown[(self.first_shown + i) % len(self.shown)] for i in range(count)]
-        rows = math.ceil(count / columns)
-        plot_width = (width - (columns - 1)) // columns
-        heights = _split(height, rows)
+        heights = _split(height, len(per_row))
         x_range = self.x_range()
 
         lines: list[Text] = []
-        for row in range(rows):
-            blocks = [self._plot(key, plot_width, heights[row], x_range) for key in keys[row * columns : (row + 1) * columns]]
+        first = 0
+        for row, in_row in enumerate(per_row):
+            widths = _split(width - (in_row - 1), in_row)  # one blank column between plots
+            blocks = [self._plot(key, widths[j], heights[row], x_range) for j, key in enumerate(keys[first:first + in_row])]
+            first += in_row
             for i in range(heights[row]):
                 line = Text()
                 for j, block in enumerate(blocks):
                     cell = block[i] if i < len(block) else Text()
-                    cell.truncate(plot_width, pad=True)
+                    cell.truncate(widths[j], pad=True)
                     line.append_text(cell)
                     if j + 1 < len(blocks):
                         line.append(" ")
@@ -220,6 +293,7 @@ class CurvesPanel(MonitorPanel):
         title = Text(safe_text(spec.plot_title), style="bold")
         values: list[Text] = []
         compare = len(self.runs) > 1
+        cursor = self.cursor_step()
         for view in self.runs:
             with view.model.lock:
                 histories = []
@@ -238,14 +312,21 @@ class CurvesPanel(MonitorPanel):
                     series.append(PlotSeries(points, color, style))
                     name = (view.label + " " if compare else "") + (phase if phase == TRAIN or set_name == "all" else f"eval/{set_name}")
                     name = safe_text(name)  # run labels and set names come from the run directory
-                    values.append(_value_label(name, history, spec, color))
+                    values.append(_value_label(name, history, spec, color) if cursor is None
+                                  else _cursor_label(name, history, cursor, color))
         if not series:
-            return [title, Text("no data yet", style="dim")]
-        if self.log_y:
-            title.append(" (log)", style="dim")
-        header = _wrap_legend(title, values, width)
+            logged = any(key in view.model.metric_names() for view in self.runs)
+            has_data = any(view.model.metric_names() for view in self.runs)
+            what = "no data yet" if logged or not has_data else f"not logged by {'these runs' if compare else 'this run'}"
+            return [title, Text(what, style="dim")]
+        if cursor is not None:
+            title.append(f" @{cursor:.0f}", style="bold reverse")
+        state = self.state_label()
+        header = _wrap_legend(title, ([Text(state, style="dim")] if state else []) + values, width)
         series.sort(key=lambda s: s.style == LINE)  # lines (eval) on top of envelopes
-        return [*header, *render_plot(series, width, height - len(header), x_range, log_y=self.log_y, mode=self.cell_mode)]
+        self._plot_columns = max(width - 8, 1)  # about the plot's cells (the y labels take the rest)
+        return [*header, *render_plot(series, width, height - len(header), x_range, log_y=self.log_y, mode=self.cell_mode,
+                                      cursor_x=cursor)]
 
 
 def _value_label(name: str, history: MetricHistory, spec: MetricSpec, color: str) -> Text:
@@ -256,6 +337,22 @@ def _value_label(name: str, history: MetricHistory, spec: MetricSpec, color: str
         best = history.extremes.max_value if spec.better is Better.HIGHER else history.extremes.min_value
         if math.isfinite(best):
             text.append(f" best {compact_number(best)}", style="dim")
+    return text
+
+
+def _cursor_label(name: str, history: MetricHistory, step: float, color: str) -> Text:
+    """A curve's value at the cursor: the newest logged point at or before its step (an eval curve: the
+    newest eval by then), with that point's step when it is not the cursor's."""
+    text = Text()
+    text.append("● ", style=color)
+    found = history.value_at(step)
+    if found is None:
+        text.append(f"{name} -")
+        return text
+    at, value = found
+    text.append(f"{name} {compact_number(value)}")
+    if round(at) != round(step):
+        text.append(f" (@{at:.0f})", style="dim")
     return text
 
 

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from hrm_core.formatting import ETA_ESTIMATING, format_duration
 from hrm_core.rundir.files import EVENTS_FILE
+from hrm_core.rundir.metrics import metric_spec
 from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.status import RunStatus
 from hrm_tui.monitoring.plot import compact_number
@@ -96,7 +97,11 @@ class ProgressPanel(MonitorPanel):
             facts.append(("elapsed", format_duration(elapsed)))
         if latest is not None and latest.examples_per_s is not None:
             tps = latest.tokens_per_s
-            facts.append(("throughput", f"{compact_number(latest.examples_per_s)} ex/s" + (f", {compact_number(tps)} tok/s" if tps is not None else "")))
+            # Labelled as the metric table labels them (hrm_core.rundir.metrics: ex/s, tok/s).
+            throughput = f"{compact_number(latest.examples_per_s)} {metric_spec('examples_per_s').label}"
+            if tps is not None:
+                throughput += f", {compact_number(tps)} {metric_spec('tokens_per_s').label}"
+            facts.append(("throughput", throughput))
         eta = latest.eta_s if latest is not None else None
         if ended is None and self.status in (None, RunStatus.RUNNING):  # a lost or stalled run has no ETA
             # No number yet (null while the trainer's step rate settles, or no train event so far): say so.

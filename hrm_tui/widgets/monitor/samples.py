@@ -1,7 +1,9 @@
 """The sample predictions panel: the eval samples of `events.jsonl`, drawn by hrm_core.data.render.
 
-`←` `→` page through an eval's samples, `[` `]` through the evals (in time), `f` follows the newest eval
-again. The header names the puzzle and gives q_halt, the ACT steps taken and whether it is exact.
+As many samples as fit are shown side by side and in rows (small Sudoku boards several to a row, an ARC
+task one at a time, for any puzzle kind and size): `←` `→` page through an eval's samples, `[` `]` through
+the evals (in time), `f` follows the newest eval again. Each sample is titled with its puzzle's name,
+whether it is exact, q_halt and the ACT steps taken (in the header when one sample fills the panel).
 
 `samples` events can be large (ARC: 3 x 900 tokens per sample), so the model only indexes them; this panel
 asks the screen (`LoadRequested`) to read the one it shows in a worker, and draws it when it arrives. A line
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from rich.console import Group, RenderableType
+from rich.segment import Segment
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -32,6 +35,9 @@ from hrm_tui.widgets.monitor.panel import MonitorPanel, RunView
 
 CACHED_EVENTS = 4
 MAX_DRAWN_CELLS = 128 * 128  # ARC and mazes are 30x30, Sudoku 9x9
+SAMPLE_GAP = 3  # blank columns between samples side by side (one blank line between rows)
+MIN_TITLE_WIDTH = 24  # a sample narrower than this still gets a readable title
+NATURAL_WIDTH = 1000  # wider than any drawn sample (3 x 30 ARC cells x 2 columns + gaps): nothing wraps
 
 
 class SamplesPanel(MonitorPanel):
@@ -67,6 +73,7 @@ class SamplesPanel(MonitorPanel):
         self._events: OrderedDict[int, Samples] = OrderedDict()  # offset -> event, a small cache
         self._requested: int | None = None
         self._drawn: tuple | None = None
+        self.per_page = 1  # samples shown at once, from the last draw
 
     def compose(self) -> ComposeResult:
         yield Static(Text("no eval samples yet", style="dim"), id="samples-header")
@@ -108,18 +115,28 @@ class SamplesPanel(MonitorPanel):
                 self.post_message(self.LoadRequested(ref))
             return
         self.sample_index = min(self.sample_index, max(len(event.samples) - 1, 0))
-        key = (ref.offset, self.sample_index, count, self.eval_index is None)
+        area = self._body_area()
+        key = (ref.offset, self.sample_index, count, self.eval_index is None, area)
         if key == self._drawn:
             return
         self._drawn = key
-        header, body = self._draw(event, ref, index, count)
+        header, body = self._draw(event, ref, index, count, area)
         self.query_one("#samples-header", Static).update(header)
         self.query_one("#samples-body", Static).update(body)
 
     # -- actions -------------------------------------------------------------------------------------------
 
+    def on_resize(self) -> None:
+        self.update_view()  # how many samples fit changed
+
+    def _body_area(self) -> tuple[int, int]:
+        """(columns, lines) the samples may take: the panel less its two header lines."""
+        width, height = self.content_size
+        return max(width - 1, 1), max(height - 2, 1)  # a column for the scroll bar
+
     def action_sample(self, delta: int) -> None:
-        self.sample_index = max(0, self.sample_index + delta)
+        """A page of samples back or forward (one sample when one fills the panel)."""
+        self.sample_index = max(0, self.sample_index + delta * self.per_page)
         self.update_view()
 
     def action_eval(self, delta: int) -> None:
@@ -135,7 +152,8 @@ class SamplesPanel(MonitorPanel):
 
     # -- drawing -------------------------------------------------------------------------------------------
 
-    def _draw(self, event: Samples, ref: SampleRef, index: int, count: int) -> tuple[RenderableType, RenderableType]:
+    def _draw(self, event: Samples, ref: SampleRef, index: int, count: int,
+              area: tuple[int, int]) -> tuple[RenderableType, RenderableType]:
         puzzle = event.puzzle or self.run.model.puzzle
         header = Text()
         header.append(f"eval {index + 1}/{count}", style="bold")
@@ -144,19 +162,112 @@ class SamplesPanel(MonitorPanel):
             header.append(" · following", style="dim")
         if not event.samples:
             return header, Text("this eval logged no samples", style="dim")
-        sample = event.samples[self.sample_index]
-        header.append(f"\nsample {self.sample_index + 1}/{len(event.samples)} ", style="bold")
-        header.append(safe_text(sample.name), style="bold cyan")
-        if sample.q_halt is not None:
-            header.append(f" · q_halt {sample.q_halt:.2f}" + (f" (p {sample.q_halt_prob:.2f})" if sample.q_halt_prob is not None else ""))
-        if sample.steps is not None:
-            header.append(f" · {sample.steps} ACT steps")
-        header.append(" · ")
-        header.append("✓ exact" if sample.exact else "✗ not exact", style="bold green" if sample.exact else "bold red")
-        return header, Group(_draw_sample(puzzle, sample))
+        first = self.sample_index
+        # Several to a page when they fit, drawn with short titles (each sample's own title says exact or not).
+        per_page, drawn, block_width, columns = self._page(puzzle, event.samples, first, area)
+        self.per_page = per_page
+        shown = event.samples[first:first + per_page]
+        if self.per_page == 1 or len(shown) == 1:
+            sample = event.samples[first]
+            header.append(f"\nsample {first + 1}/{len(event.samples)} ", style="bold")
+            header.append_text(_sample_title(sample))
+            # Titled with the count of wrong cells, unless that alone makes it wrap.
+            full, short = _draw_sample(puzzle, sample), _draw_sample(puzzle, sample, short_titles=True)
+            use_short = self._natural_width(full) > area[0] >= self._natural_width(short)
+            return header, Group(short if use_short else full)
+        header.append(f"\nsamples {first + 1}-{first + len(shown)} of {len(event.samples)}", style="bold")
+        header.append("  ← → page", style="dim")
+        blocks = []
+        for sample, lines in zip(shown, drawn):
+            title = _sample_title(sample)
+            title.truncate(block_width, overflow="ellipsis")
+            blocks.append([title, *lines])
+        return header, Group(*_tile(blocks, block_width, columns))
+
+    def _page(self, puzzle: PuzzleDescription | None, samples: list[Sample], first: int,
+              area: tuple[int, int]) -> tuple[int, list[list[Text]], int, int]:
+        """(how many, their lines, the width of each, how many to a row) of the samples from `first` that fit.
+
+        The count follows from the first sample's size; then every sample of the page must fit too (an ARC
+        task's grids differ in size), so the page shrinks until the largest of them does."""
+        width, height = area
+        drawn: list[list[Text]] = []
+        per_page, ceiling = 1, len(samples) - first
+        while True:
+            drawn += [self._rendered(puzzle, sample, width, short_titles=True)
+                      for sample in samples[first + len(drawn):first + per_page]]
+            block_width = max(MIN_TITLE_WIDTH, *(_lines_width(lines) for lines in drawn))
+            block_height = max(len(lines) for lines in drawn) + 1  # and its title line
+            columns = max(1, (width + SAMPLE_GAP) // (block_width + SAMPLE_GAP))
+            fitting = columns * max(1, (height + 1) // (block_height + 1))
+            if fitting < len(drawn):  # a larger sample came: fewer fit, and never more again
+                ceiling = per_page = fitting
+                drawn = drawn[:fitting]
+                continue
+            per_page = min(fitting, ceiling)
+            if per_page == len(drawn):
+                return per_page, drawn, block_width, min(columns, per_page)
+
+    def _rendered(self, puzzle: PuzzleDescription | None, sample: Sample, width: int, *,
+                  short_titles: bool = False) -> list[Text]:
+        """One sample drawn at its natural width (at most `width`), as lines."""
+        renderable = _draw_sample(puzzle, sample, short_titles=short_titles)
+        console = self.app.console
+        natural = min(self._natural_width(renderable), width)
+        lines = console.render_lines(renderable, console.options.update(width=max(natural, 1), height=None), pad=False)
+        return [_line_text(line) for line in lines]
+
+    def _natural_width(self, renderable: RenderableType) -> int:
+        """The width a sample takes when nothing wraps it (its input, expected and prediction in one row)."""
+        console = self.app.console
+        lines = console.render_lines(renderable, console.options.update(width=NATURAL_WIDTH, height=None), pad=False)
+        return max((Segment.get_line_length(line) for line in lines), default=0)
 
 
-def _draw_sample(puzzle: PuzzleDescription | None, sample: Sample) -> RenderableType:
+def _sample_title(sample: Sample) -> Text:
+    """name · exact or not · q_halt (its probability) · ACT steps."""
+    title = Text()
+    title.append(safe_text(sample.name), style="bold cyan")
+    title.append(" · ")
+    title.append("✓ exact" if sample.exact else "✗ not exact", style="bold green" if sample.exact else "bold red")
+    if sample.q_halt is not None:
+        title.append(f" · q_halt {sample.q_halt:.2f}" + (f" (p {sample.q_halt_prob:.2f})" if sample.q_halt_prob is not None else ""))
+    if sample.steps is not None:
+        title.append(f" · {sample.steps} ACT steps")
+    return title
+
+
+def _line_text(segments: list[Segment]) -> Text:
+    text = Text(no_wrap=True)
+    for segment in segments:
+        if not segment.control:
+            text.append(segment.text, style=segment.style)  # trailing blanks may be coloured cells (ARC)
+    return text
+
+
+def _lines_width(lines: list[Text]) -> int:
+    return max((line.cell_len for line in lines), default=0)
+
+
+def _tile(blocks: list[list[Text]], block_width: int, columns: int) -> list[Text]:
+    """Blocks of lines laid out `columns` to a row, each padded to `block_width`, a blank line between rows."""
+    lines: list[Text] = []
+    for start in range(0, len(blocks), columns):
+        row = blocks[start:start + columns]
+        if start:
+            lines.append(Text())
+        for i in range(max(len(block) for block in row)):
+            line = Text(no_wrap=True)
+            for j, block in enumerate(row):
+                cell = block[i].copy() if i < len(block) else Text()
+                if j + 1 < len(row):
+                    cell.pad_right(block_width - cell.cell_len + SAMPLE_GAP)
+                line.append_text(cell)
+            lines.append(line)
+    return lines
+
+
+def _draw_sample(puzzle: PuzzleDescription | None, sample: Sample, *, short_titles: bool = False) -> RenderableType:
     """The sample drawn as its puzzle, or a line saying why it cannot be (never raises)."""
     if puzzle is None:
         return Text("cannot draw this sample: the run logged no puzzle description", style="red")
@@ -164,6 +275,7 @@ def _draw_sample(puzzle: PuzzleDescription | None, sample: Sample) -> Renderable
     if rows * cols > MAX_DRAWN_CELLS:
         return Text(f"a {rows}x{cols} grid is too large to draw here (at most {MAX_DRAWN_CELLS:,} cells)", style="dim")
     try:
-        return render_sample(to_json_value(puzzle), sample.input, sample.label, sample.prediction)
+        return render_sample(to_json_value(puzzle), sample.input, sample.label, sample.prediction,
+                             short_titles=short_titles)
     except Exception as e:  # noqa: BLE001 - any inconsistency in logged data (lengths, shapes, values)
         return Text(f"cannot draw this sample: {safe_text(e)}", style="red")
