@@ -57,6 +57,8 @@ def test_launch_then_attach_two_runs_overlaid_then_q_quits(tmp_path: Path):
         finally:
             app.close()
         assert code == 0, app.output[-3000:]
-        assert not (tmp_path / "state" / "hrm").exists()  # no crash log, no worker error
+        crash_logs = list((tmp_path / "state" / "hrm").glob("crash-*.log"))
+        assert not crash_logs, crash_logs[0].read_text()[-3000:] if crash_logs else ""  # no crash, no worker error
+        assert len(list((tmp_path / "state" / "hrm" / "runs").glob("*.json"))) == 2  # both runs in the index
     finally:
         stop_runs_left_running(tmp_path / "runs")
