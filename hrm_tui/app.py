@@ -114,11 +114,25 @@ class HrmTuiApp(App[None]):
             self.push_screen(HelpScreen())
 
     def action_close(self) -> None:
-        """q: closes the screen on top, or quits when there is nothing below it (a mode's own screen)."""
+        """q: closes the screen on top, or quits when there is nothing below it (a mode's own screen).
+
+        Quitting from a launch form that holds edits asks first: a stray q would lose them (ctrl+q doesn't ask).
+        """
         if len(self.screen_stack) > 1:
             self.screen.dismiss()
-        else:
+            return
+        edits = self.screen.edit_count() if isinstance(self.screen, LaunchScreen) else 0
+        if not edits:
             self.exit()
+            return
+        from hrm_tui.screens.confirm import ConfirmScreen
+
+        def answered(quit_anyway: bool | None) -> None:
+            if quit_anyway:
+                self.exit()
+
+        message = f"The form holds {edits} edit{'s' if edits != 1 else ''}; hrm-tui does not keep them when it quits."
+        self.push_screen(ConfirmScreen("Quit hrm-tui?", message, yes="Quit"), answered)
 
     def action_show_runs(self) -> None:
         """F3: the runs list. From a monitor opened from it, that is going back to it."""

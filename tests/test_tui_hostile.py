@@ -276,7 +276,7 @@ def test_the_real_app_in_a_pty_writes_none_of_the_planted_sequences(corpus, tmp_
         app.wait_for(b"eval 1/1", 90, "the monitor's samples")
         app.press("5", "\x1b[C", "6", "o", "4", "1", "c")  # samples: next; logs: stdout/stderr; halting; curves: metrics
         app.press("\r", "\x1bOR")  # apply the metric picker; F3: the runs list
-        app.wait_for(b"Runs in the index", 30, "the runs screen")
+        app.wait_for(b"Runs: the index and", 30, "the runs screen")
         app.press(*["\x1b[B"] * 9, pause=0.3)  # down through every row (each draws its detail line)
         app.press(CTRL_Q)
         code = app.wait_exit(60)

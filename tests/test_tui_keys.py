@@ -125,3 +125,39 @@ async def test_q_types_in_a_text_field_of_the_launch_form(tmp_path: Path):
         field.focus()
         await pilot.press("end", "q")
         assert app.is_running and field.value.endswith("q")
+
+
+@async_test
+async def test_q_on_a_form_with_edits_asks_before_quitting(tmp_path: Path):
+    from hrm_tui.screens.confirm import ConfirmScreen
+
+    app = make_app(tmp_path, preset="demo")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.launch_screen
+        await settle(pilot, screen)
+        field = screen.query_one("#field-lr", Input)
+        field.focus()
+        await pilot.press("ctrl+a", *"2e-3", "tab")
+        await wait_for(pilot, lambda: screen.edit_count() == 1, 10, "the lr edit")
+        screen.set_focus(None)  # q acts as a key, not as a letter typed into a field
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 10, "the question")
+        assert "1 edit;" in as_text(app.screen.query_one(".dialog-body").render())
+        await pilot.press("n")  # keep working
+        await wait_for(pilot, lambda: app.screen is screen, 10, "the form again")
+        assert app.is_running and screen.edit_count() == 1
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 10, "the question again")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, 10, "the app to quit")
+
+
+@async_test
+async def test_q_on_a_form_without_edits_quits_at_once(tmp_path: Path):
+    app = make_app(tmp_path, preset="demo")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.launch_screen
+        await settle(pilot, screen)
+        screen.set_focus(None)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running, 10, "the app to quit")

@@ -597,6 +597,10 @@ class LaunchScreen(Screen[None]):
         self.app.copy_to_clipboard(preview.command_line())
         self.notify("Command copied to the clipboard (through the terminal, OSC 52)", markup=False)
 
+    def edit_count(self) -> int:
+        """How many keys the user has edited in the form (set-aside ones included): what quitting would lose."""
+        return len(self.model.all_edits()) if self.model is not None else 0
+
     def action_build_dataset(self) -> None:
         problem = next((p for p in self._problems if p.build_command and p.dataset_path), None)
         if problem is None or self.model is None:

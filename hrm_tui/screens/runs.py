@@ -148,14 +148,14 @@ class RunsScreen(Screen[None]):
             self._show_detail()
 
     def _show_title(self) -> None:
-        """`Runs in the index of runs and under checkpoints · Name ▲ · 5 of 6 shown · 2 marked` (the filter
+        """`Runs: the index and checkpoints · Name ▲ · 5 of 6 shown · 2 marked` (the filter
         itself is in its box)."""
-        parts = [f"Runs in the index of runs and under {self.context.runs_root}", self.view.describe()]
+        parts = [f"Runs: the index and {self.context.runs_root}", self.view.describe()]
         if self.view.filter:
             parts.append(f"{len(self.table.summaries)} of {len(self.all_runs)} shown")
         if self.view.marked:
             parts.append(f"{len(self.view.marked)} marked")  # the footer says what to do with them (enter, d)
-        self.query_one("#runs-title", Static).update(Text(safe_text("  ·  ".join(parts))))
+        self.query_one("#runs-title", Static).update(Text(safe_text(" · ".join(parts))))
 
     @on(DataTable.RowHighlighted)
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:

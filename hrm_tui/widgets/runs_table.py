@@ -118,20 +118,24 @@ class RunsTable(DataTable[Text]):
             self._marked, self._sorted = view.marked, (view.sort, view.descending)
         wide = self.size.width >= WIDE_FROM
         columns = WIDE_COLUMNS if wide else NARROW_COLUMNS
-        layout = (columns, self._sorted)
-        self.clear(columns=layout != self._layout)
-        if layout != self._layout:
-            self._layout = layout
-            sort, descending = self._sorted
-            for column in columns:
-                label = f"{column} {'▼' if descending else '▲'}" if column == sort else column
-                self.add_column(label, key=column)
         now = self.clock()
         # Whatever the other columns leave (each column has one cell of padding on both sides).
         fixed = 76 if wide else 56
         name_width = max(12, self.size.width - fixed)
-        for summary in summaries:
-            self.add_row(*self._cells(summary, now, name_width, wide), key=str(summary.path))
+        rows = [self._cells(summary, now, name_width, wide) for summary in summaries]
+        sort, descending = self._sorted
+        labels = [f"{column} {'▼' if descending else '▲'}" if column == sort else column for column in columns]
+        # Each column as wide as its widest cell, measured here rather than left to DataTable, which sizes
+        # auto-width columns on its next idle: a table drawn before that showed every column cut to its header.
+        widths = [max([len(label)] + [row[i].cell_len for row in rows]) for i, label in enumerate(labels)]
+        layout = (tuple(labels), tuple(widths))
+        self.clear(columns=layout != self._layout)
+        if layout != self._layout:
+            self._layout = layout
+            for column, label, width in zip(columns, labels, widths):
+                self.add_column(label, width=width, key=column)
+        for summary, cells in zip(summaries, rows):
+            self.add_row(*cells, key=str(summary.path))
         if keep is not None:
             index = next((i for i, s in enumerate(summaries) if same_run(s.path, keep)), None)
             if index is not None:
