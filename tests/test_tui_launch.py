@@ -20,7 +20,7 @@ from hrm_tui.runs.launcher import RunRecipe
 from hrm_tui.system.gpus import GpuInfo, GpuScan, list_gpus
 from hrm_tui.screens.launch import LaunchScreen
 from hrm_tui.widgets.config_form import FieldRow, SectionTitle
-from tests.tui_launch_helpers import async_test, make_app, make_fixture_runs, settle, wait_for
+from tests.tui_launch_helpers import async_test, build_dataset_from_the_form, make_app, make_fixture_runs, settle, wait_for
 
 async def type_into(pilot, screen: LaunchScreen, key: str, text: str) -> None:
     field = screen.query_one(f"#field-{key.replace('.', '--')}", Input)
@@ -171,17 +171,7 @@ async def test_a_missing_dataset_offers_its_builder(tmp_path: Path):
         await type_into(pilot, screen, "data_path", "data/demo-mine")
         assert "data/demo-mine" in error_text(screen, "data_path")
         assert screen.check_action("build_dataset", ()) is True
-        await pilot.press("ctrl+b")
-        await pilot.pause()
-        dialog = app.screen
-        assert dialog.__class__.__name__ == "DatasetBuildScreen"
-        assert dialog.argv[-2:] == ["--output-dir", "data/demo-mine"]
-        await pilot.press("ctrl+b")  # build
-        for _ in range(300):
-            await pilot.pause(0.05)
-            if dialog._succeeded:
-                break
-        assert dialog._succeeded, (tmp_path / "data/demo-mine.build.log").read_text()
+        await build_dataset_from_the_form(pilot, app, "data/demo-mine", tmp_path)
         assert (tmp_path / "data/demo-mine/train/dataset.json").is_file()
         await pilot.press("escape")
         await settle(pilot, screen)

@@ -20,7 +20,7 @@ from hrm_tui.forms.config_tree import ConfigTree, arch_keys_taken, flatten, inst
 from hrm_tui.screens.launch import LaunchScreen
 from hrm_tui.widgets.config_form import FieldRow, SectionTitle
 from tests.test_tui_launch import error_text, row, type_into
-from tests.tui_launch_helpers import async_test, make_app, settle, wait_for
+from tests.tui_launch_helpers import async_test, build_dataset_from_the_form, make_app, settle, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -134,17 +134,7 @@ async def test_a_trm_preset_offers_to_build_the_folder_of_data_paths(tmp_path: P
         await type_into(pilot, screen, "data_paths", "[data/demo-mine]")
         assert "data/demo-mine" in error_text(screen, "data_paths")
         assert screen.check_action("build_dataset", ()) is True
-        await pilot.press("ctrl+b")
-        await pilot.pause()
-        dialog = app.screen
-        assert dialog.__class__.__name__ == "DatasetBuildScreen"
-        assert dialog.argv[-2:] == ["--output-dir", "data/demo-mine"]
-        await pilot.press("ctrl+b")  # build
-        for _ in range(300):
-            await pilot.pause(0.05)
-            if dialog._succeeded:
-                break
-        assert dialog._succeeded, (tmp_path / "data/demo-mine.build.log").read_text()
+        await build_dataset_from_the_form(pilot, app, "data/demo-mine", tmp_path)
         await pilot.press("escape")
         await settle(pilot, screen)
         assert error_text(screen, "data_paths") == ""

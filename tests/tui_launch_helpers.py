@@ -174,3 +174,18 @@ def stop_runs_left_running(runs_root: Path) -> None:
     for run_dir in find_run_dirs(runs_root) if runs_root.exists() else []:
         if find_run_process(run_dir) is not None:
             stop_run(run_dir, grace_s=20, kill_after_s=5)
+
+
+async def build_dataset_from_the_form(pilot: Any, app: Any, folder: str, tmp_path: Path) -> None:
+    """ctrl+b on the form: the builder dialog names `folder`, ctrl+b builds it, and it succeeds."""
+    await pilot.press("ctrl+b")
+    await pilot.pause()
+    dialog = app.screen
+    assert dialog.__class__.__name__ == "DatasetBuildScreen"
+    assert dialog.argv[-2:] == ["--output-dir", folder]
+    await pilot.press("ctrl+b")  # build
+    for _ in range(300):
+        await pilot.pause(0.05)
+        if dialog._succeeded:
+            break
+    assert dialog._succeeded, (tmp_path / f"{folder}.build.log").read_text()
