@@ -63,17 +63,23 @@ def lower_bounds(pyproject: Path = REPO / "pyproject.toml") -> dict[str, str]:
     return bounds
 
 
-def _run(argv: list[str], *, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: float = 3600) -> None:
-    print("+ " + " ".join(argv), flush=True)
+def _run(argv: list[str], *, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: float = 3600,
+         label: str | None = None) -> None:
+    print("+ " + (label or " ".join(argv)), flush=True)
     subprocess.run(argv, cwd=cwd, env=env, check=True, timeout=timeout)
 
 
-def _release(version: str) -> tuple[int, ...]:
+def release_numbers(version: str) -> tuple[int, ...]:
     """`2.5.0+cu124` and `2.5` alike as (2, 5): the release numbers without trailing zeros or a local tag."""
     parts = [int(p) for p in re.findall(r"\d+", version.split("+")[0])]
     while parts and parts[-1] == 0:
         parts.pop()
     return tuple(parts)
+
+
+def installed_line(versions: dict[str, str]) -> str:
+    """The line the script prints for the versions it checked; docs/install.md quotes the last run's."""
+    return "installed at their lower bounds: " + ", ".join(f"{name}=={v}" for name, v in versions.items())
 
 
 def _check_installed(python: Path, bounds: dict[str, str]) -> None:
@@ -82,10 +88,10 @@ def _check_installed(python: Path, bounds: dict[str, str]) -> None:
     out = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=True).stdout
     installed = dict(line.split(" ", 1) for line in out.splitlines())
     wrong = {name: installed.get(name) for name, bound in bounds.items()
-             if _release(installed.get(name, "")) != _release(bound)}
+             if release_numbers(installed.get(name, "")) != release_numbers(bound)}
     if wrong:
         raise SystemExit(f"error: not at their lower bounds: {wrong}")
-    print("installed at their lower bounds: " + ", ".join(f"{k}=={v}" for k, v in installed.items()), flush=True)
+    print(installed_line(installed), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     _run([str(python), "-c", "import hrm_core, hrm_tui, torch, textual; "
                              "print('import: torch', torch.__version__, '| textual', textual.__version__)"], cwd=work)
     _run([str(venv / "bin" / "hrm-tui"), "--help"], cwd=work, env=env)
-    _run([str(python), "-c", PILOT_START], cwd=work, env=env, timeout=600)
+    _run([str(python), "-c", PILOT_START], cwd=work, env=env, timeout=600, label="the app under Pilot, demo preset")
     _run([str(python), "-m", "hrm_core.pretrain", "+experiment=demo", "epochs=1", "eval_interval=1",
           f"checkpoint_path={work / 'run'}"], cwd=work, env=env, timeout=1800)
     print(f"smoke test passed with every dependency at its lower bound (Python {sys.version.split()[0]})")
