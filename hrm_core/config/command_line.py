@@ -29,7 +29,6 @@ PROG = "python -m hrm_core.pretrain"
 CFG_CHOICES = ("job", "all")
 # Hydra's `--info` topics; hrm prints the same summary for each.
 INFO_TOPICS = ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath")
-PRESET_GROUP = "experiment"
 SWEEPS_NOT_SUPPORTED = ("sweeps run one training per value with -m/--multirun, which hrm does not support yet; "
                         "start one run per value instead")
 
