@@ -6,8 +6,10 @@ The command line is the original's: Hydra overrides of config/cfg_pretrain.yaml,
     python -m hrm_core.pretrain +experiment=sudoku_extreme_1k
     torchrun --nproc-per-node 8 -m hrm_core.pretrain +experiment=arc_2
 
-Options: `--config-dir DIR` adds a config tree searched first, `--config-name NAME` picks another primary
-config, `--cfg` prints the composed config and exits. docs/training.md has the rest.
+Options (hrm_core/config/command_line.py): `--config-dir DIR` adds a config tree searched first,
+`--config-name NAME` picks another primary config, `--cfg job|all` prints the config and exits, `--info`,
+`--version`, `--help` (which lists the config groups and presets). docs/config.md has the differences from
+Hydra (no hydra.* keys, no sweeps yet).
 
 Order of work: compose and validate the config (user mistakes end here with a clean message and exit
 code 2), join the process group, check the dataset and the checkpoint a resume needs, name the run, take
@@ -17,7 +19,6 @@ Trainer. Nothing is written into the run directory before the lock is held.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Sequence
@@ -35,18 +36,6 @@ if TYPE_CHECKING:  # the real imports happen after argument parsing, so `--help`
 EXIT_CONFIG_ERROR = 2
 
 
-def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m hrm_core.pretrain",
-        description="Train a Hierarchical Reasoning Model. Overrides are Hydra's key=value (docs/config.md).",
-    )
-    parser.add_argument("overrides", nargs="*", help="config overrides, e.g. lr=7e-5 arch.hidden_size=256 +experiment=sudoku_extreme_1k")
-    parser.add_argument("--config-dir", "-cd", default=None, help="an extra config tree, searched before the installed one")
-    parser.add_argument("--config-name", "-cn", default=None, help="primary config name (default cfg_pretrain)")
-    parser.add_argument("--cfg", action="store_true", help="print the composed config and exit")
-    return parser.parse_args(list(argv))
-
-
 def _print_error(message: str) -> None:
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only one process reports it
         print(safe_text(message, multiline=True), file=sys.stderr, flush=True)
@@ -54,18 +43,35 @@ def _print_error(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parse_args(argv)
+    from hrm_core.config import command_line
+    from hrm_core.config.errors import ConfigError
+
+    try:
+        args = command_line.parse_args(argv)
+    except ConfigError as e:
+        _print_error(e.render())
+        return EXIT_CONFIG_ERROR
+    if args.version:
+        print(command_line.version_text())
+        return 0
 
     from omegaconf import OmegaConf
 
-    from hrm_core.config import CONFIG_NAME, ConfigError, compose, validate
+    from hrm_core.config import CONFIG_NAME, compose, to_plain_dict, validate
 
+    config_name = args.config_name or CONFIG_NAME
+    if args.info:
+        print(command_line.info_text(args.config_dir, config_name))
+        return 0
     try:
-        composed = compose(args.overrides, config_dir=args.config_dir, config_name=args.config_name or CONFIG_NAME)
-        if args.cfg:
+        composed = compose(args.overrides, config_dir=args.config_dir, config_name=config_name)
+        if args.cfg == "job":  # Hydra's job config: what the config tree and the overrides compose to
             print(OmegaConf.to_yaml(composed, resolve=True), end="")
             return 0
         config = validate(composed, args.overrides)
+        if args.cfg == "all":  # every key the run will use, the schema's defaults included
+            print(OmegaConf.to_yaml(OmegaConf.create(to_plain_dict(config))), end="")
+            return 0
     except ConfigError as e:
         _print_error(e.render())
         return EXIT_CONFIG_ERROR

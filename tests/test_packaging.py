@@ -46,3 +46,22 @@ def test_non_editable_install_finds_the_config_tree(tmp_path: Path):
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, check=True, capture_output=True,
                          text=True, timeout=120)
     assert out.stdout.split() == ["hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1", "768", "512"]
+
+
+def test_the_recorded_lower_bound_run_names_pyprojects_bounds():
+    """tools/check_min_versions.py installs pyproject's lower bounds; docs/install.md records its last run. A
+    bound changed without running the script again (and recording the run) fails here."""
+    sys.path.insert(0, str(REPO_ROOT / "tools"))
+    try:
+        import check_min_versions as script
+    finally:
+        sys.path.remove(str(REPO_ROOT / "tools"))
+    bounds = script.lower_bounds()
+    declared = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert len(bounds) == len(declared)  # every dependency has a lower bound the script installs
+    prefix = "installed at their lower bounds: "
+    recorded_line = next(line for line in (REPO_ROOT / "docs" / "install.md").read_text().splitlines()
+                         if line.startswith(prefix))
+    recorded = dict(pin.split("==") for pin in recorded_line[len(prefix):].split(", "))
+    assert set(recorded) == set(bounds)
+    assert {name: script.release_numbers(v) for name, v in recorded.items()} == {name: script.release_numbers(v) for name, v in bounds.items()}

@@ -2,7 +2,8 @@
 
 The config tree is the original HRM's (`config/cfg_pretrain.yaml` + `config/arch/hrm_v1.yaml`), installed as
 the package `hrm_config`. This package is the one place that knows every key (schema.py), composes the tree
-(compose.py), checks the result (validate.py) and what needs the file system (dataset.py):
+(compose.py), checks the result (validate.py) and what needs the file system (dataset.py);
+command_line.py is `python -m hrm_core.pretrain`'s flags (--help, --cfg, --info, --version):
 
     compose(overrides)       -> DictConfig      same result as `python -m hrm_core.pretrain <overrides>`
     validate(cfg)            -> TrainConfig     typed, checked; raises ConfigError naming the key and the fix

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,12 +58,14 @@ def _prepare_overrides(overrides: Sequence[str]) -> list[str]:
     The rewrite lets extension keys (absent from cfg_pretrain.yaml, defaulted by the schema) be overridden
     without Hydra's `+` prefix, and gives an unknown key our error (with the closest key) instead of Hydra's.
     Group choices (`arch=...`, `+experiment=...`), additions (`+key`) and deletions (`~key`) pass through.
+    `hydra.*` keys and sweeps are refused first (`_refuse_hydra_only`), so no message shows the `++`.
     """
     known = schema_keys()
     prepared = []
     for text, override in zip(overrides, _parse_overrides(overrides)):
         key = override.key_or_group
-        if override.package is not None or key.split(".")[0] == "hydra" or key in CONFIG_GROUPS:
+        _refuse_hydra_only(text, override)
+        if override.package is not None or key in CONFIG_GROUPS:
             prepared.append(text)
             continue
         if override.is_add() or override.is_delete() or override.is_force_add():
@@ -72,6 +75,40 @@ def _prepare_overrides(overrides: Sequence[str]) -> list[str]:
             raise unknown_key_error(key, override=text)
         prepared.append("++" + text)
     return prepared
+
+
+def _refuse_hydra_only(text: str, override: Any) -> None:
+    """Refuses what only Hydra's app runner would act on, one way each (docs/config.md, "Differences from Hydra"):
+    a `hydra.*` key or `hydra/...` group, in any form (`hydra.x=`, `+hydra.x=`, `~hydra.x`, `hydra/job_logging=`),
+    and a sweep value (`a,b`, `range()`, `choice()`, `glob()`, `interval()`), detected by Hydra's own parser."""
+    from hrm_core.config.command_line import HYDRA_INSTEAD, SWEEPS_NOT_SUPPORTED
+
+    key = override.key_or_group
+    if re.split(r"[./]", key, maxsplit=1)[0] == "hydra" or (override.package or "").split(".")[0] == "hydra":
+        raise ConfigError(f"`{key}` is a Hydra setting (in the override {text!r}); {HYDRA_INSTEAD}", key=key)
+    if override.is_sweep_override():
+        raise ConfigError(f"{text!r} is a sweep over `{key}`{_sweep_values(override)}: {SWEEPS_NOT_SUPPORTED}"
+                          f"{_one_run_example(key, override)}", key=key)
+
+
+def _sweep_values(override: Any) -> str:
+    from hydra.errors import HydraException
+
+    try:
+        values = list(override.sweep_string_iterator())
+    except HydraException:  # glob() and interval() sweeps have no list of values without the config
+        return ""
+    return f" ({len(values)} values)"
+
+
+def _one_run_example(key: str, override: Any) -> str:
+    from hydra.errors import HydraException
+
+    try:
+        first = next(iter(override.sweep_string_iterator()))
+    except HydraException:
+        return ""
+    return f", e.g. {key}={first}"
 
 
 def compose(overrides: Sequence[str] = (), config_dir: str | None = None, config_name: str = CONFIG_NAME) -> DictConfig:

@@ -39,6 +39,7 @@ from hrm_core.rundir.metrics import EVAL_LINE_METRICS, metric_spec
 from hrm_core.rundir.stall import ProgressClock
 from hrm_core.rundir.status import RunStatus
 from hrm_core.training import checkpoint as ckpt
+from hrm_core.training import wandb_payloads
 from hrm_core.training.carry import flatten_carry, restore_carry
 from hrm_core.formatting import format_duration
 from hrm_core.training.console import Console, format_step_line
@@ -256,7 +257,7 @@ class Trainer:
         if c.wandb:
             self.log.start_wandb(project=self.identity.project_name, name=self.identity.run_name, config=fields["config"],
                                  mode=c.wandb_mode, resume_id=self.wandb_run_id)
-            self.log.wandb_log({"num_params": fields["num_params"]}, step=self.progress.step)
+            self.log.wandb_log(wandb_payloads.start_payload(fields["num_params"]), step=self.progress.step)
         self.console.message(
             f"[hrm] run {self.identity.run_name!r} in {self.run_dir} | {self.ctx.world_size} x "
             f"{self.ctx.device.type} | {fields['num_params']:,} parameters | {self.progress.total_steps} steps")
@@ -445,7 +446,8 @@ class Trainer:
                                    elapsed_s=now - self.started_at, eta_s=eta_s))
         self.log.emit(events.Halting(step=step, epoch=self.epoch, phase=HaltingPhase.TRAIN, window_steps=window_steps,
                                      counts=halting))
-        self.log.wandb_log({f"train/{k}": v for k, v in metrics.items()} | {"train/lr": lr}, step=step)
+        self.log.wandb_log(wandb_payloads.train_payload(sums, loss_divisor=self.config.global_batch_size * window_steps, lr=lr),
+                           step=step)
         self.console.progress(format_step_line(step=step, total_steps=total, epoch=self.epoch, metrics=metrics, lr=lr,
                                                examples_per_s=examples_per_s, eta_s=eta_s))
 
@@ -481,9 +483,11 @@ class Trainer:
             self.log.emit(events.Eval(step=step, epoch=self.epoch, set=set_name, metrics=metrics))
             self.log.emit(events.Halting(step=step, epoch=self.epoch, phase=HaltingPhase.EVAL, set=set_name,
                                          counts=result.halting[set_name]))
-            self.log.wandb_log({f"{set_name}/{k}": v for k, v in metrics.items()}, step=step)
             self.console.message(f"[hrm] eval step {step} {set_name}: " + " | ".join(
                 f"{k} {metric_spec(k).format_value(metrics[k])}" for k in EVAL_LINE_METRICS if k in metrics))
+        self.log.wandb_log(wandb_payloads.eval_payload(result.metrics, {
+            name: (wandb_payloads.reference_evaluator_name(type(self.evaluators[name])), outcome)
+            for name, outcome in result.evaluator_results.items()}), step=step)
         for set_name, samples in result.samples.items():
             self.log.emit(events.Samples(step=step, epoch=self.epoch, set=set_name, puzzle=puzzle,
                                          samples=[events.Sample(**sample) for sample in samples]))
