@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from hrm_core.data.format import DatasetFormatError, DatasetMetadata, load_identifiers
-from hrm_core.data.loader import IGNORE_LABEL_ID, PuzzleSplit, TrainBatches, eval_batches
+from hrm_core.data.loader import PuzzleSplit, TrainBatches, eval_batches
+from hrm_core.models.losses import IGNORE_LABEL_ID
 
 SEQ_LEN = 4
 # 5 groups; group g has puzzles of these sizes (examples per puzzle).
@@ -201,11 +202,11 @@ def test_ids_outside_the_vocabulary_or_the_puzzle_table_are_named_when_loaded(da
     labels[:, 1] = 100  # vocab_size is 100
     np.save(train / "all__labels.npy", labels)
     batches = TrainBatches(PuzzleSplit(root, "train"), seed=0, global_batch_size=4, epochs_per_pass=1, rank=0, world_size=1)
-    with pytest.raises(DatasetFormatError, match=r"set 'all': label 100 in labels is outside 0\.\.99 \(vocab_size") as raised:
+    with pytest.raises(DatasetFormatError, match=r"set 'all', labels: label 100 is outside 0\.\.99 \(vocab_size") as raised:
         list(batches.next_pass())
     assert str(train) in str(raised.value)
 
     test = root / "test"
     np.save(test / "all__puzzle_identifiers.npy", np.full(9, 200, dtype=np.int32))  # num_puzzle_identifiers is 200
-    with pytest.raises(DatasetFormatError, match=r"puzzle identifier 200 in puzzle_identifiers is outside 0\.\.199"):
+    with pytest.raises(DatasetFormatError, match=r"puzzle_identifiers: puzzle identifier 200 is outside 0\.\.199"):
         list(eval_batches(PuzzleSplit(root, "test"), global_batch_size=4, rank=0, world_size=1))

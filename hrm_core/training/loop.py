@@ -39,28 +39,22 @@ from hrm_core.rundir.metrics import EVAL_LINE_METRICS, metric_spec
 from hrm_core.rundir.stall import ProgressClock
 from hrm_core.rundir.status import RunStatus
 from hrm_core.training import checkpoint as ckpt
-from hrm_core.training.carry import flatten_carry, restore_carry
+from hrm_core.training.checkpoint_parts import ActCarry, ExampleStream, ExportedWeights, Optimizers, RankGenerators, TrainingWeights
 from hrm_core.formatting import format_duration
 from hrm_core.training.console import Console, format_step_line
 from hrm_core.training.distributed import DistContext, any_rank, barrier, gather_objects
 from hrm_core.training.ema import EMA
 from hrm_core.training.evaluation import EvalResult, run_evaluation
 from hrm_core.training.eta import EtaEstimator
+from hrm_core.training.faults import FaultPlan, injected_crash
 from hrm_core.training.heartbeat import Heartbeat
 from hrm_core.training.metrics import WindowAccumulator, normalise
-from hrm_core.training.model_setup import ModelBundle, build_training_model, load_pretrained_weights, model_state_for_saving
-from hrm_core.training.rng import load_rng_state, rng_state, seed_everything
+from hrm_core.training.model_setup import ModelBundle, build_training_model, load_pretrained_weights
+from hrm_core.training.rng import seed_everything
 from hrm_core.training.run_log import RunLog
 from hrm_core.training.schedule import cosine_lr, total_train_steps
 from hrm_core.training.signals import StopRequest
-from hrm_core.training.state import TrainProgress, load_optimizer_states, optimizer_states
-
-# Test hooks (docs/training.md): make the loss NaN at this optimizer step, to exercise non-finite handling;
-# act as if SIGTERM arrived during this step, to stop at an exact step; raise an exception in this step.
-INJECT_NONFINITE_ENV = "HRM_TEST_NONFINITE_AT_STEP"
-STOP_AT_STEP_ENV = "HRM_TEST_STOP_AT_STEP"
-CRASH_AT_STEP_ENV = "HRM_TEST_CRASH_AT_STEP"
-CRASH_RANK_ENV = "HRM_TEST_CRASH_RANK"  # with CRASH_AT_STEP_ENV: only this rank raises (default: every rank)
+from hrm_core.training.state import TrainProgress
 
 
 @dataclass
@@ -99,12 +93,7 @@ class Trainer:
         self.eta = EtaEstimator()  # from this session's training steps, once their rate has settled
         self.clock = ProgressClock(config.stall_after_s)  # progress points, for stall detection
         self.started = False  # this session's run_start/resume is written: it must end with run_end
-        self._inject_nonfinite_at = int(os.environ.get(INJECT_NONFINITE_ENV, "0") or 0)
-        self._stop_at = int(os.environ.get(STOP_AT_STEP_ENV, "0") or 0)
-        self._crash_at = int(os.environ.get(CRASH_AT_STEP_ENV, "0") or 0)
-        crash_rank = os.environ.get(CRASH_RANK_ENV, "")
-        if crash_rank and int(crash_rank) != ctx.rank:
-            self._crash_at = 0
+        self.faults = FaultPlan.from_environment(ctx.rank)  # test hooks, read once (training/faults.py)
 
     # ------------------------------------------------------------------------------------------------
     # Setup
@@ -155,41 +144,35 @@ class Trainer:
                 self.evaluator_datasets[name] = index
         return built
 
+    def _checkpoint_parts(self) -> ckpt.CheckpointParts:
+        """The run's state as the checkpoint saves and restores it (keys: docs/checkpoints.md)."""
+        module, ctx = self.bundle.module, self.ctx
+
+        def reseed_value() -> int:  # the documented rule for per-rank state that cannot be restored
+            return self.config.seed + ctx.rank + self.progress.step
+
+        return ckpt.CheckpointParts(
+            shared={ckpt.MODEL_PART: ExportedWeights(module, self.ema), "train_weights": TrainingWeights(module, self.ema),
+                    "optimizers": Optimizers(self.bundle.optimizers), "progress": self.progress, "sampler": self.sampler,
+                    "ema": self.ema},
+            per_rank={"rng": RankGenerators(ctx.device, reseed_value),
+                      "carry": ActCarry(lambda: self.carry, self._set_carry, self._carry_template, ctx.device),
+                      "sampler": ExampleStream(self.sampler, reseed_value)},
+            facts={"config": to_plain_dict(self.config), "world_size": ctx.world_size, "epoch": self.epoch,
+                   "wandb_run_id": self.log.wandb_run_id})
+
+    def _set_carry(self, carry: Any) -> None:
+        self.carry = carry
+
     def _restore(self, path: Path) -> None:
-        """Loads a full checkpoint: weights, optimizers, position, sampler, EMA, and this rank's RNG and carry."""
-        state = ckpt.load_training_state(path)
-        self._check_compatible(path, state["config"])
-        weights = state.get("train_weights") or ckpt.load_model_state(path)  # with EMA, model.pt holds the average
-        self.bundle.module.load_state_dict(weights)
-        load_optimizer_states(self.bundle.optimizers, state["optimizers"])
-        self.progress.load_state_dict(state["progress"])
-        self.sampler.load_state_dict(state["sampler"])
-        if self.ema is not None:
-            if state.get("ema") is None:
-                raise ckpt.CheckpointError(f"{path} was written without ema; resume with ema=false or start a new run")
-            self.ema.load_state_dict(state["ema"])
-        self.wandb_run_id = state.get("wandb_run_id")
-        rank_state = ckpt.load_rank_state(path, self.ctx.rank) if state["world_size"] == self.ctx.world_size else None
-        if rank_state is not None:
-            load_rng_state(rank_state["rng"], self.ctx.device)
-            if rank_state.get("carry") is not None:
-                self.carry = restore_carry(self._carry_template(), rank_state["carry"], self.ctx.device)
-            if rank_state.get("sampler") is not None:
-                self.sampler.load_rank_state_dict(rank_state["sampler"])
-            else:  # written before the example stream was saved
-                self.sampler.seed_example_stream(self.config.seed + self.ctx.rank + self.progress.step)
-        else:
-            # Documented rule (docs/checkpoints.md): another world size restarts the carry and reseeds.
-            seed_everything(self.config.seed + self.ctx.rank + self.progress.step)
-            self.sampler.seed_example_stream(self.config.seed + self.ctx.rank + self.progress.step)
-            self.console.message(f"[hrm] {path} was written by {state['world_size']} processes, this run has "
+        """Loads a full checkpoint (its compatibility with the config was checked before the run started, in
+        hrm_core.pretrain): weights, optimizers, position, sampler, EMA, and this rank's RNG and carry."""
+        facts, rank_restored = ckpt.restore_checkpoint(path, self.ctx, self._checkpoint_parts())
+        self.wandb_run_id = facts["wandb_run_id"]
+        if not rank_restored:
+            self.console.message(f"[hrm] {path} was written by {facts['world_size']} processes, this run has "
                                  f"{self.ctx.world_size}: the ACT carry restarts and RNGs are reseeded")
         self.last_saved_step = self.progress.step
-
-    def _check_compatible(self, path: Path, saved: dict[str, Any]) -> None:
-        mismatches = ckpt.resume_mismatches(saved, to_plain_dict(self.config))
-        if mismatches:
-            raise ckpt.CheckpointError(f"cannot resume from {path}: {'; '.join(mismatches)}")
 
     def _carry_template(self) -> Any:
         local = self.config.global_batch_size // self.ctx.world_size
@@ -372,14 +355,9 @@ class Trainer:
             self.carry = bundle.forward.initial_carry(batch)  # type: ignore[operator]
 
         self.carry, loss, metrics, _, _ = bundle.forward(carry=self.carry, batch=batch, return_keys=())
-        if step == self._inject_nonfinite_at:
-            loss = loss * float("nan")
-            metrics = dict(metrics, lm_loss=metrics["lm_loss"] * float("nan"))
+        if self.faults.any_step_fault:
+            loss, metrics = self._inject_faults(step, loss, metrics)
         ((1.0 / c.global_batch_size) * loss).backward()
-        if step == self._stop_at:
-            self.stop.requested = True
-        if step == self._crash_at:
-            raise RuntimeError(f"{CRASH_AT_STEP_ENV}: a crash injected at step {step}")
 
         stop_requested, nonfinite = any_rank(ctx, self.stop.requested, not bool(torch.isfinite(loss.detach())))
         if nonfinite:
@@ -408,6 +386,17 @@ class Trainer:
         if c.checkpoint_interval and step % c.checkpoint_interval == 0:
             self._save_checkpoint()
         return "stop" if stop_requested else "continue"
+
+    def _inject_faults(self, step: int, loss: torch.Tensor, metrics: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The test hooks' faults for this step (training/faults.py); only called when the plan has any."""
+        if step == self.faults.nonfinite_at_step:
+            loss = loss * float("nan")
+            metrics = dict(metrics, lm_loss=metrics["lm_loss"] * float("nan"))
+        if step == self.faults.stop_at_step:
+            self.stop.requested = True
+        if step == self.faults.crash_at_step:
+            raise injected_crash(step)
+        return loss, metrics
 
     def _on_nonfinite(self, metrics: dict[str, torch.Tensor]) -> str:
         """Records the step, then stops (status failed, no checkpoint of the bad state) or skips the update."""
@@ -502,32 +491,8 @@ class Trainer:
     def _write_checkpoint(self) -> None:
         step = self.progress.step
         started = time.time()
-        bundle = self.bundle
-        model_state = training_state = None
-        if self.ctx.is_main:
-            train_weights = model_state_for_saving(bundle.module)
-            if self.ema is not None:
-                with self.ema.swapped_in():
-                    model_state = model_state_for_saving(bundle.module)
-            else:
-                model_state = train_weights
-            training_state = {
-                "format": ckpt.CHECKPOINT_FORMAT,
-                "progress": self.progress.state_dict(),
-                "optimizers": optimizer_states(bundle.optimizers),
-                "sampler": self.sampler.state_dict(),
-                "ema": self.ema.state_dict() if self.ema is not None else None,
-                "train_weights": train_weights if self.ema is not None else None,
-                "config": to_plain_dict(self.config),
-                "world_size": self.ctx.world_size,
-                "epoch": self.epoch,
-                "wandb_run_id": self.log.wandb_run_id,
-            }
-        rank_state = {"rng": rng_state(self.ctx.device),
-                      "carry": flatten_carry(self.carry) if self.carry is not None else None,
-                      "sampler": self.sampler.rank_state_dict()}
-        path = ckpt.write_checkpoint(self.ctx, self.run_dir, step,
-                                     ckpt.CheckpointPayload(model_state, training_state, rank_state), on_file=self.clock.tick)
+        path = ckpt.save_checkpoint(self.ctx, self.run_dir, step, self._checkpoint_parts(), on_file=self.clock.tick,
+                                    before_publish=self.faults.pause_checkpoint)
         self.last_saved_step = step
         if self.ctx.is_main:
             ckpt.prune_checkpoints(self.run_dir, self.config.keep_last_checkpoints)
