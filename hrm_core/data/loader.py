@@ -45,6 +45,9 @@ from hrm_core.data.format import ARRAY_FIELDS, METADATA_FILE, DatasetFormatError
 from hrm_core.data.worker_seed import worker_numpy_seed
 from hrm_core.models.losses import IGNORE_LABEL_ID  # batches carry the label the losses skip
 
+# The most group draws `TrainBatches.count_batches` replays (a few seconds) before it gives up counting.
+COUNT_MAX_DRAWS = 2_000_000
+
 # inputs/labels can be large: memory-map them. The small index arrays are read into memory.
 _MMAP_MODES = {"inputs": "r", "labels": "r", "puzzle_identifiers": None, "puzzle_indices": None, "group_indices": None}
 
@@ -362,25 +365,63 @@ class TrainBatches:
         self._group_order = np.concatenate([self._group_rng.permutation(num_groups) for _ in range(self.epochs_per_pass)])
         self._start_index = 0
 
-    def _sample_global_batch(self, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Packs groups from the order until the global batch is full: (example indices, puzzle indices)."""
+    def _pack_puzzles(self, arrays: dict[str, np.ndarray]) -> list[tuple[int, int]]:
+        """The puzzles of the next global batch, picked from the group order until it is full, with the number
+        of examples each gives: (puzzle, take). Only the group generator draws here."""
         assert self._group_order is not None and self._group_rng is not None
         puzzle_indices, group_indices = arrays["puzzle_indices"], arrays["group_indices"]
-        examples, puzzles = [], []
+        packed = []
         size = 0
         while self._start_index < self._group_order.size and size < self.global_batch_size:
             group = self._group_order[self._start_index]
-            puzzle = self._group_rng.integers(group_indices[group], group_indices[group + 1])
+            puzzle = int(self._group_rng.integers(group_indices[group], group_indices[group + 1]))
             self._start_index += 1
-            first = puzzle_indices[puzzle]
-            puzzle_size = int(puzzle_indices[puzzle + 1] - first)
-            take = min(puzzle_size, self.global_batch_size - size)
-            puzzles.append(np.full(take, puzzle, dtype=np.int32))
-            examples.append(first + self._example_rng.choice(puzzle_size, take, replace=False))
+            take = min(int(puzzle_indices[puzzle + 1] - puzzle_indices[puzzle]), self.global_batch_size - size)
+            packed.append((puzzle, take))
             size += take
+        return packed
+
+    def _sample_global_batch(self, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Packs groups from the order until the global batch is full: (example indices, puzzle indices)."""
+        puzzle_indices = arrays["puzzle_indices"]
+        examples, puzzles = [], []
+        for puzzle, take in self._pack_puzzles(arrays):
+            first = puzzle_indices[puzzle]
+            puzzles.append(np.full(take, puzzle, dtype=np.int32))
+            examples.append(first + self._example_rng.choice(int(puzzle_indices[puzzle + 1] - first), take, replace=False))
         if not examples:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
         return np.concatenate(examples), np.concatenate(puzzles)
+
+    def count_batches(self, passes: int, limit: int, max_draws: int = COUNT_MAX_DRAWS) -> int | None:
+        """The global batches that `passes` passes from the start of training hand out, at most `limit`.
+
+        The originals' step total is an estimate (one puzzle of mean size per group, hrm_core.training.schedule);
+        the true count is smaller by the incomplete batch each walk drops, and depends on the puzzles drawn.
+        When every puzzle of a part has the same number of examples the count follows from the sizes alone;
+        otherwise the group draws are replayed on a scratch sampler (this one is not moved), and when that
+        would take more than `max_draws` draws (seconds of start-up) the answer is None: not counted.
+        """
+        scratch = TrainBatches(self.split, seed=self.seed, global_batch_size=self.global_batch_size,
+                               epochs_per_pass=self.epochs_per_pass, rank=0, world_size=1)
+        count = draws = 0
+        for _ in range(passes):
+            for part in self.split.parts:
+                sizes = np.diff(part.arrays["puzzle_indices"])
+                walk_groups = (part.arrays["group_indices"].size - 1) * self.epochs_per_pass
+                if sizes.size and sizes.min() == sizes.max() > 0:
+                    scratch._iters += 1  # the walk's generator is not needed: every pick gives the same size
+                    count += walk_groups // -(-self.global_batch_size // int(sizes[0]))  # puzzles per batch, rounded up
+                else:
+                    draws += walk_groups
+                    if draws > max_draws:
+                        return None
+                    scratch._begin_part(part)
+                    while sum(take for _, take in scratch._pack_puzzles(part.arrays)) == self.global_batch_size:
+                        count += 1
+                if count >= limit:
+                    return limit
+        return count
 
     def next_pass(self) -> Iterator[Batch]:
         """Yields the batches of one pass over every part; after a resume, the rest of the interrupted pass."""

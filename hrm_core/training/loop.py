@@ -118,6 +118,10 @@ class Trainer:
         self.sampler = TrainBatches(self.train_split, seed=c.seed, global_batch_size=c.global_batch_size,
                                     epochs_per_pass=c.eval_every_epochs, rank=ctx.rank, world_size=ctx.world_size,
                                     loader_seed=draw_iterator_seed())
+        # total_steps is the originals' estimate and sets the learning-rate schedule; the run ends at the step the
+        # data really holds (None: not counted, hrm_core.data.loader.TrainBatches.count_batches), which is what
+        # the displays and the ETA count to.
+        self.final_step = self.sampler.count_batches(self.passes, limit=self.progress.total_steps)
         self.ema = EMA(self.bundle.module, c.ema_rate) if c.ema else None
         self.evaluators = self._build_evaluators()
         self.window = WindowAccumulator(c.arch.halt_max_steps, ctx.device)
@@ -199,6 +203,7 @@ class Trainer:
             "argv": self.identity.argv,
             "overrides": self.identity.overrides,
             "total_steps": self.progress.total_steps,
+            "final_step": self.final_step,
             "halt_max_steps": self.config.arch.halt_max_steps,
             "puzzle": events.PuzzleDescription(**self.metadata.puzzle_description()),
             "project_name": self.identity.project_name,
@@ -242,7 +247,17 @@ class Trainer:
             self.log.wandb_log({"num_params": fields["num_params"]}, step=self.progress.step)
         self.console.message(
             f"[hrm] run {self.identity.run_name!r} in {self.run_dir} | {self.ctx.world_size} x "
-            f"{self.ctx.device.type} | {fields['num_params']:,} parameters | {self.progress.total_steps} steps")
+            f"{self.ctx.device.type} | {fields['num_params']:,} parameters | {self._steps_line()}")
+
+    @property
+    def last_step(self) -> int:
+        """The step the run ends at: counted from the data, or the schedule's estimate when not counted."""
+        return self.final_step if self.final_step is not None else self.progress.total_steps
+
+    def _steps_line(self) -> str:
+        if self.final_step is None or self.final_step == self.progress.total_steps:
+            return f"{self.last_step} steps"
+        return f"{self.final_step} steps (the schedule's estimate: {self.progress.total_steps})"
 
     @property
     def epoch(self) -> float:
@@ -381,7 +396,7 @@ class Trainer:
         self.clock.tick()
         self.window.add(metrics, self.carry.steps, self.carry.halted)
         self.eta.step_done(time.time() - step_started)
-        if step % c.log_interval == 0 or step == self.progress.total_steps:
+        if step % c.log_interval == 0 or step == self.last_step:
             self._log_window(lr)
         if c.checkpoint_interval and step % c.checkpoint_interval == 0:
             self._save_checkpoint()
@@ -428,14 +443,14 @@ class Trainer:
         interval = now - self.last_log_time - self.paused_seconds
         self.last_log_time, self.paused_seconds = now, 0.0
         examples_per_s = self.config.global_batch_size * window_steps / max(interval, 1e-9)
-        eta_s = self.eta.eta_s(total - step)  # None while estimating
+        eta_s = self.eta.eta_s(self.last_step - step)  # None while estimating
         self.log.emit(events.Train(step=step, epoch=self.epoch, total_steps=total, lr=lr, metrics=metrics,
                                    examples_per_s=examples_per_s, tokens_per_s=examples_per_s * self.metadata.seq_len,
                                    elapsed_s=now - self.started_at, eta_s=eta_s))
         self.log.emit(events.Halting(step=step, epoch=self.epoch, phase=HaltingPhase.TRAIN, window_steps=window_steps,
                                      counts=halting))
         self.log.wandb_log({f"train/{k}": v for k, v in metrics.items()} | {"train/lr": lr}, step=step)
-        self.console.progress(format_step_line(step=step, total_steps=total, epoch=self.epoch, metrics=metrics, lr=lr,
+        self.console.progress(format_step_line(step=step, total_steps=self.last_step, epoch=self.epoch, metrics=metrics, lr=lr,
                                                examples_per_s=examples_per_s, eta_s=eta_s))
 
     # ------------------------------------------------------------------------------------------------
