@@ -42,6 +42,7 @@ from hrm_core.training import checkpoint as ckpt
 from hrm_core.training.checkpoint_parts import ActCarry, ExampleStream, ExportedWeights, Optimizers, RankGenerators, TrainingWeights
 from hrm_core.formatting import format_duration
 from hrm_core.training.console import Console, format_step_line
+from hrm_core.training.cpu_threads import pin_cpu_threads
 from hrm_core.training.distributed import DistContext, any_rank, barrier, gather_objects
 from hrm_core.training.ema import EMA
 from hrm_core.training.evaluation import EvalResult, run_evaluation
@@ -110,6 +111,7 @@ class Trainer:
             mean_puzzle_examples=self.metadata.mean_puzzle_examples, global_batch_size=c.global_batch_size)
         self.steps_per_epoch = self.progress.total_steps / c.epochs if c.epochs else 1.0
 
+        self.cpu_threads = pin_cpu_threads(ctx.device)  # before any computation: results depend on it
         seed_everything(c.seed + ctx.rank)  # the original seeds torch with seed + rank
         self.bundle: ModelBundle = build_training_model(c, self.metadata, ctx)
         # The originals' train DataLoader draws one int64 from torch's generator here, when the first pass
@@ -247,7 +249,12 @@ class Trainer:
             self.log.wandb_log({"num_params": fields["num_params"]}, step=self.progress.step)
         self.console.message(
             f"[hrm] run {self.identity.run_name!r} in {self.run_dir} | {self.ctx.world_size} x "
-            f"{self.ctx.device.type} | {fields['num_params']:,} parameters | {self._steps_line()}")
+            f"{self.ctx.device.type}{self._threads_note()} | {fields['num_params']:,} parameters | {self._steps_line()}")
+
+    def _threads_note(self) -> str:
+        if self.cpu_threads is None:
+            return ""
+        return f" ({self.cpu_threads} thread{'s' if self.cpu_threads != 1 else ''})"
 
     @property
     def last_step(self) -> int:
