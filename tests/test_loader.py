@@ -12,18 +12,20 @@ import numpy as np
 import pytest
 
 from hrm_core.data.format import DatasetFormatError, DatasetMetadata, load_identifiers
-from hrm_core.data.loader import IGNORE_LABEL_ID, PuzzleSplit, TrainBatches, eval_batches
+from hrm_core.data.loader import PuzzleSplit, TrainBatches, eval_batches
+from hrm_core.models.losses import IGNORE_LABEL_ID
 
 SEQ_LEN = 4
 # 5 groups; group g has puzzles of these sizes (examples per puzzle).
 GROUPS = [[3, 1], [2], [1, 1, 2], [4], [2, 2]]
 
 
-def _write(root: Path, split: str) -> tuple[list[int], list[int]]:
-    """Writes one split; returns (puzzle of each example, group of each puzzle)."""
+def _write(root: Path, split: str, groups: list[list[int]] = GROUPS) -> tuple[list[int], list[int]]:
+    """Writes one split with `groups` (the sizes of each group's puzzles); returns (puzzle of each example,
+    group of each puzzle)."""
     inputs, example_puzzle, puzzle_group = [], [], []
     puzzle_indices, group_indices = [0], [0]
-    for group, sizes in enumerate(GROUPS):
+    for group, sizes in enumerate(groups):
         for size in sizes:
             for _ in range(size):
                 index = len(inputs)
@@ -43,7 +45,7 @@ def _write(root: Path, split: str) -> tuple[list[int], list[int]]:
     for name, array in arrays.items():
         np.save(directory / f"all__{name}.npy", array)
     DatasetMetadata(pad_id=0, ignore_label_id=0, blank_identifier_id=0, vocab_size=100, seq_len=SEQ_LEN,
-                    num_puzzle_identifiers=200, total_groups=len(GROUPS), mean_puzzle_examples=len(inputs) / len(puzzle_group),
+                    num_puzzle_identifiers=200, total_groups=len(groups), mean_puzzle_examples=len(inputs) / len(puzzle_group),
                     sets=["all"]).save(directory)
     return example_puzzle, puzzle_group
 
@@ -201,11 +203,37 @@ def test_ids_outside_the_vocabulary_or_the_puzzle_table_are_named_when_loaded(da
     labels[:, 1] = 100  # vocab_size is 100
     np.save(train / "all__labels.npy", labels)
     batches = TrainBatches(PuzzleSplit(root, "train"), seed=0, global_batch_size=4, epochs_per_pass=1, rank=0, world_size=1)
-    with pytest.raises(DatasetFormatError, match=r"set 'all': label 100 in labels is outside 0\.\.99 \(vocab_size") as raised:
+    with pytest.raises(DatasetFormatError, match=r"set 'all', labels: label 100 is outside 0\.\.99 \(vocab_size") as raised:
         list(batches.next_pass())
     assert str(train) in str(raised.value)
 
     test = root / "test"
     np.save(test / "all__puzzle_identifiers.npy", np.full(9, 200, dtype=np.int32))  # num_puzzle_identifiers is 200
-    with pytest.raises(DatasetFormatError, match=r"puzzle identifier 200 in puzzle_identifiers is outside 0\.\.199"):
+    with pytest.raises(DatasetFormatError, match=r"puzzle_identifiers: puzzle identifier 200 is outside 0\.\.199"):
         list(eval_batches(PuzzleSplit(root, "test"), global_batch_size=4, rank=0, world_size=1))
+
+
+@pytest.mark.parametrize("seed", [0, 3, 11])
+@pytest.mark.parametrize("global_batch_size", [2, 3, 4])
+def test_the_batch_count_is_the_number_of_batches_the_passes_hand_out(dataset, seed, global_batch_size):
+    """Puzzles of unequal sizes: the count replays the group draws and finds exactly the batches a real walk
+    yields (the originals' estimate, epochs * groups * mean size / batch, is higher: it ignores dropped batches)."""
+    root, _, _ = dataset
+    passes, epochs_per_pass = 3, 2
+    sampler = TrainBatches(PuzzleSplit(root, "train"), seed=seed, global_batch_size=global_batch_size,
+                           epochs_per_pass=epochs_per_pass, rank=0, world_size=1)
+    counted = sampler.count_batches(passes, limit=10**9)
+    handed_out = sum(len(list(sampler.next_pass())) for _ in range(passes))
+    assert counted == handed_out
+    assert sampler.count_batches(passes, limit=5) == min(5, handed_out)  # never past the schedule's total
+    assert sampler.count_batches(passes, limit=10**9, max_draws=3) is None  # too many draws to replay: not counted
+
+
+@pytest.mark.parametrize("global_batch_size", [2, 3, 5])
+def test_the_batch_count_of_equal_puzzles_follows_from_their_size(tmp_path, global_batch_size):
+    """Every puzzle of two examples: no draw is replayed, and the count still matches the real walk."""
+    _write(tmp_path, "train", groups=[[2, 2], [2], [2, 2, 2], [2]])
+    sampler = TrainBatches(PuzzleSplit(tmp_path, "train"), seed=1, global_batch_size=global_batch_size, epochs_per_pass=3,
+                           rank=0, world_size=1)
+    counted = sampler.count_batches(2, limit=10**9, max_draws=0)
+    assert counted == sum(len(list(sampler.next_pass())) for _ in range(2))

@@ -33,7 +33,7 @@ example stream. Together they let a resumed run continue with exactly the next b
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -43,8 +43,10 @@ import torch
 
 from hrm_core.data.format import ARRAY_FIELDS, METADATA_FILE, DatasetFormatError, DatasetMetadata, array_path
 from hrm_core.data.worker_seed import worker_numpy_seed
+from hrm_core.models.losses import IGNORE_LABEL_ID  # batches carry the label the losses skip
 
-IGNORE_LABEL_ID = -100  # the label the losses skip (hrm_core.models.losses.IGNORE_LABEL_ID)
+# The most group draws `TrainBatches.count_batches` replays (a few seconds) before it gives up counting.
+COUNT_MAX_DRAWS = 2_000_000
 
 # inputs/labels can be large: memory-map them. The small index arrays are read into memory.
 _MMAP_MODES = {"inputs": "r", "labels": "r", "puzzle_identifiers": None, "puzzle_indices": None, "group_indices": None}
@@ -196,25 +198,6 @@ def _check_set_arrays(split_dir: Path, set_name: str, arrays: dict[str, np.ndarr
                                     "(expected 0 first and the number of puzzles last)")
 
 
-def _check_value_range(metadata: DatasetMetadata, batch: dict[str, np.ndarray], where: str) -> None:
-    """Tokens within the vocabulary, puzzle ids within the embedding table (checked per batch: O(batch)).
-
-    An id out of range would make the embedding lookup fail (on CUDA as an opaque device-side assert) or
-    read another row; naming the dataset here points at the real cause.
-    """
-    limits = {"inputs": metadata.vocab_size, "labels": metadata.vocab_size, "puzzle_identifiers": metadata.num_puzzle_identifiers}
-    what = {"inputs": "token", "labels": "label", "puzzle_identifiers": "puzzle identifier"}
-    for key, limit in limits.items():
-        values = batch[key]
-        if key == "labels":
-            values = values[values != IGNORE_LABEL_ID]
-        if values.size and (values.min() < 0 or values.max() >= limit):
-            bad = int(values.max()) if values.max() >= limit else int(values.min())
-            field = "vocab_size" if key != "puzzle_identifiers" else "num_puzzle_identifiers"
-            raise DatasetFormatError(f"{where}: {what[key]} {bad} in {key} is outside 0..{limit - 1} ({field} in dataset.json); "
-                                     "rebuild the dataset.")
-
-
 # Elements read at once by check_value_ranges (int32: 64 MB), so the check's memory stays flat for any set.
 _RANGE_CHUNK = 16 * 1024 * 1024
 
@@ -239,33 +222,48 @@ def _min_max(array: np.ndarray, skip: int | None = None) -> tuple[int, int] | No
     return (low, high) if seen else None
 
 
-def check_value_ranges(split: PuzzleSplit) -> None:
-    """Every token within the vocabulary and every puzzle id within the embedding table, in the whole split.
+# The range every id must lie in: (array, what its values are, the dataset.json field that bounds them).
+_RANGE_RULES = (
+    ("inputs", "token", "vocab_size"),
+    ("labels", "label", "vocab_size"),
+    ("puzzle_identifiers", "puzzle identifier", "num_puzzle_identifiers"),
+)
 
-    The per-batch check (`_check_value_range`) would find a bad id only when its batch comes up, hours into
-    a run; this reads each array once, in chunks (vectorised min/max over the memory map: about the time it
-    takes to read the files, ~0.3 s per GB from the page cache on a 2-core VM; a few times that for labels
-    whose ignore value lies outside the vocabulary). Raises DatasetFormatError naming the file.
+
+def _check_ranges(metadata: DatasetMetadata, arrays: dict[str, np.ndarray], ignore_label: int | None,
+                  location: Callable[[str], str]) -> None:
+    """Every token within the vocabulary and every puzzle id within the embedding table; `ignore_label` (not a
+    token) is left out of the labels. Raises DatasetFormatError at `location(array name)`.
+
+    One check for both uses: the whole split up front (`check_value_ranges`) and each batch (`_collate`).
+    """
+    for field_name, what, limit_field in _RANGE_RULES:
+        limit = getattr(metadata, limit_field)
+        extremes = _min_max(arrays[field_name], ignore_label if field_name == "labels" else None)
+        if extremes is None:
+            continue
+        low, high = extremes
+        if low < 0 or high >= limit:
+            bad = high if high >= limit else low
+            raise DatasetFormatError(f"{location(field_name)}: {what} {bad} is outside 0..{limit - 1} ({limit_field} "
+                                     "in dataset.json); rebuild the dataset.")
+
+
+def check_value_ranges(split: PuzzleSplit) -> None:
+    """`_check_ranges` over the whole split, when it is opened.
+
+    The per-batch check would find a bad id only when its batch comes up, hours into a run; this reads each
+    array once, in chunks (vectorised min/max over the memory map: about the time it takes to read the files,
+    ~0.3 s per GB from the page cache on a 2-core VM; a few times that for labels whose ignore value lies
+    outside the vocabulary). Raises DatasetFormatError naming the file.
     """
     metadata = split.metadata
     ignore = metadata.ignore_label_id
+    # The dataset's ignore label may lie outside the vocabulary (the original's -100): it is not a token.
+    skip = ignore if ignore is not None and not 0 <= ignore < metadata.vocab_size else None
     for part in split.parts:
-        set_name, arrays = part.set_name, part.arrays
-        checks = (
-            ("inputs", "token", metadata.vocab_size, "vocab_size", None),
-            # The ignore label may lie outside the vocabulary (the original's -100): it is not a token.
-            ("labels", "label", metadata.vocab_size, "vocab_size", ignore if ignore is not None and not 0 <= ignore < metadata.vocab_size else None),
-            ("puzzle_identifiers", "puzzle identifier", metadata.num_puzzle_identifiers, "num_puzzle_identifiers", None),
-        )
-        for field_name, what, limit, limit_field, skip in checks:
-            extremes = _min_max(arrays[field_name], skip)
-            if extremes is None:
-                continue
-            low, high = extremes
-            if low < 0 or high >= limit:
-                bad = high if high >= limit else low
-                raise DatasetFormatError(f"{array_path(part.split_dir, set_name, field_name)}: {what} {bad} is outside "
-                                         f"0..{limit - 1} ({limit_field} in dataset.json); rebuild the dataset.")
+        _check_ranges(metadata, part.arrays, skip,
+                      lambda field_name: str(array_path(part.split_dir, part.set_name, field_name)))  # noqa: B023
 
 
 def _collate(metadata: DatasetMetadata, arrays: dict[str, np.ndarray], local_batch_size: int, where: str) -> dict[str, torch.Tensor]:
@@ -276,7 +274,9 @@ def _collate(metadata: DatasetMetadata, arrays: dict[str, np.ndarray], local_bat
     batch = {k: np.asarray(v).astype(np.int32) for k, v in arrays.items()}
     if metadata.ignore_label_id is not None:
         batch["labels"][batch["labels"] == metadata.ignore_label_id] = IGNORE_LABEL_ID
-    _check_value_range(metadata, batch, where)
+    # An id out of range would make the embedding lookup fail (on CUDA as an opaque device-side assert) or
+    # read another row; naming the dataset here points at the real cause.
+    _check_ranges(metadata, batch, IGNORE_LABEL_ID, lambda field_name: f"{where}, {field_name}")
     pad = local_batch_size - batch["puzzle_identifiers"].size
     if pad > 0:
         pad_values = {"inputs": metadata.pad_id, "labels": IGNORE_LABEL_ID, "puzzle_identifiers": metadata.blank_identifier_id}
@@ -365,25 +365,63 @@ class TrainBatches:
         self._group_order = np.concatenate([self._group_rng.permutation(num_groups) for _ in range(self.epochs_per_pass)])
         self._start_index = 0
 
-    def _sample_global_batch(self, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Packs groups from the order until the global batch is full: (example indices, puzzle indices)."""
+    def _pack_puzzles(self, arrays: dict[str, np.ndarray]) -> list[tuple[int, int]]:
+        """The puzzles of the next global batch, picked from the group order until it is full, with the number
+        of examples each gives: (puzzle, take). Only the group generator draws here."""
         assert self._group_order is not None and self._group_rng is not None
         puzzle_indices, group_indices = arrays["puzzle_indices"], arrays["group_indices"]
-        examples, puzzles = [], []
+        packed = []
         size = 0
         while self._start_index < self._group_order.size and size < self.global_batch_size:
             group = self._group_order[self._start_index]
-            puzzle = self._group_rng.integers(group_indices[group], group_indices[group + 1])
+            puzzle = int(self._group_rng.integers(group_indices[group], group_indices[group + 1]))
             self._start_index += 1
-            first = puzzle_indices[puzzle]
-            puzzle_size = int(puzzle_indices[puzzle + 1] - first)
-            take = min(puzzle_size, self.global_batch_size - size)
-            puzzles.append(np.full(take, puzzle, dtype=np.int32))
-            examples.append(first + self._example_rng.choice(puzzle_size, take, replace=False))
+            take = min(int(puzzle_indices[puzzle + 1] - puzzle_indices[puzzle]), self.global_batch_size - size)
+            packed.append((puzzle, take))
             size += take
+        return packed
+
+    def _sample_global_batch(self, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Packs groups from the order until the global batch is full: (example indices, puzzle indices)."""
+        puzzle_indices = arrays["puzzle_indices"]
+        examples, puzzles = [], []
+        for puzzle, take in self._pack_puzzles(arrays):
+            first = puzzle_indices[puzzle]
+            puzzles.append(np.full(take, puzzle, dtype=np.int32))
+            examples.append(first + self._example_rng.choice(int(puzzle_indices[puzzle + 1] - first), take, replace=False))
         if not examples:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
         return np.concatenate(examples), np.concatenate(puzzles)
+
+    def count_batches(self, passes: int, limit: int, max_draws: int = COUNT_MAX_DRAWS) -> int | None:
+        """The global batches that `passes` passes from the start of training hand out, at most `limit`.
+
+        The originals' step total is an estimate (one puzzle of mean size per group, hrm_core.training.schedule);
+        the true count is smaller by the incomplete batch each walk drops, and depends on the puzzles drawn.
+        When every puzzle of a part has the same number of examples the count follows from the sizes alone;
+        otherwise the group draws are replayed on a scratch sampler (this one is not moved), and when that
+        would take more than `max_draws` draws (seconds of start-up) the answer is None: not counted.
+        """
+        scratch = TrainBatches(self.split, seed=self.seed, global_batch_size=self.global_batch_size,
+                               epochs_per_pass=self.epochs_per_pass, rank=0, world_size=1)
+        count = draws = 0
+        for _ in range(passes):
+            for part in self.split.parts:
+                sizes = np.diff(part.arrays["puzzle_indices"])
+                walk_groups = (part.arrays["group_indices"].size - 1) * self.epochs_per_pass
+                if sizes.size and sizes.min() == sizes.max() > 0:
+                    scratch._iters += 1  # the walk's generator is not needed: every pick gives the same size
+                    count += walk_groups // -(-self.global_batch_size // int(sizes[0]))  # puzzles per batch, rounded up
+                else:
+                    draws += walk_groups
+                    if draws > max_draws:
+                        return None
+                    scratch._begin_part(part)
+                    while sum(take for _, take in scratch._pack_puzzles(part.arrays)) == self.global_batch_size:
+                        count += 1
+                if count >= limit:
+                    return limit
+        return count
 
     def next_pass(self) -> Iterator[Batch]:
         """Yields the batches of one pass over every part; after a resume, the rest of the interrupted pass."""

@@ -35,11 +35,6 @@ def os_error_in(exc: BaseException | None) -> OSError | None:
     return None
 
 
-def is_disk_full(exc: BaseException) -> bool:
-    error = os_error_in(exc)
-    return error is not None and error.errno in DISK_FULL_ERRNOS
-
-
 def free_space(path: str | os.PathLike[str]) -> int | None:
     """Free bytes on the file system holding `path` (or its nearest existing parent)."""
     path = Path(path).absolute()

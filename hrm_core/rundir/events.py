@@ -157,7 +157,8 @@ class _StartFields(Event):
     create_time: UnixTime | None = None  # rank 0's process start time (psutil's create_time), Unix seconds
     argv: list[str] | None = None
     overrides: list[str] | None = None
-    total_steps: Count | None = None  # planned optimizer steps
+    total_steps: Count | None = None  # the schedule's step total: the originals' estimate (it sets the learning rate)
+    final_step: Count | None = None  # the step the run ends at, counted from the data (absent: not counted)
     halt_max_steps: Annotated[int, Minimum(1)] | None = None  # the length of every halting histogram
     puzzle: PuzzleDescription | None = None  # of the training set
     project_name: str | None = None

@@ -75,7 +75,7 @@ class RunSummary:
     preset: str | None  # the `experiment` preset it was launched with, if any
     status: RunStatus
     step: int | None = None
-    total_steps: int | None = None
+    total_steps: int | None = None  # the step the run ends at, as far as it is known (`shown_total_steps`)
     start_time: float | None = None  # Unix seconds
     last_event_time: float | None = None  # newest event of any type (heartbeats included)
     last_progress_time: float | None = None  # last optimizer step, eval batch or checkpoint file
@@ -123,6 +123,7 @@ def summarize_run(
                          status=RunStatus.RUNNING, overrides=list(overrides), skipped_lines=sum(log.skipped.values()))
     summary.start_time = (first_start.time if first_start else None) or (launch.time if launch else None)
     summary.total_steps = first_start.total_steps if first_start else None
+    final_step = first_start.final_step if first_start else None
 
     # Walk the newest events in file order: position, progress, and whether the last lifecycle event is an end.
     start = first_start  # the newest run_start/resume: the session now running (or the last one)
@@ -136,6 +137,8 @@ def summarize_run(
             summary.step = step
         if isinstance(event, (Train, *START_TYPES)) and event.total_steps is not None:
             summary.total_steps = event.total_steps
+        if isinstance(event, START_TYPES) and event.final_step is not None:
+            final_step = event.final_step
         if isinstance(event, START_TYPES):
             start, end, heartbeat, trained = event, None, None, False  # a start after a run_end: going again
             summary.last_progress_time = event.time
@@ -148,6 +151,7 @@ def summarize_run(
         elif isinstance(event, _PROGRESS_TYPES):
             trained = trained or isinstance(event, Train)
             summary.last_progress_time = max(summary.last_progress_time or 0.0, event.time)
+    summary.total_steps = shown_total_steps(final_step=final_step, estimate=summary.total_steps, end=end)
     if start is not None:
         summary.pid, summary.host = start.pid, start.host
     if launch is not None and launch.pid is not None:
@@ -191,6 +195,21 @@ def summarize_run(
         summary.detail = f"{summary.detail}; {LAUNCH_FILE} is unusable ({problems})" if launch is None or launch.pid is None \
             else f"{summary.detail}; {LAUNCH_FILE}: {problems}"
     return summary
+
+
+def shown_total_steps(*, final_step: int | None, estimate: int | None, end: RunEnd | None) -> int | None:
+    """The step total to show beside a run's step (runs table, `hrm-tui runs`, the monitor's progress bar).
+
+    The start event's `total_steps` is the originals' estimate, kept for the learning-rate schedule; a run
+    stops a few steps short of it (each walk drops its incomplete batch). Shown is what is true: the
+    `final_step` the trainer counted from the data; for a run that does not record it (older runs, or one
+    too large to count), the step it finished at once it has finished, and the estimate until then.
+    """
+    if final_step is not None:
+        return final_step
+    if end is not None and end.status is RunStatus.FINISHED and end.step is not None:
+        return end.step
+    return estimate
 
 
 def _explain_failure(summary: RunSummary, run_dir: Path, start: Event | None, end: RunEnd) -> None:

@@ -4,8 +4,14 @@
         model.pt            the model's state dict in the original's key layout (EMA weights when ema is on);
                             plain `torch.load(path, weights_only=True)` reads it
         training_state.pt   everything else that survives a restart (rank 0's view, shared by all ranks)
-        rank_<r>.pt         per-rank state: RNG states and the ACT carry
+        rank_<r>.pt         per-rank state: RNG states, the ACT carry, the example stream
         COMPLETE            written last; a folder without it is not a checkpoint
+
+What goes in is a dict of stateful parts (`CheckpointParts`: objects with `state_dict()` /
+`load_state_dict()`, as torchtitan's and Lingua's checkpointers take them): `save_checkpoint` and
+`restore_checkpoint` walk it with one loop each, so a new piece of state is one new entry, saved and
+restored the same way. Whether a checkpoint may be resumed by a config at all is checked once, before the
+run starts (hrm_core.pretrain, with `resume_mismatches`).
 
 Writing: every file goes into `.tmp_step_<N>/` first, the folder is renamed to `step_<N>`, and the COMPLETE
 marker is written (and fsynced) last. A process killed at any moment leaves either no `step_<N>` or one
@@ -22,7 +28,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -42,11 +48,6 @@ from hrm_core.rundir.files import (
 from hrm_core.training.distributed import DistContext, first_error
 
 CHECKPOINT_FORMAT = 1
-
-# Test hook: when writing the checkpoint of this step, sleep (a minute, or PAUSE_SECONDS_ENV seconds) with the
-# files written but before the rename (tests kill the process, or start a second trainer, in that window).
-PAUSE_AT_STEP_ENV = "HRM_TEST_CHECKPOINT_PAUSE_AT_STEP"
-PAUSE_SECONDS_ENV = "HRM_TEST_CHECKPOINT_PAUSE_S"
 
 
 class CheckpointWriteError(RunDirError):
@@ -90,16 +91,88 @@ def _write_marker(folder: Path) -> None:
 
 @dataclass
 class CheckpointPayload:
-    """What one rank contributes to a checkpoint. `model_state`/`training_state` only matter on rank 0."""
+    """The files' contents as one rank writes them. `model_state`/`training_state` only matter on rank 0."""
 
     model_state: dict[str, torch.Tensor] | None
     training_state: dict[str, Any] | None
     rank_state: dict[str, Any]
 
 
+class Stateful(Protocol):
+    """A part of the training state (torch's `state_dict()` protocol). Values must load with weights_only=True:
+    tensors, dicts, lists and plain Python values."""
+
+    def state_dict(self) -> Any: ...
+
+    def load_state_dict(self, state: Any) -> None: ...
+
+
+# The part that lives in model.pt (the original-compatible weights file) rather than in training_state.pt.
+MODEL_PART = "model"
+
+
+@dataclass
+class CheckpointParts:
+    """What a checkpoint holds, by key (docs/checkpoints.md lists the keys).
+
+    `shared`: the parts every rank has alike, written by rank 0: `MODEL_PART` goes to model.pt, the others
+    to training_state.pt under their key; a None part (EMA off) is saved as None. They are restored in
+    order, so a later part may overwrite an earlier one (the training weights after model.pt).
+    `per_rank`: this rank's parts, in rank_<r>.pt. `facts`: plain values recorded in training_state.pt
+    beside the parts (the config, the world size, ...), read back by `restore_checkpoint`'s caller.
+    """
+
+    shared: dict[str, Stateful | None]
+    per_rank: dict[str, Stateful]
+    facts: dict[str, Any]
+
+
+def save_checkpoint(ctx: DistContext, run_dir: str | Path, step: int, parts: CheckpointParts,
+                    on_file: Callable[[], None] | None = None, before_publish: Callable[[int], None] | None = None) -> Path:
+    """Collective: every rank calls it. Returns the finished folder (see `write_checkpoint`)."""
+    model_state = training_state = None
+    if ctx.is_main:
+        states = {key: part.state_dict() if part is not None else None for key, part in parts.shared.items()}
+        model_state = states.pop(MODEL_PART)
+        training_state = {"format": CHECKPOINT_FORMAT, **states, **parts.facts}
+    rank_state = {key: part.state_dict() for key, part in parts.per_rank.items()}
+    return write_checkpoint(ctx, run_dir, step, CheckpointPayload(model_state, training_state, rank_state),
+                            on_file=on_file, before_publish=before_publish)
+
+
+def restore_checkpoint(path: Path, ctx: DistContext, parts: CheckpointParts) -> tuple[dict[str, Any], bool]:
+    """Loads every part from the checkpoint folder `path`. Returns (training_state.pt's facts, whether this
+    rank's parts were restored: False when the checkpoint was written by another number of processes).
+
+    A part the checkpoint has no state for (None or absent: written without EMA, or before the part existed)
+    is left as it is, or reset by its `load_absent()` when it has one. Raises CheckpointError naming the
+    file when one cannot be read.
+    """
+    state = load_training_state(path)
+    for key, part in parts.shared.items():
+        saved = load_model_state(path) if key == MODEL_PART else state.get(key)
+        _load_part(part, saved)
+    same_world = state.get("world_size") == ctx.world_size  # else the documented rule: per-rank parts restart
+    rank_state = load_rank_state(path, ctx.rank) if same_world else None
+    for key, part in parts.per_rank.items():
+        _load_part(part, rank_state.get(key) if rank_state is not None else None)
+    facts = {key: state.get(key) for key in parts.facts}
+    return facts, rank_state is not None
+
+
+def _load_part(part: Stateful | None, saved: Any) -> None:
+    if part is None:
+        return
+    if saved is not None:
+        part.load_state_dict(saved)
+    elif hasattr(part, "load_absent"):
+        part.load_absent()
+
+
 def write_checkpoint(ctx: DistContext, run_dir: str | Path, step: int, payload: CheckpointPayload,
-                     on_file: Callable[[], None] | None = None) -> Path:
-    """Collective: every rank calls it. Returns the finished folder; `on_file` is called after each file.
+                     on_file: Callable[[], None] | None = None, before_publish: Callable[[int], None] | None = None) -> Path:
+    """Collective: every rank calls it. Returns the finished folder; `on_file` is called after each file,
+    `before_publish(step)` with every file written, before the folder is renamed (the fault plan's pause).
 
     When any rank fails to write (a full disk, a read-only file system), every rank raises the same
     CheckpointWriteError after the half-written folder is removed; earlier checkpoints are untouched.
@@ -126,8 +199,8 @@ def write_checkpoint(ctx: DistContext, run_dir: str | Path, step: int, payload: 
         _save(payload.model_state, tmp / MODEL_FILE)
         done()
         _save(payload.training_state, tmp / TRAINING_STATE_FILE)
-        if os.environ.get(PAUSE_AT_STEP_ENV) == str(step):
-            time.sleep(float(os.environ.get(PAUSE_SECONDS_ENV, "60")))
+        if before_publish is not None:
+            before_publish(step)
         _fsync_dir(tmp)
         if final.exists():  # an incomplete folder of an earlier, killed attempt at the same step
             _remove_checkpoint(final)

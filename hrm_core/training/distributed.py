@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import os
-import socket
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -125,7 +124,3 @@ def first_error(ctx: DistContext, message: str | None) -> str | None:
 def barrier(ctx: DistContext) -> None:
     if ctx.distributed:
         dist.barrier(group=ctx.control_group)
-
-
-def hostname() -> str:
-    return socket.gethostname()

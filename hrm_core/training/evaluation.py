@@ -19,7 +19,8 @@ import torch.distributed as dist
 from torch import nn
 
 from hrm_core.data.format import DatasetMetadata
-from hrm_core.data.loader import IGNORE_LABEL_ID, PuzzleSplit, eval_batches
+from hrm_core.data.loader import PuzzleSplit, eval_batches
+from hrm_core.models.losses import IGNORE_LABEL_ID
 from hrm_core.rundir.files import eval_outputs_file
 from hrm_core.training.distributed import DistContext
 from hrm_core.training.metrics import halting_counts

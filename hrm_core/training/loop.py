@@ -40,28 +40,23 @@ from hrm_core.rundir.stall import ProgressClock
 from hrm_core.rundir.status import RunStatus
 from hrm_core.training import checkpoint as ckpt
 from hrm_core.training import wandb_payloads
-from hrm_core.training.carry import flatten_carry, restore_carry
+from hrm_core.training.checkpoint_parts import ActCarry, ExampleStream, ExportedWeights, Optimizers, RankGenerators, TrainingWeights
 from hrm_core.formatting import format_duration
 from hrm_core.training.console import Console, format_step_line
+from hrm_core.training.cpu_threads import pin_cpu_threads
 from hrm_core.training.distributed import DistContext, any_rank, barrier, gather_objects
 from hrm_core.training.ema import EMA
 from hrm_core.training.evaluation import EvalResult, run_evaluation
 from hrm_core.training.eta import EtaEstimator
+from hrm_core.training.faults import FaultPlan, injected_crash
 from hrm_core.training.heartbeat import Heartbeat
 from hrm_core.training.metrics import WindowAccumulator, normalise
-from hrm_core.training.model_setup import ModelBundle, build_training_model, load_pretrained_weights, model_state_for_saving
-from hrm_core.training.rng import load_rng_state, rng_state, seed_everything
+from hrm_core.training.model_setup import ModelBundle, build_training_model, load_pretrained_weights
+from hrm_core.training.rng import seed_everything
 from hrm_core.training.run_log import RunLog
 from hrm_core.training.schedule import cosine_lr, total_train_steps
 from hrm_core.training.signals import StopRequest
-from hrm_core.training.state import TrainProgress, load_optimizer_states, optimizer_states
-
-# Test hooks (docs/training.md): make the loss NaN at this optimizer step, to exercise non-finite handling;
-# act as if SIGTERM arrived during this step, to stop at an exact step; raise an exception in this step.
-INJECT_NONFINITE_ENV = "HRM_TEST_NONFINITE_AT_STEP"
-STOP_AT_STEP_ENV = "HRM_TEST_STOP_AT_STEP"
-CRASH_AT_STEP_ENV = "HRM_TEST_CRASH_AT_STEP"
-CRASH_RANK_ENV = "HRM_TEST_CRASH_RANK"  # with CRASH_AT_STEP_ENV: only this rank raises (default: every rank)
+from hrm_core.training.state import TrainProgress
 
 
 @dataclass
@@ -100,12 +95,7 @@ class Trainer:
         self.eta = EtaEstimator()  # from this session's training steps, once their rate has settled
         self.clock = ProgressClock(config.stall_after_s)  # progress points, for stall detection
         self.started = False  # this session's run_start/resume is written: it must end with run_end
-        self._inject_nonfinite_at = int(os.environ.get(INJECT_NONFINITE_ENV, "0") or 0)
-        self._stop_at = int(os.environ.get(STOP_AT_STEP_ENV, "0") or 0)
-        self._crash_at = int(os.environ.get(CRASH_AT_STEP_ENV, "0") or 0)
-        crash_rank = os.environ.get(CRASH_RANK_ENV, "")
-        if crash_rank and int(crash_rank) != ctx.rank:
-            self._crash_at = 0
+        self.faults = FaultPlan.from_environment(ctx.rank)  # test hooks, read once (training/faults.py)
 
     # ------------------------------------------------------------------------------------------------
     # Setup
@@ -122,6 +112,7 @@ class Trainer:
             mean_puzzle_examples=self.metadata.mean_puzzle_examples, global_batch_size=c.global_batch_size)
         self.steps_per_epoch = self.progress.total_steps / c.epochs if c.epochs else 1.0
 
+        self.cpu_threads = pin_cpu_threads(ctx.device)  # before any computation: results depend on it
         seed_everything(c.seed + ctx.rank)  # the original seeds torch with seed + rank
         self.bundle: ModelBundle = build_training_model(c, self.metadata, ctx)
         # The originals' train DataLoader draws one int64 from torch's generator here, when the first pass
@@ -130,6 +121,10 @@ class Trainer:
         self.sampler = TrainBatches(self.train_split, seed=c.seed, global_batch_size=c.global_batch_size,
                                     epochs_per_pass=c.eval_every_epochs, rank=ctx.rank, world_size=ctx.world_size,
                                     loader_seed=draw_iterator_seed())
+        # total_steps is the originals' estimate and sets the learning-rate schedule; the run ends at the step the
+        # data really holds (None: not counted, hrm_core.data.loader.TrainBatches.count_batches), which is what
+        # the displays and the ETA count to.
+        self.final_step = self.sampler.count_batches(self.passes, limit=self.progress.total_steps)
         self.ema = EMA(self.bundle.module, c.ema_rate) if c.ema else None
         self.evaluators = self._build_evaluators()
         self.window = WindowAccumulator(c.arch.halt_max_steps, ctx.device)
@@ -156,41 +151,35 @@ class Trainer:
                 self.evaluator_datasets[name] = index
         return built
 
+    def _checkpoint_parts(self) -> ckpt.CheckpointParts:
+        """The run's state as the checkpoint saves and restores it (keys: docs/checkpoints.md)."""
+        module, ctx = self.bundle.module, self.ctx
+
+        def reseed_value() -> int:  # the documented rule for per-rank state that cannot be restored
+            return self.config.seed + ctx.rank + self.progress.step
+
+        return ckpt.CheckpointParts(
+            shared={ckpt.MODEL_PART: ExportedWeights(module, self.ema), "train_weights": TrainingWeights(module, self.ema),
+                    "optimizers": Optimizers(self.bundle.optimizers), "progress": self.progress, "sampler": self.sampler,
+                    "ema": self.ema},
+            per_rank={"rng": RankGenerators(ctx.device, reseed_value),
+                      "carry": ActCarry(lambda: self.carry, self._set_carry, self._carry_template, ctx.device),
+                      "sampler": ExampleStream(self.sampler, reseed_value)},
+            facts={"config": to_plain_dict(self.config), "world_size": ctx.world_size, "epoch": self.epoch,
+                   "wandb_run_id": self.log.wandb_run_id})
+
+    def _set_carry(self, carry: Any) -> None:
+        self.carry = carry
+
     def _restore(self, path: Path) -> None:
-        """Loads a full checkpoint: weights, optimizers, position, sampler, EMA, and this rank's RNG and carry."""
-        state = ckpt.load_training_state(path)
-        self._check_compatible(path, state["config"])
-        weights = state.get("train_weights") or ckpt.load_model_state(path)  # with EMA, model.pt holds the average
-        self.bundle.module.load_state_dict(weights)
-        load_optimizer_states(self.bundle.optimizers, state["optimizers"])
-        self.progress.load_state_dict(state["progress"])
-        self.sampler.load_state_dict(state["sampler"])
-        if self.ema is not None:
-            if state.get("ema") is None:
-                raise ckpt.CheckpointError(f"{path} was written without ema; resume with ema=false or start a new run")
-            self.ema.load_state_dict(state["ema"])
-        self.wandb_run_id = state.get("wandb_run_id")
-        rank_state = ckpt.load_rank_state(path, self.ctx.rank) if state["world_size"] == self.ctx.world_size else None
-        if rank_state is not None:
-            load_rng_state(rank_state["rng"], self.ctx.device)
-            if rank_state.get("carry") is not None:
-                self.carry = restore_carry(self._carry_template(), rank_state["carry"], self.ctx.device)
-            if rank_state.get("sampler") is not None:
-                self.sampler.load_rank_state_dict(rank_state["sampler"])
-            else:  # written before the example stream was saved
-                self.sampler.seed_example_stream(self.config.seed + self.ctx.rank + self.progress.step)
-        else:
-            # Documented rule (docs/checkpoints.md): another world size restarts the carry and reseeds.
-            seed_everything(self.config.seed + self.ctx.rank + self.progress.step)
-            self.sampler.seed_example_stream(self.config.seed + self.ctx.rank + self.progress.step)
-            self.console.message(f"[hrm] {path} was written by {state['world_size']} processes, this run has "
+        """Loads a full checkpoint (its compatibility with the config was checked before the run started, in
+        hrm_core.pretrain): weights, optimizers, position, sampler, EMA, and this rank's RNG and carry."""
+        facts, rank_restored = ckpt.restore_checkpoint(path, self.ctx, self._checkpoint_parts())
+        self.wandb_run_id = facts["wandb_run_id"]
+        if not rank_restored:
+            self.console.message(f"[hrm] {path} was written by {facts['world_size']} processes, this run has "
                                  f"{self.ctx.world_size}: the ACT carry restarts and RNGs are reseeded")
         self.last_saved_step = self.progress.step
-
-    def _check_compatible(self, path: Path, saved: dict[str, Any]) -> None:
-        mismatches = ckpt.resume_mismatches(saved, to_plain_dict(self.config))
-        if mismatches:
-            raise ckpt.CheckpointError(f"cannot resume from {path}: {'; '.join(mismatches)}")
 
     def _carry_template(self) -> Any:
         local = self.config.global_batch_size // self.ctx.world_size
@@ -217,6 +206,7 @@ class Trainer:
             "argv": self.identity.argv,
             "overrides": self.identity.overrides,
             "total_steps": self.progress.total_steps,
+            "final_step": self.final_step,
             "halt_max_steps": self.config.arch.halt_max_steps,
             "puzzle": events.PuzzleDescription(**self.metadata.puzzle_description()),
             "project_name": self.identity.project_name,
@@ -260,7 +250,22 @@ class Trainer:
             self.log.wandb_log(wandb_payloads.start_payload(fields["num_params"]), step=self.progress.step)
         self.console.message(
             f"[hrm] run {self.identity.run_name!r} in {self.run_dir} | {self.ctx.world_size} x "
-            f"{self.ctx.device.type} | {fields['num_params']:,} parameters | {self.progress.total_steps} steps")
+            f"{self.ctx.device.type}{self._threads_note()} | {fields['num_params']:,} parameters | {self._steps_line()}")
+
+    def _threads_note(self) -> str:
+        if self.cpu_threads is None:
+            return ""
+        return f" ({self.cpu_threads} thread{'s' if self.cpu_threads != 1 else ''})"
+
+    @property
+    def last_step(self) -> int:
+        """The step the run ends at: counted from the data, or the schedule's estimate when not counted."""
+        return self.final_step if self.final_step is not None else self.progress.total_steps
+
+    def _steps_line(self) -> str:
+        if self.final_step is None or self.final_step == self.progress.total_steps:
+            return f"{self.last_step} steps"
+        return f"{self.final_step} steps (the schedule's estimate: {self.progress.total_steps})"
 
     @property
     def epoch(self) -> float:
@@ -373,14 +378,9 @@ class Trainer:
             self.carry = bundle.forward.initial_carry(batch)  # type: ignore[operator]
 
         self.carry, loss, metrics, _, _ = bundle.forward(carry=self.carry, batch=batch, return_keys=())
-        if step == self._inject_nonfinite_at:
-            loss = loss * float("nan")
-            metrics = dict(metrics, lm_loss=metrics["lm_loss"] * float("nan"))
+        if self.faults.any_step_fault:
+            loss, metrics = self._inject_faults(step, loss, metrics)
         ((1.0 / c.global_batch_size) * loss).backward()
-        if step == self._stop_at:
-            self.stop.requested = True
-        if step == self._crash_at:
-            raise RuntimeError(f"{CRASH_AT_STEP_ENV}: a crash injected at step {step}")
 
         stop_requested, nonfinite = any_rank(ctx, self.stop.requested, not bool(torch.isfinite(loss.detach())))
         if nonfinite:
@@ -404,11 +404,22 @@ class Trainer:
         self.clock.tick()
         self.window.add(metrics, self.carry.steps, self.carry.halted)
         self.eta.step_done(time.time() - step_started)
-        if step % c.log_interval == 0 or step == self.progress.total_steps:
+        if step % c.log_interval == 0 or step == self.last_step:
             self._log_window(lr)
         if c.checkpoint_interval and step % c.checkpoint_interval == 0:
             self._save_checkpoint()
         return "stop" if stop_requested else "continue"
+
+    def _inject_faults(self, step: int, loss: torch.Tensor, metrics: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The test hooks' faults for this step (training/faults.py); only called when the plan has any."""
+        if step == self.faults.nonfinite_at_step:
+            loss = loss * float("nan")
+            metrics = dict(metrics, lm_loss=metrics["lm_loss"] * float("nan"))
+        if step == self.faults.stop_at_step:
+            self.stop.requested = True
+        if step == self.faults.crash_at_step:
+            raise injected_crash(step)
+        return loss, metrics
 
     def _on_nonfinite(self, metrics: dict[str, torch.Tensor]) -> str:
         """Records the step, then stops (status failed, no checkpoint of the bad state) or skips the update."""
@@ -440,7 +451,7 @@ class Trainer:
         interval = now - self.last_log_time - self.paused_seconds
         self.last_log_time, self.paused_seconds = now, 0.0
         examples_per_s = self.config.global_batch_size * window_steps / max(interval, 1e-9)
-        eta_s = self.eta.eta_s(total - step)  # None while estimating
+        eta_s = self.eta.eta_s(self.last_step - step)  # None while estimating
         self.log.emit(events.Train(step=step, epoch=self.epoch, total_steps=total, lr=lr, metrics=metrics,
                                    examples_per_s=examples_per_s, tokens_per_s=examples_per_s * self.metadata.seq_len,
                                    elapsed_s=now - self.started_at, eta_s=eta_s))
@@ -448,7 +459,7 @@ class Trainer:
                                      counts=halting))
         self.log.wandb_log(wandb_payloads.train_payload(sums, loss_divisor=self.config.global_batch_size * window_steps, lr=lr),
                            step=step)
-        self.console.progress(format_step_line(step=step, total_steps=total, epoch=self.epoch, metrics=metrics, lr=lr,
+        self.console.progress(format_step_line(step=step, total_steps=self.last_step, epoch=self.epoch, metrics=metrics, lr=lr,
                                                examples_per_s=examples_per_s, eta_s=eta_s))
 
     # ------------------------------------------------------------------------------------------------
@@ -506,32 +517,8 @@ class Trainer:
     def _write_checkpoint(self) -> None:
         step = self.progress.step
         started = time.time()
-        bundle = self.bundle
-        model_state = training_state = None
-        if self.ctx.is_main:
-            train_weights = model_state_for_saving(bundle.module)
-            if self.ema is not None:
-                with self.ema.swapped_in():
-                    model_state = model_state_for_saving(bundle.module)
-            else:
-                model_state = train_weights
-            training_state = {
-                "format": ckpt.CHECKPOINT_FORMAT,
-                "progress": self.progress.state_dict(),
-                "optimizers": optimizer_states(bundle.optimizers),
-                "sampler": self.sampler.state_dict(),
-                "ema": self.ema.state_dict() if self.ema is not None else None,
-                "train_weights": train_weights if self.ema is not None else None,
-                "config": to_plain_dict(self.config),
-                "world_size": self.ctx.world_size,
-                "epoch": self.epoch,
-                "wandb_run_id": self.log.wandb_run_id,
-            }
-        rank_state = {"rng": rng_state(self.ctx.device),
-                      "carry": flatten_carry(self.carry) if self.carry is not None else None,
-                      "sampler": self.sampler.rank_state_dict()}
-        path = ckpt.write_checkpoint(self.ctx, self.run_dir, step,
-                                     ckpt.CheckpointPayload(model_state, training_state, rank_state), on_file=self.clock.tick)
+        path = ckpt.save_checkpoint(self.ctx, self.run_dir, step, self._checkpoint_parts(), on_file=self.clock.tick,
+                                    before_publish=self.faults.pause_checkpoint)
         self.last_saved_step = step
         if self.ctx.is_main:
             ckpt.prune_checkpoints(self.run_dir, self.config.keep_last_checkpoints)

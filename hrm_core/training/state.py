@@ -1,16 +1,12 @@
-"""The training position and the optimizer-side state; everything here has `state_dict()`.
+"""The training position, a checkpoint part (`state_dict()`, docs/checkpoints.md).
 
-Together with the model weights (model.pt), the data sampler and the per-rank RNG/carry files this is what
-a checkpoint holds (docs/checkpoints.md). The learning-rate schedule is a pure function of `step`, so the
-step counter is its whole state.
+The learning-rate schedule is a pure function of `step`, so the step counter is its whole state.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-
-import torch
 
 
 @dataclass
@@ -30,14 +26,3 @@ class TrainProgress:
         self.total_steps = int(state["total_steps"])
         # Checkpoints written before the flag existed evaluated after every pass.
         self.eval_started = bool(state.get("eval_started", self.pass_index > 0))
-
-
-def optimizer_states(optimizers: list[torch.optim.Optimizer]) -> list[dict[str, Any]]:
-    return [optimizer.state_dict() for optimizer in optimizers]
-
-
-def load_optimizer_states(optimizers: list[torch.optim.Optimizer], states: list[dict[str, Any]]) -> None:
-    if len(states) != len(optimizers):
-        raise ValueError(f"the checkpoint holds {len(states)} optimizer states, this run has {len(optimizers)} optimizers")
-    for optimizer, state in zip(optimizers, states):
-        optimizer.load_state_dict(state)

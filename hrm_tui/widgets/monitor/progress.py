@@ -16,6 +16,7 @@ from hrm_core.rundir.files import EVENTS_FILE
 from hrm_core.rundir.metrics import metric_spec
 from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.status import RunStatus
+from hrm_core.rundir.summary import shown_total_steps
 from hrm_tui.monitoring.plot import compact_number
 from hrm_tui.widgets.monitor.panel import MonitorPanel, RunView
 from hrm_tui.widgets.runs_table import truncate_left
@@ -57,11 +58,12 @@ class ProgressPanel(MonitorPanel):
         with model.lock:
             latest = model.latest_train
             step = max(model.latest_step, model.latest_train_step)
-            total = model.total_steps
+            ended = model.lifecycle.ended
+            total = shown_total_steps(final_step=model.start.final_step if model.start is not None else None,
+                                      estimate=model.total_steps, end=ended)
             checkpoint = model.last_checkpoint
             start_time = model.start_time
             last_time = model.last_event_time
-            ended = model.lifecycle.ended
             skipped = model.skipped_total
 
         status = self.status or ("loading" if model.loaded == "nothing" else "…")
