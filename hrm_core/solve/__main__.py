@@ -135,7 +135,7 @@ def solve_puzzles(args: SolveArgs, stdout: TextIO) -> int:
         records = [trajectory_json(p.name, t, description, p.note) for p, t in zip(puzzles, trajectories)]
         stdout.write(json.dumps(header | {"puzzles": records}) + "\n")
         return 0
-    console = Console(file=stdout, highlight=False)
+    console = Console(file=stdout, highlight=False, soft_wrap=True)  # long lines stay whole when piped
     for index, (puzzle, trajectory) in enumerate(zip(puzzles, trajectories)):
         if index:
             console.print()
