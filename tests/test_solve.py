@@ -175,6 +175,55 @@ def test_checkpoint_mistakes_are_one_clear_line(trained, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# The originals' checkpoint layouts and the Hugging Face cache
+# ---------------------------------------------------------------------------------------------------------
+
+
+def answer_of(checkpoint: str, puzzle: Path, **env: str) -> list[int]:
+    result = subprocess.run(SOLVE + [f"checkpoint={checkpoint}", f"puzzle={puzzle}", "output=json"],
+                            capture_output=True, text=True, timeout=180, env=trainer_env(**env))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["puzzles"][0]["answer"]
+
+
+def test_the_originals_layouts_and_a_hugging_face_cache_give_the_same_answer(trained, tmp_path):
+    run_dir, _ = trained
+    puzzle = tmp_path / "p.txt"
+    puzzle.write_text(PUZZLE_ONE_LINE)
+    ours = answer_of(str(run_dir), puzzle)
+    step = sorted(run_dir.glob("step_*"))[-1]
+    weights = torch.load(step / "model.pt", weights_only=True)
+    # HRM's published folder: all_config.yaml beside a weights file named `checkpoint`.
+    hrm_folder = tmp_path / "hrm-published"
+    hrm_folder.mkdir()
+    (hrm_folder / "all_config.yaml").write_text((run_dir / "all_config.yaml").read_text())
+    torch.save(weights, hrm_folder / "checkpoint")
+    assert answer_of(str(hrm_folder), puzzle) == ours
+    # TRM's run folder: bare step_<N> files saved from a torch.compile'd model (`_orig_mod.` keys).
+    trm_folder = tmp_path / "trm-run"
+    trm_folder.mkdir()
+    (trm_folder / "all_config.yaml").write_text((run_dir / "all_config.yaml").read_text())
+    torch.save({f"_orig_mod.{k}": v for k, v in weights.items()}, trm_folder / "step_7")
+    torch.save({k: v * 0 for k, v in weights.items()}, trm_folder / "step_3")  # an older one, not taken
+    assert answer_of(str(trm_folder), puzzle) == ours
+    # A Hugging Face repo in the hub's cache layout, read offline.
+    cache = tmp_path / "hf-cache"
+    snapshot = cache / "models--someone--tiny-sudoku" / "snapshots" / "0123abcd"
+    snapshot.mkdir(parents=True)
+    for name in ("all_config.yaml", "checkpoint"):
+        (snapshot / name).write_bytes((hrm_folder / name).read_bytes())
+    (cache / "models--someone--tiny-sudoku" / "refs").mkdir()
+    (cache / "models--someone--tiny-sudoku" / "refs" / "main").write_text("0123abcd")
+    offline = {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
+    assert answer_of("someone/tiny-sudoku", puzzle, **offline) == ours
+    assert answer_of("hf:someone/tiny-sudoku", puzzle, **offline) == ours
+    missing = subprocess.run(SOLVE + ["checkpoint=someone/not-cached", f"puzzle={puzzle}"], capture_output=True,
+                             text=True, timeout=180, env=trainer_env(**offline))
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert "not in the Hugging Face cache and HF_HUB_OFFLINE is set" in missing.stderr
+
+
+# ---------------------------------------------------------------------------------------------------------
 # The rollout against the originals' recorded eval rollouts
 # ---------------------------------------------------------------------------------------------------------
 
