@@ -38,6 +38,11 @@ usage: python -m hrm_core.solve checkpoint=PATH puzzle=FILE|-|DIR [output=text|j
   out          where JSON lines go in batch mode (default: stdout)
   submission   ARC split: also write the ARC Prize submission.json here
   batch_size   puzzles per forward pass (default: 64 for puzzles, the run's global_batch_size for a split)
+  adapt_steps  ARC: adapt fresh puzzle embeddings to the task's demonstration pairs for this many steps
+               (test-time adaptation; 0 = none, the blank puzzle id)
+  adapt_batch  demonstration pairs per adaptation step (default 8); adapt_versions augmented variants (8)
+  adapt_model  true: adapt the whole model too, not only the embeddings (default false)
+  adapt_lr     Adam learning rate of the fresh embeddings (default 0.01); adapt_model_lr the model's (1e-4)
   device       cpu (default) or cuda
 """
 
@@ -53,6 +58,12 @@ class SolveArgs:
     submission: str | None = None
     batch_size: int | None = None
     device: str = "cpu"
+    adapt_steps: int | None = None
+    adapt_batch: int = 8
+    adapt_versions: int = 8
+    adapt_model: bool = False
+    adapt_lr: float = 1e-2
+    adapt_model_lr: float = 1e-4
 
 
 def parse_args(argv: Sequence[str]) -> SolveArgs:
@@ -77,10 +88,24 @@ def parse_args(argv: Sequence[str]) -> SolveArgs:
         raise SolveError(f"output must be text or json; got {values['output']!r}")
     if values.get("device", "cpu") not in ("cpu", "cuda"):
         raise SolveError(f"device must be cpu or cuda; got {values['device']!r}")
-    if "batch_size" in values:
-        if not values["batch_size"].isdigit() or int(values["batch_size"]) <= 0:
-            raise SolveError(f"batch_size must be a positive integer; got {values['batch_size']!r}")
-        values["batch_size"] = int(values["batch_size"])
+    for key, least in (("batch_size", 1), ("adapt_steps", 0), ("adapt_batch", 1), ("adapt_versions", 1)):
+        if key in values:
+            if not values[key].isdigit() or int(values[key]) < least:
+                kind = "a positive integer" if least else "an integer, 0 or more"
+                raise SolveError(f"{key} must be {kind}; got {values[key]!r}")
+            values[key] = int(values[key])
+    for key in ("adapt_lr", "adapt_model_lr"):
+        if key in values:
+            try:
+                values[key] = float(values[key])
+            except ValueError:
+                values[key] = -1.0
+            if not values[key] > 0:
+                raise SolveError(f"{key} must be a positive number, e.g. {key}=0.01")
+    if "adapt_model" in values:
+        if values["adapt_model"] not in ("true", "false"):
+            raise SolveError(f"adapt_model must be true or false; got {values['adapt_model']!r}")
+        values["adapt_model"] = values["adapt_model"] == "true"
     if values.get("submission") and not values.get("split"):
         raise SolveError("submission=FILE goes with split=...: it votes over the dataset's augmented copies")
     return SolveArgs(**values)
@@ -109,7 +134,16 @@ def solve_puzzles(args: SolveArgs, stdout: TextIO) -> int:
                                 device=args.device)
     description = loaded.puzzle
     texts = [read_source(str(f)) for f in files] if files is not None else [read_source(args.puzzle, sys.stdin.read() if args.puzzle == "-" else None)]
+    if args.adapt_steps is not None:
+        if description.get("kind") != "arc" or files is not None:
+            raise SolveError("adapt_steps= adapts to one ARC task: pass puzzle=TASK.json of a checkpoint trained on ARC")
+        if args.adapt_steps > 0:
+            return adapt_and_report(args, loaded, texts[0], stdout)
     puzzles = [p for name, text in texts for p in parse_puzzles(name, text, description, loaded.identifiers)]
+    if args.adapt_steps == 0:
+        for puzzle in puzzles:
+            puzzle.puzzle_identifier = int(loaded.metadata.blank_identifier_id)
+            puzzle.note = "adapt_steps=0: no adaptation was done; the blank puzzle id is used"
     if not puzzles:
         raise SolveError(f"{args.puzzle} holds no puzzle files")
     inputs = np.stack([p.inputs for p in puzzles])
@@ -140,6 +174,41 @@ def solve_puzzles(args: SolveArgs, stdout: TextIO) -> int:
         if index:
             console.print()
         print_trajectory(console, puzzle.name, trajectory, description, puzzle.note)
+    return 0
+
+
+def adapt_and_report(args: SolveArgs, loaded, source: tuple[str, str], stdout: TextIO) -> int:
+    """Test-time adaptation to one ARC task, then its two best candidates per test input."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from hrm_core.data.render import render_arc
+    from hrm_core.rundir.sanitize import safe_text
+    from hrm_core.solve.adapt import adapt_to_task
+    from hrm_core.solve.puzzles import parse_arc_task
+
+    name, text = source
+    task = parse_arc_task(name, text)
+    adaptation = adapt_to_task(loaded, Path(name).stem, task, adapt_steps=args.adapt_steps,
+                               adapt_batch=args.adapt_batch, num_versions=args.adapt_versions,
+                               whole_model=args.adapt_model, lr=args.adapt_lr, model_lr=args.adapt_model_lr)
+    if args.output == "json":
+        stdout.write(json.dumps(adaptation.to_json()) + "\n")
+        return 0
+    console = Console(file=stdout, highlight=False, soft_wrap=True)
+    before, after = adaptation.accuracy_before, adaptation.accuracy_after
+    console.print(Text(f"task {safe_text(adaptation.task)}: adapted {adaptation.num_versions} augmented variants "
+                       f"for {adaptation.adapt_steps} steps"))
+    console.print(f"demonstration pairs: token accuracy {before['token']:.1%} (blank id) -> {after['token']:.1%}, "
+                  f"exact {before['exact']:.1%} -> {after['exact']:.1%}")
+    for index, ranked in enumerate(adaptation.candidates):
+        console.print(f"test input {index}: {len(ranked)} candidates")
+        for rank, candidate in enumerate(ranked[:2], start=1):
+            console.print(f"  attempt {rank}: {candidate.votes} votes, mean sigmoid(q_halt) {candidate.mean_q_halt_prob:.3f}")
+            if console.is_terminal and not candidate.is_empty:
+                console.print(render_arc(candidate.grid))
+            else:
+                console.print("\n".join("".join(str(v) for v in row) for row in candidate.grid.tolist()) or "(empty grid)")
     return 0
 
 
