@@ -135,7 +135,7 @@ def adapt_to_task(loaded, task_name: str, task: dict[str, list], *, adapt_steps:
                         pad_id=pad_id, blank_id=blank_id)
         after = _accuracy(act_model, demo_inputs, demo_ids, demo_labels, adapt_batch, pad_id, blank_id)
         candidates = _vote(loaded, task_name, task, versions, ids, adapt_batch, seq_len, pad_id, blank_id)
-    except torch.OutOfMemoryError:
+    except (torch.OutOfMemoryError, MemoryError):  # CUDA, or the host running out
         raise SolveError(f"ran out of memory adapting with adapt_batch={adapt_batch}; pass a smaller adapt_batch "
                          f"(e.g. adapt_batch={max(1, adapt_batch // 2)})") from None
     finally:
