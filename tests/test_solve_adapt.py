@@ -94,3 +94,19 @@ def test_adapting_a_non_arc_file_or_a_bad_count_is_one_clear_line(arc_run, tmp_p
     bad = solve(f"checkpoint={run_dir}", f"puzzle={task}", "adapt_steps=-1")
     assert bad.returncode == 2 and "adapt_steps must be an integer, 0 or more; got '-1'" in bad.stderr
     assert bad.stderr.count("\n") == 1
+
+
+def test_an_arc_split_writes_evaluates_submission(arc_run, tmp_path):
+    # Over the dataset's test split (every augmented copy), solve's submission.json is the ARC evaluator's.
+    run_dir, _ = arc_run
+    evaluated = subprocess.run([sys.executable, "-m", "hrm_core.evaluate", f"checkpoint={run_dir}",
+                                f"output_dir={tmp_path}", "save_outputs=[]", "evaluators=[arc]"],
+                               capture_output=True, text=True, timeout=300, env=trainer_env())
+    assert evaluated.returncode == 0, evaluated.stderr
+    [expected] = list(tmp_path.glob("eval_step_*/submission.json"))
+    submission = tmp_path / "solve-submission.json"
+    lines = tmp_path / "split.jsonl"
+    result = solve(f"checkpoint={run_dir}", "split=test", f"out={lines}", f"submission={submission}")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(submission.read_text()) == json.loads(expected.read_text())
+    assert len(lines.read_text().splitlines()) == 16  # 3 puzzles x 4 copies; test inputs 2 + 1 + 1
