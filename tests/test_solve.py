@@ -128,6 +128,9 @@ def test_a_folder_of_puzzles_runs_as_json_lines(trained, tmp_path):
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [Path(r["name"]).name for r in records] == ["p0.txt", "p1.txt", "p2.txt"]
     assert records[0]["answer"] == records[1]["answer"] == records[2]["answer"]
+    unwritable = run(SOLVE + [f"checkpoint={run_dir}", f"puzzle={folder}", f"out={tmp_path / 'no' / 'out.jsonl'}"])
+    assert unwritable.returncode == 2 and unwritable.stderr.count("\n") == 1
+    assert unwritable.stderr.startswith(f"error: cannot write {tmp_path / 'no' / 'out.jsonl'}: No such file or directory")
 
 
 @pytest.mark.parametrize(("puzzle_text", "arguments", "message"), [

@@ -111,7 +111,17 @@ def parse_args(argv: Sequence[str]) -> SolveArgs:
     return SolveArgs(**values)
 
 
-def _progress(total: int, label: str):
+def _open_sink(path: str | None, stdout: TextIO) -> TextIO:
+    """Where JSON lines go: `out=FILE`, or stdout."""
+    if not path:
+        return stdout
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as e:
+        raise SolveError(f"cannot write {path}: {e.strerror}; pass out=FILE in a writable folder") from None
+
+
+def _progress(label: str):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.console import Console
 
@@ -152,9 +162,9 @@ def solve_puzzles(args: SolveArgs, stdout: TextIO) -> int:
                            blank_id=int(loaded.metadata.blank_identifier_id), pad_id=int(loaded.metadata.pad_id),
                            labels=[p.labels for p in puzzles])
     if files is not None:  # batch mode: JSON lines
-        sink = open(args.out, "w") if args.out else stdout
+        sink = _open_sink(args.out, stdout)
         try:
-            with _progress(len(puzzles), "solving") as progress:
+            with _progress("solving") as progress:
                 task = progress.add_task("solve", total=len(puzzles))
                 for puzzle, trajectory in zip(puzzles, trajectories):
                     sink.write(json.dumps(trajectory_json(puzzle.name, trajectory, description, puzzle.note)) + "\n")
@@ -243,9 +253,9 @@ def solve_split(args: SolveArgs, stdout: TextIO) -> int:
     total = sum(len(part.arrays["inputs"]) for part in split.parts)
     unit = InnerCycleTrace(loaded.act_model).unit
     device = next(loaded.act_model.parameters()).device
-    sink = open(args.out, "w") if args.out else stdout
+    sink = _open_sink(args.out, stdout)
     try:
-        with _progress(total, f"solving {split_name}") as progress:
+        with _progress(f"solving {split_name}") as progress:
             task = progress.add_task("solve", total=total)
             row = 0
             for batch in eval_batches(split, global_batch_size=loaded.batch_size, rank=0, world_size=1):
