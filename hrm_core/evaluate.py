@@ -280,6 +280,13 @@ def load_model(config: Any, metadata: Any, location: CheckpointLocation, world_s
     return module
 
 
+# What each ARC figure is, and whose: the report's row labels.
+ARC_FIGURE_LABELS = {
+    "pass_at": "all test inputs right (HRM notebook)",
+    "pass_at_test_fraction": "ARC/pass@K: test-input fraction (TRM)",
+}
+
+
 def format_report(step: int, metrics: dict[str, dict[str, float]], evaluator_results: dict[str, dict[str, Any]]) -> str:
     """The readable table printed at the end."""
     columns = EVAL_REPORT_METRICS
@@ -293,9 +300,14 @@ def format_report(step: int, metrics: dict[str, dict[str, float]], evaluator_res
         lines.append(f"{safe_text(set_name):<16}" + "".join(cells))
     for name, result in evaluator_results.items():
         pass_at = result.get("pass_at", {})
+        test_fraction = result.get("pass_at_test_fraction", {})
         lines += ["", f"{safe_text(name)}: {result.get('num_puzzles', 0)} puzzles, {result.get('num_test_inputs', 0)} test inputs"]
-        lines.append("  " + "".join(f"{'pass@' + k:>12}" for k in pass_at))
-        lines.append("  " + "".join(f"{v:>12.2%}" for v in pass_at.values()))
+        # Each row is named after the original whose figure it is (docs/evaluation.md, ARC scoring).
+        label_width = max(len(label) for label in ARC_FIGURE_LABELS.values())
+        lines.append("  " + " " * label_width + "".join(f"{'pass@' + k:>12}" for k in pass_at))
+        for key, values in (("pass_at", pass_at), ("pass_at_test_fraction", test_fraction)):
+            if values:
+                lines.append("  " + f"{ARC_FIGURE_LABELS[key]:<{label_width}}" + "".join(f"{v:>12.2%}" for v in values.values()))
         if result.get("num_unmatched"):
             lines.append(f"  warning: {result['num_unmatched']} predictions matched no test input of their puzzle")
     return "\n".join(lines)

@@ -27,7 +27,9 @@ import torch.distributed as dist
 
 from hrm_core.arc.scoring import (
     PASS_AT_KS,
+    ARCReferences,
     VoteTally,
+    VotingRule,
     load_arc_dataset_names,
     load_references,
     make_submission,
@@ -76,20 +78,41 @@ class ARCEvaluator:
         "pass_Ks": EvaluatorOption("int list", f"the K of the pass@K scores (default {list(PASS_AT_KS)})"),
         "aggregated_voting": EvaluatorOption("bool", "keep the votes of earlier evaluations of the run, so every "
                                                      "evaluation scores all of them together (TRM's default)"),
+        "departure_tie_break_by_grid": EvaluatorOption(
+            "bool", "a departure from the originals: exact ties go to the smaller grid, not the one voted first, "
+                    "so scores do not depend on the order of rows (the number of processes)"),
+        "departure_skip_empty_attempts": EvaluatorOption(
+            "bool", "a departure from TRM: submission.json leaves empty grids out instead of writing []"),
     }
 
-    def __init__(self, *, data_path: str | Path, eval_metadata: Any, split: str = "test", submission_K: int = 2,
-                 pass_Ks: tuple[int, ...] | list[int] = PASS_AT_KS, aggregated_voting: bool = False):
-        self.identifiers = load_arc_dataset_names(data_path)
-        self.references = load_references(data_path, split)
-        self.blank_identifier_id = int(eval_metadata.blank_identifier_id)
+    def __init__(self, *, data_path: str | Path, eval_metadata: Any, split: str = "test", **options: Any):
+        self._configure(load_arc_dataset_names(data_path), load_references(data_path, split),
+                        int(eval_metadata.blank_identifier_id), **options)
+
+    @classmethod
+    def from_references(cls, identifiers: list[str], references: ARCReferences, blank_identifier_id: int = 0,
+                        **options: Any) -> "ARCEvaluator":
+        """An evaluator over puzzles held in memory (`python -m hrm_core.solve` votes this way), not a dataset."""
+        evaluator = cls.__new__(cls)
+        evaluator._configure(list(identifiers), references, blank_identifier_id, **options)
+        return evaluator
+
+    def _configure(self, identifiers: list[str], references: ARCReferences, blank_identifier_id: int, *,
+                   submission_K: int = 2, pass_Ks: tuple[int, ...] | list[int] = PASS_AT_KS,
+                   aggregated_voting: bool = False, departure_tie_break_by_grid: bool = False,
+                   departure_skip_empty_attempts: bool = False) -> None:
+        self.identifiers = identifiers
+        self.references = references
+        self.blank_identifier_id = blank_identifier_id
         self.submission_attempts = int(submission_K)
         self.pass_ks = tuple(int(k) for k in pass_Ks)
         self.aggregated_voting = bool(aggregated_voting)
+        self.rule = VotingRule(departure_tie_break_by_grid=bool(departure_tie_break_by_grid),
+                               departure_skip_empty_attempts=bool(departure_skip_empty_attempts))
         self.tally = self._new_tally()
 
     def _new_tally(self) -> VoteTally:
-        return VoteTally(self.identifiers, self.references, self.blank_identifier_id)
+        return VoteTally(self.identifiers, self.references, self.blank_identifier_id, self.rule)
 
     def begin_eval(self) -> None:
         # A fresh tally per evaluation: votes for one checkpoint never count for the next, unless the config

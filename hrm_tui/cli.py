@@ -134,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
         "a colour per run; d in the monitor shows the config keys in which they differ. q quits.",
     )
     attach.add_argument("runs", nargs="+", metavar="RUN", help="a run directory, or a run's name (or the end of it) under the runs root")
+
+    solve = sub.add_parser("solve", parents=[shared], help="replay a checkpoint solving a puzzle, step by step",
+                           description="Solve a puzzle with a checkpoint and replay every ACT step (docs/solve.md).")
+    solve.add_argument("checkpoint", metavar="CHECKPOINT", help="what python -m hrm_core.solve takes as checkpoint=")
+    solve.add_argument("puzzle", nargs="?", metavar="PUZZLE",
+                       help="a Sudoku, Maze or ARC file (default: the first example of the dataset's test split)")
     return parser
 
 
@@ -149,6 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _print_to_pipe(lambda: print_runs(runs_root, as_json=args.json))
         if args.command == "launch":
             return launch(args, config_dir, runs_root)
+        if args.command == "solve":
+            from hrm_tui.screens.replay import run_replay
+
+            return run_replay(args.checkpoint, args.puzzle, theme=theme)
         tree = _load_tree(config_dir)
         if args.command == "attach":
             run_dirs = [resolve_run(run, runs_root) for run in args.runs]

@@ -15,6 +15,7 @@ from hrm_core.arc.scoring import (
     Augmentation,
     TestInput,
     VoteTally,
+    VotingRule,
     crop_at_eos,
     crop_sizes,
     encode_grid,
@@ -265,12 +266,12 @@ def test_ties_rank_by_mean_q_halt_probability():
     assert [c.votes for c in tally.ranked("D", 1)] == [3, 2, 1]
 
 
-def test_equal_votes_and_confidence_rank_by_grid_so_the_order_of_rows_does_not_matter():
+def test_the_departure_ranks_exact_ties_by_grid_so_the_order_of_rows_does_not_matter():
     references = ARCReferences({"P": [TestInput(g("1"), g("2"))]})
     rows = [(g("3"), 0.0), (g("2"), 0.0), (g("11"), 0.0)]  # three candidates, one vote each, equal q
     ranks = set()
     for order in itertools.permutations(rows):
-        tally = VoteTally(["<blank>", "P"], references)
+        tally = VoteTally(["<blank>", "P"], references, rule=VotingRule(departure_tie_break_by_grid=True))
         tally.add(
             np.ones(len(order), dtype=np.int64),
             np.stack([encode_grid(g("1"), SEQ_LEN)] * len(order)),
@@ -280,6 +281,20 @@ def test_equal_votes_and_confidence_rank_by_grid_so_the_order_of_rows_does_not_m
         ranks.add(tuple(grid_key(c.grid) for c in tally.ranked("P", 0)))
     # One ranking for every order: by shape (1 x 1 before 1 x 2), then by the colours.
     assert ranks == {(grid_key(g("2")), grid_key(g("3")), grid_key(g("11")))}
+
+
+def test_exact_ties_keep_arrival_order_as_the_originals_do():
+    references = ARCReferences({"P": [TestInput(g("1"), g("2"))]})
+    rows = [(g("3"), 0.0), (g("2"), 0.0), (g("11"), 0.0)]
+    for order in itertools.permutations(rows):
+        tally = VoteTally(["<blank>", "P"], references)
+        tally.add(
+            np.ones(len(order), dtype=np.int64),
+            np.stack([encode_grid(g("1"), SEQ_LEN)] * len(order)),
+            np.stack([encode_grid(grid, SEQ_LEN) for grid, _ in order]),
+            np.array([q for _, q in order]),
+        )
+        assert [c.grid_key for c in tally.ranked("P", 0)] == [grid_key(grid) for grid, _ in order]
 
 
 def test_votes_merged_from_several_ranks_score_like_one_rank():

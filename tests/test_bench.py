@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -134,3 +135,15 @@ def test_events_benchmark_command_reads_back_every_line_it_wrote():
     assert result["lines"] == 303  # 300 train lines and a heartbeat every 100 (read_events checked them all)
     for key in ("parse_us", "decode_us", "generic_us", "read_us", "safe_text_plain_us", "safe_text_escapes_us"):
         assert result[key] > 0, key
+
+
+def test_the_solve_benchmark_reports_puzzles_per_second():
+    result = subprocess.run([sys.executable, "-m", "hrm_core.bench", "solve", "--case", "demo", "--repeats", "1",
+                             "--json"], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    report = json.loads(line)
+    assert report["case"] == "demo" and report["batch_size"] == 1 and report["act_steps"] == 4
+    assert report["puzzles_per_second"] == pytest.approx(1 / report["seconds_per_batch"])
+    assert report["device"] == "cpu"

@@ -32,7 +32,7 @@ def option_strings(parser: argparse.ArgumentParser) -> list[str]:
 def test_help_documents_every_flag_of_every_command(tmp_path: Path):
     parser = build_parser()
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(subparsers.choices) == {"runs", "launch", "attach"}
+    assert set(subparsers.choices) == {"runs", "launch", "attach", "solve"}
     for name, sub in [("", parser), *subparsers.choices.items()]:
         help_text = run_cli(*([name] if name else []), "--help", cwd=tmp_path).stdout
         for flag in option_strings(sub):

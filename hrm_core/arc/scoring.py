@@ -14,17 +14,24 @@ A grid is a sequence of `seq_len` = 30 x 30 tokens, row-major: 0 is padding, 1 i
 marker (EOS) drawn right of and below the grid, and colours 0-9 are tokens 2-11. Test grids sit at the
 top-left corner (the builder translates only training examples).
 
-Scoring, as the original's ARC notebook does it:
+Scoring, as the originals do it (TinyRecursiveModels' `evaluators/arc.py`, HRM's `arc_eval.ipynb`):
 
 1. crop every prediction at EOS (`crop_at_eos`), then undo its puzzle's augmentation (`Augmentation.invert`);
 2. find which test input of the original puzzle the row answers, by matching its de-augmented input;
-3. vote: identical de-augmented predictions pool their votes; candidates rank by vote count, ties by the
-   mean sigmoid(q_halt) of their votes (the model's own confidence that it is done), and any remaining tie
-   by the grid itself (shape, then bytes) so the ranking never depends on the order rows arrive in;
-4. a test input is right at K when its label is among its K best candidates, and a puzzle is solved at K
-   only when all of its test inputs are right.
+3. vote: identical de-augmented predictions pool their votes; candidates rank by vote count, then by the
+   mean sigmoid(q_halt) of their votes (the model's own confidence that it is done), and exact ties keep
+   the order in which the candidates were first voted (both originals sort stably). The confidence is
+   each original's own: TRM takes torch's float64 sigmoid, the HRM notebook torch's float32 sigmoid of the
+   saved float32 logits; the two can order near-ties differently, so each figure uses its original's;
+4. a test input is right at K when its label is among its K best candidates. `pass_at[K]` is the HRM
+   notebook's figure (a puzzle counts only when all of its test inputs are right); `pass_at_test_fraction[K]`
+   is TRM's `ARC/pass@K` (each puzzle earns the fraction of its test inputs that are right).
 
-Everything here is plain numpy and deterministic; `hrm_core.evaluators` adds the torch and multi-rank glue.
+`VotingRule` holds the two departures from the originals a user may ask for: ties broken by the grid
+itself (independent of the order rows arrive in) and empty grids skipped in `submission.json`.
+
+Everything here is plain numpy (torch only for the originals' sigmoids) and deterministic;
+`hrm_core.evaluators` adds the multi-rank glue.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from hrm_core.data.augment import augment_arc_grid, deaugment_arc_grid
 from hrm_core.data.format import (
@@ -174,9 +182,31 @@ def grid_from_key(key: GridKey) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8).reshape(rows, cols).copy()
 
 
-def _sigmoid(logits: np.ndarray) -> np.ndarray:
-    # exp(-log(1 + exp(-x))) is sigmoid without overflow for very negative logits.
-    return np.exp(-np.logaddexp(0.0, -np.asarray(logits, dtype=np.float64)))
+def trm_confidences(q_halt_logits: np.ndarray) -> list[float]:
+    """sigmoid(q_halt) as TinyRecursiveModels' ARC evaluator computes it: torch's float64 sigmoid.
+
+    (An `exp(-logaddexp(0, -x))` differs from it in the last bit for about half of float32 inputs, which
+    is enough to flip a near-tie of mean confidences.)
+    """
+    logits = torch.from_numpy(np.ascontiguousarray(q_halt_logits, dtype=np.float64))
+    return logits.sigmoid().tolist()
+
+
+def hrm_confidences(q_halt_logits: np.ndarray) -> list[float]:
+    """sigmoid(q_halt) as HRM's `arc_eval.ipynb` computes it: torch's sigmoid of the saved float32 logits."""
+    logits = torch.from_numpy(np.ascontiguousarray(q_halt_logits, dtype=np.float32))
+    return [float(q) for q in logits.sigmoid().tolist()]
+
+
+def sequential_mean(values: Sequence[float]) -> float:
+    """The mean as both originals compute it: a running `+=` in arrival order, then one division.
+
+    Not `sum()` or `math.fsum`: Python 3.12's `sum` compensates rounding, and the last bit decides near-ties.
+    """
+    total = 0.0
+    for value in values:
+        total += value
+    return total / len(values)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -302,8 +332,48 @@ def load_references(data_path: str | Path, split: str = "test") -> ARCReferences
 # Votes
 # --------------------------------------------------------------------------------------------------------
 
-# (original puzzle name, test input index) -> {candidate grid -> [votes, sum of sigmoid(q_halt)]}
-Votes = dict[tuple[str, int], dict[GridKey, list]]
+@dataclass(frozen=True)
+class VotingRule:
+    """How votes become a ranking and a submission. The defaults are the originals' rules, exactly;
+    each option is a departure from them, named so.
+
+    `departure_tie_break_by_grid`: exact ties (same votes, same mean confidence) go to the smaller grid
+    (shape, then bytes) instead of the candidate voted first, so the ranking does not depend on the order
+    rows arrive in (the number of processes, the loader's order).
+    `departure_skip_empty_attempts`: `submission.json` leaves out empty (0 x 0) candidates, which TRM
+    writes as `[]`; the next candidate (or `[[0]]`) takes their place.
+    """
+
+    departure_tie_break_by_grid: bool = False
+    departure_skip_empty_attempts: bool = False
+
+
+ORIGINALS = VotingRule()
+
+# Which original's confidence a ranking uses (see `trm_confidences`, `hrm_confidences`).
+TRM = "trm"
+HRM_NOTEBOOK = "hrm_notebook"
+
+
+@dataclass
+class CandidateVotes:
+    """The votes one candidate grid collected for one test input, in arrival order."""
+
+    trm_confidences: list[float] = field(default_factory=list)
+    hrm_confidences: list[float] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.trm_confidences)
+
+    def extend(self, other: "CandidateVotes") -> None:
+        self.trm_confidences.extend(other.trm_confidences)
+        self.hrm_confidences.extend(other.hrm_confidences)
+
+
+# (original puzzle name, test input index) -> {candidate grid -> its votes}, candidates in the order they
+# were first voted (dicts keep insertion order; that order is the originals' final tie-break).
+Votes = dict[tuple[str, int], dict[GridKey, CandidateVotes]]
 
 
 @dataclass(frozen=True)
@@ -316,19 +386,25 @@ class Candidate:
     def grid(self) -> np.ndarray:
         return grid_from_key(self.grid_key)
 
+    @property
+    def is_empty(self) -> bool:
+        return self.grid_key[0] * self.grid_key[1] == 0
+
 
 class VoteTally:
     """Collects de-augmented predictions and their votes, one evaluation at a time.
 
     `add` takes rows as the model's evaluation produces them; `merge` pools the votes of another tally
-    (another rank's). The ranking does not depend on the order rows arrive in, up to float rounding in the
-    sums of confidences.
+    (another rank's, in rank order, as TRM's gather does). With the originals' rule, exact ties keep the
+    order of first arrival; `VotingRule.departure_tie_break_by_grid` makes the ranking order-free.
     """
 
-    def __init__(self, identifiers: Sequence[str], references: ARCReferences, blank_identifier_id: int = 0):
+    def __init__(self, identifiers: Sequence[str], references: ARCReferences, blank_identifier_id: int = 0,
+                 rule: VotingRule = ORIGINALS):
         self.identifiers = list(identifiers)
         self.references = references
         self.blank_identifier_id = blank_identifier_id
+        self.rule = rule
         self.votes: Votes = {}
         self.num_predictions = 0
         self.num_unmatched = 0  # rows whose input matches no test input of their original puzzle
@@ -348,7 +424,8 @@ class VoteTally:
         keep = puzzle_ids != self.blank_identifier_id
         puzzle_ids = puzzle_ids[keep]
         inputs, preds = np.asarray(inputs)[keep], np.asarray(preds)[keep]
-        q_halt_probs = _sigmoid(np.asarray(q_halt_logits).reshape(-1)[keep])
+        logits = np.asarray(q_halt_logits).reshape(-1)[keep]
+        trm_probs, hrm_probs = trm_confidences(logits), hrm_confidences(logits)
         input_sizes, pred_sizes = crop_sizes(inputs), crop_sizes(preds)
         side = int(round(inputs.shape[-1] ** 0.5))
         for row, puzzle_id in enumerate(puzzle_ids):
@@ -362,27 +439,31 @@ class VoteTally:
                 self.num_unmatched += 1
                 continue
             candidate = grid_key(augmentation.invert(pred_grid.astype(np.uint8)))
-            stats = self.votes.setdefault((base, test_index), {}).setdefault(candidate, [0, 0.0])
-            stats[0] += 1
-            stats[1] += float(q_halt_probs[row])
+            votes = self.votes.setdefault((base, test_index), {}).setdefault(candidate, CandidateVotes())
+            votes.trm_confidences.append(trm_probs[row])
+            votes.hrm_confidences.append(hrm_probs[row])
 
     def merge(self, votes: Votes, num_predictions: int, num_unmatched: int) -> None:
+        """Pools another tally's votes after this one's (merge ranks in rank order, as TRM gathers them)."""
         for test, candidates in votes.items():
             mine = self.votes.setdefault(test, {})
-            for candidate, (count, q_sum) in candidates.items():
-                stats = mine.setdefault(candidate, [0, 0.0])
-                stats[0] += count
-                stats[1] += q_sum
+            for candidate, their_votes in candidates.items():
+                mine.setdefault(candidate, CandidateVotes()).extend(their_votes)
         self.num_predictions += num_predictions
         self.num_unmatched += num_unmatched
 
-    def ranked(self, puzzle_name: str, test_index: int) -> list[Candidate]:
-        """The candidates for one test input, best first."""
+    def ranked(self, puzzle_name: str, test_index: int, confidence: str = TRM) -> list[Candidate]:
+        """The candidates for one test input, best first, by `confidence` (`TRM` or `HRM_NOTEBOOK`)."""
         candidates = [
-            Candidate(key, count, q_sum / count)
-            for key, (count, q_sum) in self.votes.get((puzzle_name, test_index), {}).items()
+            Candidate(key, votes.count, sequential_mean(
+                votes.trm_confidences if confidence == TRM else votes.hrm_confidences))
+            for key, votes in self.votes.get((puzzle_name, test_index), {}).items()
         ]
-        candidates.sort(key=lambda c: (-c.votes, -c.mean_q_halt_prob, c.grid_key))
+        if self.rule.departure_tie_break_by_grid:
+            candidates.sort(key=lambda c: (-c.votes, -c.mean_q_halt_prob, c.grid_key))
+        else:
+            # Python's sort is stable: exact ties stay in arrival order, as in both originals.
+            candidates.sort(key=lambda c: (-c.votes, -c.mean_q_halt_prob))
         return candidates
 
 
@@ -393,12 +474,13 @@ class VoteTally:
 
 @dataclass
 class ARCScores:
-    """pass@K over original puzzles.
+    """pass@K over original puzzles, each figure as the original it is named after computes it.
 
-    `pass_at[K]`: the fraction of puzzles whose every test input has its right answer among the K best
-    candidates. `pass_at_test_fraction[K]`: the original notebook's figure, where a puzzle with several test
-    inputs earns the fraction of them that are right. `puzzle_ranks[name]`: the smallest K that solves the
-    puzzle, None when no K does.
+    `pass_at[K]`: HRM's `arc_eval.ipynb` figure, the fraction of puzzles whose every test input has its
+    right answer among the K best candidates (ranked by the notebook's float32 confidence).
+    `pass_at_test_fraction[K]`: TinyRecursiveModels' `ARC/pass@K`, where a puzzle with several test inputs
+    earns the fraction of them that are right (ranked by TRM's float64 confidence).
+    `puzzle_ranks[name]`: the smallest K that solves the puzzle by `pass_at`'s ranking, None when none does.
     """
 
     pass_at: dict[int, float]
@@ -435,10 +517,13 @@ def score(tally: VoteTally, ks: Sequence[int] = PASS_AT_KS) -> ARCScores:
     puzzle_ranks: dict[str, int | None] = {}
     test_fraction = {k: 0.0 for k in ks}
     for name, tests in references.puzzles.items():
-        ranks = [answer_rank(tally.ranked(name, index), test.label_key) for index, test in enumerate(tests)]
-        puzzle_ranks[name] = None if not ranks or None in ranks else max(ranks)  # type: ignore[type-var]
+        hrm_ranks = [answer_rank(tally.ranked(name, index, HRM_NOTEBOOK), test.label_key)
+                     for index, test in enumerate(tests)]
+        puzzle_ranks[name] = None if not hrm_ranks or None in hrm_ranks else max(hrm_ranks)  # type: ignore[type-var]
+        trm_ranks = [answer_rank(tally.ranked(name, index, TRM), test.label_key) for index, test in enumerate(tests)]
         for k in ks:
-            test_fraction[k] += sum(rank is not None and rank <= k for rank in ranks) / max(len(ranks), 1)
+            # TRM adds each puzzle's fraction to a running float, in the puzzles' order.
+            test_fraction[k] += sum(rank is not None and rank <= k for rank in trm_ranks) / max(len(trm_ranks), 1)
     num_puzzles = len(references.puzzles)
     solved_at = {k: sum(rank is not None and rank <= k for rank in puzzle_ranks.values()) for k in ks}
     return ARCScores(
@@ -452,20 +537,26 @@ def score(tally: VoteTally, ks: Sequence[int] = PASS_AT_KS) -> ARCScores:
     )
 
 
-# What a test input gets when the model produced nothing usable for it: the ARC Prize format needs a grid.
+# What a test input gets when the model produced no prediction for it: the ARC Prize format needs a grid.
+# (TRM leaves such a test input out of its puzzle's list, which shifts every later test input's attempts
+# onto the wrong test input; a placeholder keeps the list aligned.)
 FALLBACK_GRID: list[list[int]] = [[0]]
 
 
 def make_submission(tally: VoteTally, attempts: int = 2) -> dict[str, list[dict[str, list[list[int]]]]]:
     """The ARC Prize submission: `{puzzle: [{"attempt_1": grid, "attempt_2": grid}, ...]}`, one entry per
-    test input in the puzzle's order, `attempts` grids each (the best candidates). Missing attempts repeat
-    attempt_1, as the TRM reference pads them."""
+    test input in the puzzle's order, `attempts` grids each: the best candidates by TRM's ranking.
+
+    As TRM writes it: an empty candidate is an empty attempt (`[]`), and missing attempts repeat
+    attempt_1. `VotingRule.departure_skip_empty_attempts` leaves empty candidates out instead."""
     submission: dict[str, list[dict[str, list[list[int]]]]] = {}
     for name, tests in tally.references.puzzles.items():
         entries = []
         for index in range(len(tests)):
-            ranked = tally.ranked(name, index)[:attempts]
-            grids = [c.grid.tolist() for c in ranked if c.grid_key[0] * c.grid_key[1] > 0] or [FALLBACK_GRID]
+            ranked = tally.ranked(name, index, TRM)
+            if tally.rule.departure_skip_empty_attempts:
+                ranked = [candidate for candidate in ranked if not candidate.is_empty]
+            grids = [candidate.grid.tolist() for candidate in ranked[:attempts]] or [FALLBACK_GRID]
             grids += [grids[0]] * (attempts - len(grids))
             entries.append({f"attempt_{i + 1}": grid for i, grid in enumerate(grids)})
         submission[name] = entries

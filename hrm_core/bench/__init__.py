@@ -4,6 +4,7 @@
     python -m hrm_core.bench check [--device cuda] [--fixture FILE_OR_FOLDER]
     python -m hrm_core.bench loop --size tiny|sudoku   # hrm_core.pretrain's throughput next to `step`
     python -m hrm_core.bench events [--lines N]         # checking events.jsonl lines, per line
+    python -m hrm_core.bench solve [--case demo|sudoku|sudoku_batch]   # puzzles/s of hrm_core.solve
 
 Prints milliseconds per optimizer step, tokens per second and, on CUDA, model FLOP/s and MFU (model FLOPs
 utilisation against the GPU's dense bf16 peak). The step is the trainer's: one ACT step of the loss head

@@ -1,4 +1,4 @@
-"""The `python -m hrm_core.bench` command line: the `step`, `check`, `loop` and `events` subcommands."""
+"""The `python -m hrm_core.bench` command line: the `step`, `check`, `loop`, `events` and `solve` subcommands."""
 
 from __future__ import annotations
 
@@ -41,7 +41,24 @@ def main(argv: list[str] | None = None) -> int:
     events = sub.add_parser("events", help="time checking events.jsonl lines (what the monitor pays per line)")
     events.add_argument("--lines", type=int, default=200_000)
     events.add_argument("--json", action="store_true", help="print one JSON object instead of a line")
+    solve = sub.add_parser("solve", help="puzzles per second of python -m hrm_core.solve (random weights)")
+    from hrm_core.bench.solve import SOLVE_CASES
+
+    solve.add_argument("--case", choices=list(SOLVE_CASES), action="append", metavar="CASE",
+                       help="; ".join(f"{name}: {case.about}" for name, case in SOLVE_CASES.items())
+                            + " (default: all; repeat the flag for several)")
+    solve.add_argument("--device", default="cpu", help="cpu (default), cuda, ...")
+    solve.add_argument("--repeats", type=int, default=3, help="timed runs per case; the best is reported")
+    solve.add_argument("--json", action="store_true", help="print one JSON object per case instead of a line")
     args = parser.parse_args(argv)
+
+    if args.command == "solve":
+        from hrm_core.bench.solve import bench_solve, format_solve_result
+
+        for name in args.case or list(SOLVE_CASES):
+            result = bench_solve(SOLVE_CASES[name], torch.device(args.device), repeats=args.repeats)
+            print(json.dumps({"case": name} | result) if args.json else format_solve_result(name, result), flush=True)
+        return 0
 
     if args.command == "events":
         from hrm_core.bench.events import bench_events, format_events_result

@@ -1,0 +1,239 @@
+"""The replay screen: a solve trajectory (`hrm_core.solve.rollout.Trajectory`), one ACT step at a time.
+
+It shows the puzzle and the model's prediction at step k: cells changed since the previous step are
+highlighted, wrong cells (where the answer is known) are marked, and each cell's confidence shades it (dim
+below 0.5, plain to 0.9, bold above). Below, q_halt and q_continue over the steps as sigmoid bars, with the
+step where the model's halting rule fires, and the answer after each inner cycle (HRM's H-cycles, TRM's
+recursions) counted against the step's answer. ←/→ step, Home/End jump, space plays or pauses.
+
+Everything drawn from a puzzle or a file passes through `safe_text`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from rich.style import Style
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from hrm_core.data.render import ARC_PALETTE
+from hrm_core.rundir.sanitize import safe_text
+from hrm_core.solve.rollout import Trajectory
+
+PLAY_INTERVAL_S = 0.6
+BAR_WIDTH = 10
+_CHANGED = Style(bgcolor="#5f5f00")
+_WRONG = Style(color="red", bold=True, underline=True)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0
+
+
+def _glyph(token: int, puzzle: dict[str, Any]) -> str:
+    kind, value = puzzle.get("kind"), token - int(puzzle.get("vocab_offset", 0))
+    if kind == "sudoku":
+        return "·" if value <= 0 else str(value)
+    if kind == "maze":
+        charset = str(puzzle.get("charset", "# SGo"))
+        return charset[value] if 0 <= value < len(charset) else "?"
+    if kind == "arc":
+        return " " if 0 <= value <= 9 else "·"
+    return str(token % 10)
+
+
+def render_step_grid(trajectory: Trajectory, index: int, puzzle: dict[str, Any]) -> Text:
+    """The prediction at step `index` (0-based) as a grid of styled cells."""
+    step = trajectory.steps[index]
+    rows, cols = (int(n) for n in puzzle["grid_shape"])
+    changed = np.zeros(step.prediction.size, dtype=bool)
+    changed[step.changed] = True
+    wrong = (step.prediction != trajectory.labels) if trajectory.labels is not None else np.zeros_like(changed)
+    text = Text()
+    for r in range(rows):
+        for c in range(cols):
+            cell = r * cols + c
+            token = int(step.prediction[cell])
+            confidence = float(step.probability[cell])
+            style = Style(dim=confidence < 0.5, bold=confidence >= 0.9)
+            value = token - int(puzzle.get("vocab_offset", 0))
+            if puzzle.get("kind") == "arc" and 0 <= value <= 9:
+                style += Style(bgcolor=ARC_PALETTE[value])
+            if changed[cell]:
+                style += _CHANGED
+            glyph = _glyph(token, puzzle)
+            if wrong[cell] and trajectory.labels is not None and int(trajectory.labels[cell]) >= 0:
+                style += _WRONG
+                glyph = "x" if puzzle.get("kind") == "arc" else glyph
+            text.append(f"{glyph} ", style)
+        if r + 1 < rows:
+            text.append("\n")
+    return text
+
+
+def render_q_plot(trajectory: Trajectory, index: int) -> Text:
+    """sigmoid(q_halt) and sigmoid(q_continue) per step as bars; the current and the halting step marked."""
+    text = Text()
+    halting = trajectory.halting_step
+    for number, step in enumerate(trajectory.steps, start=1):
+        halt, cont = _sigmoid(step.q_halt), _sigmoid(step.q_continue)
+        marker = "▶" if number - 1 == index else " "
+        text.append(f"{marker}{number:>3} ", Style(bold=number - 1 == index))
+        text.append("█" * round(halt * BAR_WIDTH), Style(color="green"))
+        text.append("·" * (BAR_WIDTH - round(halt * BAR_WIDTH)), Style(dim=True))
+        text.append(f" {halt:.2f}  ")
+        text.append("█" * round(cont * BAR_WIDTH), Style(color="blue"))
+        text.append("·" * (BAR_WIDTH - round(cont * BAR_WIDTH)), Style(dim=True))
+        text.append(f" {cont:.2f}")
+        if number == halting:
+            text.append("  halts here", Style(color="yellow"))
+        if number < len(trajectory.steps):
+            text.append("\n")
+    return text
+
+
+def render_cycles(trajectory: Trajectory, index: int) -> Text:
+    step = trajectory.steps[index]
+    text = Text()
+    for number, cycle in enumerate(step.cycles, start=1):
+        differ = int((cycle != step.prediction).sum())
+        text.append(f"{trajectory.cycle_unit} {number}: {differ} cells differ from the step's answer")
+        if number < len(step.cycles):
+            text.append("\n")
+    return text
+
+
+class ReplayScreen(Screen[None]):
+    """One puzzle's trajectory, stepped by hand or played."""
+
+    BINDINGS = [
+        Binding("left", "step(-1)", "previous step"),
+        Binding("right", "step(1)", "next step"),
+        Binding("home", "jump(0)", "first step"),
+        Binding("end", "jump(-1)", "last step"),
+        Binding("space", "play", "play/pause"),
+        Binding("q", "close", "close"),
+    ]
+    DEFAULT_CSS = """
+    ReplayScreen #replay-title { height: auto; padding: 0 1; text-style: bold; }
+    ReplayScreen #replay-body { height: 1fr; }
+    ReplayScreen .replay-panel { width: auto; height: auto; padding: 0 1; }
+    ReplayScreen #replay-side { width: 1fr; height: auto; }
+    """
+
+    def __init__(self, name: str, trajectory: Trajectory, puzzle: dict[str, Any]):
+        super().__init__()
+        self.puzzle_name = name
+        self.trajectory = trajectory
+        self.puzzle = puzzle
+        self.index = 0
+        self.playing = False
+        self._timer = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="replay-title")
+        with VerticalScroll(id="replay-body"):
+            with Horizontal():
+                yield Static(id="replay-grid", classes="replay-panel")
+                with Vertical(id="replay-side"):
+                    yield Static(id="replay-q", classes="replay-panel")
+                    yield Static(id="replay-cycles", classes="replay-panel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.redraw()
+
+    @property
+    def status(self) -> str:
+        steps = len(self.trajectory.steps)
+        state = "playing" if self.playing else "paused"
+        changed = len(self.trajectory.steps[self.index].changed)
+        return (f"{safe_text(self.puzzle_name)}  step {self.index + 1}/{steps}  {changed} cells changed  "
+                f"halts at step {self.trajectory.halting_step}  [{state}]")
+
+    def redraw(self) -> None:
+        self.query_one("#replay-title", Static).update(Text(self.status))
+        self.query_one("#replay-grid", Static).update(render_step_grid(self.trajectory, self.index, self.puzzle))
+        self.query_one("#replay-q", Static).update(
+            Text("sigmoid(q_halt)    sigmoid(q_continue)\n", Style(bold=True)) + render_q_plot(self.trajectory, self.index))
+        self.query_one("#replay-cycles", Static).update(render_cycles(self.trajectory, self.index))
+
+    def action_step(self, delta: int) -> None:
+        self.index = min(max(self.index + delta, 0), len(self.trajectory.steps) - 1)
+        self.redraw()
+
+    def action_jump(self, where: int) -> None:
+        self.index = where % len(self.trajectory.steps)
+        self.redraw()
+
+    def action_play(self) -> None:
+        self.playing = not self.playing
+        if self.playing:
+            if self.index == len(self.trajectory.steps) - 1:
+                self.index = 0
+            self._timer = self.set_interval(PLAY_INTERVAL_S, self._advance)
+        elif self._timer is not None:
+            self._timer.stop()
+        self.redraw()
+
+    def _advance(self) -> None:
+        if self.index >= len(self.trajectory.steps) - 1:
+            self.action_play()  # the last step: pause there
+            return
+        self.action_step(1)
+
+    def action_close(self) -> None:
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+        else:
+            self.app.exit()
+
+
+class ReplayApp(App[None]):
+    """`hrm-tui solve`: the replay screen on its own."""
+
+    def __init__(self, name: str, trajectory: Trajectory, puzzle: dict[str, Any], theme: str | None = None):
+        super().__init__()
+        self._replay = (name, trajectory, puzzle)
+        if theme:
+            self.theme = theme
+
+    def on_mount(self) -> None:
+        self.push_screen(ReplayScreen(*self._replay))
+
+
+def run_replay(checkpoint: str, puzzle: str | None, theme: str | None = None) -> int:
+    """Solves `puzzle` (a file, or the first example of the dataset's test split) and replays it; a mistake is
+    one `hrm-tui:` line and exit status 2."""
+    import sys
+
+    from hrm_core.data.loader import PuzzleSplit
+    from hrm_core.solve.errors import SolveError
+    from hrm_core.solve.model import load_for_inference
+    from hrm_core.solve.puzzles import parse_puzzles, read_source
+    from hrm_core.solve.rollout import rollout
+
+    try:
+        loaded = load_for_inference(checkpoint, batch_size=1)
+        if puzzle is not None:
+            first = parse_puzzles(*read_source(puzzle), loaded.puzzle, loaded.identifiers)[0]
+            name, inputs, labels, puzzle_id = first.name, first.inputs, first.labels, first.puzzle_identifier
+        else:
+            part = PuzzleSplit(loaded.test_paths, "test").parts[0]
+            inputs, labels = np.asarray(part.arrays["inputs"][0]), np.asarray(part.arrays["labels"][0])
+            name, puzzle_id = f"{loaded.test_paths[0]} test example 1", int(part.arrays["puzzle_identifiers"][0])
+        [trajectory] = rollout(loaded.act_model, np.asarray(inputs)[None], np.array([puzzle_id]), batch_size=1,
+                               blank_id=int(loaded.metadata.blank_identifier_id), pad_id=int(loaded.metadata.pad_id),
+                               labels=[labels])
+    except SolveError as error:
+        print(f"hrm-tui: {safe_text(str(error))}", file=sys.stderr)
+        return 2
+    ReplayApp(name, trajectory, loaded.puzzle, theme=theme).run()
+    return 0
