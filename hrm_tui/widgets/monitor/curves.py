@@ -24,13 +24,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label, SelectionList
+from textual.widgets import Label
 
 from hrm_core.rundir.metrics import NOT_PLOTTED, PLOTTED, Better, MetricSpec, metric_spec
 from hrm_core.rundir.sanitize import safe_text
 from hrm_tui.monitoring.metrics_store import CurvePoints, MetricHistory
 from hrm_tui.monitoring.plot import BLOCK, BRAILLE, ENVELOPE, LINE, PlotSeries, compact_number, ema, render_plot
 from hrm_tui.monitoring.run_model import EVAL, LOAD_STAGES, TRAIN
+from hrm_tui.widgets.check_list import CheckList
 from hrm_tui.widgets.monitor.panel import EVAL_COLOR, TRAIN_COLOR, MonitorPanel, RunView
 
 
@@ -52,7 +53,7 @@ class MetricPicker(ModalScreen[list[str]]):
     DEFAULT_CSS = """
     MetricPicker { align: center middle; }
     MetricPicker > Vertical { width: 50; height: auto; max-height: 90%; border: round $accent; background: $surface; }
-    MetricPicker SelectionList { height: auto; max-height: 20; }
+    MetricPicker CheckList { height: auto; max-height: 20; }
     """
 
     def __init__(self, available: list[str], shown: list[str]):
@@ -64,10 +65,10 @@ class MetricPicker(ModalScreen[list[str]]):
         with Vertical():
             yield Label("Metrics to plot (space toggles, enter applies)")
             # Metric names come from the run's log: shown as plain, sanitised text (a prompt string is markup).
-            yield SelectionList[str](*[(Text(safe_text(metric_spec(k).plot_title)), k, k in self.shown) for k in self.available])
+            yield CheckList[str](*[(Text(safe_text(metric_spec(k).plot_title)), k, k in self.shown) for k in self.available])
 
     def action_apply(self) -> None:
-        chosen = list(self.query_one(SelectionList).selected)
+        chosen = list(self.query_one(CheckList).selected)
         self.dismiss([k for k in self.available if k in chosen] or self.shown)
 
     def action_cancel(self) -> None:
