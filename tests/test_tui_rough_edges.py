@@ -10,8 +10,12 @@ import pytest
 from textual.widgets import Input
 
 from hrm_tui.widgets.launch_options import LaunchOptionsPanel
+from hrm_tui.widgets.monitor.curves import CurvesPanel
+from hrm_tui.widgets.monitor.system import SystemPanel
 from tests.hostile_rundirs import screen_text
 from tests.tui_launch_helpers import async_test, make_app, settle
+from tests.tui_monitor_helpers import MonitorHost, fast_settings, pilot_test
+from tests.tui_monitor_helpers import wait_for as monitor_wait
 
 
 @pytest.fixture(autouse=True)
@@ -60,3 +64,65 @@ async def test_launch_options_show_what_the_environment_and_machine_make_of_them
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot, app.launch_screen)
         assert "OMP threads     unset (one thread per core)" in screen_line(app, "OMP threads")
+
+
+# --- the monitor --------------------------------------------------------------------------------------
+
+
+def write_sudoku_run(run_dir: Path) -> None:
+    from hrm_tui.bench.synthetic_run import SyntheticRun, write_run
+
+    write_run(run_dir, SyntheticRun(total_steps=600, eval_interval=200))
+
+
+@pilot_test
+async def test_curves_that_do_not_fit_are_named_with_the_key_to_page_to_them(tmp_path: Path):
+    """Issue 19.6: at 120x36 two of the four default curves showed, and nothing said the others existed."""
+    write_sudoku_run(tmp_path / "run")
+    app = MonitorHost(tmp_path / "run", settings=fast_settings())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await monitor_wait(pilot, lambda: app.monitor.loaded_stage() == "exact")
+        curves = app.monitor.query_one(CurvesPanel)
+        assert curves.row_layout(*curves.content_size) == [1, 1]
+        text = screen_text(app)
+        assert "+2 plots hidden" in text and "] next, [ previous" in text
+        await pilot.press("1", "]", "]")
+        await pilot.pause()
+        assert "+2 plots hidden" in screen_text(app)
+        await pilot.press("m")  # maximised, all four fit: no note
+        await pilot.pause(0.2)
+        assert "hidden" not in screen_text(app)
+
+
+@pilot_test
+async def test_the_metric_chooser_shows_selection_with_a_character(tmp_path: Path):
+    """Issue 19.9: every entry read `X`, selected or not, told apart only by colour."""
+    write_sudoku_run(tmp_path / "run")
+    app = MonitorHost(tmp_path / "run", settings=fast_settings())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await monitor_wait(pilot, lambda: app.monitor.loaded_stage() == "exact")
+        await pilot.press("1", "c")
+        await pilot.pause(0.2)
+        entries = [line.strip(" │") for line in screen_text(app).splitlines() if "[x]" in line or "[ ]" in line]
+        chosen = [entry for entry in entries if "[x]" in entry]
+        assert len(chosen) == 4 and len(entries) > 4, entries
+        assert any("lm_loss" in entry for entry in chosen)
+
+
+@pilot_test
+async def test_the_system_panel_never_breaks_a_field_and_waits_for_a_second_cpu_reading(tmp_path: Path):
+    """Issue 19.7 and 19.12: at 120 columns `rss 355M (1↵process)` wrapped inside the field; the run's
+    first CPU reading showed `cpu 0%`."""
+    from hrm_tui.system.sysmon import HostStats, StaticSystemSampler, SystemSnapshot
+
+    write_sudoku_run(tmp_path / "run")
+    first = SystemSnapshot(gpus=[], gpu_message="no NVIDIA driver",
+                           host=HostStats(cpu_pct=12.0, cpu_count=2, memory_used=3 * 1024**3, memory_total=8 * 1024**3,
+                                          run_cpu_pct=None, run_rss=355 * 1024**2, run_processes=1))
+    app = MonitorHost(tmp_path / "run", settings=fast_settings(system_sampler=StaticSystemSampler(first)))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await monitor_wait(pilot, lambda: app.monitor.query_one(SystemPanel).snapshot is not None)
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        assert "rss 355M (1 process)" in text
+        assert "cpu    … " in text and "cpu   0%" not in text
