@@ -126,3 +126,53 @@ async def test_the_system_panel_never_breaks_a_field_and_waits_for_a_second_cpu_
         text = screen_text(app)
         assert "rss 355M (1 process)" in text
         assert "cpu    … " in text and "cpu   0%" not in text
+
+
+# --- cut-off text ---------------------------------------------------------------------------------------
+
+
+async def assert_footer_keys_whole(pilot, app) -> None:
+    from textual.widgets._footer import FooterKey
+
+    from hrm_tui.widgets.key_footer import KeyFooter
+
+    footer = app.screen.query_one(KeyFooter)
+    await monitor_wait(pilot, lambda: bool(footer.query(FooterKey)), what="the footer's keys")
+    await pilot.pause(0.3)
+    keys = list(footer.query(FooterKey))
+    shown = [key for key in keys if key.display]
+    assert shown and len(shown) < len(keys), "the case needs keys that do not all fit"
+    for key in shown:
+        assert key.region.right <= footer.region.right, f"{key.description!r} is cut at the footer's edge"
+    line = screen_text(app).splitlines()[-1].rstrip()
+    assert line.endswith(shown[-1].description), line
+
+
+@async_test
+async def test_runs_table_headers_and_the_runs_footer_are_never_cut(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Issue 19.7: the last header read `Last even` at 120 columns; the footer ended in `c Clo` at 80."""
+    from tests.tui_launch_helpers import NOW, make_fixture_runs
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    make_fixture_runs(tmp_path / "checkpoints")
+    app = make_app(tmp_path, start_mode="runs", clock=lambda: NOW)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await monitor_wait(pilot, lambda: app.runs_screen is not None and app.runs_screen.all_runs)
+        await pilot.pause(0.3)
+        header = next(line for line in screen_text(app).splitlines() if line.lstrip().startswith("Name"))
+        assert header.rstrip().endswith("Last event")
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.5)
+        await assert_footer_keys_whole(pilot, app)
+
+
+@async_test
+async def test_the_monitors_footer_drops_whole_bindings_at_120_columns(tmp_path: Path):
+    """Issue 19.7: the monitor's footer ended in `x Dis` at 120 columns."""
+    write_sudoku_run(tmp_path / "run")
+    app = make_app(tmp_path, attach=[tmp_path / "run"])
+    async with app.run_test(size=(120, 36)) as pilot:
+        await monitor_wait(pilot, lambda: app.screen.loaded_stage() == "exact")
+        await pilot.pause(0.3)
+        await assert_footer_keys_whole(pilot, app)
+        assert "x Dis" not in screen_text(app).splitlines()[-1]

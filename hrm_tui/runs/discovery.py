@@ -81,8 +81,8 @@ class RunListing:
         missing = len(self.missing)
         if missing:
             # Said once here, not in every missing row's detail.
-            notes.append(f"{missing} indexed run(s) are missing (their folder has gone or holds no run any more): the "
-                         "index of runs still lists them; hrm-tui runs --prune (x in the runs screen) removes them")
+            notes.append(f"{missing} indexed run(s) are missing (folder gone or empty): hrm-tui runs --prune "
+                         "(x in the runs list) removes them from the index")
         return notes
 
 
