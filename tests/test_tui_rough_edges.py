@@ -176,3 +176,35 @@ async def test_the_monitors_footer_drops_whole_bindings_at_120_columns(tmp_path:
         await pilot.pause(0.3)
         await assert_footer_keys_whole(pilot, app)
         assert "x Dis" not in screen_text(app).splitlines()[-1]
+
+
+# --- the logs panel -------------------------------------------------------------------------------------
+
+
+@pilot_test
+async def test_the_logs_panel_merges_stdout_and_stderr_in_time_order(tmp_path: Path):
+    """Issue 19.4: after a stop at step 819 and a resume, `err [hrm] SIGINT received…` showed between steps
+    3370 and 3375 (stderr.log read after stdout.log), and stderr.log's leading blank line showed as `err`."""
+    from hrm_core.rundir.line_times import stamp_line
+    from hrm_tui.widgets.monitor.logs import LogsPanel
+
+    run = tmp_path / "run"
+    write_sudoku_run(run)
+    t0 = 1_700_000_000.0
+    steps = [*range(815, 820), *range(3370, 3376)]  # the stop after 819; the resumed session later
+    (run / "stdout.log").write_text("".join(stamp_line(f"step {s}/4000", t0 + i) + "\n" for i, s in enumerate(steps)))
+    (run / "stderr.log").write_text("\n" + stamp_line("[hrm] SIGINT received: stopping after this step", t0 + 4.5) + "\n"
+                                    + "  a line without a time follows its own file's order\n")
+    app = MonitorHost(run, settings=fast_settings())
+    async with app.run_test(size=(120, 36)) as pilot:
+        panel = app.monitor.query_one(LogsPanel)
+        await monitor_wait(pilot, lambda: "11 out, 2 err" in str(panel.query_one("#logs-header").render()))
+        await pilot.press("6", "m")
+        await pilot.pause(0.3)
+        shown = [line.strip(" │") for line in screen_text(app).splitlines()]
+        start = next(i for i, line in enumerate(shown) if line.startswith("step 815/"))
+        log = [line.rstrip() for line in shown[start:start + 13]]
+        assert log[4:8] == ["step 819/4000", "err [hrm] SIGINT received: stopping after this step",
+                            "err   a line without a time follows its own file's order", "step 3370/4000"]
+        assert "2 err" in str(panel.query_one("#logs-header").render())  # the blank line is skipped
+        assert not any(line == "err" for line in log)

@@ -7,18 +7,22 @@ than the panel); `f` follows the newest lines or holds the view; `j` `k` `↑` `
 the oldest line, `G` / End the newest (and follow again). Moving up stops following.
 
 Lines arrive from the screen's tailing worker through `add_lines`; the newest `MAX_LINES` per stream are kept.
+The two files are merged in time order: each line the trainer wrote carries its time
+(hrm_core.rundir.line_times, not shown here), a line without one (a traceback) takes the time of the line
+before it in its own file, and equal times keep the order the lines were read in. Blank lines are skipped.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections import deque
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, RichLog, Static
 
+from hrm_core.rundir.line_times import split_line_time
 from hrm_core.rundir.sanitize import safe_log_line
 from hrm_tui.widgets.monitor.panel import MonitorPanel
 
@@ -61,7 +65,10 @@ class LogsPanel(MonitorPanel):
         self.query_text = ""
         self.wrap = False  # unwrapped lines scroll sideways
         self.follow = True  # keep the newest line in view
-        self._order: deque[tuple[str, str]] = deque()  # (stream, line) in arrival order, both streams
+        # (time, arrival number, stream, line), both streams, sorted: the order lines are shown in.
+        self._order: list[tuple[float, int, str, str]] = []
+        self._arrivals = 0
+        self._stream_time = dict.fromkeys(STREAMS, 0.0)  # the newest line time read per stream
         self._wrapped_width = 0  # the width wrapped lines were laid out for
 
     def compose(self) -> ComposeResult:
@@ -84,14 +91,30 @@ class LogsPanel(MonitorPanel):
         return self.query_one(RichLog)
 
     def add_lines(self, stream: str, raw_lines: list[str]) -> None:
+        inserted = False  # a line that goes before one already shown: the log is redrawn in order
         for raw in raw_lines:
-            line = safe_log_line(raw)
-            self._order.append((stream, line))
-            if self._visible(stream, line):
-                self._write(stream, line)
-        while len(self._order) > MAX_LINES * len(STREAMS):
-            self._order.popleft()
-        self._update_header()
+            when, text = split_line_time(raw)
+            line = safe_log_line(text)
+            if not line.strip():
+                continue
+            when = self._stream_time[stream] if when is None else when
+            self._stream_time[stream] = when
+            self._arrivals += 1
+            entry = (when, self._arrivals, stream, line)
+            if self._order and entry < self._order[-1]:
+                bisect.insort(self._order, entry)
+                inserted = True
+            else:
+                self._order.append(entry)
+                if not inserted and self._visible(stream, line):
+                    self._write(stream, line)
+        excess = len(self._order) - MAX_LINES * len(STREAMS)
+        if excess > 0:
+            del self._order[:excess]
+        if inserted:
+            self._rewrite()
+        else:
+            self._update_header()
 
     def _write(self, stream: str, line: str) -> None:
         # Unwrapped, a line keeps its whole width (the log scrolls sideways); wrapped, it fits the panel.
@@ -116,7 +139,7 @@ class LogsPanel(MonitorPanel):
         self._wrapped_width = log.scrollable_content_region.width
         y = log.scroll_y
         log.clear()
-        for stream, line in self._order:
+        for _, _, stream, line in self._order:
             if self._visible(stream, line):
                 self._write(stream, line)
         if self.follow:
@@ -126,7 +149,7 @@ class LogsPanel(MonitorPanel):
         self._update_header()
 
     def _update_header(self) -> None:
-        counts = {s: sum(1 for st, _ in self._order if st == s) for s in STREAMS}
+        counts = {s: sum(1 for entry in self._order if entry[2] == s) for s in STREAMS}
         header = Text()
         for view in VIEWS:
             header.append(f" {view} ", style="reverse" if view == self.view else "dim")
