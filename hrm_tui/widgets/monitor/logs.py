@@ -65,8 +65,9 @@ class LogsPanel(MonitorPanel):
         self.query_text = ""
         self.wrap = False  # unwrapped lines scroll sideways
         self.follow = True  # keep the newest line in view
-        # (time, arrival number, stream, line), both streams, sorted: the order lines are shown in.
-        self._order: list[tuple[float, int, str, str]] = []
+        # (stream, line) of both streams in the order shown, and beside each its sort key (time, arrival number).
+        self._order: list[tuple[str, str]] = []
+        self._keys: list[tuple[float, int]] = []
         self._arrivals = 0
         self._stream_time = dict.fromkeys(STREAMS, 0.0)  # the newest line time read per stream
         self._wrapped_width = 0  # the width wrapped lines were laid out for
@@ -100,17 +101,20 @@ class LogsPanel(MonitorPanel):
             when = self._stream_time[stream] if when is None else when
             self._stream_time[stream] = when
             self._arrivals += 1
-            entry = (when, self._arrivals, stream, line)
-            if self._order and entry < self._order[-1]:
-                bisect.insort(self._order, entry)
+            key = (when, self._arrivals)
+            if self._keys and key < self._keys[-1]:
+                at = bisect.bisect(self._keys, key)
+                self._keys.insert(at, key)
+                self._order.insert(at, (stream, line))
                 inserted = True
             else:
-                self._order.append(entry)
+                self._keys.append(key)
+                self._order.append((stream, line))
                 if not inserted and self._visible(stream, line):
                     self._write(stream, line)
         excess = len(self._order) - MAX_LINES * len(STREAMS)
         if excess > 0:
-            del self._order[:excess]
+            del self._order[:excess], self._keys[:excess]
         if inserted:
             self._rewrite()
         else:
@@ -139,7 +143,7 @@ class LogsPanel(MonitorPanel):
         self._wrapped_width = log.scrollable_content_region.width
         y = log.scroll_y
         log.clear()
-        for _, _, stream, line in self._order:
+        for stream, line in self._order:
             if self._visible(stream, line):
                 self._write(stream, line)
         if self.follow:
@@ -149,7 +153,7 @@ class LogsPanel(MonitorPanel):
         self._update_header()
 
     def _update_header(self) -> None:
-        counts = {s: sum(1 for entry in self._order if entry[2] == s) for s in STREAMS}
+        counts = {s: sum(1 for st, _ in self._order if st == s) for s in STREAMS}
         header = Text()
         for view in VIEWS:
             header.append(f" {view} ", style="reverse" if view == self.view else "dim")
