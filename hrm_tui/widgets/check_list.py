@@ -11,7 +11,7 @@ from typing import TypeVar
 from rich.segment import Segment
 from textual.strip import Strip
 from textual.widgets import SelectionList
-from textual.widgets._toggle_button import ToggleButton
+from textual.widgets.option_list import OptionDoesNotExist
 
 SelectionType = TypeVar("SelectionType")
 BOX_LEFT, BOX_RIGHT = "[", "]"
@@ -20,14 +20,18 @@ CHECKED, UNCHECKED = "x", " "
 
 class CheckList(SelectionList[SelectionType]):
     def render_line(self, y: int) -> Strip:
+        # SelectionList draws an entry's line as its box (three one-cell segments: side, mark, side), a blank
+        # and the prompt.
         strip = super().render_line(y)
         segments = list(strip)
-        button = (ToggleButton.BUTTON_LEFT, ToggleButton.BUTTON_INNER, ToggleButton.BUTTON_RIGHT)
-        if len(segments) < 3 or tuple(s.text for s in segments[:3]) != button:
-            return strip  # not an entry's line (past the last entry)
-        index = self.scroll_offset.y + y
-        checked = self.get_option_at_index(index).value in self._selected
+        try:
+            option = self.get_option_at_index(self.scroll_offset.y + y)
+        except OptionDoesNotExist:
+            return strip  # past the last entry
+        if len(segments) < 4:
+            return strip
         left, inner, right = segments[:3]
+        checked = option.value in self.selected
         # Same cells, same styles: only the characters change.
         box = [Segment(BOX_LEFT, left.style), Segment(CHECKED if checked else UNCHECKED, inner.style),
                Segment(BOX_RIGHT, right.style)]

@@ -14,7 +14,6 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.geometry import Size
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
 
 ESSENTIAL_ACTIONS = ("close", "help", "quit")  # by name: `app.close` is `close`
 
@@ -49,7 +48,7 @@ class KeyFooter(Footer):
         room = self.size.width
         used = 0
         fits = True
-        for key in self.query(FooterKey):
+        for key in self.query("FooterKey"):  # Textual's key widget, by its type name (it is not exported)
             # A key's width is its rendered text (padding included) plus its margins; the last one shown
             # needs no room for the margin after it.
             width = key.get_content_width(Size(0, 0), Size(0, 0))
