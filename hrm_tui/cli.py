@@ -4,6 +4,7 @@
     hrm-tui runs [--json] [--prune]       print the runs table (for scripts); --prune forgets missing runs
     hrm-tui launch +experiment=X k=v ...  validate and launch without the form
     hrm-tui attach RUN [RUN ...]          open a run's monitor (more runs: their curves overlaid)
+    hrm-tui --version                     print the versions of hrm and torch
 
 User mistakes (a bad override, a missing dataset, an unknown run) print a message and exit with status 2,
 never a traceback. A bug (an exception nothing handled, in the app or here) exits with status 1 and prints
