@@ -5,7 +5,8 @@
     hrm-tui attach A [B ...]  ->  the monitor of A (B ... overlaid) as the app's only screen
 
 Keys follow nvitop, htop, k9s and lazygit: `q` closes the screen on top (the monitor, the help, a dialog)
-and quits from a screen with nothing below it (the runs list, the form, an attached monitor); a text field
+and quits from a screen with nothing below it (the runs list, the form, an attached monitor; both q and ctrl+q ask
+first while the form holds edits); a text field
 that has focus types the q instead. `?` and F1 open the help, F3 the runs list from anywhere.
 
 The app owns navigation and nothing else. What the screens share (the config tree, the runs root, the
@@ -114,25 +115,36 @@ class HrmTuiApp(App[None]):
             self.push_screen(HelpScreen())
 
     def action_close(self) -> None:
-        """q: closes the screen on top, or quits when there is nothing below it (a mode's own screen).
-
-        Quitting from a launch form that holds edits asks first: a stray q would lose them (ctrl+q doesn't ask).
-        """
+        """q: closes the screen on top, or quits (asking first, as ctrl+q does) when there is nothing below it."""
         if len(self.screen_stack) > 1:
             self.screen.dismiss()
             return
-        edits = self.screen.edit_count() if isinstance(self.screen, LaunchScreen) else 0
+        self._quit_or_ask()
+
+    async def action_quit(self) -> None:
+        """ctrl+q: quits from anywhere, asking first while the form holds edits (as q does)."""
+        self._quit_or_ask()
+
+    def _quit_or_ask(self) -> None:
+        """Quits, after a question when the form holds edits not launched: a stray key would lose them. One
+        question at a time: a second ctrl+q while it is asked leaves it there."""
+        from hrm_tui.screens.confirm import ConfirmScreen
+
+        edits = self.launch_screen.edit_count() if self.launch_screen is not None else 0
         if not edits:
             self.exit()
             return
-        from hrm_tui.screens.confirm import ConfirmScreen
+        if isinstance(self.screen, ConfirmScreen) and self.screen.has_class("quit-question"):
+            return
 
         def answered(quit_anyway: bool | None) -> None:
             if quit_anyway:
                 self.exit()
 
         message = f"The form holds {edits} edit{'s' if edits != 1 else ''}; hrm-tui does not keep them when it quits."
-        self.push_screen(ConfirmScreen("Quit hrm-tui?", message, yes="Quit"), answered)
+        question = ConfirmScreen("Quit hrm-tui?", message, yes="Quit")
+        question.add_class("quit-question")
+        self.push_screen(question, answered)
 
     def action_show_runs(self) -> None:
         """F3: the runs list. From a monitor opened from it, that is going back to it."""

@@ -4,6 +4,7 @@
     hrm-tui runs [--json] [--prune]       print the runs table (for scripts); --prune forgets missing runs
     hrm-tui launch +experiment=X k=v ...  validate and launch without the form
     hrm-tui attach RUN [RUN ...]          open a run's monitor (more runs: their curves overlaid)
+    hrm-tui --version                     print the versions of hrm and torch
 
 User mistakes (a bad override, a missing dataset, an unknown run) print a message and exit with status 2,
 never a traceback. A bug (an exception nothing handled, in the app or here) exits with status 1 and prints
@@ -45,7 +46,7 @@ examples:
   hrm-tui launch +experiment=demo                launch the demo without the form
   hrm-tui launch +experiment=sudoku_extreme_1k lr=7e-5 --nproc-per-node 8
   hrm-tui runs                                   list runs, newest first
-  hrm-tui attach 'checkpoints/Demo ACT-torch/HierarchicalReasoningModel_ACTV1 brave-otter'
+  hrm-tui attach 'checkpoints/Demo-sudoku-4x4 ACT-torch/HierarchicalReasoningModel_ACTV1 brave-otter'
   hrm-tui attach brave-otter calm-heron          compare two runs (names as hrm-tui runs lists them)"""
 
 
@@ -74,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[shared],
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=version_text(),
+        help="print the versions of hrm and torch, and exit",
     )
     parser.add_argument(
         "--theme",
@@ -141,6 +148,20 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("puzzle", nargs="?", metavar="PUZZLE",
                        help="a Sudoku, Maze or ARC file (default: the first example of the dataset's test split)")
     return parser
+
+
+def version_text() -> str:
+    """`hrm <version>, torch <version>`, from the installed packages' metadata: importing torch to ask it
+    would take seconds, and a bug report needs both."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"hrm {installed('hrm')}, torch {installed('torch')}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -419,9 +440,12 @@ def resolve_run(run: str, runs_root: Path) -> Path:
     from hrm_core.rundir.index import EntryState, entry_state, read_index
     from hrm_tui.runs.discovery import find_run_dirs
 
-    for candidate in (Path(run), runs_root / run):
-        if _is_dir(candidate):
-            return candidate
+    folders = [candidate for candidate in (Path(run), runs_root / run) if _is_dir(candidate)]
+    for folder in folders:
+        if entry_state(folder) is EntryState.PRESENT:
+            return folder
+    if folders:  # a folder the user named that holds no run: say so, and point at the runs below it
+        raise UserError(_holds_no_run(folders[0]))
     known = {os.path.abspath(d): d for d in find_run_dirs(runs_root)}
     for entry in read_index().entries:
         if entry_state(entry.path) is EntryState.PRESENT:
@@ -433,6 +457,23 @@ def resolve_run(run: str, runs_root: Path) -> Path:
         raise UserError(f"no run '{run}' under {runs_root.absolute()} or in the index of runs (hrm-tui runs lists them)")
     listing = "\n  ".join(str(m) for m in sorted(matches))
     raise UserError(f"'{run}' matches several runs; give more of the name:\n  {listing}")
+
+
+def _holds_no_run(folder: Path, shown: int = 5) -> str:
+    """The message for `hrm-tui attach FOLDER` on a folder without a run: the runs below it, if any, and how
+    to open one of them or list them all."""
+    from hrm_core.rundir.files import EVENTS_FILE, LAUNCH_FILE
+    from hrm_tui.runs.discovery import scan_runs_root
+
+    message = f"{folder} holds no run (no {EVENTS_FILE} or {LAUNCH_FILE} in it)"
+    below = scan_runs_root(folder).dirs
+    if not below:
+        return message
+    listing = "\n  ".join(str(run_dir) for run_dir in below[:shown])
+    more = f"\n  ... and {len(below) - shown} more" if len(below) > shown else ""
+    return (f"{message}; {len(below)} run(s) lie below it:\n  {listing}{more}\n"
+            f"open one with: hrm-tui attach {_shell_quote(str(below[0]))}\n"
+            f"or list them with: hrm-tui runs --runs-root {_shell_quote(str(folder))}")
 
 
 def _is_dir(path: Path) -> bool:

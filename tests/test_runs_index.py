@@ -218,6 +218,20 @@ def test_runs_lists_and_prunes_missing_runs(tmp_path: Path):
     assert "nothing to prune" in hrm_tui("runs", "--prune", cwd=tmp_path).stdout
 
 
+def test_runs_says_how_to_prune_once_below_the_table_not_on_every_missing_row(tmp_path: Path):
+    """Issue 19.12: the long sentence on pruning was repeated in DETAIL on each missing row."""
+    for name in ("gone-a", "gone-b"):
+        gone = a_run(tmp_path / name)
+        register_run(gone)
+        (gone / "events.jsonl").unlink()
+        gone.rmdir()
+    lines = hrm_tui("runs", cwd=tmp_path).stdout.splitlines()
+    rows = [line for line in lines if " missing " in line and not line.startswith("note:")]
+    assert len(rows) == 2 and all(row.rstrip().endswith("its folder has gone") for row in rows)
+    assert sum("--prune" in line for line in lines) == 1
+    assert lines[-1].startswith("note: 2 indexed run(s) are missing") and "hrm-tui runs --prune" in lines[-1]
+
+
 def test_attach_finds_an_indexed_run_by_the_end_of_its_name(tmp_path: Path):
     from hrm_tui.cli import resolve_run
 

@@ -45,7 +45,7 @@ def test_run_process_tree_cpu_and_rss():
     child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 3\nwhile time.time() < end: pass"])
     sampler = LiveSystemSampler()
     try:
-        sampler.sample(os.getpid())  # the first reading primes the CPU deltas
+        first = sampler.sample(os.getpid()).host  # the first reading primes the CPU deltas
         time.sleep(1.0)
         host = sampler.sample(os.getpid()).host
     finally:
@@ -55,6 +55,8 @@ def test_run_process_tree_cpu_and_rss():
     assert host.run_processes >= 2  # this process and its child
     assert host.run_rss > 10 * 1024 * 1024
     assert host.run_cpu_pct > 30  # the child spins one core
+    # Issue 19.12: a process's first reading is no measurement (psutil says 0): no figure rather than 0%.
+    assert first.run_processes >= 2 and first.run_cpu_pct is None
 
 
 def test_gone_process_has_no_run_figures():

@@ -197,3 +197,25 @@ def test_step_line_is_a_progress_bar_on_a_terminal_and_plain_lines_otherwise():
     hostile, out = "run \x1b]0;pwned\x07name\x1b[2J\x1bc", io.StringIO()
     Console(enabled=True, stream=out).message(f"[hrm] run {hostile!r} in /tmp/{hostile}")
     assert out.getvalue() == "[hrm] run 'run \\x1b]0;pwned\\x07name\\x1b[2J\\x1bc' in /tmp/run name\n"
+
+
+def test_lines_written_to_a_log_file_start_with_their_time(tmp_path):
+    """Issue 19.4: stdout.log and stderr.log are merged in time order by the logs panel, from these times."""
+    import io
+    import time
+
+    from hrm_core.rundir.line_times import split_line_time
+    from hrm_core.training.console import Console
+
+    before = time.time()
+    with open(tmp_path / "stdout.log", "w") as log:
+        console = Console(enabled=True, stream=log)
+        console.progress("step 1")
+        console.message("[hrm] eval")
+    lines = (tmp_path / "stdout.log").read_text().splitlines()
+    read = [split_line_time(line) for line in lines]
+    assert [text for _, text in read] == ["step 1", "[hrm] eval"]
+    assert all(when is not None and before - 0.01 <= when <= time.time() for when, _ in read)
+    pipe = io.StringIO()
+    Console(enabled=True, stream=pipe).message("[hrm] eval")
+    assert pipe.getvalue() == "[hrm] eval\n"  # a pipe or a terminal: the plain line

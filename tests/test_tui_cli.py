@@ -128,6 +128,44 @@ def test_attach_finds_a_run_by_path_name_or_the_end_of_its_name(tmp_path: Path):
         resolve_run("brave-otter", root)
 
 
+def test_attach_on_a_folder_without_a_run_says_so_and_lists_the_runs_below(tmp_path: Path):
+    """Issue 19.1: a folder that exists but holds no run (an empty folder, a project folder above its runs)
+    once opened a monitor with a false "Run lost" alert and exited 0."""
+    (tmp_path / "empty").mkdir()
+    result = run_cli("attach", "empty", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr == "hrm-tui: empty holds no run (no events.jsonl or launch.json in it)\n"
+    runs = make_fixture_runs(tmp_path / "checkpoints")
+    project = runs["finished"].parent
+    result = run_cli("attach", str(project), cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{project} holds no run" in result.stderr
+    assert f"  {runs['finished']}" in result.stderr  # the runs below it, by path
+    assert "open one with: hrm-tui attach '" in result.stderr
+    assert f"or list them with: hrm-tui runs --runs-root '{project}'" in result.stderr
+
+
+def test_version_prints_the_package_and_torch_versions(tmp_path: Path):
+    from importlib.metadata import version
+
+    result = run_cli("--version", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"hrm {version('hrm')}, torch {version('torch')}\n"
+
+
+def test_the_help_example_path_is_the_demo_presets_real_run_path(tmp_path: Path):
+    """The example path in --help is where the demo preset's runs go (project and run as the trainer names
+    them), not a made-up folder."""
+    from hrm_core.config import resolve_run_names
+    from hrm_tui.forms.config_tree import ConfigTree
+
+    project, run, checkpoint_path = resolve_run_names(ConfigTree.load(None).compose(["+experiment=demo"]))
+    example = next(line for line in build_parser().format_help().splitlines() if "hrm-tui attach 'checkpoints/" in line)
+    shown = example.split("'")[1]
+    assert shown.startswith(f"checkpoints/{project}/{run.rsplit(' ', 1)[0]} ")
+    assert checkpoint_path == f"checkpoints/{project}/{run}"
+
+
 def test_attach_with_several_runs_names_the_one_it_cannot_find(tmp_path: Path):
     """hrm-tui attach A B: every run is resolved before the app opens; an unknown one is a user error."""
     make_fixture_runs(tmp_path / "checkpoints")

@@ -52,6 +52,25 @@ def test_the_config_diff_keeps_only_the_keys_that_differ(tmp_path: Path):
     ]
 
 
+def test_a_resumed_runs_config_diff_leaves_out_how_it_was_started_and_compares_resolved_paths(tmp_path: Path):
+    """Issue 19.8: `checkpoint_path` relative against absolute and `resume` null against auto were listed as
+    differences between a run and its resumed session."""
+    runs = make_fixture_runs(tmp_path / "work")
+    first, resumed = runs["finished"], runs["failed"]
+    relative = first.relative_to(tmp_path / "work").as_posix()
+    write_config(first, checkpoint_path=relative, data_path="data/demo", resume=None)
+    write_config(resumed, checkpoint_path=str(first), data_path=str(tmp_path / "work" / "data" / "demo"), resume="auto",
+                 lr=1.0)
+    for run_dir in (first, resumed):
+        (run_dir / "command.json").write_text(json.dumps({"argv": ["pretrain"], "cwd": str(tmp_path / "work")}))
+    rows = config_diff([read_run_config(first), read_run_config(resumed)])
+    assert [r.key for r in rows] == ["lr", "run_name"]
+    # A relative path elsewhere is still a different folder.
+    write_config(resumed, checkpoint_path="elsewhere/run")
+    rows = config_diff([read_run_config(first), read_run_config(resumed)])
+    assert ("checkpoint_path", (str(first), str(tmp_path / "work" / "elsewhere" / "run"))) in [(r.key, r.values) for r in rows]
+
+
 def test_a_config_that_cannot_be_read_says_why_and_falls_back_to_the_run_start_event(tmp_path: Path):
     run = tmp_path / "run"
     run.mkdir()

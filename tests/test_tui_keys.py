@@ -153,6 +153,35 @@ async def test_q_on_a_form_with_edits_asks_before_quitting(tmp_path: Path):
 
 
 @async_test
+async def test_ctrl_q_asks_as_q_does_while_the_form_holds_edits(tmp_path: Path):
+    """Issue 19.11: ctrl+q quit a form holding unlaunched edits without asking. It asks the same question,
+    also from a text field (where q types a q) and from the runs list."""
+    from hrm_tui.screens.confirm import ConfirmScreen
+
+    app = make_app(tmp_path, preset="demo")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.launch_screen
+        await settle(pilot, screen)
+        field = screen.query_one("#field-lr", Input)
+        field.focus()
+        await pilot.press("ctrl+a", *"2e-3", "tab")
+        await wait_for(pilot, lambda: screen.edit_count() == 1, 10, "the lr edit")
+        field.focus()
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 10, "the question")
+        assert "1 edit;" in as_text(app.screen.query_one(".dialog-body").render())
+        await pilot.press("ctrl+q")  # asked once, not twice
+        assert len(app.screen_stack) == 2
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is screen, 10, "the form again")
+        assert app.is_running and screen.edit_count() == 1
+        await pilot.press("f3", "ctrl+q")  # from the runs list: the form's edits are still there to lose
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 10, "the question from the runs list")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, 10, "the app to quit")
+
+
+@async_test
 async def test_q_on_a_form_without_edits_quits_at_once(tmp_path: Path):
     app = make_app(tmp_path, preset="demo")
     async with app.run_test(size=(120, 40)) as pilot:

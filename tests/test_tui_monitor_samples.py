@@ -136,3 +136,55 @@ def _arc_cells(renderable) -> list[list[tuple[str, int]]]:
         if cells:
             lines.append(cells)
     return lines
+
+
+SUDOKU_9 = {"kind": "sudoku", "grid_shape": [9, 9], "vocab_offset": 1, "pad_id": 0, "ignore_label_id": 0, "vocab_size": 11, "seq_len": 81}
+LONG_NAME = "sudoku_extreme_test_puzzle_000123_augmented"
+
+
+def sudoku9_sample(name: str) -> dict:
+    solution = [(3 * (r % 3) + r // 3 + c) % 9 + 1 for r in range(9) for c in range(9)]  # a valid 9x9 grid
+    given = [d if (i * 7) % 3 == 0 else 0 for i, d in enumerate(solution)]
+    predicted = list(solution)
+    predicted[4] = predicted[4] % 9 + 1
+    tokens = lambda digits: [d + 1 for d in digits]  # noqa: E731
+    return {"name": name, "input": tokens(given), "label": tokens(solution), "prediction": tokens(predicted),
+            "q_halt": -4.21, "q_halt_prob": 0.01, "steps": 16, "exact": False}
+
+
+def write_sudoku9_run(run_dir):
+    with EventWriter(run_dir) as writer:
+        writer.write(RunStart(total_steps=10, halt_max_steps=16, puzzle=PuzzleDescription(**SUDOKU_9)))
+        writer.write(Train(step=10, epoch=1.0, total_steps=10, metrics={"lm_loss": 0.5}))
+        writer.write(Samples(step=10, epoch=1.0, set="all", puzzle=PuzzleDescription(**SUDOKU_9),
+                             samples=[Sample(**sudoku9_sample(f"{LONG_NAME}_{i}")) for i in range(4)]))
+
+
+@pilot_test
+async def test_a_9x9_sudoku_shows_its_prediction_beside_the_input_at_140x36(tmp_path):
+    """Issue 19.5: at 140x36 the prediction wrapped below input and expected, out of the panel's view."""
+    from tests.hostile_rundirs import screen_text
+
+    write_sudoku9_run(tmp_path)
+    app = MonitorHost(tmp_path, settings=fast_settings())
+    async with app.run_test(size=(140, 36)) as pilot:
+        panel = app.monitor.query_one(SamplesPanel)
+        await wait_for(pilot, lambda: LONG_NAME in shown(panel)[0], what="the samples")
+        await pilot.pause(0.2)
+        titles = next(line for line in screen_text(app).splitlines() if "input" in line)
+        assert "expected" in titles and "prediction: 1 of 81 cells wrong" in titles
+
+
+@pilot_test
+async def test_titles_of_samples_side_by_side_use_the_whole_width_at_120_maximised(tmp_path):
+    """Issue 19.5: maximised at 120 columns, titles were cut (`q_halt -4.21 (p 0.…`) beside empty columns."""
+    write_sudoku9_run(tmp_path)
+    app = MonitorHost(tmp_path, settings=fast_settings())
+    async with app.run_test(size=(120, 36)) as pilot:
+        panel = app.monitor.query_one(SamplesPanel)
+        await wait_for(pilot, lambda: LONG_NAME in shown(panel)[0], what="the samples")
+        await pilot.press("5", "m")
+        await wait_for(pilot, lambda: "samples 1-" in shown(panel)[0], what="several samples to a page")
+        body = shown(panel)[1]
+        assert f"{LONG_NAME}_0 · ✗ not exact · q_halt -4.21 (p 0.01) · 16 ACT steps" in body
+        assert "…" not in body

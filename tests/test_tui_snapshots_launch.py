@@ -31,6 +31,9 @@ def fixed_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     (bin_dir / "python").symlink_to(sys.executable)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("TZ", "UTC")
+    # The launch options show what the run inherits from the environment: the same on every machine.
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.delenv("DISABLE_COMPILE", raising=False)
     time.tzset()
     yield
     monkeypatch.undo()

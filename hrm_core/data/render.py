@@ -154,8 +154,10 @@ def arc_wrong_cells(prediction: np.ndarray, expected: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 
 
-def render_sudoku(input_grid: np.ndarray, label_grid: np.ndarray, prediction_grid: np.ndarray | None = None) -> Text:
-    """A Sudoku board of any n x n size with n a square (4x4, 9x9, ...), with box lines.
+def render_sudoku(input_grid: np.ndarray, label_grid: np.ndarray, prediction_grid: np.ndarray | None = None, *,
+                  cell_width: int = 3) -> Text:
+    """A Sudoku board of any n x n size with n a square (4x4, 9x9, ...), with box lines; each cell is a blank,
+    its digit and its mark (`cell_width=2` drops the blank, for narrow screens: a 9x9 board is 20 columns).
 
     Givens (non-zero cells of `input_grid`) are bold. Without a prediction the other cells show the
     label's digits, dim. With a prediction, the other cells show the predicted digits: correct ones in
@@ -170,7 +172,7 @@ def render_sudoku(input_grid: np.ndarray, label_grid: np.ndarray, prediction_gri
         raise ValueError(f"a Sudoku board must be n x n with n a square, got {given.shape}")
 
     def horizontal_rule() -> str:
-        return "┼".join(["─" * (3 * box)] * box)
+        return "┼".join(["─" * (cell_width * box)] * box)
 
     text = Text()
     for r in range(size):
@@ -180,7 +182,8 @@ def render_sudoku(input_grid: np.ndarray, label_grid: np.ndarray, prediction_gri
             if c and c % box == 0:
                 text.append("│", _LINES)
             digit, style, mark = _sudoku_cell(int(given[r, c]), int(label[r, c]), None if prediction_grid is None else int(prediction_grid[r, c]))
-            text.append(" ")
+            if cell_width > 2:
+                text.append(" ")
             text.append(digit, style)
             text.append(mark, style if mark.strip() else None)
         if r + 1 < size:
@@ -294,7 +297,7 @@ def render_sample(
     `puzzle` is the puzzle description (docs/run-directory.md); `input`, `label`, `prediction` are flat
     token sequences. Each panel is titled; the prediction's title counts its wrong cells.
     `show_digits` writes ARC colours as digits too, for a console without colours; `cell_width=1` draws
-    ARC grids and mazes one character per cell, for narrow screens. `short_titles` titles the prediction
+    ARC grids and mazes one character per cell, and Sudoku cells without their leading blank, for narrow screens. `short_titles` titles the prediction
     "prediction" alone (no count of wrong cells), so that small grids stay narrow when shown several to a row.
     """
     kind = puzzle.get("kind", "generic")
@@ -311,10 +314,13 @@ def render_sample(
             title = _prediction_title(int(wrong.sum()), wrong.size, size_note=_size_note(predicted.shape, label_arc.shape))
             panels.append((title, render_arc(predicted, wrong, show_digits=show_digits, cell_width=cell_width)))
     elif kind == "sudoku":
-        panels = [("input", render_sudoku(input_grid, input_grid)), ("expected", render_sudoku(input_grid, label_grid))]
+        sudoku_cell = 3 if cell_width > 1 else 2  # a digit and its mark, after a blank unless narrow
+        panels = [("input", render_sudoku(input_grid, input_grid, cell_width=sudoku_cell)),
+                  ("expected", render_sudoku(input_grid, label_grid, cell_width=sudoku_cell))]
         if prediction_grid is not None:
             wrong = int((prediction_grid != label_grid).sum())
-            panels.append((_prediction_title(wrong, label_grid.size), render_sudoku(input_grid, label_grid, prediction_grid)))
+            panels.append((_prediction_title(wrong, label_grid.size),
+                           render_sudoku(input_grid, label_grid, prediction_grid, cell_width=sudoku_cell)))
     elif kind == "maze":
         charset = puzzle.get("charset", MAZE_CHARSET)
         panels = [("expected", render_maze(input_grid, label_grid, None, charset, cell_width=cell_width))]

@@ -48,6 +48,7 @@ from hrm_core.rundir.events import (
 )
 from hrm_core.rundir.failures import root_cause
 from hrm_core.rundir.files import COMMAND_FILE, LAUNCH_FILE, STDERR_FILE
+from hrm_core.rundir.line_times import split_line_time
 from hrm_core.rundir.lock import LockState, lock_state, read_owner
 from hrm_core.rundir.reader import read_head_and_tail, read_record, read_text_tail
 from hrm_core.rundir.records import CommandRecord, LaunchRecord
@@ -364,6 +365,7 @@ def error_line_of_log(text: str) -> tuple[int | None, str]:
     failing rank but not its error. Without such a line, the last non-blank one. Sanitised."""
     candidates: list[tuple[int | None, str]] = []
     for raw in safe_text(text, multiline=True).split("\n"):
+        raw = split_line_time(raw)[1]  # the trainer's own lines start with their time
         match = _RANK_PREFIX.match(raw)
         rank = int(match.group(1)) if match else None
         line = raw[match.end():].strip() if match else raw.strip()
@@ -377,5 +379,5 @@ def error_line_of_log(text: str) -> tuple[int | None, str]:
 def _last_line(text: str) -> str:
     """The last non-blank line of a text from a file, sanitised first (so a planted CR or another separator
     does not choose which line is last)."""
-    lines = [line.strip() for line in safe_text(text, multiline=True).split("\n") if line.strip()]
+    lines = [split_line_time(line)[1].strip() for line in safe_text(text, multiline=True).split("\n") if line.strip()]
     return lines[-1] if lines else ""

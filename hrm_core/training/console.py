@@ -1,7 +1,8 @@
 """The readable line rank 0 prints every `log_interval` steps (and after each evaluation).
 
 On a terminal the step line rewrites itself in place like a progress bar; when stdout is a file or a pipe
-(a detached run, a cluster job) every line is a plain line of its own.
+(a detached run, a cluster job) every line is a plain line of its own, and in a file it starts with its time
+(hrm_core.rundir.line_times), so that a reader can merge stdout.log and stderr.log in time order.
 
 Every line goes through `safe_text` (hrm_core.rundir.sanitize): messages quote run names, paths, set names
 and error texts that came from files or the user, and none of them may act on the terminal.
@@ -13,6 +14,7 @@ import sys
 from typing import TextIO
 
 from hrm_core.formatting import ETA_ESTIMATING, format_duration
+from hrm_core.rundir.line_times import stamp_line, writes_to_a_file
 from hrm_core.rundir.metrics import METRICS, STEP_LINE_METRICS
 from hrm_core.rundir.sanitize import safe_text
 
@@ -35,6 +37,7 @@ class Console:
         self.enabled = enabled
         self.stream = stream or sys.stdout
         self.interactive = enabled and self.stream.isatty()
+        self.timed = enabled and not self.interactive and _is_a_file(self.stream)
         self._open_line = False  # a progress line is on screen without its newline
 
     def progress(self, line: str) -> None:
@@ -45,7 +48,7 @@ class Console:
             self.stream.write("\r\x1b[2K" + line)  # the one escape written: back to column 0, clear the line
             self._open_line = True
         else:
-            self.stream.write(line + "\n")
+            self.stream.write(self._timed(line) + "\n")
         self.stream.flush()
 
     def message(self, line: str) -> None:
@@ -54,5 +57,15 @@ class Console:
         if self._open_line:
             self.stream.write("\n")
             self._open_line = False
-        self.stream.write(safe_text(line) + "\n")
+        self.stream.write(self._timed(safe_text(line)) + "\n")
         self.stream.flush()
+
+    def _timed(self, line: str) -> str:
+        return stamp_line(line) if self.timed else line
+
+
+def _is_a_file(stream: TextIO) -> bool:
+    try:
+        return writes_to_a_file(stream.fileno())
+    except (OSError, ValueError, AttributeError):  # a stream without a descriptor (io.StringIO)
+        return False

@@ -20,6 +20,8 @@ import signal
 import time
 from types import FrameType
 
+from hrm_core.rundir.line_times import stamp_line, writes_to_a_file
+
 _HANDLED = (signal.SIGINT, signal.SIGTERM)
 DUPLICATE_WINDOW_S = 2.0
 
@@ -30,8 +32,10 @@ class StopRequest:
         self.signal_name: str | None = None
         self._first_at = 0.0
         self._previous: dict[int, object] = {}
+        self._stderr_is_a_file = False
 
     def install(self) -> "StopRequest":
+        self._stderr_is_a_file = writes_to_a_file(2)  # decided here: a handler should do as little as it can
         for sig in _HANDLED:
             self._previous[sig] = signal.signal(sig, self._handle)
         return self
@@ -45,9 +49,12 @@ class StopRequest:
         self._first_at = time.monotonic()
         self.signal_name = signal.Signals(signum).name
         # os.write, not print: a handler may interrupt a print of the main thread, and print is not reentrant.
-        message = (f"\n[hrm] {self.signal_name} received: stopping after this step and saving a checkpoint "
-                   "(send it again to exit at once)\n")
-        os.write(2, message.encode())
+        message = (f"[hrm] {self.signal_name} received: stopping after this step and saving a checkpoint "
+                   "(send it again to exit at once)")
+        # On a terminal, a new line first ends a step line drawn in place; a log file gets no blank line, and
+        # the line's time instead.
+        message = stamp_line(message) if self._stderr_is_a_file else "\n" + message
+        os.write(2, (message + "\n").encode())
 
     def uninstall(self) -> None:
         for sig, previous in self._previous.items():

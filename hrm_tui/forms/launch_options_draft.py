@@ -9,6 +9,7 @@ the command cannot be built instead of quietly showing the last valid number.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hrm_tui.runs.launcher import LaunchOptions
@@ -107,3 +108,29 @@ class LaunchOptionsDraft:
         if not self.compile:
             parts.append("compile off")
         return " · ".join(parts)
+
+
+# --- what an option left as it is comes to --------------------------------------------------------------
+
+
+def omp_threads_shown(draft: LaunchOptionsDraft, environ: Mapping[str, str]) -> str:
+    """What the run gets when the OMP threads field is empty, and from where: a launched run inherits the
+    environment, and torchrun sets 1 where it is unset."""
+    inherited = environ.get("OMP_NUM_THREADS", "").strip()
+    if inherited:
+        return f"{inherited} (from the environment)"
+    if draft.nproc_per_node.strip() not in ("", "1"):
+        return "1 (set by torchrun)"
+    return "unset (one thread per core)"
+
+
+def compile_shown(draft: LaunchOptionsDraft, environ: Mapping[str, str], cuda: bool | None) -> str:
+    """What `compile=auto` (the config's default) comes to with this switch, environment and machine
+    (hrm_core.training.model_setup.should_compile); `cuda` None while the GPUs are still being looked for."""
+    if not draft.compile:
+        return "off (sets DISABLE_COMPILE=1)"
+    if "DISABLE_COMPILE" in environ:
+        return "auto → off: DISABLE_COMPILE is set in the environment"
+    if cuda is None:
+        return "auto → on with CUDA, off without"
+    return "auto → on: CUDA" if cuda else "auto → off: no CUDA"

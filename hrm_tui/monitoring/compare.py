@@ -9,7 +9,10 @@ compared run is labelled by what tells it apart: its name less the words every c
 
 The config diff reads each run's resolved config (`all_config.yaml`, or its `run_start` event's `config`
 when the file is missing or unreadable), flattens it to dotted keys, and keeps the keys whose values are not
-all the same (a key one run lacks counts as differing). Nothing here raises on a file's content: a run whose
+all the same (a key one run lacks counts as differing). Two things would make a resumed run differ from its
+own original without differing in what it trains: path keys written relative in one config and absolute in
+the other (compared resolved, against the run's recorded working directory), and `resume`, which only says
+how a run was started (left out). Nothing here raises on a file's content: a run whose
 config cannot be read says why, in `RunConfig.problem`. Values are returned as read; whoever draws them
 passes them through `safe_text`.
 """
@@ -25,12 +28,17 @@ from pathlib import Path
 import yaml
 
 from hrm_core.rundir.events import Resume, RunStart
-from hrm_core.rundir.files import CONFIG_FILE
-from hrm_core.rundir.reader import read_head_and_tail
+from hrm_core.rundir.files import COMMAND_FILE, CONFIG_FILE, LAUNCH_FILE
+from hrm_core.rundir.reader import read_head_and_tail, read_record
+from hrm_core.rundir.records import CommandRecord, LaunchRecord
 from hrm_core.rundir.tail import open_regular
 
 WORD_ENDS = " _-/."  # a shared prefix is cut after one of these, never inside a word
 MAX_CONFIG_BYTES = 4 * 1024 * 1024  # a resolved config is a few kB; a larger file is not one
+# Top-level keys naming files or folders (a string, or a list of them): compared as absolute paths.
+PATH_KEYS = frozenset({"checkpoint_path", "data_path", "data_paths", "data_paths_test", "load_checkpoint"})
+# Keys that say how a run was started, not what it trains (`resume=auto` on the resumed session).
+START_ONLY_KEYS = frozenset({"resume"})
 
 
 def short_labels(names: Sequence[str]) -> list[str]:
@@ -81,7 +89,30 @@ def read_run_config(run_dir: Path) -> RunConfig:
         config = _config_from_events(run_dir)
         if config is None:
             return RunConfig(run_dir, None, f"{problem}, and no run_start event records the config")
-    return RunConfig(run_dir, flatten_config(config))
+    return RunConfig(run_dir, flatten_config(comparable_config(config, _working_dir(run_dir))))
+
+
+def comparable_config(config: Mapping, working_dir: Path | None) -> dict:
+    """The config less START_ONLY_KEYS, with PATH_KEYS made absolute against `working_dir` (left as written
+    when it is unknown)."""
+    def absolute(value: object) -> object:
+        if isinstance(value, str) and value and working_dir is not None:
+            return os.path.normpath(os.path.join(working_dir, os.path.expanduser(value)))
+        if isinstance(value, list):
+            return [absolute(item) for item in value]
+        return value
+
+    return {key: absolute(value) if key in PATH_KEYS else value
+            for key, value in config.items() if key not in START_ONLY_KEYS}
+
+
+def _working_dir(run_dir: Path) -> Path | None:
+    """Where the run's relative paths start: the trainer's recorded working directory, else the launcher's."""
+    for name, record_type in ((COMMAND_FILE, CommandRecord), (LAUNCH_FILE, LaunchRecord)):
+        record = read_record(run_dir / name, record_type).record
+        if record is not None and record.cwd:
+            return Path(record.cwd)
+    return None
 
 
 def _read_config_file(path: Path) -> tuple[Mapping | None, str]:

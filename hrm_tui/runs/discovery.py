@@ -80,7 +80,9 @@ class RunListing:
                                    f"entries and were skipped: {'; '.join(self.index.problems)}"))
         missing = len(self.missing)
         if missing:
-            notes.append(f"{missing} indexed run(s) are missing (their folder has gone): hrm-tui runs --prune removes them")
+            # Said once here, not in every missing row's detail.
+            notes.append(f"{missing} indexed run(s) are missing (folder gone or empty): hrm-tui runs --prune "
+                         "(x in the runs list) removes them from the index")
         return notes
 
 
@@ -184,7 +186,7 @@ def _missing(entry: IndexEntry, state: EntryState, root: Path) -> RunSummary:
     why = ("its folder has gone" if state is EntryState.MISSING
            else "its folder no longer holds a run")
     return RunSummary(path=entry.path, name=_name(entry.path, root), preset=None, status=RunStatus.MISSING,
-                      start_time=entry.time, detail=f"{why} (listed by the index of runs; prune it with x, or hrm-tui runs --prune)")
+                      start_time=entry.time, detail=why)
 
 
 def _name(run_dir: Path, root: Path) -> str:

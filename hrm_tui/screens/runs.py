@@ -141,7 +141,8 @@ class RunsScreen(Screen[None]):
         self._show_title()
         detail = self.query_one("#run-detail", Static)
         if not self.all_runs:
-            detail.update(Text(f"No runs yet ({listing.searched()}). Press n to set one up, or start the demo from the form."))
+            searched = self._listing.searched() if self._listing is not None else "not listed yet"
+            detail.update(Text(f"No runs yet ({searched}). Press n to set one up, or start the demo from the form."))
         elif not self.table.summaries:
             detail.update(Text(safe_text(f"No run matches the filter {self.view.filter!r}; esc clears it.")))
         else:

@@ -92,6 +92,8 @@ class LiveSystemSampler:
         self._nvml: Any = None  # the pynvml module once initialised
         self._nvml_message: str | None = None
         self._processes: dict[int, psutil.Process] = {}  # kept so cpu_percent() measures since last call
+        # Processes seen for the first time in this reading: their first cpu_percent() is a meaningless 0.
+        self._new_pids: set[int] = set()
         self._init_nvml()
         psutil.cpu_percent(interval=None)  # primes the host CPU delta
 
@@ -182,6 +184,7 @@ class LiveSystemSampler:
         known = {}
         for proc in members:
             known[proc.pid] = self._processes.get(proc.pid, proc)
+        self._new_pids = set(known) - set(self._processes)
         self._processes = known
         return list(known.values())
 
@@ -203,7 +206,9 @@ class LiveSystemSampler:
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
             if alive:
-                host.run_cpu_pct, host.run_rss, host.run_processes = cpu, rss, alive
+                # A process read for the first time has no CPU figure yet (None: shown as "…" until the next).
+                measured = not any(proc.pid in self._new_pids for proc in tree)
+                host.run_cpu_pct, host.run_rss, host.run_processes = cpu if measured else None, rss, alive
         return host
 
 

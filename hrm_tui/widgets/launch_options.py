@@ -12,6 +12,7 @@ shows it in every panel (the side pane and the ctrl+o dialog), so both always re
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 from textual import on, work
@@ -20,8 +21,9 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Label, SelectionList, Static, Switch
 
-from hrm_tui.forms.launch_options_draft import OPTION_LABELS, LaunchOptionsDraft
+from hrm_tui.forms.launch_options_draft import OPTION_LABELS, LaunchOptionsDraft, compile_shown, omp_threads_shown
 from hrm_tui.system.gpus import GpuScan, list_gpus
+from hrm_tui.widgets.check_list import CheckList
 from hrm_tui.widgets.compact_switch import CompactSwitch
 from hrm_tui.widgets.field_scroll import FieldScroll
 
@@ -53,9 +55,12 @@ class LaunchOptionsPanel(FieldScroll):
         d = self.draft
         yield from self._line("opt-nproc", Input(d.nproc_per_node, id="opt-nproc", compact=True, type="integer"))
         yield Static("GPUs: looking for NVIDIA GPUs…", id="opt-gpu-message", classes="option-note")
-        yield SelectionList[int](id="opt-gpus", compact=True)
-        yield from self._line("opt-omp", Input(d.omp_num_threads, placeholder="unset", id="opt-omp", compact=True, type="integer"))
-        yield from self._line("opt-compile", CompactSwitch(value=d.compile, id="opt-compile"))
+        yield CheckList[int](id="opt-gpus", compact=True)
+        # An empty field, the switch on: what the run gets comes from the environment and the machine.
+        omp = Input(d.omp_num_threads, placeholder=omp_threads_shown(d, os.environ), id="opt-omp", compact=True, type="integer")
+        yield from self._line("opt-omp", omp)
+        yield from self._line("opt-compile", CompactSwitch(value=d.compile, id="opt-compile"),
+                              Static("", id="opt-compile-note", classes="option-note"))
         yield from self._line("opt-nnodes", Input(d.nnodes, id="opt-nnodes", compact=True, type="integer"))
         with Vertical(id="opt-multinode"):
             yield from self._line("opt-node-rank", Input(d.node_rank, id="opt-node-rank", compact=True, type="integer"))
@@ -63,11 +68,12 @@ class LaunchOptionsPanel(FieldScroll):
         yield Static("", id="opt-errors", classes="field-error")
 
     @staticmethod
-    def _line(editor_id: str, editor: Any) -> ComposeResult:
+    def _line(editor_id: str, editor: Any, *after: Any) -> ComposeResult:
         name = TEXT_EDITORS.get(editor_id, "compile")
         with Horizontal(classes="option-line"):
             yield Label(OPTION_LABELS[name], classes="option-label")
             yield editor
+            yield from after
 
     def on_mount(self) -> None:
         self.query_one("#opt-gpus").display = False
@@ -100,7 +106,14 @@ class LaunchOptionsPanel(FieldScroll):
     def _show_problems(self) -> None:
         _, problems = self.draft.parse()
         self.query_one("#opt-errors", Static).update("\n".join(f"✗ {p}" for p in problems.values()))
+        self._show_effective()
         self.query_one("#opt-multinode").display = self.draft.nnodes.strip() not in ("", "1")
+
+    def _show_effective(self) -> None:
+        """The values the run gets where the user left an option as it is (shown beside the editor)."""
+        self.query_one("#opt-omp", Input).placeholder = omp_threads_shown(self.draft, os.environ)
+        cuda = None if self._gpu_scan is None else bool(self._gpu_scan.gpus)
+        self.query_one("#opt-compile-note", Static).update(" " + compile_shown(self.draft, os.environ, cuda))
 
     # --- GPUs ----------------------------------------------------------------------------------------
 
@@ -111,6 +124,7 @@ class LaunchOptionsPanel(FieldScroll):
 
     def _show_gpus(self, scan: GpuScan) -> None:
         self._gpu_scan = scan
+        self._show_effective()
         message = self.query_one("#opt-gpu-message", Static)
         selection = self.query_one("#opt-gpus", SelectionList)
         if not scan.gpus:

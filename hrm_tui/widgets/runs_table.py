@@ -119,14 +119,17 @@ class RunsTable(DataTable[Text]):
         wide = self.size.width >= WIDE_FROM
         columns = WIDE_COLUMNS if wide else NARROW_COLUMNS
         now = self.clock()
-        # Whatever the other columns leave (each column has one cell of padding on both sides).
-        fixed = 76 if wide else 56
-        name_width = max(12, self.size.width - fixed)
-        rows = [self._cells(summary, now, name_width, wide) for summary in summaries]
         sort, descending = self._sorted
         labels = [f"{column} {'▼' if descending else '▲'}" if column == sort else column for column in columns]
         # Each column as wide as its widest cell, measured here rather than left to DataTable, which sizes
         # auto-width columns on its next idle: a table drawn before that showed every column cut to its header.
+        # The name takes what the others leave (each column has a cell of padding on both sides, and the
+        # scroll bar its own): a fixed guess at their width cut the last header (`Last even`) at 120 columns.
+        rows = [self._cells(summary, now, 0, wide) for summary in summaries]
+        others = sum(max([len(label)] + [row[i].cell_len for row in rows]) for i, label in enumerate(labels) if i)
+        room = self.size.width - others - 2 * self.cell_padding * len(columns) - self.styles.scrollbar_size_vertical
+        name_width = max(12, room)
+        rows = [self._cells(summary, now, name_width, wide) for summary in summaries]
         widths = [max([len(label)] + [row[i].cell_len for row in rows]) for i, label in enumerate(labels)]
         layout = (tuple(labels), tuple(widths))
         self.clear(columns=layout != self._layout)

@@ -24,13 +24,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label, SelectionList
+from textual.widgets import Label
 
 from hrm_core.rundir.metrics import NOT_PLOTTED, PLOTTED, Better, MetricSpec, metric_spec
 from hrm_core.rundir.sanitize import safe_text
 from hrm_tui.monitoring.metrics_store import CurvePoints, MetricHistory
 from hrm_tui.monitoring.plot import BLOCK, BRAILLE, ENVELOPE, LINE, PlotSeries, compact_number, ema, render_plot
 from hrm_tui.monitoring.run_model import EVAL, LOAD_STAGES, TRAIN
+from hrm_tui.widgets.check_list import CheckList
 from hrm_tui.widgets.monitor.panel import EVAL_COLOR, TRAIN_COLOR, MonitorPanel, RunView
 
 
@@ -52,7 +53,7 @@ class MetricPicker(ModalScreen[list[str]]):
     DEFAULT_CSS = """
     MetricPicker { align: center middle; }
     MetricPicker > Vertical { width: 50; height: auto; max-height: 90%; border: round $accent; background: $surface; }
-    MetricPicker SelectionList { height: auto; max-height: 20; }
+    MetricPicker CheckList { height: auto; max-height: 20; }
     """
 
     def __init__(self, available: list[str], shown: list[str]):
@@ -64,10 +65,10 @@ class MetricPicker(ModalScreen[list[str]]):
         with Vertical():
             yield Label("Metrics to plot (space toggles, enter applies)")
             # Metric names come from the run's log: shown as plain, sanitised text (a prompt string is markup).
-            yield SelectionList[str](*[(Text(safe_text(metric_spec(k).plot_title)), k, k in self.shown) for k in self.available])
+            yield CheckList[str](*[(Text(safe_text(metric_spec(k).plot_title)), k, k in self.shown) for k in self.available])
 
     def action_apply(self) -> None:
-        chosen = list(self.query_one(SelectionList).selected)
+        chosen = list(self.query_one(CheckList).selected)
         self.dismiss([k for k in self.available if k in chosen] or self.shown)
 
     def action_cancel(self) -> None:
@@ -265,8 +266,14 @@ class CurvesPanel(MonitorPanel):
         if not any(view.model.latest_step >= 0 for view in self.runs):
             return Text("waiting for the first training step…", style="dim")
         per_row = self.row_layout(width, height)
+        hidden_note = None
+        if sum(per_row) < len(self.shown):  # the last line says what does not fit, and how to page to it
+            height -= 1
+            per_row = self.row_layout(width, height)
         count = sum(per_row)
         keys = [self.shown[(self.first_shown + i) % len(self.shown)] for i in range(count)]
+        if count < len(self.shown):
+            hidden_note = _hidden_note([k for k in self.shown if k not in keys], width)
         heights = _split(height, len(per_row))
         x_range = self.x_range()
 
@@ -285,6 +292,8 @@ class CurvesPanel(MonitorPanel):
                     if j + 1 < len(blocks):
                         line.append(" ")
                 lines.append(line)
+        if hidden_note is not None:
+            lines.append(hidden_note)
         return Group(*lines)
 
     def _plot(self, key: str, width: int, height: int, x_range: tuple[float, float]) -> list[Text]:
@@ -327,6 +336,17 @@ class CurvesPanel(MonitorPanel):
         self._plot_columns = max(width - 8, 1)  # about the plot's cells (the y labels take the rest)
         return [*header, *render_plot(series, width, height - len(header), x_range, log_y=self.log_y, mode=self.cell_mode,
                                       cursor_x=cursor)]
+
+
+def _hidden_note(hidden: list[str], width: int) -> Text:
+    """`+2 plots hidden (exact_accuracy, ACT steps): ] next, [ previous`, cut to the panel's width."""
+    names = ", ".join(safe_text(metric_spec(key).plot_title) for key in hidden)
+    plots = "plot" if len(hidden) == 1 else "plots"
+    note = Text(f"+{len(hidden)} {plots} hidden ({names}): ] next, [ previous", style="dim", no_wrap=True)
+    if note.cell_len > width:  # the count and the keys matter most: the names give way first
+        note = Text(f"+{len(hidden)} {plots} hidden: ] next, [ previous", style="dim", no_wrap=True)
+    note.truncate(width, overflow="ellipsis")
+    return note
 
 
 def _value_label(name: str, history: MetricHistory, spec: MetricSpec, color: str) -> Text:

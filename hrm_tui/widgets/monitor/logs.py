@@ -7,18 +7,22 @@ than the panel); `f` follows the newest lines or holds the view; `j` `k` `↑` `
 the oldest line, `G` / End the newest (and follow again). Moving up stops following.
 
 Lines arrive from the screen's tailing worker through `add_lines`; the newest `MAX_LINES` per stream are kept.
+The two files are merged in time order: each line the trainer wrote carries its time
+(hrm_core.rundir.line_times, not shown here), a line without one (a traceback) takes the time of the line
+before it in its own file, and equal times keep the order the lines were read in. Blank lines are skipped.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections import deque
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, RichLog, Static
 
+from hrm_core.rundir.line_times import split_line_time
 from hrm_core.rundir.sanitize import safe_log_line
 from hrm_tui.widgets.monitor.panel import MonitorPanel
 
@@ -61,7 +65,11 @@ class LogsPanel(MonitorPanel):
         self.query_text = ""
         self.wrap = False  # unwrapped lines scroll sideways
         self.follow = True  # keep the newest line in view
-        self._order: deque[tuple[str, str]] = deque()  # (stream, line) in arrival order, both streams
+        # (stream, line) of both streams in the order shown, and beside each its sort key (time, arrival number).
+        self._order: list[tuple[str, str]] = []
+        self._keys: list[tuple[float, int]] = []
+        self._arrivals = 0
+        self._stream_time = dict.fromkeys(STREAMS, 0.0)  # the newest line time read per stream
         self._wrapped_width = 0  # the width wrapped lines were laid out for
 
     def compose(self) -> ComposeResult:
@@ -84,14 +92,33 @@ class LogsPanel(MonitorPanel):
         return self.query_one(RichLog)
 
     def add_lines(self, stream: str, raw_lines: list[str]) -> None:
+        inserted = False  # a line that goes before one already shown: the log is redrawn in order
         for raw in raw_lines:
-            line = safe_log_line(raw)
-            self._order.append((stream, line))
-            if self._visible(stream, line):
-                self._write(stream, line)
-        while len(self._order) > MAX_LINES * len(STREAMS):
-            self._order.popleft()
-        self._update_header()
+            when, text = split_line_time(raw)
+            line = safe_log_line(text)
+            if not line.strip():
+                continue
+            when = self._stream_time[stream] if when is None else when
+            self._stream_time[stream] = when
+            self._arrivals += 1
+            key = (when, self._arrivals)
+            if self._keys and key < self._keys[-1]:
+                at = bisect.bisect(self._keys, key)
+                self._keys.insert(at, key)
+                self._order.insert(at, (stream, line))
+                inserted = True
+            else:
+                self._keys.append(key)
+                self._order.append((stream, line))
+                if not inserted and self._visible(stream, line):
+                    self._write(stream, line)
+        excess = len(self._order) - MAX_LINES * len(STREAMS)
+        if excess > 0:
+            del self._order[:excess], self._keys[:excess]
+        if inserted:
+            self._rewrite()
+        else:
+            self._update_header()
 
     def _write(self, stream: str, line: str) -> None:
         # Unwrapped, a line keeps its whole width (the log scrolls sideways); wrapped, it fits the panel.

@@ -38,6 +38,9 @@ MAX_DRAWN_CELLS = 128 * 128  # ARC and mazes are 30x30, Sudoku 9x9
 SAMPLE_GAP = 3  # blank columns between samples side by side (one blank line between rows)
 MIN_TITLE_WIDTH = 24  # a sample narrower than this still gets a readable title
 NATURAL_WIDTH = 1000  # wider than any drawn sample (3 x 30 ARC cells x 2 columns + gaps): nothing wraps
+# The ways a sample is drawn, widest first, as (cell_width, short_titles): the first whose grids fit side by
+# side is used, so that a narrow panel shows the prediction beside the input rather than below, out of view.
+DRAWINGS = ((2, False), (2, True), (1, False), (1, True))
 
 
 class SamplesPanel(MonitorPanel):
@@ -171,12 +174,11 @@ class SamplesPanel(MonitorPanel):
             sample = event.samples[first]
             header.append(f"\nsample {first + 1}/{len(event.samples)} ", style="bold")
             header.append_text(_sample_title(sample))
-            # Titled with the count of wrong cells, unless that alone makes it wrap.
-            full, short = _draw_sample(puzzle, sample), _draw_sample(puzzle, sample, short_titles=True)
-            use_short = self._natural_width(full) > area[0] >= self._natural_width(short)
-            return header, Group(short if use_short else full)
+            return header, Group(self._fitting(puzzle, sample, area[0]))
         header.append(f"\nsamples {first + 1}-{first + len(shown)} of {len(event.samples)}", style="bold")
         header.append("  ← → page", style="dim")
+        # The blocks share the whole width: a title is cut only where the row has no room left for it.
+        block_width = max(block_width, (area[0] - SAMPLE_GAP * (columns - 1)) // columns)
         blocks = []
         for sample, lines in zip(shown, drawn):
             title = _sample_title(sample)
@@ -211,11 +213,21 @@ class SamplesPanel(MonitorPanel):
     def _rendered(self, puzzle: PuzzleDescription | None, sample: Sample, width: int, *,
                   short_titles: bool = False) -> list[Text]:
         """One sample drawn at its natural width (at most `width`), as lines."""
-        renderable = _draw_sample(puzzle, sample, short_titles=short_titles)
+        renderable = self._fitting(puzzle, sample, width, short_titles_only=short_titles)
         console = self.app.console
         natural = min(self._natural_width(renderable), width)
         lines = console.render_lines(renderable, console.options.update(width=max(natural, 1), height=None), pad=False)
         return [_line_text(line) for line in lines]
+
+    def _fitting(self, puzzle: PuzzleDescription | None, sample: Sample, width: int, *,
+                 short_titles_only: bool = False) -> RenderableType:
+        """The widest of DRAWINGS whose grids fit `width` side by side; the narrowest (wrapping) if none does."""
+        drawings = [(cells, short) for cells, short in DRAWINGS if short or not short_titles_only]
+        for cell_width, short_titles in drawings:
+            drawing = _draw_sample(puzzle, sample, cell_width=cell_width, short_titles=short_titles)
+            if self._natural_width(drawing) <= width:
+                return drawing
+        return drawing
 
     def _natural_width(self, renderable: RenderableType) -> int:
         """The width a sample takes when nothing wraps it (its input, expected and prediction in one row)."""
@@ -267,7 +279,8 @@ def _tile(blocks: list[list[Text]], block_width: int, columns: int) -> list[Text
     return lines
 
 
-def _draw_sample(puzzle: PuzzleDescription | None, sample: Sample, *, short_titles: bool = False) -> RenderableType:
+def _draw_sample(puzzle: PuzzleDescription | None, sample: Sample, *, cell_width: int = 2,
+                 short_titles: bool = False) -> RenderableType:
     """The sample drawn as its puzzle, or a line saying why it cannot be (never raises)."""
     if puzzle is None:
         return Text("cannot draw this sample: the run logged no puzzle description", style="red")
@@ -276,6 +289,6 @@ def _draw_sample(puzzle: PuzzleDescription | None, sample: Sample, *, short_titl
         return Text(f"a {rows}x{cols} grid is too large to draw here (at most {MAX_DRAWN_CELLS:,} cells)", style="dim")
     try:
         return render_sample(to_json_value(puzzle), sample.input, sample.label, sample.prediction,
-                             short_titles=short_titles)
+                             cell_width=cell_width, short_titles=short_titles)
     except Exception as e:  # noqa: BLE001 - any inconsistency in logged data (lengths, shapes, values)
         return Text(f"cannot draw this sample: {safe_text(e)}", style="red")

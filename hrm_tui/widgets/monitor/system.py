@@ -3,6 +3,8 @@ host's and the run's CPU and memory, each with a short history sparkline.
 
 Readings come from `system.sysmon` in a background worker (`update_snapshot` is called with each one);
 a field NVML could not read shows `n/a`, and a machine without NVIDIA driver shows one line saying so.
+Each line is made of fields (`mem 61.0G/80.0G ▆▆▆`, `rss 355M (1 process)`) that a narrow panel moves whole
+onto an indented next line, never splitting one.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from hrm_tui.widgets.monitor.panel import MonitorPanel
 
 HISTORY = 60  # readings kept per sparkline (two minutes at the default 2 s)
 NA = "n/a"
+MEASURING = "…"  # the run's CPU before its second reading: the first is no measurement
+FIELD_GAP = "  "
+CONTINUATION_INDENT = 6
 
 
 class SystemPanel(MonitorPanel):
@@ -53,47 +58,64 @@ class SystemPanel(MonitorPanel):
         if snapshot.gpu_message:
             lines.append(Text(snapshot.gpu_message, style="dim"))
         for gpu in snapshot.gpus:
-            lines += self._gpu_lines(gpu, spark)
-        lines += self._host_lines(snapshot, spark)
+            for fields in self._gpu_fields(gpu, spark):
+                lines += _flow(fields, width)
+        for fields in self._host_fields(snapshot, spark):
+            lines += _flow(fields, width)
         return Group(*lines)
 
-    def _gpu_lines(self, gpu: GpuStats, spark: int) -> list[Text]:
-        head = Text()
-        head.append(f"GPU{gpu.index}", style="bold")
-        head.append(f" {_short_gpu_name(gpu.name)}", style="dim")
-        head.append(f"  util {_pct(gpu.utilization_pct)} ")
-        head.append(sparkline(list(self.gpu_util.get(gpu.index, [])), spark, 0, 100), style="green")
-        head.append(f"  mem {format_bytes(gpu.memory_used) if gpu.memory_used is not None else NA}/{format_bytes(gpu.memory_total) if gpu.memory_total is not None else NA} ")
-        head.append(sparkline(list(self.gpu_memory.get(gpu.index, [])), spark, 0, 1), style="magenta")
-        detail = Text("      ")
-        detail.append(f"temp {f'{gpu.temperature_c:.0f}°C' if gpu.temperature_c is not None else NA}")
+    def _gpu_fields(self, gpu: GpuStats, spark: int) -> list[list[Text]]:
+        name = Text()
+        name.append(f"GPU{gpu.index}", style="bold")
+        name.append(f" {_short_gpu_name(gpu.name)}", style="dim")
+        util = Text(f"util {_pct(gpu.utilization_pct)} ")
+        util.append(sparkline(list(self.gpu_util.get(gpu.index, [])), spark, 0, 100), style="green")
+        memory = Text(f"mem {format_bytes(gpu.memory_used) if gpu.memory_used is not None else NA}/{format_bytes(gpu.memory_total) if gpu.memory_total is not None else NA} ")
+        memory.append(sparkline(list(self.gpu_memory.get(gpu.index, [])), spark, 0, 1), style="magenta")
         power = NA if gpu.power_w is None else f"{gpu.power_w:.0f}W"
         limit = NA if gpu.power_limit_w is None else f"{gpu.power_limit_w:.0f}W"
-        detail.append(f"  power {power}/{limit}")
+        detail = [Text(" " * CONTINUATION_INDENT + f"temp {f'{gpu.temperature_c:.0f}°C' if gpu.temperature_c is not None else NA}"),
+                  Text(f"power {power}/{limit}")]
         if gpu.run_processes:
             pids = ", ".join(f"{p.pid}" + (f" {format_bytes(p.used_memory)}" if p.used_memory is not None else "") for p in gpu.run_processes)
-            detail.append(f"  run pids {pids}", style="cyan")
+            detail.append(Text(f"run pids {pids}", style="cyan"))
         else:
-            detail.append("  no run process", style="dim")
-        return [head, detail]
+            detail.append(Text("no run process", style="dim"))
+        return [[name, util, memory], detail]
 
-    def _host_lines(self, snapshot: SystemSnapshot, spark: int) -> list[Text]:
+    def _host_fields(self, snapshot: SystemSnapshot, spark: int) -> list[list[Text]]:
         host = snapshot.host
-        line = Text()
-        line.append("host", style="bold")
         cores = f" of {host.cpu_count}" if host.cpu_count else ""
-        line.append(f"  cpu {_pct(host.cpu_pct)}{cores} ")
-        line.append(sparkline(list(self.host_cpu), spark, 0, 100), style="green")
-        line.append(f"  mem {format_bytes(host.memory_used)}/{format_bytes(host.memory_total)}")
-        run = Text()
-        run.append("run ", style="bold")
+        cpu = Text(f"cpu {_pct(host.cpu_pct)}{cores} ")
+        cpu.append(sparkline(list(self.host_cpu), spark, 0, 100), style="green")
+        host_line = [Text("host", style="bold"), cpu, Text(f"mem {format_bytes(host.memory_used)}/{format_bytes(host.memory_total)}")]
+        run_line = [Text("run ", style="bold")]
         if host.run_processes:
-            run.append(f"  cpu {_pct(host.run_cpu_pct)} ")
-            run.append(sparkline(list(self.run_cpu), spark, 0, max(100.0, *(v for v in self.run_cpu if v is not None))), style="green")
-            run.append(f"  rss {format_bytes(host.run_rss)}  ({host.run_processes} process{'es' if host.run_processes > 1 else ''})")
+            shown = MEASURING if host.run_cpu_pct is None else _pct(host.run_cpu_pct)
+            run_cpu = Text(f"cpu {shown:>4} ")
+            run_cpu.append(sparkline(list(self.run_cpu), spark, 0, max([100.0, *(v for v in self.run_cpu if v is not None)])), style="green")
+            processes = f"{host.run_processes} process{'es' if host.run_processes > 1 else ''}"
+            run_line += [run_cpu, Text(f"rss {format_bytes(host.run_rss)} ({processes})")]
         else:
-            run.append("  no live process on this host", style="dim")
-        return [line, run]
+            run_line.append(Text("no live process on this host", style="dim"))
+        return [host_line, run_line]
+
+
+def _flow(fields: list[Text], width: int) -> list[Text]:
+    """The fields on one line, two blanks apart; those that do not fit go whole onto indented next lines (a
+    field wider than the panel alone is cut, at its end)."""
+    lines = [Text()]
+    for field in fields:
+        line = lines[-1]
+        gap = FIELD_GAP if line.cell_len else ""
+        if line.cell_len and line.cell_len + len(gap) + field.cell_len > width:
+            lines.append(Text(" " * CONTINUATION_INDENT))
+            line, gap = lines[-1], ""
+        line.append(gap)
+        line.append_text(field)
+    for line in lines:
+        line.truncate(width, overflow="ellipsis")
+    return lines
 
 
 def _pct(value: float | None) -> str:
