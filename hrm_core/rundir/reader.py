@@ -95,6 +95,7 @@ class EventRange:
 
     events: list[LoggedEvent] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> number of lines
+    start: int = 0  # where its first line starts (with `align`, at or after the range's start)
     end: int = 0  # past the last line read (or skipped): where reading on continues
     size: int = 0  # the file's size when read (0 when missing or unreadable)
 
@@ -108,12 +109,25 @@ def read_range(path: str | os.PathLike[str], start: int = 0, end: int | None = N
 
     `end` None: up to the file's current size. `max_bytes`: stop after about that many bytes of lines
     (a longer line is still read whole): call again from the result's `end` to go on. `align`: `start` may
-    be mid-line, and the rest of that line is skipped. A line cut by `end` is not read.
+    be mid-line: reading begins at the first line that starts at or after it. A line cut by `end` is not read.
     """
     block = read_lines(events_path(path), start, end, max_bytes=max_bytes, align=align)
-    part = EventRange(end=block.end, size=block.size)
+    part = EventRange(start=block.start, end=block.end, size=block.size)
     part.events = _decode_block(block, part.skipped)
     return part
+
+
+def read_event_at(path: str | os.PathLike[str], offset: int, length: int = 0) -> Event | Rejected | None:
+    """The event whose line starts at `offset` (`length`: the line's length with its newline, when known),
+    e.g. a `samples` event a reader indexed: a checked event, a Rejected saying why the line is not one, or
+    None for an event type this version does not know."""
+    block = read_lines(events_path(path), offset, offset + length if length > 0 else None, max_bytes=1)
+    if block.oversized:
+        return Rejected("line too long")
+    lines = block.lines()
+    if not lines or lines[0][0] != offset:
+        return Rejected("no complete line there (the file changed)")
+    return decode_line(lines[0][1])
 
 
 HEAD_BYTES = 256 * 1024  # run_start sits here: the whole config and the puzzle description (a few KB)
@@ -136,7 +150,7 @@ def read_tail(path: str | os.PathLike[str], max_bytes: int = TAIL_BYTES, *, not_
     want, size = max_bytes, file_size(events_path(path))
     while True:
         start = max(not_before, size - want)
-        part = read_range(path, start, size, align=start > not_before)
+        part = read_range(path, start, size, align=True)
         if part.events or sum(part.skipped.values()) or start <= not_before or want >= max_grow_bytes:
             return part
         want *= 4

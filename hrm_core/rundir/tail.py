@@ -34,6 +34,7 @@ from typing import BinaryIO
 # events at most a few hundred KB, log lines shorter still): it is dropped rather than buffered forever.
 MAX_LINE_BYTES = 64 * 1024 * 1024
 READ_SLICE_BYTES = 8 * 1024 * 1024  # bytes read at once: what a reader holds beyond the lines it returns
+_MIN_SLICE_BYTES = 64 * 1024  # a small `max_bytes` (one line) still reads in slices of this size
 
 
 @dataclass
@@ -43,6 +44,7 @@ class LineBlock:
     # (file offset, bytes): runs of consecutive complete lines, each line ending in b"\n". More than one run
     # only where a dropped over-long line lies between them.
     runs: list[tuple[int, bytes]] = field(default_factory=list)
+    start: int = 0  # where the lines begin (with `align`: the first line start at or after the range's start)
     end: int = 0  # where the next read continues: past the last line consumed (read or dropped)
     oversized: int = 0  # lines dropped because they grew past MAX_LINE_BYTES
     pending: bytes = b""  # an unterminated last line (when asked to keep it), starting at `end`
@@ -65,21 +67,27 @@ def read_lines(path: str | os.PathLike[str], start: int = 0, end: int | None = N
 
     - `max_bytes`: stop once this many bytes of lines were read (at a slice's last line; a line longer than
       that is read whole, up to MAX_LINE_BYTES). Continue from the block's `end`.
-    - `align`: `start` may be mid-line: the bytes up to the first newline are skipped.
+    - `align`: `start` may be mid-line: reading begins at the first line that starts at or after it
+      (the block's `start`).
     - `pending` / `dropping` / `keep_pending`: continuing an earlier read (FileTail): the bytes of an unterminated
       line already read (which start at `start`; reading resumes after them), whether `start` is inside an
       over-long line, and whether to return an unterminated last line in `pending` instead of leaving it unread.
 
     A missing or unreadable file, or anything that is not a regular file, reads as no lines.
     """
-    block = LineBlock(end=start)
+    # With `align`, a line starts at `start` when the byte before it is a newline: skip from there to one.
+    first = start - 1 if align and start > 0 and not pending else start
+    block = LineBlock(start=first, end=first)
     try:
         with open_regular(path) as f:
             block.size = os.fstat(f.fileno()).st_size
             stop = block.size if end is None else min(end, block.size)
-            _read_into(block, f, start, stop, max_bytes, align or dropping, pending)
+            _read_into(block, f, first, stop, max_bytes, first < start or dropping, pending)
     except OSError:
         pass
+    if block.end < start:  # nothing read from a range that starts at or past the end
+        block.start = block.end = start
+        block.dropping = dropping
     if not keep_pending and block.pending:
         block.pending = b""  # not read: the next read starts again at `end`
     return block
@@ -89,7 +97,7 @@ def _read_into(block: LineBlock, f: BinaryIO, start: int, stop: int, max_bytes: 
                pending: bytes) -> None:
     """The slice loop of `read_lines`. Invariant: `partial` holds the bytes of the current unterminated line,
     which starts at `block.end`; `position` is the next byte to read."""
-    slice_bytes = min(READ_SLICE_BYTES, max_bytes) if max_bytes else READ_SLICE_BYTES
+    slice_bytes = min(READ_SLICE_BYTES, max(max_bytes, _MIN_SLICE_BYTES)) if max_bytes else READ_SLICE_BYTES
     partial, partial_size = ([pending], len(pending)) if pending else ([], 0)
     position, lines_read = start + len(pending), 0
     f.seek(position)
@@ -106,6 +114,8 @@ def _read_into(block: LineBlock, f: BinaryIO, start: int, stop: int, max_bytes: 
                 continue
             skipping, first = False, newline + 1
             block.end = base + first
+            if not block.runs and not block.oversized:
+                block.start = block.end  # the first line start (`align`)
         last = chunk.rfind(b"\n", first)
         if last < 0:
             partial.append(chunk[first:] if first else chunk)
@@ -126,6 +136,8 @@ def _read_into(block: LineBlock, f: BinaryIO, start: int, stop: int, max_bytes: 
         if last + 1 < len(chunk):
             partial, partial_size = [chunk[last + 1 :]], len(chunk) - last - 1
     block.dropping = skipping
+    if skipping and not block.runs and not block.oversized:
+        block.start = block.end  # no line starts in the range
     block.pending = b"".join(partial)
 
 
@@ -180,6 +192,23 @@ class FileTail:
             return LineBlock(end=self.offset), restarted  # unreadable just now: try again next time
         self.offset, self._pending, self._dropping = block.end, block.pending, block.dropping
         return block, restarted
+
+
+def end_of_complete_lines(path: str | os.PathLike[str]) -> int:
+    """The offset just past the file's last newline (0 when missing or without a complete line)."""
+    try:
+        with open_regular(path) as f:
+            position = os.fstat(f.fileno()).st_size
+            while position > 0:
+                start = max(0, position - _MIN_SLICE_BYTES)
+                f.seek(start)
+                newline = f.read(position - start).rfind(b"\n")
+                if newline >= 0:
+                    return start + newline + 1
+                position = start
+    except OSError:
+        pass
+    return 0
 
 
 def file_size(path: str | os.PathLike[str]) -> int:
