@@ -70,17 +70,20 @@ def decode_counted(line: bytes, skipped: Counter[str]) -> Event | None:
     return decoded
 
 
-def _decode_block(block: LineBlock, skipped: Counter[str]) -> list[LoggedEvent]:
-    """The valid events of a block of lines, with their offsets; the others counted in `skipped`."""
+def _decode_block(block: LineBlock, skipped: Counter[str], *, offsets: bool = True) -> list:
+    """The valid events of a block of lines (as LoggedEvents with `offsets`, else bare events); the other
+    lines counted in `skipped`. `decode_counted`, inlined: this loop runs for every line of a long log."""
     if block.oversized:
         skipped["line too long"] += block.oversized
-    found = []
+    found: list = []
     append = found.append
     for offset, data in block.runs:
         for line in data.split(b"\n")[:-1]:
-            event = decode_counted(line, skipped)
-            if event is not None:
-                append(LoggedEvent(offset, len(line) + 1, event))
+            decoded = decode_line(line)
+            if isinstance(decoded, Rejected):
+                skipped[decoded.reason] += 1
+            elif decoded is not None:
+                append(LoggedEvent(offset, len(line) + 1, decoded) if offsets else decoded)
             offset += len(line) + 1
     return found
 
@@ -183,15 +186,13 @@ def read_events(path: str | os.PathLike[str]) -> EventLog:
     A missing or unreadable file gives an empty log. Event types this version does not know are left out.
     Read a slice at a time: what is held beyond the events is one slice.
     """
-    log = EventLog()
-    position = 0
+    log, path, position = EventLog(), events_path(path), 0
     while True:
-        part = read_range(path, position, max_bytes=_WHOLE_LOG_SLICE_BYTES)
-        log.events.extend(item.event for item in part.events)
-        log.skipped.update(part.skipped)
-        if part.end <= position or part.end >= part.size:
+        block = read_lines(path, position, max_bytes=_WHOLE_LOG_SLICE_BYTES)
+        log.events += _decode_block(block, log.skipped, offsets=False)
+        if block.end <= position or block.end >= block.size:
             return log
-        position = part.end
+        position = block.end
 
 
 _WHOLE_LOG_SLICE_BYTES = 8 * 1024 * 1024
@@ -254,8 +255,9 @@ class HeadAndTail:
 
 def read_head_and_tail(path: str | os.PathLike[str], *, head_bytes: int = HEAD_BYTES, tail_bytes: int = TAIL_BYTES) -> HeadAndTail:
     """The events of the first `head_bytes` and of the last `tail_bytes` of a log (`read_head`, `read_tail`)."""
-    head = read_head(path, head_bytes)
-    result = HeadAndTail(head=[item.event for item in head.events], skipped=head.skipped, size=head.size)
+    head = read_lines(events_path(path), 0, head_bytes)
+    result = HeadAndTail(size=head.size)
+    result.head = _decode_block(head, result.skipped, offsets=False)
     if head.size > head_bytes and tail_bytes > 0:
         tail = read_tail(path, tail_bytes, not_before=head.end)
         result.tail = [item.event for item in tail.events]

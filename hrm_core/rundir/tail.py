@@ -41,8 +41,9 @@ _MIN_SLICE_BYTES = 64 * 1024  # a small `max_bytes` (one line) still reads in sl
 class LineBlock:
     """The complete lines of a byte range, as `read_lines` found them."""
 
-    # (file offset, bytes): runs of consecutive complete lines, each line ending in b"\n". More than one run
-    # only where a dropped over-long line lies between them.
+    # (file offset, bytes): runs of consecutive complete lines, each ending in b"\n"; bytes after a run's last
+    # newline are not part of it (a slice is kept whole rather than copied: `split(b"\n")[:-1]` drops them).
+    # More than one run only where a dropped over-long line lies between them.
     runs: list[tuple[int, bytes]] = field(default_factory=list)
     start: int = 0  # where the lines begin (with `align`: the first line start at or after the range's start)
     end: int = 0  # where the next read continues: past the last line consumed (read or dropped)
@@ -125,14 +126,14 @@ def _read_into(block: LineBlock, f: BinaryIO, start: int, stop: int, max_bytes: 
                 partial, partial_size, skipping = [], 0, True
                 block.end = position
             continue
-        lines = chunk[first : last + 1]
         if partial:
-            partial.append(lines)
-            lines = b"".join(partial)
+            partial.append(chunk[first : last + 1])
+            block.runs.append((block.end, b"".join(partial)))
             partial, partial_size = [], 0
-        block.runs.append((block.end, lines))
-        lines_read += len(lines)
-        block.end += len(lines)
+        else:
+            block.runs.append((block.end, chunk[first:] if first else chunk))  # not copied when whole
+        lines_read += last + 1 - first
+        block.end = base + last + 1
         if last + 1 < len(chunk):
             partial, partial_size = [chunk[last + 1 :]], len(chunk) - last - 1
     block.dropping = skipping

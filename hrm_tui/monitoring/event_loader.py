@@ -235,7 +235,7 @@ class EventLoader:
         longer one is dropped); returns the offset after it."""
         block = read_lines(self.path, start, end, max_bytes=1)
         for offset, data in block.runs:
-            self._apply_rare_in(data, 0, len(data), offset)
+            self._apply_rare_in(data, 0, data.rfind(b"\n") + 1, offset)  # a run's bytes after its last newline are not its
         return block.end if block.end > start else end
 
     def _apply_rare_in(self, data: bytes | mmap.mmap, begin: int, limit: int, base: int) -> None:
