@@ -20,8 +20,8 @@ fit is left out. This is what `hrm-tui runs`, the monitor and users' own tools u
 
     read_record(path / LAUNCH_FILE, LaunchRecord)        # launch.json, command.json, the lock file
 
-Every one of them reads lines through `hrm_core.rundir.tail.read_lines` and decodes them through `decode_counted`.
-A last line without its newline is never read: the writer may be in the middle of it (or died there; the
+Every one of them reads lines through `hrm_core.rundir.tail.read_lines` (the complete lines of a byte range)
+and decodes them in `_decode_block` (`decode_counted` for one line of your own). A last line without its newline is never read: the writer may be in the middle of it (or died there; the
 next writer terminates it, see writer.py).
 """
 
@@ -180,6 +180,9 @@ class EventLog:
         return sum(self.skipped.values())
 
 
+_WHOLE_LOG_SLICE_BYTES = 8 * 1024 * 1024  # read_events holds one slice of the file at a time
+
+
 def read_events(path: str | os.PathLike[str]) -> EventLog:
     """Every valid event of an `events.jsonl` (or of a run directory's), with the skipped lines counted.
 
@@ -193,9 +196,6 @@ def read_events(path: str | os.PathLike[str]) -> EventLog:
         if block.end <= position or block.end >= block.size:
             return log
         position = block.end
-
-
-_WHOLE_LOG_SLICE_BYTES = 8 * 1024 * 1024
 
 
 # ---------------------------------------------------------------------------------------------------------
