@@ -66,8 +66,8 @@ def read_lines(path: str | os.PathLike[str], start: int = 0, end: int | None = N
                align: bool = False, pending: bytes = b"", dropping: bool = False, keep_pending: bool = False) -> LineBlock:
     """The complete lines in [start, end) of a file (`end` None: up to its current size); never raises.
 
-    - `max_bytes`: stop once this many bytes of lines were read (at a slice's last line; a line longer than
-      that is read whole, up to MAX_LINE_BYTES). Continue from the block's `end`.
+    - `max_bytes`: read no further slice once this many bytes were read and a line was (the block ends at the
+      slice's last line; a line longer than that is read whole, up to MAX_LINE_BYTES). Continue from `end`.
     - `align`: `start` may be mid-line: reading begins at the first line that starts at or after it
       (the block's `start`).
     - `pending` / `dropping` / `keep_pending`: continuing an earlier read (FileTail): the bytes of an unterminated
@@ -100,9 +100,10 @@ def _read_into(block: LineBlock, f: BinaryIO, start: int, stop: int, max_bytes: 
     which starts at `block.end`; `position` is the next byte to read."""
     slice_bytes = min(READ_SLICE_BYTES, max(max_bytes, _MIN_SLICE_BYTES)) if max_bytes else READ_SLICE_BYTES
     partial, partial_size = ([pending], len(pending)) if pending else ([], 0)
-    position, lines_read = start + len(pending), 0
+    position = start + len(pending)
     f.seek(position)
-    while position < stop and (max_bytes is None or lines_read < max_bytes):
+    # With max_bytes: no slice after the one that reaches it, once a line was read.
+    while position < stop and (max_bytes is None or position - start < max_bytes or not block.runs):
         chunk = f.read(min(slice_bytes, stop - position))
         if not chunk:
             break  # shorter than it was a moment ago: the next read notices
@@ -132,7 +133,6 @@ def _read_into(block: LineBlock, f: BinaryIO, start: int, stop: int, max_bytes: 
             partial, partial_size = [], 0
         else:
             block.runs.append((block.end, chunk[first:] if first else chunk))  # not copied when whole
-        lines_read += last + 1 - first
         block.end = base + last + 1
         if last + 1 < len(chunk):
             partial, partial_size = [chunk[last + 1 :]], len(chunk) - last - 1
