@@ -156,13 +156,12 @@ class EventLoader:
             return
 
         head_end = self._apply_range(0, min(_HEAD_BYTES, end), self._skipped_early).end
-        tail = read_range(self.path, max(head_end, end - self.tail_bytes), end, align=True)
-        tail_start = tail.start
+        # The newest tail_bytes, from a line start; read after the sampled middle, so steps arrive in order.
+        tail_start = read_lines(self.path, max(head_end, end - self.tail_bytes), end, align=True, max_bytes=1).start
         self._exact = ExactPass(self.path, tail_start, self.buckets)
         self._after_exact, self._after_exact_extremes = {}, {}
         self._sample_train_lines(head_end, tail_start)
-        self._skipped_late.update(tail.skipped)
-        self._apply_events(tail.events)
+        self._apply_range(tail_start, end, self._skipped_late)
         self.follower = EventFollower(self.path, start_offset=end)
         self._set_loaded("sampled")
         notify("sampled")
