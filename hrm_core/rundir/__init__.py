@@ -10,13 +10,14 @@ tools; docs/run-directory.md describes it. Each module has one job:
     status       RunStatus: running, stalled, finished, stopped, failed, lost
     metrics      the metric spec table: name, label, which direction is better, format
     sanitize     safe_text: any string from a run directory made safe to display or print
-    tail         following a growing file by offset (FileTail)
-    reader       the one reader: read_events, EventFollower, read_head_and_tail, read_record
+    tail         the complete lines of a byte range (read_lines), and following a growing file (FileTail)
+    reader       the one reader: read_range, read_head, read_tail, read_events, EventFollower, read_record
     writer       EventWriter (whole lines, even after a crash or a full disk) and atomic record files
     errors       RunDirError: a full disk, a read-only mount, an owner; messages that name the fix
     lock         the owner lock (one trainer per directory)
     checkpoints  finding complete checkpoint folders
     stall        when a live run counts as stalled (ProgressClock)
+    processes    which process is a run's trainer (find_trainer): one answer for the runs list and Stop
     summary      summarize_run: a run's status, step, times and detail; holds_run
     failures     the per-rank failure records (failure_rank_<R>.json) and a failed session's root cause
     index        the per-user index of runs ($XDG_STATE_HOME/hrm/runs): register, read, prune
@@ -35,8 +36,10 @@ _EXPORTS = {
         "RunStart", "Sample", "Samples", "Train", "decode_line", "encode_event"), "events"),
     "RunDirError": "errors",
     **dict.fromkeys((
-        "EventFollower", "EventLog", "FollowBatch", "HeadAndTail", "LoggedEvent", "read_events", "read_head_and_tail",
-        "read_record"), "reader"),
+        "EventFollower", "EventLog", "EventRange", "FollowBatch", "HeadAndTail", "LoggedEvent", "decode_counted",
+        "read_event_at", "read_events", "read_head", "read_head_and_tail", "read_range", "read_record", "read_tail"),
+        "reader"),
+    **dict.fromkeys(("TrainerProcess", "TrainerProcesses", "TrainerSource", "find_trainer"), "processes"),
     "safe_log_line": "sanitize",
     "safe_text": "sanitize",
     "RunStatus": "status",

@@ -1,4 +1,4 @@
-"""The one reader of a run directory: the event log (whole, head and tail, or followed live) and its records.
+"""The one reader of a run directory: the event log (by byte range, head, tail, whole, or followed live) and its records.
 
 Nothing read from a file can raise out of these functions or stop them: a line that is not a valid event
 is skipped and counted by reason, a file that cannot be read reads as empty, a record field that does not
@@ -9,15 +9,19 @@ fit is left out. This is what `hrm-tui runs`, the monitor and users' own tools u
     for event in log.of_type(Train): print(event.step, event.metrics["lm_loss"])
     log.skipped                                          # Counter: reason -> lines skipped
 
+    part = read_range(path, start, end)                  # EventRange: the events of a byte range, with offsets
+    part = read_range(path, end, max_bytes=1 << 20)      # ... about a megabyte of them; go on from part.end
+    read_head(path), read_tail(path)                     # the first / last events: O(1) in the log's size
+
     follower = EventFollower("checkpoints/p/r")          # a live run: new events since the last poll
     while True:
         batch = follower.poll()                          # FollowBatch: events (with offsets), skipped, restarted
         ...
 
-    read_head_and_tail(path)                             # the first and last events only: O(1) in the log's size
     read_record(path / LAUNCH_FILE, LaunchRecord)        # launch.json, command.json, the lock file
 
-A last line without its newline is never read: the writer may be in the middle of it (or died there; the
+Every one of them reads lines through `hrm_core.rundir.tail.read_lines` (the complete lines of a byte range)
+and decodes them in `_decode_block` (`decode_counted` for one line of your own). A last line without its newline is never read: the writer may be in the middle of it (or died there; the
 next writer terminates it, see writer.py).
 """
 
@@ -33,12 +37,11 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from hrm_core.rundir.events import Event, Rejected, decode_line, parse_json_line
 from hrm_core.rundir.files import EVENTS_FILE
 from hrm_core.rundir.schema import FieldError, record_spec
-from hrm_core.rundir.tail import MAX_LINE_BYTES, FileTail, open_regular
+from hrm_core.rundir.tail import FileTail, LineBlock, file_size, open_regular, read_lines
 
 E = TypeVar("E", bound=Event)
 R = TypeVar("R")
 
-_READ_CHUNK = 8 * 1024 * 1024
 MAX_RECORD_BYTES = 1024 * 1024  # launch.json and friends are a few KB
 
 
@@ -55,6 +58,105 @@ class LoggedEvent(NamedTuple):
     offset: int
     length: int
     event: Event
+
+
+def decode_counted(line: bytes, skipped: Counter[str]) -> Event | None:
+    """One line -> a checked event, or None: a rejected line is counted in `skipped` by reason; a blank line
+    or an event type this version does not know is left out uncounted."""
+    decoded = decode_line(line)
+    if isinstance(decoded, Rejected):
+        skipped[decoded.reason] += 1
+        return None
+    return decoded
+
+
+def _decode_block(block: LineBlock, skipped: Counter[str], *, offsets: bool = True) -> list:
+    """The valid events of a block of lines (as LoggedEvents with `offsets`, else bare events); the other
+    lines counted in `skipped`. `decode_counted`, inlined: this loop runs for every line of a long log."""
+    if block.oversized:
+        skipped["line too long"] += block.oversized
+    found: list = []
+    append = found.append
+    for offset, data in block.runs:
+        for line in data.split(b"\n")[:-1]:
+            decoded = decode_line(line)
+            if isinstance(decoded, Rejected):
+                skipped[decoded.reason] += 1
+            elif decoded is not None:
+                append(LoggedEvent(offset, len(line) + 1, decoded) if offsets else decoded)
+            offset += len(line) + 1
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------------
+# By byte range
+
+
+@dataclass
+class EventRange:
+    """The valid events of a byte range of a log (`read_range`), and what was skipped in it."""
+
+    events: list[LoggedEvent] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)  # reason -> number of lines
+    start: int = 0  # where its first line starts (with `align`, at or after the range's start)
+    end: int = 0  # past the last line read (or skipped): where reading on continues
+    size: int = 0  # the file's size when read (0 when missing or unreadable)
+
+    def of_type(self, cls: type[E]) -> list[E]:
+        return [item.event for item in self.events if isinstance(item.event, cls)]
+
+
+def read_range(path: str | os.PathLike[str], start: int = 0, end: int | None = None, *, max_bytes: int | None = None,
+               align: bool = False) -> EventRange:
+    """The events of the complete lines in [start, end) of a log (or of a run directory's), never raising.
+
+    `end` None: up to the file's current size. `max_bytes`: stop after about that many bytes of lines
+    (a longer line is still read whole): call again from the result's `end` to go on. `align`: `start` may
+    be mid-line: reading begins at the first line that starts at or after it. A line cut by `end` is not read.
+    """
+    block = read_lines(events_path(path), start, end, max_bytes=max_bytes, align=align)
+    part = EventRange(start=block.start, end=block.end, size=block.size)
+    part.events = _decode_block(block, part.skipped)
+    return part
+
+
+def read_event_at(path: str | os.PathLike[str], offset: int, length: int = 0) -> Event | Rejected | None:
+    """The event whose line starts at `offset` (`length`: the line's length with its newline, when known),
+    e.g. a `samples` event a reader indexed: a checked event, a Rejected saying why the line is not one, or
+    None for an event type this version does not know."""
+    block = read_lines(events_path(path), offset, offset + length if length > 0 else None, max_bytes=1)
+    if block.oversized:
+        return Rejected("line too long")
+    lines = block.lines()
+    if not lines or lines[0][0] != offset:
+        return Rejected("no complete line there (the file changed)")
+    return decode_line(lines[0][1])
+
+
+HEAD_BYTES = 256 * 1024  # run_start sits here: the whole config and the puzzle description (a few KB)
+TAIL_BYTES = 64 * 1024  # the newest step, heartbeat and run_end
+MAX_TAIL_BYTES = 16 * 1024 * 1024  # the tail grows to this when its last line is longer than TAIL_BYTES
+
+
+def read_head(path: str | os.PathLike[str], max_bytes: int = HEAD_BYTES) -> EventRange:
+    """The events of the complete lines among the first `max_bytes` of a log."""
+    return read_range(path, 0, max_bytes)
+
+
+def read_tail(path: str | os.PathLike[str], max_bytes: int = TAIL_BYTES, *, not_before: int = 0,
+              max_grow_bytes: int = MAX_TAIL_BYTES) -> EventRange:
+    """The events of the complete lines among the last `max_bytes` of a log (none before offset `not_before`).
+
+    The window grows (up to `max_grow_bytes`) until it holds a complete line, so one long last line (a
+    `samples` event) does not hide the events before it.
+    """
+    want, size = max_bytes, file_size(events_path(path))
+    while True:
+        start = max(not_before, size - want)
+        part = read_range(path, start, size, align=True)
+        if part.events or sum(part.skipped.values()) or start <= not_before or want >= max_grow_bytes:
+            return part
+        want *= 4
 
 
 @dataclass
@@ -78,84 +180,22 @@ class EventLog:
         return sum(self.skipped.values())
 
 
-def _complete_lines(data: bytes, base: int) -> Iterator[tuple[int, bytes]]:
-    """(offset, line) for each newline-terminated line of `data` (which starts at file offset `base`)."""
-    start = 0
-    while True:
-        end = data.find(b"\n", start)
-        if end < 0:
-            return
-        yield base + start, data[start:end]
-        start = end + 1
-
-
-def _tally(decoded: Event | Rejected | None, skipped: Counter[str]) -> Event | None:
-    if isinstance(decoded, Rejected):
-        skipped[decoded.reason] += 1
-        return None
-    return decoded
-
-
-def iter_logged_events(path: str | os.PathLike[str], skipped: Counter[str] | None = None) -> Iterator[LoggedEvent]:
-    """Every valid event of the log with its offset, read in slices (memory stays flat for any size).
-
-    Skipped lines are counted into `skipped` when given. Stops quietly if the file becomes unreadable.
-    """
-    skipped = Counter() if skipped is None else skipped
-    for offset, line in _iter_complete_lines(path, skipped):
-        decoded = decode_line(line)
-        if isinstance(decoded, Rejected):
-            skipped[decoded.reason] += 1
-        elif decoded is not None:
-            yield LoggedEvent(offset, len(line) + 1, decoded)
-
-
-def _iter_complete_lines(path: str | os.PathLike[str], skipped: Counter[str]) -> Iterator[tuple[int, bytes]]:
-    """(offset, line) of every newline-terminated line, read in slices; an over-long line is counted in
-    `skipped` and left out, an unterminated last line is not read."""
-    try:
-        with open_regular(events_path(path)) as f:
-            carry, carry_offset = b"", 0  # an incomplete line and its file offset
-            dropping = False  # inside a line longer than MAX_LINE_BYTES: skip to its end
-            while True:
-                chunk = f.read(_READ_CHUNK)
-                if not chunk:
-                    return  # `carry` is an unterminated last line: not read (see the module docstring)
-                data, base = carry + chunk, carry_offset
-                if dropping:
-                    newline = data.find(b"\n")
-                    if newline < 0:
-                        carry, carry_offset = b"", base + len(data)
-                        continue
-                    data, base, dropping = data[newline + 1:], base + newline + 1, False
-                cut = data.rfind(b"\n")
-                if cut < 0:
-                    if len(data) > MAX_LINE_BYTES:
-                        skipped["line too long"] += 1
-                        dropping, carry, carry_offset = True, b"", base + len(data)
-                    else:
-                        carry, carry_offset = data, base
-                    continue
-                yield from _complete_lines(data[: cut + 1], base)
-                carry, carry_offset = data[cut + 1:], base + cut + 1
-    except OSError:
-        return
+_WHOLE_LOG_SLICE_BYTES = 8 * 1024 * 1024  # read_events holds one slice of the file at a time
 
 
 def read_events(path: str | os.PathLike[str]) -> EventLog:
     """Every valid event of an `events.jsonl` (or of a run directory's), with the skipped lines counted.
 
     A missing or unreadable file gives an empty log. Event types this version does not know are left out.
+    Read a slice at a time: what is held beyond the events is one slice.
     """
-    log = EventLog()
-    append, skipped = log.events.append, log.skipped
-    for _, line in _iter_complete_lines(path, skipped):
-        decoded = decode_line(line)
-        if isinstance(decoded, Rejected):
-            skipped[decoded.reason] += 1
-        elif decoded is not None:
-            append(decoded)
-    return log
+    log, path, position = EventLog(), events_path(path), 0
+    while True:
+        block = read_lines(path, position, max_bytes=_WHOLE_LOG_SLICE_BYTES)
+        log.events += _decode_block(block, log.skipped, offsets=False)
+        if block.end <= position or block.end >= block.size:
+            return log
+        position = block.end
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -187,27 +227,17 @@ class EventFollower:
         return self.tail.offset
 
     def poll(self) -> FollowBatch:
-        read = self.tail.read_lines()
-        batch = FollowBatch(restarted=read.restarted)
-        if read.restarted:
+        block, restarted = self.tail.read_block()
+        batch = FollowBatch(restarted=restarted)
+        if restarted:
             self.skipped.clear()
-        if read.oversized:
-            batch.skipped["line too long"] += read.oversized
-        for line, offset in zip(read.lines, read.offsets):
-            event = _tally(decode_line(line), batch.skipped)
-            if event is not None:
-                batch.events.append(LoggedEvent(offset, len(line) + 1, event))
+        batch.events = _decode_block(block, batch.skipped)
         self.skipped.update(batch.skipped)
         return batch
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Head and tail: what a runs list needs, at a cost that does not grow with the log
-
-
-HEAD_BYTES = 256 * 1024  # run_start sits here: the whole config and the puzzle description (a few KB)
-TAIL_BYTES = 64 * 1024  # the newest step, heartbeat and run_end
-MAX_TAIL_BYTES = 16 * 1024 * 1024  # the tail grows to this when its last line is longer than TAIL_BYTES
 
 
 @dataclass
@@ -224,37 +254,14 @@ class HeadAndTail:
 
 
 def read_head_and_tail(path: str | os.PathLike[str], *, head_bytes: int = HEAD_BYTES, tail_bytes: int = TAIL_BYTES) -> HeadAndTail:
-    """The events of the first `head_bytes` and of the last `tail_bytes` of a log (grown up to
-    MAX_TAIL_BYTES until it holds a complete event, so a long last `samples` line does not hide the rest)."""
-    result = HeadAndTail()
-    try:
-        with open_regular(events_path(path)) as f:
-            size = os.fstat(f.fileno()).st_size
-            result.size = size
-            head_data = f.read(head_bytes)
-            for _, line in _complete_lines(head_data, 0):
-                event = _tally(decode_line(line), result.skipped)
-                if event is not None:
-                    result.head.append(event)
-            if size <= head_bytes or tail_bytes <= 0:
-                return result
-            want = tail_bytes
-            while True:
-                start = max(head_bytes, size - want)
-                f.seek(start)
-                data = f.read(size - start)
-                lines = list(_complete_lines(data, start))
-                if start > head_bytes and lines:
-                    lines = lines[1:]  # the first piece probably starts mid-line
-                if lines or start == head_bytes or want >= MAX_TAIL_BYTES:
-                    break
-                want *= 4
-            for _, line in lines:
-                event = _tally(decode_line(line), result.skipped)
-                if event is not None:
-                    result.tail.append(event)
-    except OSError:
-        pass
+    """The events of the first `head_bytes` and of the last `tail_bytes` of a log (`read_head`, `read_tail`)."""
+    head = read_lines(events_path(path), 0, head_bytes)
+    result = HeadAndTail(size=head.size)
+    result.head = _decode_block(head, result.skipped, offsets=False)
+    if head.size > head_bytes and tail_bytes > 0:
+        tail = read_tail(path, tail_bytes, not_before=head.end)
+        result.tail = [item.event for item in tail.events]
+        result.skipped.update(tail.skipped)
     return result
 
 

@@ -3,9 +3,8 @@
 The status comes from three sources, because no one of them is enough:
 
 - the event log says how a run ended (`run_end` with finished, failed or stopped) and how far it got;
-- whether the trainer is alive: the owner lock (held = alive, on any host that shares the lock), else the
-  launcher's `launch.json` (pid, start time, command line: before the trainer took the lock), else the pid
-  in the newest `run_start`/`resume` (a run started by hand, on this host);
+- whether the trainer is alive: `hrm_core.rundir.processes.judge_trainer`, the same rule Stop uses (the
+  launcher's `launch.json`, the owner lock, the pid in the newest `run_start`/`resume`);
 - whether it makes progress: the newest heartbeat's progress time and `stall_after_s` (stall.py).
 
     finished / stopped / failed   the newest lifecycle event is a run_end with that status
@@ -22,15 +21,11 @@ as a fresh one. Nothing here raises for anything a run directory holds.
 
 from __future__ import annotations
 
-import math
 import os
 import re
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import psutil
 
 from hrm_core.formatting import format_duration, format_local_time
 from hrm_core.rundir.checkpoints import list_checkpoints
@@ -50,6 +45,7 @@ from hrm_core.rundir.failures import root_cause
 from hrm_core.rundir.files import COMMAND_FILE, LAUNCH_FILE, STDERR_FILE
 from hrm_core.rundir.line_times import split_line_time
 from hrm_core.rundir.lock import LockState, lock_state, read_owner
+from hrm_core.rundir.processes import judge_launch, judge_trainer, newest_start, process_matches  # noqa: F401 (re-exported)
 from hrm_core.rundir.reader import read_head_and_tail, read_record, read_text_tail
 from hrm_core.rundir.records import CommandRecord, LaunchRecord
 from hrm_core.rundir.sanitize import safe_text
@@ -173,7 +169,7 @@ def summarize_run(
             _explain_failure(summary, run_dir, start, end)
         return summary
 
-    alive = _trainer_alive(run_dir, lock, launch, start)
+    alive = judge_trainer(run_dir, launch=launch, start=newest_start(log), lock=lock).alive
     if alive is None:  # cannot be checked from here: is it still beating?
         newest = summary.last_event_time or summary.start_time
         interval = heartbeat.interval_s if heartbeat is not None and heartbeat.interval_s else 0.0
@@ -248,67 +244,7 @@ def _going_again(run_dir: Path, lock: LockState, launch: LaunchRecord | None, en
         # The lock is released only after run_end is written: an owner from before the end is that session.
         return owner is not None and owner.start_time is not None and owner.start_time > end.time
     relaunched = launch is not None and launch.time is not None and launch.time > end.time
-    return relaunched and _launched_process_alive(launch)
-
-
-def _trainer_alive(run_dir: Path, lock: LockState, launch: LaunchRecord | None, start: Event | None) -> bool | None:
-    """Whether the run's trainer is alive; None when it cannot be told from this host."""
-    if lock is LockState.HELD:
-        return True
-    host = socket.gethostname()
-    if launch is not None and _launched_process_alive(launch):
-        return True  # e.g. still starting, before the trainer took the lock
-    if lock is LockState.FREE:
-        owner = read_owner(run_dir)
-        if owner is not None and owner.host == host:
-            return False  # its trainer ran on this host and no longer holds the lock
-    if launch is not None and launch.pid is not None and (launch.host or host) == host:
-        return False
-    pid, start_host = getattr(start, "pid", None), getattr(start, "host", None)
-    if pid is not None and start_host == host:
-        create_time = getattr(start, "create_time", None)
-        if create_time is not None:  # the process's own start time: exact (a trainer of this version)
-            return process_matches(pid, create_time)
-        return _started_by_hand_alive(pid, start.time)  # type: ignore[union-attr]
-    return None
-
-
-def _launched_process_alive(launch: LaunchRecord) -> bool:
-    if launch.pid is None or (launch.host is not None and launch.host != socket.gethostname()):
-        return False
-    return process_matches(launch.pid, launch.create_time, launch.cmdline)
-
-
-def _started_by_hand_alive(pid: int, event_time: float | None) -> bool:
-    """A run started by hand has no recorded start time; its start event is written seconds after the
-    process starts, so a process that started after that event cannot be it."""
-    try:
-        proc = psutil.Process(pid)
-        started_before_event = event_time is None or proc.create_time() <= event_time + 1.0
-        return started_before_event and proc.status() != psutil.STATUS_ZOMBIE
-    except (psutil.Error, ValueError, OverflowError):
-        return False
-
-
-def process_matches(pid: int, create_time: float | None, cmdline: list[str] | None = None) -> bool:
-    """True when `pid` is alive and is the process that was recorded: same start time (and command line).
-
-    Pids are reused, so a bare `pid_exists` could point at an unrelated process after the run died.
-    A zombie (exited, not yet reaped by its parent) counts as gone.
-    """
-    if create_time is not None and not math.isfinite(create_time):
-        return False  # a record's "nan" start time matches nothing (it would compare as "not different")
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        if create_time is not None and abs(proc.create_time() - float(create_time)) > 1.0:
-            return False
-        if cmdline:
-            return proc.cmdline() == list(cmdline)
-        return True
-    except (psutil.Error, ValueError, OverflowError):
-        return False
+    return relaunched and judge_launch(launch).alive is True
 
 
 def holds_run(run_dir: str | os.PathLike[str]) -> str | None:

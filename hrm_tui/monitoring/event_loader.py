@@ -17,9 +17,11 @@ A small log (under `exact_below_bytes`) is simply parsed whole. After opening, `
 appended since the last call (hrm_core.rundir.reader.EventFollower), and starts over when the file is
 truncated or replaced.
 
-Every line is decoded and checked by hrm_core.rundir.events.decode_line: a line that is not a valid event
+Lines are read by byte range through hrm_core.rundir.reader (`read_range`, `EventFollower`,
+`read_event_at`), and each is decoded and checked by `decode_counted`: a line that is not a valid event
 is skipped and counted by reason, and the next one is read; nothing in the file can make the loader raise
-or stop following. Valid events reach the model typed (the payload classes of hrm_core.rundir.events).
+or stop following. What this module adds is only its loading policy: which ranges to read when, the train
+lines it samples and the rare events it finds by a scan over memory maps. Valid events reach the model typed (the payload classes of hrm_core.rundir.events).
 The count of skipped lines (`skipped`, mirrored into `model.skipped` for the monitor to show) is exact for
 a small log and for the part of a large one read line by line (head, tail, everything followed); for the
 middle of a large log it counts what the sampled and overview stages looked at until the exact pass, which
@@ -43,10 +45,10 @@ from collections import Counter, deque
 from collections.abc import Callable
 from pathlib import Path
 
-from hrm_core.rundir.events import EVENT_TYPES, Event, Heartbeat, Rejected, Samples, Train, decode_line
+from hrm_core.rundir.events import EVENT_TYPES, Heartbeat, Rejected, Samples, Train
 from hrm_core.rundir.files import EVENTS_FILE
-from hrm_core.rundir.reader import EventFollower, LoggedEvent
-from hrm_core.rundir.tail import MAX_LINE_BYTES, open_regular
+from hrm_core.rundir.reader import EventFollower, EventRange, LoggedEvent, decode_counted, read_event_at, read_range
+from hrm_core.rundir.tail import end_of_complete_lines, open_regular, read_lines
 from hrm_tui.monitoring.metrics_store import DEFAULT_BUCKETS, BucketedHistory, MinMaxTracker
 from hrm_tui.monitoring.run_model import MISSING, TRAIN, RunModel, SampleRef, TrainBatch, TrainColumns
 
@@ -61,15 +63,6 @@ _CHUNK = 16 * 1024 * 1024  # bytes mapped at once by the rare-event scan
 _SAMPLE_WINDOW = 32 * 1024 * 1024  # bytes mapped at once while sampling train lines
 _MAX_SAMPLED_LINE = 8192  # a sampled line longer than this (not a train line) is skipped
 _HEAD_BYTES = 1024 * 1024
-
-
-def _decode(line: bytes, skipped: Counter[str]) -> Event | None:
-    """A checked event, or None (a rejected line is counted by reason; unknown types are ignored)."""
-    decoded = decode_line(line)
-    if isinstance(decoded, Rejected):
-        skipped[decoded.reason] += 1
-        return None
-    return decoded
 
 
 class ExactPass:
@@ -98,23 +91,15 @@ class ExactPass:
             into_extremes.setdefault(metric, MinMaxTracker()).add(steps, values)
 
     def step(self, max_bytes: int) -> None:
-        """Parses the next slice of at most `max_bytes` (ending on a line boundary; one longer line is read
-        whole, up to MAX_LINE_BYTES, so a long samples line does not end the pass early)."""
-        read = _read_lines_from(self.path, self.position, self.end, max_bytes)
-        if read is None:  # gone or replaced: the follower notices and starts over
+        """Parses the next slice of about `max_bytes` (ending on a line boundary; one longer line is read
+        whole, so a long samples line does not end the pass early)."""
+        part = read_range(self.path, self.position, self.end, max_bytes=max_bytes)
+        self.skipped.update(part.skipped)
+        if part.end <= self.position:  # gone, replaced or cut short: the follower notices and starts over
             self.position = self.end
             return
-        data, consumed = read
-        self.position += consumed
-        if not data:  # one line longer than MAX_LINE_BYTES, or one cut by the range's end
-            self.skipped["line too long"] += 1
-            return
-        events = []
-        for line in data.split(b"\n")[:-1]:
-            event = _decode(line, self.skipped)
-            if isinstance(event, Train):
-                events.append(event)
-        self.add(self._columns.batch(events), self.buckets, self.extremes)
+        self.position = part.end
+        self.add(self._columns.batch(part.of_type(Train)), self.buckets, self.extremes)
 
 
 class EventLoader:
@@ -162,7 +147,7 @@ class EventLoader:
     def open(self, on_stage: Callable[[str], None] | None = None) -> None:
         """Loads what is there now, calling `on_stage(stage)` as `model.loaded` advances (see LOAD_STAGES)."""
         notify = on_stage or (lambda stage: None)
-        end = _complete_end(self.path)
+        end = end_of_complete_lines(self.path)
         if end <= self.exact_below_bytes:
             self.follower = EventFollower(self.path)
             self.follow()
@@ -170,8 +155,9 @@ class EventLoader:
             notify("exact")
             return
 
-        head_end = self._apply_range(0, min(_HEAD_BYTES, end), self._skipped_early)
-        tail_start = max(head_end, _line_start_before(self.path, end - self.tail_bytes))
+        head_end = self._apply_range(0, min(_HEAD_BYTES, end), self._skipped_early).end
+        # The newest tail_bytes, from a line start; read after the sampled middle, so steps arrive in order.
+        tail_start = read_lines(self.path, max(head_end, end - self.tail_bytes), end, align=True, max_bytes=1).start
         self._exact = ExactPass(self.path, tail_start, self.buckets)
         self._after_exact, self._after_exact_extremes = {}, {}
         self._sample_train_lines(head_end, tail_start)
@@ -184,25 +170,12 @@ class EventLoader:
         self._set_loaded("overview")
         notify("overview")
 
-    def _apply_range(self, start: int, end: int, skipped: Counter[str]) -> int:
-        """Parses every complete line in [start, end); returns the offset after the last one."""
-        try:
-            with open_regular(self.path) as f:
-                f.seek(start)
-                data = f.read(end - start)
-        except OSError:
-            return start
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            return start
-        logged, position = [], start
-        for line in data[: cut + 1].split(b"\n")[:-1]:
-            event = _decode(line, skipped)
-            if event is not None:
-                logged.append(LoggedEvent(position, len(line) + 1, event))
-            position += len(line) + 1
-        self._apply_events(logged)
-        return start + cut + 1
+    def _apply_range(self, start: int, end: int, skipped: Counter[str]) -> EventRange:
+        """Applies every complete line in [start, end), counting the invalid ones in `skipped`."""
+        part = read_range(self.path, start, end)
+        skipped.update(part.skipped)
+        self._apply_events(part.events)
+        return part
 
     def _sample_train_lines(self, start: int, end: int) -> None:
         """Train lines at `overview_samples` evenly spaced offsets in [start, end).
@@ -228,7 +201,7 @@ class EventLoader:
                         while positions and positions[0] < window_end:
                             line = _line_after(view, positions.popleft() - window_start)
                             if line is not None and _TRAIN_MARK in line:
-                                event = _decode(line, self._skipped_early)
+                                event = decode_counted(line, self._skipped_early)
                                 if isinstance(event, Train):
                                     events.append(event)
                     window_start = window_end
@@ -257,15 +230,12 @@ class EventLoader:
             pass
 
     def _scan_long_line(self, start: int, end: int) -> int:
-        """Scans the one line at `start` that is longer than a window (read whole, up to MAX_LINE_BYTES);
-        returns the offset after it."""
-        read = _read_lines_from(self.path, start, end, _CHUNK)
-        if read is None:
-            return end
-        data, consumed = read
-        if data:
-            self._apply_rare_in(data, 0, len(data), start)
-        return start + consumed
+        """Scans the one line at `start` that is longer than a window (read whole, up to MAX_LINE_BYTES: a
+        longer one is dropped); returns the offset after it."""
+        block = read_lines(self.path, start, end, max_bytes=1)
+        for offset, data in block.runs:
+            self._apply_rare_in(data, 0, data.rfind(b"\n") + 1, offset)  # a run's bytes after its last newline are not its
+        return block.end if block.end > start else end
 
     def _apply_rare_in(self, data: bytes | mmap.mmap, begin: int, limit: int, base: int) -> None:
         """Applies the rare events of the complete lines in data[begin:limit]; `base` is data's file offset."""
@@ -280,7 +250,7 @@ class EventLoader:
             if match.group(1) == _SAMPLES:
                 self._index_samples_line(line, base + line_start)
                 continue
-            event = _decode(line, self._skipped_early)
+            event = decode_counted(line, self._skipped_early)
             if event is not None and not isinstance(event, Train):
                 self.model.apply(event, base + line_start, len(line) + 1)
 
@@ -363,51 +333,10 @@ class EventLoader:
 def read_samples_event(run_dir: str | os.PathLike[str], ref: SampleRef) -> Samples | Rejected:
     """Reads one indexed samples event (blocking: call from a worker); a Rejected when the line at `ref` is
     not a valid samples event (any more: the file may have been replaced)."""
-    try:
-        with open_regular(Path(run_dir) / EVENTS_FILE) as f:
-            f.seek(ref.offset)
-            line = f.read(min(ref.length, MAX_LINE_BYTES + 1)) if ref.length else f.readline(MAX_LINE_BYTES + 1)
-    except OSError as e:
-        return Rejected(f"unreadable: {e.strerror or type(e).__name__}")
-    event = decode_line(line.rstrip(b"\n"))
+    event = read_event_at(Path(run_dir) / EVENTS_FILE, ref.offset, ref.length)
     if isinstance(event, Samples):
         return event
     return event if isinstance(event, Rejected) else Rejected("not a samples event")
-
-
-def _read_lines_from(path: Path, position: int, end: int, max_bytes: int) -> tuple[bytes, int] | None:
-    """(data, consumed): the complete lines of [position, end) from `position`, at most `max_bytes` of them,
-    or the one line that starts there when it is longer. A line longer than MAX_LINE_BYTES (or one that
-    runs past `end`) comes back as (b"", its length): skipped, not held in memory. None when unreadable."""
-    try:
-        with open_regular(path) as f:
-            f.seek(position)
-            data = f.read(min(max_bytes, end - position))
-            if not data:
-                return None  # shorter than it was: replaced or truncated
-            cut = data.rfind(b"\n")
-            if cut >= 0:
-                return data[: cut + 1], cut + 1
-            pieces, size = [data], len(data)
-            while size < end - position:
-                more = f.read(min(max(max_bytes, 1 << 20), end - position - size))
-                if not more:
-                    break
-                newline = more.find(b"\n")
-                if newline >= 0:
-                    size += newline + 1
-                    if size > MAX_LINE_BYTES:
-                        return b"", size
-                    pieces.append(more[: newline + 1])
-                    return b"".join(pieces), size
-                size += len(more)
-                if size > MAX_LINE_BYTES:
-                    pieces = []  # too long to be an event: read on to its end without keeping it
-                else:
-                    pieces.append(more)
-            return b"", max(size, 1)  # no newline before `end`
-    except OSError:
-        return None
 
 
 def _line_after(view: mmap.mmap, position: int) -> bytes | None:
@@ -417,40 +346,3 @@ def _line_after(view: mmap.mmap, position: int) -> bytes | None:
         return None
     second = view.find(b"\n", first + 1, first + 1 + _MAX_SAMPLED_LINE)
     return None if second < 0 else view[first + 1 : second]
-
-
-def _complete_end(path: Path) -> int:
-    """The offset just past the last newline of the file (0 when missing or without a complete line)."""
-    try:
-        with open_regular(path) as f:
-            position = os.fstat(f.fileno()).st_size
-            while position > 0:
-                start = max(0, position - 65536)
-                f.seek(start)
-                data = f.read(position - start)
-                newline = data.rfind(b"\n")
-                if newline >= 0:
-                    return start + newline + 1
-                position = start
-    except OSError:
-        pass
-    return 0
-
-
-def _line_start_before(path: Path, offset: int) -> int:
-    """The start of the first line that begins at or after `offset`."""
-    if offset <= 0:
-        return 0
-    try:
-        with open_regular(path) as f:
-            f.seek(offset - 1)
-            while True:
-                data = f.read(65536)
-                if not data:
-                    return offset
-                newline = data.find(b"\n")
-                if newline >= 0:
-                    return offset + newline
-                offset += len(data)
-    except OSError:
-        return offset

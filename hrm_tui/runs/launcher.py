@@ -42,6 +42,7 @@ import psutil
 from hrm_core.rundir.errors import RunDirError
 from hrm_core.rundir.files import COMMAND_FILE, EVENTS_FILE, LAUNCH_FILE, STDERR_FILE, STDOUT_FILE
 from hrm_core.rundir.index import register_run
+from hrm_core.rundir.processes import TRAINER_MODULE
 from hrm_core.rundir.reader import read_record
 from hrm_core.rundir.records import CommandRecord
 from hrm_core.rundir.records import LaunchRecord as LaunchFileRecord
@@ -49,7 +50,6 @@ from hrm_core.rundir.schema import Minimum, record_spec
 from hrm_core.rundir.writer import write_json_record
 from hrm_tui.forms.overrides import format_override, single_line, split_override
 
-TRAINER_MODULE = "hrm_core.pretrain"
 NAME_KEYS = ("project_name", "run_name", "checkpoint_path")
 CONFIG_DIR_FLAG = "--config-dir"  # the trainer's flag (also `-cd`), as Hydra's
 
