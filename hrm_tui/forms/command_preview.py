@@ -56,10 +56,6 @@ class CommandPreview:
             return f"… {self.not_built}"  # not built yet, for no fault of the user's (the config is loading)
         return CHECKING if self.checking else READY
 
-    @property
-    def overrides_line(self) -> str:
-        return single_line(self.overrides)
-
     def command_line(self, argv: Sequence[str] | None = None) -> str:
         return single_line([*self.env, *(self.argv if argv is None else argv)])
 

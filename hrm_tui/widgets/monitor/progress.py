@@ -17,6 +17,7 @@ from hrm_core.rundir.metrics import metric_spec
 from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.status import RunStatus
 from hrm_tui.monitoring.plot import compact_number
+from hrm_tui.monitoring.run_model import RunSnapshot
 from hrm_tui.widgets.monitor.panel import MonitorPanel, RunView
 from hrm_tui.widgets.runs_table import truncate_left
 
@@ -44,7 +45,12 @@ class ProgressPanel(MonitorPanel):
         self.run = run
         self.clock = clock
         self.status: str | None = None  # from hrm_core.rundir.summarize_run, polled by the screen's worker
+        self.snapshot = RunSnapshot(run.run_dir)  # the run as the screen last handed it over
         self._lines_drawn = 0
+
+    def show_run(self, snapshot: RunSnapshot) -> None:
+        self.snapshot = snapshot
+        self.refresh()
 
     def set_status(self, status: str | None) -> None:
         if status != self.status:
@@ -52,19 +58,18 @@ class ProgressPanel(MonitorPanel):
             self.refresh()
 
     def render(self) -> RenderableType:
-        model = self.run.model
+        run = self.snapshot
         width = max(self.content_size.width, 20)
-        with model.lock:
-            latest = model.latest_train
-            step = max(model.latest_step, model.latest_train_step)
-            total = model.total_steps
-            checkpoint = model.last_checkpoint
-            start_time = model.start_time
-            last_time = model.last_event_time
-            ended = model.lifecycle.ended
-            skipped = model.skipped_total
+        latest = run.latest_train
+        step = max(run.latest_step, run.latest_train_step)
+        total = run.total_steps
+        checkpoint = run.last_checkpoint
+        start_time = run.start_time
+        last_time = run.last_event_time
+        ended = run.ended
+        skipped = run.skipped_total
 
-        status = self.status or ("loading" if model.loaded == "nothing" else "…")
+        status = self.status or ("loading" if run.loaded == "nothing" else "…")
         state = f"● {status}"
         where = ""
         if step >= 0:
