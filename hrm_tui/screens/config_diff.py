@@ -20,6 +20,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
@@ -45,6 +46,13 @@ class ConfigDiffScreen(Screen[None]):
         Binding("q,escape", "app.close", "Close"),
     ]
 
+    class ConfigsRead(Message):
+        """The runs' configs, read by the worker (one per run, in order; unreadable ones say why)."""
+
+        def __init__(self, configs: list[RunConfig]) -> None:
+            super().__init__()
+            self.configs = configs
+
     def __init__(self, run_dirs: Sequence[Path]) -> None:
         super().__init__()
         self.run_dirs = [Path(d) for d in run_dirs]
@@ -63,8 +71,10 @@ class ConfigDiffScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="config-diff")
     def _read_configs(self) -> None:
-        configs = [read_run_config(d) for d in self.run_dirs]
-        self.app.call_from_thread(self._show, configs)
+        self.post_message(self.ConfigsRead([read_run_config(d) for d in self.run_dirs]))
+
+    def on_config_diff_screen_configs_read(self, message: ConfigsRead) -> None:
+        self._show(message.configs)
 
     def _show(self, configs: list[RunConfig]) -> None:
         self.configs = configs

@@ -44,6 +44,15 @@ class LaunchOptionsEdited(Message):
 class LaunchOptionsPanel(FieldScroll):
     """Shows a LaunchOptionsDraft (`show`); posts LaunchOptionsEdited after every change the user makes."""
 
+    class GpusScanned(Message):
+        """The NVML scan, from the worker that ran it (to this panel only)."""
+
+        bubble = False
+
+        def __init__(self, scan: GpuScan) -> None:
+            super().__init__()
+            self.scan = scan
+
     def __init__(self, draft: LaunchOptionsDraft, *, gpu_scan: GpuScan | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.draft = draft
@@ -106,8 +115,10 @@ class LaunchOptionsPanel(FieldScroll):
 
     @work(thread=True, exclusive=True, group="gpu-scan")
     def _scan_gpus(self) -> None:
-        scan = list_gpus()
-        self.app.call_from_thread(self._show_gpus, scan)
+        self.post_message(self.GpusScanned(list_gpus()))
+
+    def on_launch_options_panel_gpus_scanned(self, message: GpusScanned) -> None:
+        self._show_gpus(message.scan)
 
     def _show_gpus(self, scan: GpuScan) -> None:
         self._gpu_scan = scan
