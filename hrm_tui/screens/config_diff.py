@@ -38,10 +38,6 @@ class DiffTable(DataTable[Text]):
 
 
 class ConfigDiffScreen(Screen[None]):
-    DEFAULT_CSS = """
-    ConfigDiffScreen #diff-table { height: auto; max-height: 1fr; }
-    ConfigDiffScreen #diff-detail { height: auto; max-height: 8; padding: 0 1; }
-    """
     BINDINGS = [
         Binding("q,escape", "app.close", "Close"),
     ]
