@@ -24,7 +24,7 @@ from hrm_tui.forms.config_tree import Problem
 from hrm_tui.forms.form_model import FormModel
 from hrm_tui.forms.launch_options_draft import LaunchOptionsDraft
 from hrm_tui.forms.overrides import single_line
-from hrm_tui.runs.launcher import LaunchError, LaunchPlan, display_argv, plan_launch
+from hrm_tui.launch_plan import LaunchError, LaunchPlan, display_argv, plan_launch
 
 READY = "✓ ready to launch (ctrl+l)"
 CHECKING = "… checking"

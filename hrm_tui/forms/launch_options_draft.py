@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from hrm_tui.runs.launcher import LaunchOptions
+from hrm_tui.launch_plan import LaunchOptions
 
 # The label each option has in the panels; problems are reported under these names.
 OPTION_LABELS = {

@@ -54,7 +54,7 @@ from hrm_core.rundir.reader import read_head_and_tail, read_record
 from hrm_core.rundir.records import LaunchRecord
 from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.summary import process_matches
-from hrm_tui.runs.launcher import TRAINER_MODULE
+from hrm_tui.launch_plan import TRAINER_MODULE
 
 DEFAULT_GRACE_S = 120.0  # a checkpoint of a large model can take a while
 DEFAULT_KILL_AFTER_S = 30.0

@@ -38,7 +38,7 @@ from hrm_tui.runs.builds import (
     running_build,
     start_build,
 )
-from hrm_tui.runs.launcher import display_argv
+from hrm_tui.launch_plan import display_argv
 from hrm_tui.widgets.key_footer import KeyFooter
 
 POLL_S = 0.3

@@ -55,7 +55,8 @@ from hrm_tui.forms.form_model import FormModel, split_run_overrides
 from hrm_tui.forms.launch_options_draft import OPTION_HELP, LaunchOptionsDraft
 from hrm_tui.forms.overrides import Edit, OverrideSyntaxError, format_value, single_line
 from hrm_tui.messages import LoadRecipe, RunLaunched
-from hrm_tui.runs.launcher import LaunchError, LaunchOptions, LaunchPlan, RunRecipe, display_argv, start
+from hrm_tui.launch_plan import LaunchError, LaunchOptions, LaunchPlan, display_argv
+from hrm_tui.runs.launcher import RunRecipe, start
 from hrm_tui.widgets.config_form import ConfigForm, FieldEdited, FieldRow, ListEditRequested
 from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.widgets.launch_options import TEXT_EDITORS, LaunchOptionsEdited, LaunchOptionsPanel

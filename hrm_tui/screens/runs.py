@@ -40,7 +40,8 @@ from hrm_core.rundir.summary import RunSummary
 from hrm_tui.context import AppContext
 from hrm_tui.messages import CloneRun, OpenConfigDiff, OpenMonitor, SelectRun, ShowForm
 from hrm_tui.runs.discovery import RunListing, list_all_runs
-from hrm_tui.runs.launcher import LaunchError, reap_children, run_recipe
+from hrm_tui.launch_plan import LaunchError
+from hrm_tui.runs.launcher import reap_children, run_recipe
 from hrm_tui.runs.process_control import RunProcesses, StopError, find_run_processes, stop_run
 from hrm_tui.runs.resume import ResumePlan, plan_resume, start_resume
 from hrm_tui.widgets.key_footer import KeyFooter

@@ -1,7 +1,7 @@
 """Launch options: processes per node, GPUs, OMP_NUM_THREADS, compile, and multi-node rendezvous.
 
 These say *how* to run the trainer, not what to train, so they are not config overrides: they become the
-torchrun arguments and environment variables of the command (see runs/launcher.py). The GPU list
+torchrun arguments and environment variables of the command (see launch_plan.py). The GPU list
 comes from NVML in a background worker; without a driver it is one line saying the run uses the CPU.
 
 The panel does not own the options: it shows a `LaunchOptionsDraft` (forms/launch_options_draft.py) and
