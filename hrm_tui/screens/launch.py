@@ -31,6 +31,7 @@ with `RunLaunched`; the ctrl+o dialog and this screen exchange `LaunchOptionsEdi
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
@@ -135,6 +136,7 @@ class LaunchScreen(Screen[None]):
         self._recipe = recipe
         self._initial = self._initial_choices(preset, overrides) if recipe is None else ({}, {})
         self._composing: Worker | None = None  # the newest form load: an older one that ends later is dropped
+        self._showing = asyncio.Lock()  # held while a composed form replaces the rows
         self._loading = False
         self._dialog: Any = None  # the open ctrl+o dialog, which shows the preview too
         self._last_field: Widget | None = None  # where esc / ctrl+g return from the command panel
@@ -207,6 +209,10 @@ class LaunchScreen(Screen[None]):
             self.run_worker(self._show_model(message.model), group="show-form")
 
     async def _show_model(self, model: FormModel) -> None:
+        async with self._showing:  # one form load at a time, in the order they were composed
+            await self._replace_form(model)
+
+    async def _replace_form(self, model: FormModel) -> None:
         self._loading = True
         self.model = model
         self._problems = []
@@ -520,7 +526,7 @@ class LaunchScreen(Screen[None]):
     @property
     def settled(self) -> bool:
         """The form is loaded and the trainer's verdict on the current values is in (used by tests)."""
-        busy = any(w.is_running and w.group in ("compose", "show-form", "validate", "launch") for w in self.workers)
+        busy = any(not w.is_finished and w.group in ("compose", "show-form", "validate", "launch") for w in self.workers)
         return self.model is not None and not self._validation_pending() and not busy
 
     def _flush_panel(self) -> None:

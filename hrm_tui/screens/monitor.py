@@ -270,7 +270,14 @@ class MonitorScreen(Screen):
 
     # -- the workers' messages, on the UI thread ---------------------------------------------------------------
 
+    def _takes_data(self) -> bool:
+        """Whether the panels are there to take a worker's data: a message can arrive while the screen closes
+        (its panels are going), and then it is moot."""
+        return not self._stopping.is_set() and self.is_attached and bool(self.query(CurvesPanel))
+
     def on_monitor_screen_run_updated(self, message: RunUpdated) -> None:
+        if not self._takes_data():
+            return
         if message.snapshot.version <= self.snapshots[message.index].version:
             return  # two workers (events, samples) post snapshots: an older one can arrive after a newer one
         self.snapshots[message.index] = message.snapshot
@@ -282,6 +289,8 @@ class MonitorScreen(Screen):
             self._update_alerts()
 
     def on_monitor_screen_system_read(self, message: SystemRead) -> None:
+        if not self._takes_data():
+            return
         summary = message.summary
         self.status, self.status_detail = summary.status, summary.detail
         self.status_error, self.failed_rank = summary.error, summary.failed_rank
@@ -291,10 +300,12 @@ class MonitorScreen(Screen):
         self._update_alerts()
 
     def on_monitor_screen_log_lines_read(self, message: LogLinesRead) -> None:
-        self.query_one(LogsPanel).add_lines(message.stream, message.lines)
+        if self._takes_data():
+            self.query_one(LogsPanel).add_lines(message.stream, message.lines)
 
     def on_monitor_screen_samples_read(self, message: SamplesRead) -> None:
-        self.query_one(SamplesPanel).show_event(message.ref, message.event)
+        if self._takes_data():
+            self.query_one(SamplesPanel).show_event(message.ref, message.event)
 
     def on_samples_panel_load_requested(self, message: SamplesPanel.LoadRequested) -> None:
         self._read_samples(message.ref)
