@@ -112,7 +112,7 @@ class HrmTuiApp(App[None]):
         from hrm_tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.BINDINGS))
 
     def action_close(self) -> None:
         """q: closes the screen on top, or quits (asking first, as ctrl+q does) when there is nothing below it."""

@@ -366,7 +366,8 @@ def _finite(value: float | None) -> float | None:
 
 def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, out: TextIO | None = None) -> int:
     from hrm_tui.forms.config_tree import flatten
-    from hrm_tui.runs.launcher import LaunchError, LaunchOptions, plan_launch, start
+    from hrm_tui.launch_plan import LaunchError, LaunchOptions, plan_launch
+    from hrm_tui.runs.launcher import start
 
     out = out or sys.stdout
     tree = _load_tree(config_dir)
@@ -390,7 +391,7 @@ def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, ou
         for problem in problems:
             lines.append(problem.message + (f"\n  hint: {problem.hint}" if problem.hint else ""))
             if problem.build_command:
-                from hrm_tui.runs.launcher import display_argv
+                from hrm_tui.launch_plan import display_argv
                 from hrm_tui.forms.overrides import single_line
 
                 lines.append(f"  build it with: {single_line(display_argv(problem.build_command))}")

@@ -24,7 +24,7 @@ from hrm_tui.runs.process_control import DEFAULT_GRACE_S
 
 if TYPE_CHECKING:  # these pull in Hydra, NVML and the plotting stack: only for the annotations
     from hrm_tui.forms.config_tree import ConfigTree
-    from hrm_tui.screens.monitor import MonitorSettings
+    from hrm_tui.monitoring.settings import MonitorSettings
     from hrm_tui.system.gpus import GpuScan
 
 

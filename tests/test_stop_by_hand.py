@@ -123,7 +123,7 @@ def test_a_hand_started_torchrun_run_is_stopped_on_every_rank(tiny_data: Path, t
 
 def test_torchrun_workers_that_ignore_every_signal_are_killed_too(tmp_path: Path, processes_to_kill):
     """A stop that leaves workers running would be a lie: SIGKILL reaches each worker's own session."""
-    from hrm_tui.runs.launcher import torchrun_prefix
+    from hrm_tui.launch_plan import torchrun_prefix
 
     prefix = torchrun_prefix() + ["--standalone", "--nproc-per-node", "2"]
     record = start(stand_in_plan(tmp_path, "ignore-all", argv_prefix=prefix))

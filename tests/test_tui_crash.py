@@ -20,7 +20,8 @@ import psutil
 
 from hrm_tui import crash
 from hrm_tui.monitoring.event_loader import EventLoader
-from hrm_tui.runs.launcher import LaunchOptions, LaunchPlan, start
+from hrm_tui.launch_plan import LaunchOptions, LaunchPlan
+from hrm_tui.runs.launcher import start
 from tests.pty_helpers import PtyApp
 from tests.tui_monitor_helpers import MonitorHost, fast_settings, pilot_test, wait_for
 

@@ -18,15 +18,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from hrm_tui.runs.launcher import (
-    LaunchError,
-    LaunchOptions,
-    LaunchPlan,
-    plan_launch,
-    start,
-    torchrun_prefix,
-    trainer_argv,
-)
+from hrm_tui.launch_plan import LaunchError, LaunchOptions, LaunchPlan, plan_launch, torchrun_prefix, trainer_argv
+from hrm_tui.runs.launcher import start
 from hrm_tui.runs.process_control import StopError, find_run_process, stop_run
 from hrm_tui.runs.resume import plan_resume
 from hrm_core.rundir.status import RunStatus

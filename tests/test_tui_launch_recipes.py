@@ -13,7 +13,8 @@ from textual.widgets import Select
 
 from hrm_tui.forms.config_tree import ConfigTree
 from hrm_tui.runs.discovery import same_run
-from hrm_tui.runs.launcher import LaunchOptions, run_recipe
+from hrm_tui.launch_plan import LaunchOptions
+from hrm_tui.runs.launcher import run_recipe
 from hrm_tui.runs.resume import plan_resume
 from tests.tui_launch_helpers import (
     NOW,

@@ -107,6 +107,40 @@ def test_small_log_is_read_whole_and_followed(tmp_path):
     assert any("lm_loss = nan" in n for n in model.nonfinite)
 
 
+def test_a_snapshot_is_immutable_and_copies_only_what_changed(tmp_path):
+    """The UI thread draws from RunModel.snapshot(): nothing in it moves while the loader keeps applying
+    events, and a curve that did not change is the same read-only copy in the next snapshot."""
+    run = SyntheticRun(total_steps=200, eval_interval=100, halting_interval=50, end_status=None)
+    model = RunModel(tmp_path)
+    loader = EventLoader(tmp_path, model)
+    with EventWriter(tmp_path) as writer:
+        for event in run.events(last_step=150):
+            writer.write(event)
+        loader.open()
+        first = model.snapshot()
+        assert model.snapshot() is first  # nothing changed: the same snapshot, not another copy
+        assert first.latest_train_step == 150 and first.loaded == model.loaded
+        loss = first.history("train", "", "lm_loss")
+        points = loss.points(0, 150)
+        eval_curves = {key: h for key, h in first.curves.items() if key[0] == "eval"}
+        assert eval_curves and not first.halting_train.empty and first.sample_refs
+        assert not loss.buckets.count.flags.writeable and not first.halting_train.counts.flags.writeable
+        for event in run.events(first_step=151, last_step=180, with_start=False):  # no eval before step 200
+            writer.write(event)
+        assert loader.follow()
+    second = model.snapshot()
+    assert second.version > first.version and second.latest_train_step == 180
+    # The first snapshot still shows step 150, point for point.
+    assert first.latest_train_step == 150 and loss.latest_step == 150
+    assert np.array_equal(loss.points(0, 150).mean, points.mean) and loss.points(151, 180).x.size == 0
+    assert second.history("train", "", "lm_loss").latest_step == 180
+    # Unchanged curves are shared, not copied again.
+    assert all(second.curves[key] is history for key, history in eval_curves.items())
+    assert second.halting_train is first.halting_train  # no histogram between steps 151 and 180
+    model.reset()  # the log was replaced: the next snapshot is of an empty model
+    assert model.snapshot().latest_step == -1 and not model.snapshot().curves
+
+
 def _train_events(run_dir):
     with open(run_dir / "events.jsonl") as f:
         for line in f:

@@ -24,7 +24,7 @@ from hrm_tui.forms.config_tree import Problem
 from hrm_tui.forms.form_model import FormModel
 from hrm_tui.forms.launch_options_draft import LaunchOptionsDraft
 from hrm_tui.forms.overrides import single_line
-from hrm_tui.runs.launcher import LaunchError, LaunchPlan, display_argv, plan_launch
+from hrm_tui.launch_plan import LaunchError, LaunchPlan, display_argv, plan_launch
 
 READY = "✓ ready to launch (ctrl+l)"
 CHECKING = "… checking"
@@ -55,10 +55,6 @@ class CommandPreview:
         if self.plan is None:
             return f"… {self.not_built}"  # not built yet, for no fault of the user's (the config is loading)
         return CHECKING if self.checking else READY
-
-    @property
-    def overrides_line(self) -> str:
-        return single_line(self.overrides)
 
     def command_line(self, argv: Sequence[str] | None = None) -> str:
         return single_line([*self.env, *(self.argv if argv is None else argv)])

@@ -229,11 +229,6 @@ class FormModel:
         self.edits.clear()
         self.invalid.clear()
 
-    def with_choices(self, choices: dict[str, str | None]) -> FormModel:
-        """The form for other group choices, keeping the user's edits (those equal to new defaults drop out)."""
-        return FormModel.create(self.tree, {**self.choices, **choices}, self.all_edits(),
-                                set(self.invalid) | self.set_aside_invalid)
-
     def all_edits(self) -> dict[str, Edit]:
         """The edits, then those set aside (to carry over to other group choices)."""
         return {**self.edits, **self.set_aside}

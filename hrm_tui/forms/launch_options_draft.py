@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from hrm_tui.runs.launcher import LaunchOptions
+from hrm_tui.launch_plan import LaunchOptions
 
 # The label each option has in the panels; problems are reported under these names.
 OPTION_LABELS = {

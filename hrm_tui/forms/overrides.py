@@ -9,7 +9,7 @@ on the trainer's command line, exactly what they would type by hand. Two rules m
 - only keys whose value differs from the default appear (the *minimal* list), in the order the user edited
   them. A key that the composed config does not have gets Hydra's `+key=value` (append) form.
 
-The overrides become separate argv items, never a shell string: see `runs/launcher.py`.
+The overrides become separate argv items, never a shell string: see `launch_plan.py`.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ as the run grows; a bucket holds the summed counts of the histograms that fell i
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 DEFAULT_CAPACITY = 512
@@ -20,6 +22,7 @@ class HaltingHistory:
         self.counts = np.zeros((capacity, 0), dtype=np.int64)  # [bucket, halting step - 1]
         self.latest_step = -1
         self.latest_counts: list[int] = []
+        self.changes = 0  # grows with every histogram added: a snapshot copies only the histories that changed
 
     @property
     def max_steps(self) -> int:
@@ -35,6 +38,7 @@ class HaltingHistory:
             grown = np.zeros((self.capacity, values.size), dtype=np.int64)
             grown[:, : self.max_steps] = self.counts
             self.counts = grown
+        self.changes += 1
         step = max(int(step), 0)
         while step >= self.capacity * self.width:
             merged = self.counts[0::2] + self.counts[1::2]
@@ -43,6 +47,13 @@ class HaltingHistory:
         self.counts[step // self.width, : values.size] += values
         if step >= self.latest_step:
             self.latest_step, self.latest_counts = step, values.tolist()
+
+    def frozen_copy(self) -> "HaltingHistory":
+        """A copy whose counts are read-only: what a snapshot hands to the UI thread while this one grows."""
+        frozen = copy.deepcopy(self)
+        frozen.counts.flags.writeable = False
+        frozen.latest_counts = tuple(frozen.latest_counts)
+        return frozen
 
     def columns(self, x0: float, x1: float, columns: int) -> np.ndarray:
         """The histograms of [x0, x1] summed into `columns` step columns: int [columns, max_steps]."""

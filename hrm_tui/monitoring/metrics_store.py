@@ -20,6 +20,7 @@ independent of the run's length.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -205,6 +206,7 @@ class MetricHistory:
         self.extremes = MinMaxTracker()
         self.points_seen = 0
         self.nonfinite_seen = 0
+        self.changes = 0  # grows with every change: a snapshot copies only the histories that changed
 
     def add(self, steps: np.ndarray, values: np.ndarray) -> None:
         """Adds a batch; `steps` int [n], `values` float [n]."""
@@ -212,6 +214,7 @@ class MetricHistory:
         values = np.asarray(values, dtype=np.float64)
         if steps.size == 0:
             return
+        self.changes += 1
         self.buckets.add(steps, values)
         self.recent.add(steps, values)
         self.points_seen += int(steps.size)
@@ -227,6 +230,11 @@ class MetricHistory:
         """Swaps in a whole-run summary built by an exact pass over the file (see event_loader)."""
         self.buckets = buckets
         self.extremes = extremes
+        self.changes += 1
+
+    def frozen_copy(self) -> "MetricHistory":
+        """A copy whose arrays are read-only: what a snapshot hands to the UI thread while this one grows."""
+        return _frozen(copy.deepcopy(self))
 
     def points(self, x0: float, x1: float) -> CurvePoints:
         """The best-resolution points for [x0, x1]: the recent window when it covers the range, else buckets."""
@@ -252,6 +260,14 @@ class MetricHistory:
     @property
     def empty(self) -> bool:
         return self.points_seen == 0
+
+
+def _frozen(history: MetricHistory) -> MetricHistory:
+    for part in (history.buckets, history.recent):
+        for array in vars(part).values():
+            if isinstance(array, np.ndarray):
+                array.flags.writeable = False
+    return history
 
 
 class MetricsStore:

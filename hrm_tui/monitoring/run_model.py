@@ -1,9 +1,10 @@
 """Everything the monitor knows about one run, built from its events and safe to read while it is updated.
 
 `EventLoader` (a background worker) feeds in events that the contract's decoder has already checked
-(hrm_core.rundir.events: every field has the type its payload class says); the widgets (the UI thread) read
-under `lock` and draw. `version` grows with every change, so a widget redraws only when there is something
-new.
+(hrm_core.rundir.events: every field has the type its payload class says), under `lock`. The UI thread never
+takes the lock: the worker calls `snapshot()`, which builds an immutable `RunSnapshot` under the lock (once
+per `version`, which grows with every change; a curve that did not change is not copied again), and posts it
+to the screen in a message; the widgets draw from the snapshot they were handed.
 
 Events may arrive out of file order (the loader shows a large file's newest part first and scans the rest
 afterwards), so "latest" always means the largest step, or for lifecycle events the largest file offset,
@@ -23,9 +24,10 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -139,6 +141,65 @@ class Lifecycle:
         return self.end if self.end_offset > self.start_offset else None
 
 
+def _empty_mapping() -> Mapping:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class RunSnapshot:
+    """What a RunModel held at one `version`, for the UI thread: nothing in it changes (the histories are
+    read-only copies, the collections tuples and read-only mappings), so widgets read it without a lock."""
+
+    run_dir: Path
+    version: int = -1  # -1: the empty snapshot a screen starts with, before its worker posts one
+    loaded: str = "nothing"
+    curves: Mapping[tuple[str, str, str], MetricHistory] = field(default_factory=_empty_mapping)
+    start: ev.RunStart | ev.Resume | None = None
+    ended: ev.RunEnd | None = None  # Lifecycle.ended: the run_end, unless the run was resumed after it
+    start_time: float | None = None
+    total_steps: int | None = None
+    latest_train: ev.Train | None = None
+    latest_train_step: int = -1
+    latest_step: int = -1
+    last_event_time: float | None = None
+    last_checkpoint: ev.Checkpoint | None = None
+    halting_train: HaltingHistory = field(default_factory=HaltingHistory)
+    halting_eval: Mapping[str, HaltingHistory] = field(default_factory=_empty_mapping)
+    sample_refs: tuple[SampleRef, ...] = ()
+    nonfinite: tuple[str, ...] = ()
+    eval_trends: tuple[EvalTrend, ...] = ()
+    skipped: Mapping[str, int] = field(default_factory=_empty_mapping)
+    not_shown: Mapping[str, int] = field(default_factory=_empty_mapping)
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+    @property
+    def puzzle(self) -> ev.PuzzleDescription | None:
+        return self.start.puzzle if self.start is not None else None
+
+    def history(self, phase: str, set_name: str, metric: str) -> MetricHistory | None:
+        return self.curves.get((phase, set_name, metric))
+
+    def eval_sets(self) -> list[str]:
+        return sorted({s for phase, s, _ in self.curves if phase == EVAL})
+
+    def metric_names(self) -> list[str]:
+        return sorted({m for _, _, m in self.curves})
+
+    def recent_mean(self, phase: str, set_name: str, metric: str, steps: int = 100) -> float | None:
+        history = self.history(phase, set_name, metric)
+        if history is None or history.empty:
+            return None
+        points = history.recent.points(history.latest_step - steps + 1, history.latest_step)
+        return float(points.mean.mean()) if len(points) else None
+
+    def halting_key(self) -> tuple:
+        """Changes exactly when a new halting histogram arrived (what the halting panel draws)."""
+        return (self.halting_train.latest_step, *sorted((k, h.latest_step) for k, h in self.halting_eval.items()))
+
+
 @dataclass
 class RunModel:
     run_dir: Path
@@ -164,9 +225,53 @@ class RunModel:
     skipped: Counter = field(default_factory=Counter)
     not_shown: Counter = field(default_factory=Counter)
     train_columns: TrainColumns = field(init=False)
+    # The newest snapshot, and the read-only copy of each history with the `changes` it was copied at.
+    _snapshot: RunSnapshot | None = field(default=None, init=False, repr=False)
+    _frozen: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.train_columns = TrainColumns(self._count_not_shown)
+
+    # -- the UI thread's view --------------------------------------------------------------------------------
+
+    def snapshot(self) -> RunSnapshot:
+        """The model as it is now, immutable (built under the lock; the same object until the next change)."""
+        with self.lock:
+            if self._snapshot is None or self._snapshot.version != self.version:
+                self._snapshot = self._build_snapshot()
+            return self._snapshot
+
+    def _build_snapshot(self) -> RunSnapshot:
+        return RunSnapshot(
+            run_dir=self.run_dir,
+            version=self.version,
+            loaded=self.loaded,
+            curves=MappingProxyType({key: self._frozen_copy(key, h) for key, h in self.store.series.items()}),
+            start=self.start,
+            ended=self.lifecycle.ended,
+            start_time=self.start_time,
+            total_steps=self.total_steps,
+            latest_train=self.latest_train,
+            latest_train_step=self.latest_train_step,
+            latest_step=self.latest_step,
+            last_event_time=self.last_event_time,
+            last_checkpoint=self.last_checkpoint,
+            halting_train=self._frozen_copy("halting", self.halting_train),
+            halting_eval=MappingProxyType({s: self._frozen_copy(("halting", s), h) for s, h in self.halting_eval.items()}),
+            sample_refs=tuple(self.sample_refs),
+            nonfinite=tuple(self.nonfinite),
+            eval_trends=tuple(self.eval_trends()),
+            skipped=MappingProxyType(dict(self.skipped)),
+            not_shown=MappingProxyType(dict(self.not_shown)),
+        )
+
+    def _frozen_copy(self, key: object, history):  # MetricHistory | HaltingHistory -> the same type
+        """A read-only copy of `history`, made again only when it changed since the last snapshot (a run's
+        curves are ~300 KB each, and most snapshots change only the train curves)."""
+        known = self._frozen.get(key)
+        if known is None or known[0] is not history or known[1] != history.changes:
+            known = self._frozen[key] = (history, history.changes, history.frozen_copy())
+        return known[2]
 
     # -- derived facts ---------------------------------------------------------------------------------------
 
@@ -222,18 +327,6 @@ class RunModel:
             since = sum(1 for step, _ in evals if step > best_step)
             trends.append(EvalTrend(set_name, best, best_step, history.latest_value, history.latest_step, since, better))
         return trends
-
-    def halting_key(self) -> tuple:
-        """Changes exactly when a new halting histogram arrived (what the halting panel draws)."""
-        with self.lock:
-            return (self.halting_train.latest_step, *sorted((k, h.latest_step) for k, h in self.halting_eval.items()))
-
-    def recent_mean(self, phase: str, set_name: str, metric: str, steps: int = 100) -> float | None:
-        history = self.history(phase, set_name, metric)
-        if history is None or history.empty:
-            return None
-        points = history.recent.points(history.latest_step - steps + 1, history.latest_step)
-        return float(points.mean.mean()) if len(points) else None
 
     # -- applying events -------------------------------------------------------------------------------------
 

@@ -41,17 +41,8 @@ from hrm_core.rundir.records import LaunchRecord as LaunchFileRecord
 from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.summary import process_matches, summarize_run
 from hrm_tui.forms.overrides import OverrideSyntaxError, format_value, single_line, split_override
-from hrm_tui.runs.launcher import (
-    LaunchError,
-    LaunchOptions,
-    LaunchPlan,
-    LaunchRecord,
-    display_argv,
-    launch_env,
-    recorded_config_dir,
-    start,
-    trainer_argv,
-)
+from hrm_tui.launch_plan import LaunchError, LaunchOptions, LaunchPlan, display_argv, launch_env, trainer_argv
+from hrm_tui.runs.launcher import LaunchRecord, recorded_config_dir, start
 
 SAFE_PATH_ENV = {"PYTHONSAFEPATH": "1"}  # Python 3.11+: no working directory or script folder on sys.path
 SAFE_PATH_FLAG = "-P"  # the same, for the interpreter started directly

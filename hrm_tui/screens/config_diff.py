@@ -20,6 +20,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
@@ -37,13 +38,16 @@ class DiffTable(DataTable[Text]):
 
 
 class ConfigDiffScreen(Screen[None]):
-    DEFAULT_CSS = """
-    ConfigDiffScreen #diff-table { height: auto; max-height: 1fr; }
-    ConfigDiffScreen #diff-detail { height: auto; max-height: 8; padding: 0 1; }
-    """
     BINDINGS = [
         Binding("q,escape", "app.close", "Close"),
     ]
+
+    class ConfigsRead(Message):
+        """The runs' configs, read by the worker (one per run, in order; unreadable ones say why)."""
+
+        def __init__(self, configs: list[RunConfig]) -> None:
+            super().__init__()
+            self.configs = configs
 
     def __init__(self, run_dirs: Sequence[Path]) -> None:
         super().__init__()
@@ -63,8 +67,10 @@ class ConfigDiffScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="config-diff")
     def _read_configs(self) -> None:
-        configs = [read_run_config(d) for d in self.run_dirs]
-        self.app.call_from_thread(self._show, configs)
+        self.post_message(self.ConfigsRead([read_run_config(d) for d in self.run_dirs]))
+
+    def on_config_diff_screen_configs_read(self, message: ConfigsRead) -> None:
+        self._show(message.configs)
 
     def _show(self, configs: list[RunConfig]) -> None:
         self.configs = configs

@@ -22,6 +22,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Log, Static
 
@@ -37,7 +38,7 @@ from hrm_tui.runs.builds import (
     running_build,
     start_build,
 )
-from hrm_tui.runs.launcher import display_argv
+from hrm_tui.launch_plan import display_argv
 from hrm_tui.widgets.key_footer import KeyFooter
 
 POLL_S = 0.3
@@ -51,6 +52,20 @@ class DatasetBuildScreen(ModalScreen[bool]):
         Binding("ctrl+b", "build", "Build"),
         Binding("ctrl+k", "cancel_build", "Cancel build"),
     ]
+
+    class CancelProgress(Message):
+        """What the cancelling worker is doing now (signal sent, waiting, ...), in words."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class CancelEnded(Message):
+        """The cancel is over: `outcome` says how the build ended (cancel_build's word)."""
+
+        def __init__(self, outcome: str) -> None:
+            super().__init__()
+            self.outcome = outcome
 
     def __init__(self, data_path: str, argv: list[str], *, cancel_grace_s: float = CANCEL_GRACE_S) -> None:
         super().__init__()
@@ -185,12 +200,16 @@ class DatasetBuildScreen(ModalScreen[bool]):
     @work(thread=True, group="cancel-build")
     def _cancel(self, process: subprocess.Popen[bytes] | None, holder: BuildHolder | None) -> None:
         def progress(message: str) -> None:
-            self.app.call_from_thread(self._set_status, f"● {message}")
+            self.post_message(self.CancelProgress(message))
 
         outcome = cancel_build(self.data_path, process=process, holder=holder, grace_s=self.cancel_grace_s, on_progress=progress)
-        self.app.call_from_thread(self._cancelled, outcome)
+        self.post_message(self.CancelEnded(outcome))
 
-    def _cancelled(self, outcome: str) -> None:
+    def on_dataset_build_screen_cancel_progress(self, message: CancelProgress) -> None:
+        self._set_status(f"● {message.text}")
+
+    def on_dataset_build_screen_cancel_ended(self, message: CancelEnded) -> None:
+        outcome = message.outcome
         self._read_new_output()
         self._process = self._elsewhere = None
         self._cancelling = False

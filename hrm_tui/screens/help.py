@@ -59,8 +59,13 @@ class HelpScreen(ModalScreen[None]):
         Binding("pageup", "scroll('page_up')", "Page up", show=False),
     ]
 
+    def __init__(self, app_bindings: list[Binding | tuple[str, ...]]) -> None:
+        """`app_bindings`: the keys that work everywhere (the app's own), given by the app that opens this help,
+        so that this screen does not import the app (the app imports the screens)."""
+        super().__init__()
+        self.app_bindings = list(app_bindings)
+
     def compose(self) -> ComposeResult:
-        from hrm_tui.app import HrmTuiApp
         from hrm_tui.screens.launch import LaunchScreen
         from hrm_tui.screens.monitor import MonitorScreen
         from hrm_tui.screens.config_diff import ConfigDiffScreen
@@ -71,7 +76,7 @@ class HelpScreen(ModalScreen[None]):
         from hrm_tui.widgets.monitor.samples import SamplesPanel
 
         sections = [
-            ("Everywhere", HrmTuiApp.BINDINGS),
+            ("Everywhere", self.app_bindings),
             ("Launch form", LaunchScreen.BINDINGS),
             ("Runs", [*RunsScreen.BINDINGS, *VIM_MOTION_BINDINGS]),
             ("Monitor", [*MonitorScreen.BINDINGS, Binding("escape", "minimize", "Restore a maximised panel")]),

@@ -17,7 +17,10 @@ does not read as a value shows in the preview as typed and marked; ctrl+l then s
 
 Composing and validating go through the trainer's own code in worker threads, never on the UI thread:
 a change is checked about half a second after the user stops typing, and the trainer's verdict is shown at
-the field it names.
+the field it names. Each worker is exclusive in its group (a newer load or check cancels the older one) and
+posts its result in a message that names the worker (`ConfigComposed`, `OverridesChecked`, `LaunchChecked`);
+a result from a worker that is no longer the screen's current one is dropped: that is how an older load or
+check that ends after a newer one is told apart, with no counters.
 
 The screen's settings come from the app's `AppContext` (the config tree it opens with, the runs root, how to
 name a run, the GPU scan). It keeps one piece of state of its own: the config tree it uses now, which a
@@ -28,6 +31,7 @@ with `RunLaunched`; the ctrl+o dialog and this screen exchange `LaunchOptionsEdi
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,10 +41,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
+from textual.worker import Worker, get_current_worker
 
 from hrm_core.rundir.sanitize import safe_text
 from hrm_tui.context import AppContext
@@ -50,7 +56,8 @@ from hrm_tui.forms.form_model import FormModel, split_run_overrides
 from hrm_tui.forms.launch_options_draft import OPTION_HELP, LaunchOptionsDraft
 from hrm_tui.forms.overrides import Edit, OverrideSyntaxError, format_value, single_line
 from hrm_tui.messages import LoadRecipe, RunLaunched
-from hrm_tui.runs.launcher import LaunchError, LaunchOptions, LaunchPlan, RunRecipe, display_argv, start
+from hrm_tui.launch_plan import LaunchError, LaunchOptions, LaunchPlan, display_argv
+from hrm_tui.runs.launcher import RunRecipe, start
 from hrm_tui.widgets.config_form import ConfigForm, FieldEdited, FieldRow, ListEditRequested
 from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.widgets.launch_options import TEXT_EDITORS, LaunchOptionsEdited, LaunchOptionsPanel
@@ -82,6 +89,28 @@ class LaunchScreen(Screen[None]):
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
 
+    class ConfigComposed(Message):
+        """A form load finished: the composed `model`, or None when the config could not be composed (the
+        worker said why)."""
+
+        def __init__(self, worker: Worker, model: FormModel | None) -> None:
+            super().__init__()
+            self.worker, self.model = worker, model
+
+    class OverridesChecked(Message):
+        """The trainer's verdict on the overrides of the preview that `worker` was asked about."""
+
+        def __init__(self, worker: Worker, problems: list[Problem]) -> None:
+            super().__init__()
+            self.worker, self.problems = worker, problems
+
+    class LaunchChecked(Message):
+        """ctrl+l's last check of `plan` by the trainer: launch it if `problems` is empty."""
+
+        def __init__(self, plan: LaunchPlan, problems: list[Problem]) -> None:
+            super().__init__()
+            self.plan, self.problems = plan, problems
+
     def __init__(
         self,
         context: AppContext,
@@ -100,15 +129,14 @@ class LaunchScreen(Screen[None]):
         self.options_draft = LaunchOptionsDraft.of(LaunchOptions())
         self.preview: CommandPreview = loading_preview()  # what every command panel shows; what ctrl+l starts
         self._problems: list[Problem] = []  # the trainer's verdict on the overrides it last checked
-        self._validation_serial = 0  # the newest check asked for
-        self._verdict_serial = 0  # the check whose verdict `_problems` is
-        self._validate_timer: Timer | None = None
+        self._checking: Worker | None = None  # the check of the overrides shown, while its verdict is not in
         self._panel_timer: Timer | None = None
         self._build_offered = False
         self._default_run_name: tuple[str, str] | None = None  # (arch name, drawn run name)
         self._recipe = recipe
         self._initial = self._initial_choices(preset, overrides) if recipe is None else ({}, {})
-        self._load_serial = 0  # the newest form load asked for: an older one that ends later is dropped
+        self._composing: Worker | None = None  # the newest form load: an older one that ends later is dropped
+        self._showing = asyncio.Lock()  # held while a composed form replaces the rows
         self._loading = False
         self._dialog: Any = None  # the open ctrl+o dialog, which shows the preview too
         self._last_field: Widget | None = None  # where esc / ctrl+g return from the command panel
@@ -153,28 +181,38 @@ class LaunchScreen(Screen[None]):
     # --- loading the form ----------------------------------------------------------------------------
 
     def _load_model(self, choices: dict[str, str | None], edits: dict[str, Edit], invalid: tuple[str, ...] = ()) -> None:
-        self._load_serial += 1
-        self._compose_model(self.config_tree, choices, edits, invalid, self._load_serial)
+        self._composing = self._compose_model(self.config_tree, choices, edits, invalid)
 
     @work(thread=True, exclusive=True, group="compose")
     def _compose_model(self, tree: ConfigTree, choices: dict[str, str | None], edits: dict[str, Edit],
-                       invalid: tuple[str, ...], serial: int) -> None:
+                       invalid: tuple[str, ...]) -> None:
+        worker = get_current_worker()
         try:
             model = FormModel.create(tree, choices, edits, invalid)
         except Exception as error:  # a broken preset: say so, keep the previous form
-            message = getattr(error, "message", None) or str(error)
-            self.app.call_from_thread(self.notify, f"Cannot compose the config: {message}", severity="error", markup=False)
-            self.app.call_from_thread(self._finish_loading, serial)
-            return
-        self.app.call_from_thread(self._show_model, model, serial)
+            model = None
+            if not worker.is_cancelled:
+                message = getattr(error, "message", None) or str(error)
+                self.notify(f"Cannot compose the config: {message}", severity="error", markup=False)
+        if not worker.is_cancelled:  # else a newer load (another preset, a clone) follows
+            self.post_message(self.ConfigComposed(worker, model))
 
-    def _finish_loading(self, serial: int) -> None:
-        if serial == self._load_serial:
+    def on_launch_screen_config_composed(self, message: ConfigComposed) -> None:
+        if message.worker is not self._composing:
+            return  # a newer load was asked for after this one finished, before its message arrived
+        self._composing = None
+        if message.model is None:
             self.query_one("#form", ConfigForm).loading = False
+        else:
+            # Not awaited here: while the form mounts its rows, this screen's messages (the new rows' own
+            # events, which `_loading` tells apart) must go on being handled.
+            self.run_worker(self._show_model(message.model), group="show-form")
 
-    async def _show_model(self, model: FormModel, serial: int) -> None:
-        if serial != self._load_serial:
-            return  # a newer load (another preset, a clone) was asked for while this one composed
+    async def _show_model(self, model: FormModel) -> None:
+        async with self._showing:  # one form load at a time, in the order they were composed
+            await self._replace_form(model)
+
+    async def _replace_form(self, model: FormModel) -> None:
         self._loading = True
         self.model = model
         self._problems = []
@@ -183,9 +221,9 @@ class LaunchScreen(Screen[None]):
         values = {spec.key: model.value(spec.key) for spec in model.specs}
         texts = {key: edit.text for key, edit in model.edits.items() if edit.text is not None}  # `7e-5` stays `7e-5`
         await form.load(model.specs, values, set(model.edits), self._notes(), texts)
-        for key, message in model.invalid.items():
+        for key, error in model.invalid.items():
             if (row := form.row(key)) is not None:
-                row.set_text_error(message)
+                row.set_text_error(error)
         form.loading = False
         search = self.query_one("#search", Input).value
         if search:
@@ -469,30 +507,26 @@ class LaunchScreen(Screen[None]):
             raise LaunchError(self.preview.not_built or "no command yet")
         return self.preview.plan
 
-    def _build_preview(self) -> CommandPreview:
+    def _build_preview(self, checking: bool) -> CommandPreview:
+        """`checking`: the trainer's verdict on the current overrides is not in yet (the one in hand is not shown)."""
         if self.model is None:
             return loading_preview()
-        current = not self._validation_pending()
         return build_preview(
             self.model,
             self.options_draft,
             names=self.run_names(),
             config_dir=self.config_tree.user_dir,
-            trainer_problems=self._problems if current else (),
-            checking=not current,
+            trainer_problems=() if checking else self._problems,
+            checking=checking,
         )
 
     def _validation_pending(self) -> bool:
-        return (
-            self._validate_timer is not None
-            or self._panel_timer is not None
-            or self._verdict_serial != self._validation_serial
-        )
+        return self._panel_timer is not None or self._checking is not None
 
     @property
     def settled(self) -> bool:
         """The form is loaded and the trainer's verdict on the current values is in (used by tests)."""
-        busy = any(w.is_running and w.group in ("compose", "validate", "launch") for w in self.workers)
+        busy = any(not w.is_finished and w.group in ("compose", "show-form", "validate", "launch") for w in self.workers)
         return self.model is not None and not self._validation_pending() and not busy
 
     def _flush_panel(self) -> None:
@@ -501,15 +535,16 @@ class LaunchScreen(Screen[None]):
             self._refresh_panel()
 
     def _refresh_panel(self) -> None:
+        """The command panels for the form as it is now, and a check of its overrides by the trainer."""
         self._panel_timer = None
         if self.model is None:
             return
         self._update_notes()
-        self._schedule_validation()
-        self._show_preview()
+        self._show_preview(checking=True)  # the verdict in hand is about older values from now on
+        self._checking = self._check_overrides(self.preview)
 
-    def _show_preview(self) -> None:
-        self.preview = self._build_preview()
+    def _show_preview(self, *, checking: bool | None = None) -> None:
+        self.preview = self._build_preview(self._validation_pending() if checking is None else checking)
         for panel in self.query(OverridePanel):
             panel.show(self.preview)
         if self._dialog is not None and self._dialog.is_attached:
@@ -537,32 +572,27 @@ class LaunchScreen(Screen[None]):
 
     # --- validation (the trainer's) ------------------------------------------------------------------
 
-    def _schedule_validation(self) -> None:
-        if self._validate_timer is not None:
-            self._validate_timer.stop()
-        self._validation_serial += 1  # the verdict in hand is about older values from now on
-        self._validate_timer = self.set_timer(VALIDATE_AFTER_S, self._start_validation)
-
-    def _start_validation(self) -> None:
-        self._validate_timer = None
-        serial = self._validation_serial
-        plan = self.preview.plan
-        if self.model is None or self.model.invalid or plan is None:
-            # Nothing the trainer could check: the preview already says what is wrong.
-            self._show_problems([], serial)
-            return
-        self._validate(plan.overrides, serial)
-
     @work(thread=True, exclusive=True, group="validate")
-    def _validate(self, overrides: list[str], serial: int) -> None:
-        problems = self.config_tree.validate(overrides)
-        self.app.call_from_thread(self._show_problems, problems, serial)
+    def _check_overrides(self, preview: CommandPreview) -> None:
+        """Asks the trainer about `preview`'s overrides once the user has stopped typing for VALIDATE_AFTER_S:
+        a newer edit cancels this worker (exclusive) before it asks, or drops its answer after."""
+        worker = get_current_worker()
+        if preview.plan is None or preview.marked:
+            problems = []  # nothing the trainer could check: the preview already says what is wrong
+        elif worker.cancelled_event.wait(VALIDATE_AFTER_S):
+            return
+        else:
+            problems = self.config_tree.validate(list(preview.plan.overrides))
+        if not worker.is_cancelled:
+            self.post_message(self.OverridesChecked(worker, problems))
 
-    def _show_problems(self, problems: list[Problem], serial: int | None = None, *, focus: bool = False) -> None:
-        if serial is not None:
-            if serial != self._validation_serial:
-                return  # an older check finished after a newer edit
-            self._verdict_serial = serial
+    def on_launch_screen_overrides_checked(self, message: OverridesChecked) -> None:
+        if message.worker is not self._checking:
+            return  # an older check, finished after a newer edit
+        self._checking = None
+        self._show_problems(message.problems)
+
+    def _show_problems(self, problems: list[Problem], *, focus: bool = False) -> None:
         self._problems = problems
         form = self.query_one("#form", ConfigForm)
         by_key = {p.key: self._problem_text(p) for p in problems if p.key}
@@ -611,7 +641,7 @@ class LaunchScreen(Screen[None]):
 
         def done(built: bool | None) -> None:
             if built:
-                self._schedule_validation()
+                self._refresh_panel()  # the trainer checks the overrides again: the dataset is there now
 
         self.app.push_screen(DatasetBuildScreen(data_path, list(problem.build_command or ())), done)
 
@@ -649,9 +679,10 @@ class LaunchScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="launch")
     def _launch(self, plan: LaunchPlan) -> None:
         problems = self.config_tree.validate(plan.overrides)
-        self.app.call_from_thread(self._launch_checked, plan, problems)
+        self.post_message(self.LaunchChecked(plan, problems))
 
-    def _launch_checked(self, plan: LaunchPlan, problems: list[Problem]) -> None:
+    def on_launch_screen_launch_checked(self, message: LaunchChecked) -> None:
+        plan, problems = message.plan, message.problems
         if problems:
             self._show_problems(problems, focus=True)
             self._refuse([problem_line(p) for p in problems])

@@ -8,9 +8,11 @@ curves, a colour per run, each labelled by what tells it apart from the others (
 their config diff (`OpenConfigDiff`).
 
 Threads: every file read, JSON parse, NVML poll and process-table look-up happens in a background worker
-(`@work(thread=True)`); the UI thread only draws from the in-memory `RunModel`s, checking a version number
-every `metrics_refresh_s` so an idle run costs almost nothing. The trainer is never waited on: the monitor
-only reads files.
+(`@work(thread=True)`), and each worker posts what it read to the screen in a typed message that carries
+it (`RunUpdated` with an immutable `RunSnapshot` of the run's model, `SystemRead`, `LogLinesRead`,
+`SamplesRead`); the screen hands the data to its panels, which draw from what they were given and never
+touch a worker's state. An idle run posts nothing, so it costs almost nothing. The trainer is never waited
+on: the monitor only reads files.
 
 Keys: `1`-`6` focus a panel, `m` maximises the focused panel (again or `escape` restores), `h` hides it,
 `a` shows every panel, `x` dismisses the current alerts, `d` (comparing runs) shows their config diff,
@@ -22,8 +24,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from textual import work
@@ -34,10 +36,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from hrm_tui.monitoring.alerts import AlertInputs, AlertSettings, evaluate_alerts
+from hrm_tui.monitoring.alerts import AlertInputs, evaluate_alerts
 from hrm_tui.monitoring.event_loader import EventLoader, read_samples_event
-from hrm_tui.monitoring.run_model import LOAD_STAGES, TRAIN, RunModel, SampleRef
-from hrm_tui.system.sysmon import LiveSystemSampler, SystemSampler, SystemSnapshot
+from hrm_tui.monitoring.settings import MonitorSettings
+from hrm_tui.monitoring.run_model import LOAD_STAGES, TRAIN, RunModel, RunSnapshot, SampleRef
+from hrm_tui.system.sysmon import LiveSystemSampler, SystemSnapshot
 from hrm_core.rundir.events import Rejected, Samples
 from hrm_core.rundir.files import STDERR_FILE, STDOUT_FILE
 from hrm_core.rundir.sanitize import safe_text
@@ -48,7 +51,7 @@ from hrm_tui.messages import OpenConfigDiff
 from hrm_tui.monitoring.compare import run_labels
 from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.widgets.monitor.alerts import AlertBanner
-from hrm_tui.widgets.monitor.curves import DEFAULT_CURVES, CurvesPanel
+from hrm_tui.widgets.monitor.curves import CurvesPanel
 from hrm_tui.widgets.monitor.halting import HaltingPanel
 from hrm_tui.widgets.monitor.logs import MAX_LINES, STREAMS, LogsPanel
 from hrm_tui.widgets.monitor.panel import RUN_COLORS, MonitorPanel, RunView
@@ -57,24 +60,6 @@ from hrm_tui.widgets.monitor.samples import SamplesPanel
 from hrm_tui.widgets.monitor.system import SystemPanel
 
 LOG_TAIL_BYTES = 256 * 1024  # how much of an existing log is shown when the monitor opens
-
-
-@dataclass
-class MonitorSettings:
-    """How the monitor polls and what it draws. Every field has a working default.
-
-    `system_sampler` and `clock` are the two sources of host-dependent values. Replacing them with
-    `StaticSystemSampler(snapshot)` and a fixed clock makes the screen reproducible byte for byte (the
-    snapshot tests do this; so can a screenshot for docs).
-    """
-
-    metrics_refresh_s: float = 1.0  # how often new events are read and curves redrawn
-    system_refresh_s: float = 2.0  # how often NVML, psutil and the run's status are polled
-    alerts: AlertSettings = field(default_factory=AlertSettings)
-    system_sampler: SystemSampler | None = None  # None: LiveSystemSampler (NVML + psutil)
-    clock: Callable[[], float] = time.time  # "now", for elapsed times, ages and the heartbeat alert
-    curves: tuple[str, ...] = DEFAULT_CURVES  # metrics plotted at start (`c` changes them)
-    plot_mode: str = "braille"  # or "block", for fonts without braille glyphs
 
 
 class MonitorScreen(Screen):
@@ -121,8 +106,33 @@ class MonitorScreen(Screen):
     MonitorScreen.-narrow .-maximized, MonitorScreen.-wide .-maximized { height: 1fr; width: 1fr; }
     """
 
-    class ModelChanged(Message):
-        """A worker loaded something worth drawing at once (rather than at the next tick)."""
+    class RunUpdated(Message):
+        """A run's model changed: `snapshot` is what it holds now (views[index]'s run)."""
+
+        def __init__(self, index: int, snapshot: RunSnapshot) -> None:
+            super().__init__()
+            self.index, self.snapshot = index, snapshot
+
+    class SystemRead(Message):
+        """The run's status (alive, finished, ...) and an NVML/psutil reading."""
+
+        def __init__(self, summary: RunSummary, reading: SystemSnapshot) -> None:
+            super().__init__()
+            self.summary, self.reading = summary, reading
+
+    class LogLinesRead(Message):
+        """New lines of one log (`stream`: one of logs.STREAMS), decoded, at most MAX_LINES of them."""
+
+        def __init__(self, stream: str, lines: list[str]) -> None:
+            super().__init__()
+            self.stream, self.lines = stream, lines
+
+    class SamplesRead(Message):
+        """The samples event at `ref`, or why the line there is not one."""
+
+        def __init__(self, ref: SampleRef, event: Samples | Rejected) -> None:
+            super().__init__()
+            self.ref, self.event = ref, event
 
     def __init__(self, run_dir: Path | str, compare: Sequence[Path | str] = (), *, settings: MonitorSettings | None = None):
         super().__init__()
@@ -132,14 +142,14 @@ class MonitorScreen(Screen):
         labels = [safe_text(label) for label in run_labels(dirs)]
         self.views = [RunView(d, RunModel(d), label, RUN_COLORS[i % len(RUN_COLORS)]) for i, (d, label) in enumerate(zip(dirs, labels))]
         self.run = self.views[0]
+        # What the UI thread knows of each run: the newest snapshot its worker posted (never the model itself).
+        self.snapshots = [RunSnapshot(d) for d in dirs]
         self.status: str | None = None
         self.status_detail = ""  # summarize_run's detail (a stalled run: since when, in which phase)
         self.status_error, self.failed_rank = "", None  # summarize_run's error of a failed run: the first failing rank's
         self.system_snapshots = 0  # readings received: tests and the bench wait on these
         self.log_reads = 0
         self._stopping = threading.Event()
-        self._last_versions: tuple[int, ...] = ()
-        self._last_halting: tuple = ()
 
     # -- layout --------------------------------------------------------------------------------------------
 
@@ -149,18 +159,18 @@ class MonitorScreen(Screen):
         with ScrollableContainer(id="panels", can_focus=False):
             with Vertical(id="left"):
                 yield CurvesPanel(self.views, shown=self.settings.curves, cell_mode=self.settings.plot_mode)
-                yield SamplesPanel(self.run)
+                yield SamplesPanel()
             with Vertical(id="right"):
                 yield SystemPanel()
-                yield HaltingPanel(self.run)
+                yield HaltingPanel()
                 yield LogsPanel()
         yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = safe_text(self.run_dir)
         overview_drawn = self.query_one(CurvesPanel).overview_drawn
-        for view in self.views:
-            self._follow_events(view, overview_drawn)
+        for index in range(len(self.views)):
+            self._follow_events(index, overview_drawn)
         self._poll_system()
         self._tail_logs()
         self.set_interval(self.settings.metrics_refresh_s, self._tick)
@@ -176,23 +186,37 @@ class MonitorScreen(Screen):
     def panel(self, panel_id: str) -> MonitorPanel:
         return self.query_one(f"#{panel_id}", MonitorPanel)
 
-    # -- background workers ----------------------------------------------------------------------------------
+    # -- background workers: each posts what it read in a message (post_message is thread-safe) -------------
 
     @work(thread=True, group="events", exit_on_error=False)
-    def _follow_events(self, view: RunView, overview_drawn: threading.Event) -> None:
-        """Loads the run's events, then follows new ones; refines a large log's curves between polls."""
+    def _follow_events(self, index: int, overview_drawn: threading.Event) -> None:
+        """Loads the run's events, then follows new ones; refines a large log's curves between polls. Posts a
+        snapshot when a load stage completes, else at most every `metrics_refresh_s` (the exact pass works in
+        slices of a few milliseconds: a copy of the curves per slice would be wasted)."""
+        view = self.views[index]
         loader = EventLoader(view.run_dir, view.model)
-        loader.open(on_stage=lambda stage: self.post_message(self.ModelChanged()))
-        self.post_message(self.ModelChanged())
+        posted = RunSnapshot(view.run_dir)
+        posted_at = 0.0
+
+        def post_snapshot(at_once: bool = False) -> None:
+            nonlocal posted, posted_at
+            if view.model.version == posted.version:
+                return
+            if at_once or view.model.loaded != posted.loaded or time.monotonic() - posted_at >= self.settings.metrics_refresh_s:
+                posted, posted_at = view.model.snapshot(), time.monotonic()
+                self.post_message(self.RunUpdated(index, posted))
+
+        loader.open(on_stage=lambda stage: post_snapshot(at_once=True))
+        post_snapshot(at_once=True)
         if loader.refining:  # let the UI draw the whole run before the exact pass competes for the CPU
             overview_drawn.wait(timeout=2.0)
         while not self._stopping.is_set():
             loader.follow()
             if loader.refining:
-                if loader.refine():
-                    self.post_message(self.ModelChanged())
+                post_snapshot(at_once=loader.refine())
                 self._stopping.wait(0.001)  # lets the UI thread run between slices
             else:
+                post_snapshot()
                 self._stopping.wait(self.settings.metrics_refresh_s)
 
     @work(thread=True, group="system", exit_on_error=False)
@@ -202,8 +226,8 @@ class MonitorScreen(Screen):
         try:
             while not self._stopping.is_set():
                 summary = summarize_run(self.run_dir, now=self.settings.clock(), stale_after_s=self.settings.alerts.stale_after_s)
-                snapshot = sampler.sample(summary.pid if summary.is_active else None)
-                self._to_ui(self._apply_system, summary, snapshot)
+                reading = sampler.sample(summary.pid if summary.is_active else None)
+                self.post_message(self.SystemRead(summary, reading))
                 self._stopping.wait(self.settings.system_refresh_s)
         finally:
             sampler.close()
@@ -221,28 +245,19 @@ class MonitorScreen(Screen):
                     # The panel keeps the newest MAX_LINES per stream: a burst of a million lines is cut here,
                     # in the worker, rather than drawn and dropped by the UI thread.
                     lines = [line.decode("utf-8", errors="replace") for line in read.lines[-MAX_LINES:]]
-                    self._to_ui(self._add_log_lines, stream, lines)
+                    self.post_message(self.LogLinesRead(stream, lines))
             self.log_reads += 1
             self._stopping.wait(self.settings.metrics_refresh_s)
 
     @work(thread=True, group="samples", exit_on_error=False)
-    def _read_samples(self, request: SamplesPanel.LoadRequested) -> None:
-        event = read_samples_event(self.run_dir, request.ref)
-        self._to_ui(self._show_samples, request.ref, event)
-
-    def _to_ui(self, callback: Callable[..., object], *args: object) -> None:
-        """Runs `callback` on the UI thread, unless the screen is closing (then the update is moot)."""
-        if self._stopping.is_set():
-            return
-
-        def guarded() -> None:
-            if not self._stopping.is_set() and self.is_attached:
-                callback(*args)
-
-        try:
-            self.app.call_from_thread(guarded)
-        except RuntimeError:  # the app stopped between the check and the call
-            pass
+    def _read_samples(self, ref: SampleRef) -> None:
+        event = read_samples_event(self.run_dir, ref)
+        if isinstance(event, Rejected):
+            # Not a valid samples event: the model forgets it, and the panel gets the index without it first
+            # (messages arrive in order), so that it shows the next eval instead of asking for this one again.
+            self.run.model.drop_sample_ref(ref)
+            self.post_message(self.RunUpdated(0, self.run.model.snapshot()))
+        self.post_message(self.SamplesRead(ref, event))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker that failed (a bug: nothing in a file makes a reader raise) is reported, its traceback
@@ -253,58 +268,67 @@ class MonitorScreen(Screen):
             where = f"; traceback in {log}" if log is not None else ""
             self.notify(safe_text(f"{event.worker.name} stopped: {error!r}{where}"), severity="error", timeout=30, markup=False)
 
-    # -- UI-thread updates -----------------------------------------------------------------------------------
+    # -- the workers' messages, on the UI thread ---------------------------------------------------------------
 
-    def _add_log_lines(self, stream: str, lines: list[str]) -> None:
-        self.query_one(LogsPanel).add_lines(stream, lines)
+    def _takes_data(self) -> bool:
+        """Whether the panels are there to take a worker's data: a message can arrive while the screen closes
+        (its panels are going), and then it is moot."""
+        return not self._stopping.is_set() and self.is_attached and bool(self.query(CurvesPanel))
 
-    def _show_samples(self, ref: SampleRef, event: Samples | Rejected) -> None:
-        self.query_one(SamplesPanel).show_event(ref, event)
+    def on_monitor_screen_run_updated(self, message: RunUpdated) -> None:
+        if not self._takes_data():
+            return
+        if message.snapshot.version <= self.snapshots[message.index].version:
+            return  # two workers (events, samples) post snapshots: an older one can arrive after a newer one
+        self.snapshots[message.index] = message.snapshot
+        self.query_one(CurvesPanel).show_run(message.index, message.snapshot)
+        if message.index == 0:
+            self.query_one(SamplesPanel).show_run(message.snapshot)
+            self.query_one(HaltingPanel).show_run(message.snapshot)
+            self.query_one(ProgressPanel).show_run(message.snapshot)
+            self._update_alerts()
 
-    def _apply_system(self, summary: RunSummary, snapshot: SystemSnapshot) -> None:
+    def on_monitor_screen_system_read(self, message: SystemRead) -> None:
+        if not self._takes_data():
+            return
+        summary = message.summary
         self.status, self.status_detail = summary.status, summary.detail
         self.status_error, self.failed_rank = summary.error, summary.failed_rank
         self.system_snapshots += 1
         self.query_one(ProgressPanel).set_status(summary.status)
-        self.query_one(SystemPanel).update_snapshot(snapshot)
+        self.query_one(SystemPanel).update_snapshot(message.reading)
         self._update_alerts()
 
-    def on_monitor_screen_model_changed(self, message: ModelChanged) -> None:
-        self._tick()
+    def on_monitor_screen_log_lines_read(self, message: LogLinesRead) -> None:
+        if self._takes_data():
+            self.query_one(LogsPanel).add_lines(message.stream, message.lines)
+
+    def on_monitor_screen_samples_read(self, message: SamplesRead) -> None:
+        if self._takes_data():
+            self.query_one(SamplesPanel).show_event(message.ref, message.event)
 
     def on_samples_panel_load_requested(self, message: SamplesPanel.LoadRequested) -> None:
-        self._read_samples(message)
+        self._read_samples(message.ref)
 
     def _tick(self) -> None:
-        """Redraws what changed since the last tick; the clock-driven parts (ages, alerts) every time."""
-        versions = tuple(view.model.version for view in self.views)
-        if versions != self._last_versions:
-            self._last_versions = versions
-            self.query_one(CurvesPanel).refresh()
-            self.query_one(SamplesPanel).update_view()
-            halting = self.run.model.halting_key()
-            if halting != self._last_halting:  # histograms arrive every N steps, not every event
-                self._last_halting = halting
-                self.query_one(HaltingPanel).refresh()
+        """The clock-driven parts (ages, the heartbeat alert): new data arrives in RunUpdated instead."""
         self.query_one(ProgressPanel).refresh()
         self._update_alerts()
 
     def _update_alerts(self) -> None:
-        model = self.run.model
-        with model.lock:
-            ended = model.lifecycle.ended
-            inputs = AlertInputs(
-                status=self.status,
-                status_detail=self.status_detail,
-                error=self.status_error or (ended.error if ended is not None else None),
-                failed_rank=self.failed_rank if self.status_error else None,
-                seconds_since_event=None if model.last_event_time is None or ended else self.settings.clock() - model.last_event_time,
-                nonfinite=list(model.nonfinite),
-                eval_trends=model.eval_trends(),
-                train_accuracy=model.recent_mean(TRAIN, "", "accuracy"),
-                skipped=model.skipped.copy(),
-                not_shown=model.not_shown.copy(),
-            )
+        run = self.snapshots[0]
+        inputs = AlertInputs(
+            status=self.status,
+            status_detail=self.status_detail,
+            error=self.status_error or (run.ended.error if run.ended is not None else None),
+            failed_rank=self.failed_rank if self.status_error else None,
+            seconds_since_event=None if run.last_event_time is None or run.ended else self.settings.clock() - run.last_event_time,
+            nonfinite=list(run.nonfinite),
+            eval_trends=list(run.eval_trends),
+            train_accuracy=run.recent_mean(TRAIN, "", "accuracy"),
+            skipped=Counter(run.skipped),
+            not_shown=Counter(run.not_shown),
+        )
         self.query_one(AlertBanner).set_alerts(evaluate_alerts(inputs, self.settings.alerts))
 
     # -- actions ---------------------------------------------------------------------------------------------
@@ -389,6 +413,7 @@ class MonitorScreen(Screen):
     # -- for tests and the bench -----------------------------------------------------------------------------
 
     def loaded_stage(self) -> str:
-        """The least complete load stage over the runs (run_model.LOAD_STAGES)."""
-        return min((view.model.loaded for view in self.views), key=LOAD_STAGES.index)
+        """The least complete load stage over the runs (run_model.LOAD_STAGES), as drawn: of the snapshots
+        the screen has received."""
+        return min((snapshot.loaded for snapshot in self.snapshots), key=LOAD_STAGES.index)
 

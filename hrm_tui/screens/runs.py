@@ -29,6 +29,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
@@ -39,7 +40,8 @@ from hrm_core.rundir.summary import RunSummary
 from hrm_tui.context import AppContext
 from hrm_tui.messages import CloneRun, OpenConfigDiff, OpenMonitor, SelectRun, ShowForm
 from hrm_tui.runs.discovery import RunListing, list_all_runs
-from hrm_tui.runs.launcher import LaunchError, reap_children, run_recipe
+from hrm_tui.launch_plan import LaunchError
+from hrm_tui.runs.launcher import reap_children, run_recipe
 from hrm_tui.runs.process_control import RunProcesses, StopError, find_run_processes, stop_run
 from hrm_tui.runs.resume import ResumePlan, plan_resume, start_resume
 from hrm_tui.widgets.key_footer import KeyFooter
@@ -50,6 +52,9 @@ REFRESH_S = 2.0
 
 
 class RunsScreen(Screen[None]):
+    """The runs list. Its workers (listing, stopping, resuming, pruning) post what they found in the messages
+    below and call `notify` (thread-safe) for what they have to say; the handlers run on the UI thread."""
+
     AUTO_FOCUS = "#runs-table"
     BINDINGS = [
         Binding("enter", "monitor", "Monitor"),
@@ -68,6 +73,27 @@ class RunsScreen(Screen[None]):
         Binding("q", "app.close", "Quit"),  # the runs list is a screen with nothing below it
         Binding("x", "prune", "Prune missing"),
     ]
+
+    class RunsListed(Message):
+        """The runs as just read; `select`: a run to select in the list (one just resumed)."""
+
+        def __init__(self, listing: RunListing, select: Path | None = None) -> None:
+            super().__init__()
+            self.listing, self.select = listing, select
+
+    class StopPlanned(Message):
+        """The run's processes, found and verified: ask before stopping them."""
+
+        def __init__(self, run: RunSummary, processes: RunProcesses) -> None:
+            super().__init__()
+            self.run, self.processes = run, processes
+
+    class ResumePlanned(Message):
+        """How the run would be resumed: ask before starting it."""
+
+        def __init__(self, run: RunSummary, plan: ResumePlan) -> None:
+            super().__init__()
+            self.run, self.plan = run, plan
 
     def __init__(self, context: AppContext) -> None:
         super().__init__()
@@ -101,10 +127,7 @@ class RunsScreen(Screen[None]):
 
     def on_select_run(self, message: SelectRun) -> None:
         """Selects this run at the next refresh (e.g. right after launching it)."""
-        self._select_run(message.run_dir)
-
-    def _select_run(self, run_dir: Path) -> None:
-        self._select_next = Path(run_dir)
+        self._select_next = message.run_dir
         self.action_refresh()
 
     def action_refresh(self) -> None:
@@ -112,17 +135,20 @@ class RunsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="runs")
     def _load_runs(self) -> None:
+        self._post_runs()
+
+    def _post_runs(self, select: Path | None = None) -> None:
+        """Reads the runs (in a worker thread: the one place they come from — the index of runs and the
+        bounded scan of the runs root) and posts them to the screen."""
         reap_children()
-        self.app.call_from_thread(self._show_runs, self._list_runs())
+        self.post_message(self.RunsListed(list_all_runs(self.context.runs_root, now=self.context.clock()), select))
 
-    def _list_runs(self) -> RunListing:
-        """The runs this screen lists (read in a worker thread): the one place they come from — the index of
-        runs and the bounded scan of the runs root."""
-        return list_all_runs(self.context.runs_root, now=self.context.clock())
-
-    def _show_runs(self, listing: RunListing) -> None:
+    def on_runs_screen_runs_listed(self, message: RunsListed) -> None:
         if not self.query("#runs-table"):  # the screen closed (the app is quitting) while the worker listed
             return
+        if message.select is not None:
+            self._select_next = message.select
+        listing = message.listing
         self._listing = listing
         summaries = listing.runs
         self.all_runs = summaries
@@ -297,16 +323,17 @@ class RunsScreen(Screen[None]):
         try:
             processes = find_run_processes(run.path)
         except StopError as error:
-            self.app.call_from_thread(self.notify, f"{_name(run)} cannot be stopped from here: {safe_text(error)}",
-                                      severity="error", markup=False)
+            self.notify(f"{_name(run)} cannot be stopped from here: {safe_text(error)}", severity="error", markup=False)
             return
         if processes is None:
-            self.app.call_from_thread(self.notify, f"{_name(run)}: its process is not running any more", markup=False)
+            self.notify(f"{_name(run)}: its process is not running any more", markup=False)
             return
-        self.app.call_from_thread(self._confirm_stop, run, processes)
+        self.post_message(self.StopPlanned(run, processes))
 
-    def _confirm_stop(self, run: RunSummary, processes: RunProcesses) -> None:
+    def on_runs_screen_stop_planned(self, message: StopPlanned) -> None:
         from hrm_tui.screens.confirm import ConfirmScreen
+
+        run, processes = message.run, message.processes
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -323,15 +350,15 @@ class RunsScreen(Screen[None]):
         name = safe_text(run_dir.name)
 
         def progress(message: str) -> None:
-            self.app.call_from_thread(self.notify, f"{name}: {safe_text(message)}", markup=False)
+            self.notify(f"{name}: {safe_text(message)}", markup=False)
 
         try:
             result = stop_run(run_dir, grace_s=self.context.stop_grace_s, on_progress=progress)
         except StopError as error:
-            self.app.call_from_thread(self.notify, safe_text(error), severity="error", markup=False)
+            self.notify(safe_text(error), severity="error", markup=False)
             return
-        self.app.call_from_thread(self.notify, f"{name}: {safe_text(result)}", markup=False)
-        self.app.call_from_thread(self.action_refresh)
+        self.notify(f"{name}: {safe_text(result)}", markup=False)
+        self._post_runs()
 
     def action_prune(self) -> None:
         """Forgets the index entries of missing runs, after a confirmation that says how many go."""
@@ -356,8 +383,8 @@ class RunsScreen(Screen[None]):
         from hrm_core.rundir.index import prune_index
 
         removed = prune_index()
-        self.app.call_from_thread(self.notify, f"Removed {len(removed)} index entr{'y' if len(removed) == 1 else 'ies'} of missing runs")
-        self.app.call_from_thread(self.action_refresh)
+        self.notify(f"Removed {len(removed)} index entr{'y' if len(removed) == 1 else 'ies'} of missing runs")
+        self._post_runs()
 
     def action_resume(self) -> None:
         run = self._selected_or_say()
@@ -374,12 +401,14 @@ class RunsScreen(Screen[None]):
         try:
             plan = plan_resume(run.path, run.overrides)
         except LaunchError as error:
-            self.app.call_from_thread(self.notify, f"Not resumed: {safe_text(error)}", severity="error", markup=False)
+            self.notify(f"Not resumed: {safe_text(error)}", severity="error", markup=False)
             return
-        self.app.call_from_thread(self._confirm_resume, run, plan)
+        self.post_message(self.ResumePlanned(run, plan))
 
-    def _confirm_resume(self, run: RunSummary, plan: ResumePlan) -> None:
+    def on_runs_screen_resume_planned(self, message: ResumePlanned) -> None:
         from hrm_tui.screens.confirm import ConfirmScreen
+
+        run, plan = message.run, message.plan
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -395,10 +424,10 @@ class RunsScreen(Screen[None]):
         try:
             start_resume(plan)
         except LaunchError as error:
-            self.app.call_from_thread(self.notify, f"Not resumed: {safe_text(error)}", severity="error", markup=False)
+            self.notify(f"Not resumed: {safe_text(error)}", severity="error", markup=False)
             return
-        self.app.call_from_thread(self.notify, f"Resuming {name} from its newest checkpoint", markup=False)
-        self.app.call_from_thread(self._select_run, plan.run_dir)
+        self.notify(f"Resuming {name} from its newest checkpoint", markup=False)
+        self._post_runs(select=plan.run_dir)
 
 
 def _name(run: RunSummary) -> str:

@@ -156,10 +156,6 @@ class FieldRow(Vertical):
     def editor(self) -> Widget:
         return self.query_one(".field-editor")
 
-    @property
-    def has_error(self) -> bool:
-        return bool(self._local_error)
-
     def _show_error(self) -> None:
         message = self._local_error or self._problem
         if message == self._shown_error:

@@ -1,7 +1,7 @@
 """Launch options: processes per node, GPUs, OMP_NUM_THREADS, compile, and multi-node rendezvous.
 
 These say *how* to run the trainer, not what to train, so they are not config overrides: they become the
-torchrun arguments and environment variables of the command (see runs/launcher.py). The GPU list
+torchrun arguments and environment variables of the command (see launch_plan.py). The GPU list
 comes from NVML in a background worker; without a driver it is one line saying the run uses the CPU.
 
 The panel does not own the options: it shows a `LaunchOptionsDraft` (forms/launch_options_draft.py) and
@@ -45,6 +45,15 @@ class LaunchOptionsEdited(Message):
 
 class LaunchOptionsPanel(FieldScroll):
     """Shows a LaunchOptionsDraft (`show`); posts LaunchOptionsEdited after every change the user makes."""
+
+    class GpusScanned(Message):
+        """The NVML scan, from the worker that ran it (to this panel only)."""
+
+        bubble = False
+
+        def __init__(self, scan: GpuScan) -> None:
+            super().__init__()
+            self.scan = scan
 
     def __init__(self, draft: LaunchOptionsDraft, *, gpu_scan: GpuScan | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -119,8 +128,10 @@ class LaunchOptionsPanel(FieldScroll):
 
     @work(thread=True, exclusive=True, group="gpu-scan")
     def _scan_gpus(self) -> None:
-        scan = list_gpus()
-        self.app.call_from_thread(self._show_gpus, scan)
+        self.post_message(self.GpusScanned(list_gpus()))
+
+    def on_launch_options_panel_gpus_scanned(self, message: GpusScanned) -> None:
+        self._show_gpus(message.scan)
 
     def _show_gpus(self, scan: GpuScan) -> None:
         self._gpu_scan = scan

@@ -30,14 +30,14 @@ from hrm_core.rundir.metrics import NOT_PLOTTED, PLOTTED, Better, MetricSpec, me
 from hrm_core.rundir.sanitize import safe_text
 from hrm_tui.monitoring.metrics_store import CurvePoints, MetricHistory
 from hrm_tui.monitoring.plot import BLOCK, BRAILLE, ENVELOPE, LINE, PlotSeries, compact_number, ema, render_plot
-from hrm_tui.monitoring.run_model import EVAL, LOAD_STAGES, TRAIN
+from hrm_tui.monitoring.run_model import EVAL, LOAD_STAGES, TRAIN, RunSnapshot
+from hrm_tui.monitoring.settings import DEFAULT_CURVES
 from hrm_tui.widgets.check_list import CheckList
 from hrm_tui.widgets.monitor.panel import EVAL_COLOR, TRAIN_COLOR, MonitorPanel, RunView
 
 
 # The metrics offered, in the metric table's order (hrm_core.rundir.metrics: titles and "best" directions).
 CURVES = PLOTTED
-DEFAULT_CURVES = ("lm_loss", "accuracy", "exact_accuracy", "steps")
 
 SMOOTHING_LEVELS = (0.0, 0.6, 0.9, 0.99)
 ZOOM_LEVELS = (None, 100_000, 10_000, 1_000)  # None: the whole run; else the last N steps
@@ -113,12 +113,35 @@ class CurvesPanel(MonitorPanel):
         self.cursor: float | None = None  # the step the cursor reads, or None when hidden
         self._plot_columns = 40  # cells across the latest plot drawn: one cursor move is one cell
         self._note = ""
-        self.drawn_versions: tuple[int, ...] = ()  # model versions at the last draw: what is on screen
+        # Each run as the screen last handed it over (`show_run`), in the order of `runs`.
+        self.snapshots = [RunSnapshot(view.run_dir) for view in runs]
         # perf_counter() of the first draw at each load stage (run_model.LOAD_STAGES): what the bench measures.
         self.first_drawn: dict[str, float] = {}
         # Set once the whole run (every eval included) has been drawn: loaders wait on it before starting
         # their CPU-heavy exact pass, so that first full picture is not slowed down by it.
         self.overview_drawn = threading.Event()
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._note_drawn, self._stage())
+
+    def show_run(self, index: int, snapshot: RunSnapshot) -> None:
+        """New data of runs[index], from the screen: redraws, and notes when each load stage is on screen."""
+        self.snapshots[index] = snapshot
+        self._show_subtitle()
+        self.refresh()
+        self.call_after_refresh(self._note_drawn, self._stage())
+
+    def _stage(self) -> str:
+        return min((snapshot.loaded for snapshot in self.snapshots), key=LOAD_STAGES.index)
+
+    def _note_drawn(self, stage: str) -> None:
+        self.first_drawn.setdefault(stage, time.perf_counter())
+        if LOAD_STAGES.index(stage) >= LOAD_STAGES.index("overview"):
+            self.overview_drawn.set()
+
+    def _show_subtitle(self) -> None:
+        stage = self._stage()
+        self.border_subtitle = self._note if stage in ("exact", "nothing") else "reading the rest of the log…"
 
     # -- actions -------------------------------------------------------------------------------------------
 
@@ -126,7 +149,7 @@ class CurvesPanel(MonitorPanel):
         """The curves the runs have: the metric table's order first, then names it does not know. A metric
         no run logs (TRM with no_ACT_continue logs no q_continue_loss) is not offered; before any run has
         logged a metric, the table's curves are."""
-        logged = {name for view in self.runs for name in view.model.metric_names() if name not in NOT_PLOTTED}
+        logged = {name for run in self.snapshots for name in run.metric_names() if name not in NOT_PLOTTED}
         if not logged:
             return list(CURVES)
         return [name for name in CURVES if name in logged] + sorted(logged - set(CURVES))
@@ -221,6 +244,7 @@ class CurvesPanel(MonitorPanel):
 
     def _changed(self, what: str) -> None:
         self._note = what  # shown under the panel: what the last key did
+        self._show_subtitle()
         self.refresh()
 
     def _zoom_label(self) -> str:
@@ -229,7 +253,7 @@ class CurvesPanel(MonitorPanel):
     # -- drawing -------------------------------------------------------------------------------------------
 
     def _span(self) -> int:
-        return max((view.model.latest_step for view in self.runs), default=0)
+        return max((run.latest_step for run in self.snapshots), default=0)
 
     def x_range(self) -> tuple[float, float]:
         newest = max(self._span(), 1)
@@ -255,15 +279,7 @@ class CurvesPanel(MonitorPanel):
 
     def render(self) -> RenderableType:
         width, height = self.content_size
-        self.drawn_versions = tuple(view.model.version for view in self.runs)
-        stage = min((view.model.loaded for view in self.runs), key=LOAD_STAGES.index)
-        self.first_drawn.setdefault(stage, time.perf_counter())
-        if LOAD_STAGES.index(stage) >= LOAD_STAGES.index("overview"):
-            self.overview_drawn.set()
-        subtitle = self._note if stage in ("exact", "nothing") else "reading the rest of the log…"
-        if self.border_subtitle != subtitle:
-            self.border_subtitle = subtitle
-        if not any(view.model.latest_step >= 0 for view in self.runs):
+        if not any(run.latest_step >= 0 for run in self.snapshots):
             return Text("waiting for the first training step…", style="dim")
         per_row = self.row_layout(width, height)
         hidden_note = None
@@ -303,29 +319,28 @@ class CurvesPanel(MonitorPanel):
         values: list[Text] = []
         compare = len(self.runs) > 1
         cursor = self.cursor_step()
-        for view in self.runs:
-            with view.model.lock:
-                histories = []
-                if self.phase in ("both", TRAIN):
-                    histories.append((TRAIN, "", view.model.history(TRAIN, "", key)))
-                if self.phase in ("both", EVAL):
-                    histories += [(EVAL, s, view.model.history(EVAL, s, key)) for s in view.model.eval_sets()]
-                for phase, set_name, history in histories:
-                    if history is None or history.empty:
-                        continue
-                    color = view.color if compare else (TRAIN_COLOR if phase == TRAIN else EVAL_COLOR)
-                    points = history.points(*x_range)
-                    style = LINE if phase == EVAL or self.smoothing > 0 else ENVELOPE
-                    if style == LINE and self.smoothing > 0:
-                        points = _smoothed(points, self.smoothing)
-                    series.append(PlotSeries(points, color, style))
-                    name = (view.label + " " if compare else "") + (phase if phase == TRAIN or set_name == "all" else f"eval/{set_name}")
-                    name = safe_text(name)  # run labels and set names come from the run directory
-                    values.append(_value_label(name, history, spec, color) if cursor is None
-                                  else _cursor_label(name, history, cursor, color))
+        for view, run in zip(self.runs, self.snapshots):
+            histories = []
+            if self.phase in ("both", TRAIN):
+                histories.append((TRAIN, "", run.history(TRAIN, "", key)))
+            if self.phase in ("both", EVAL):
+                histories += [(EVAL, s, run.history(EVAL, s, key)) for s in run.eval_sets()]
+            for phase, set_name, history in histories:
+                if history is None or history.empty:
+                    continue
+                color = view.color if compare else (TRAIN_COLOR if phase == TRAIN else EVAL_COLOR)
+                points = history.points(*x_range)
+                style = LINE if phase == EVAL or self.smoothing > 0 else ENVELOPE
+                if style == LINE and self.smoothing > 0:
+                    points = _smoothed(points, self.smoothing)
+                series.append(PlotSeries(points, color, style))
+                name = (view.label + " " if compare else "") + (phase if phase == TRAIN or set_name == "all" else f"eval/{set_name}")
+                name = safe_text(name)  # run labels and set names come from the run directory
+                values.append(_value_label(name, history, spec, color) if cursor is None
+                              else _cursor_label(name, history, cursor, color))
         if not series:
-            logged = any(key in view.model.metric_names() for view in self.runs)
-            has_data = any(view.model.metric_names() for view in self.runs)
+            logged = any(key in run.metric_names() for run in self.snapshots)
+            has_data = any(run.metric_names() for run in self.snapshots)
             what = "no data yet" if logged or not has_data else f"not logged by {'these runs' if compare else 'this run'}"
             return [title, Text(what, style="dim")]
         if cursor is not None:

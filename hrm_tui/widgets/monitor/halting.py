@@ -12,7 +12,8 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from hrm_tui.monitoring.plot import bar_rows, compact_number
-from hrm_tui.widgets.monitor.panel import EVAL_COLOR, TRAIN_COLOR, MonitorPanel, RunView
+from hrm_tui.monitoring.run_model import RunSnapshot
+from hrm_tui.widgets.monitor.panel import EVAL_COLOR, TRAIN_COLOR, MonitorPanel
 
 HEAT_GLYPHS = " ░▒▓█"
 
@@ -22,25 +23,31 @@ class HaltingPanel(MonitorPanel):
     PANEL_TITLE = "ACT halting"
     PANEL_KEY = "4"
 
-    def __init__(self, run: RunView):
+    def __init__(self) -> None:
         super().__init__()
-        self.run = run
+        self.snapshot: RunSnapshot | None = None  # the run as the screen last handed it over
+
+    def show_run(self, snapshot: RunSnapshot) -> None:
+        """Redraws when a new histogram came with it (histograms arrive every N steps, not every event)."""
+        redraw = self.snapshot is None or snapshot.halting_key() != self.snapshot.halting_key()
+        self.snapshot = snapshot
+        if redraw:
+            self.refresh()
 
     def render(self) -> RenderableType:
-        model = self.run.model
+        run = self.snapshot
         width, height = self.content_size
-        with model.lock:
-            train = model.halting_train
-            eval_sets = sorted(model.halting_eval)
-            evaluation = model.halting_eval[eval_sets[0]] if eval_sets else None
-            if train.empty and (evaluation is None or evaluation.empty):
-                return Text("no halting histogram yet", style="dim")
-            train_counts, train_step, train_mean = list(train.latest_counts), train.latest_step, train.mean_steps()
-            eval_counts = list(evaluation.latest_counts) if evaluation else []
-            eval_step = evaluation.latest_step if evaluation else -1
-            eval_mean = evaluation.mean_steps() if evaluation else None
-            newest = max(model.latest_step, train.latest_step, 1)
-            heat = train.columns(0, newest, max(1, width - 6)) if not train.empty else None
+        train = run.halting_train if run is not None else None
+        eval_sets = sorted(run.halting_eval) if run is not None else []
+        evaluation = run.halting_eval[eval_sets[0]] if eval_sets else None
+        if (train is None or train.empty) and (evaluation is None or evaluation.empty):
+            return Text("no halting histogram yet", style="dim")
+        train_counts, train_step, train_mean = list(train.latest_counts), train.latest_step, train.mean_steps()
+        eval_counts = list(evaluation.latest_counts) if evaluation else []
+        eval_step = evaluation.latest_step if evaluation else -1
+        eval_mean = evaluation.mean_steps() if evaluation else None
+        newest = max(run.latest_step, train.latest_step, 1)
+        heat = train.columns(0, newest, max(1, width - 6)) if not train.empty else None
 
         bar_height = 3 if height >= 12 else (2 if height >= 8 else 1)
         lines = _side_by_side(

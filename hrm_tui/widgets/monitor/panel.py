@@ -18,7 +18,10 @@ EVAL_COLOR = RUN_COLORS[1]
 
 @dataclass
 class RunView:
-    """A run as the monitor shows it: its folder, its model and the colour and label of its curves."""
+    """A run as the monitor shows it: its folder, its model and the colour and label of its curves.
+
+    The model is the screen's workers' (they fill it and post snapshots of it); panels draw from the
+    snapshots the screen hands them, never from the model."""
 
     run_dir: Path
     model: RunModel

@@ -18,6 +18,7 @@ from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.summary import shown_total_steps
 from hrm_tui.monitoring.plot import compact_number
+from hrm_tui.monitoring.run_model import RunSnapshot
 from hrm_tui.widgets.monitor.panel import MonitorPanel, RunView
 from hrm_tui.widgets.runs_table import truncate_left
 
@@ -45,7 +46,12 @@ class ProgressPanel(MonitorPanel):
         self.run = run
         self.clock = clock
         self.status: str | None = None  # from hrm_core.rundir.summarize_run, polled by the screen's worker
+        self.snapshot = RunSnapshot(run.run_dir)  # the run as the screen last handed it over
         self._lines_drawn = 0
+
+    def show_run(self, snapshot: RunSnapshot) -> None:
+        self.snapshot = snapshot
+        self.refresh()
 
     def set_status(self, status: str | None) -> None:
         if status != self.status:
@@ -53,20 +59,19 @@ class ProgressPanel(MonitorPanel):
             self.refresh()
 
     def render(self) -> RenderableType:
-        model = self.run.model
+        run = self.snapshot
         width = max(self.content_size.width, 20)
-        with model.lock:
-            latest = model.latest_train
-            step = max(model.latest_step, model.latest_train_step)
-            ended = model.lifecycle.ended
-            total = shown_total_steps(final_step=model.start.final_step if model.start is not None else None,
-                                      estimate=model.total_steps, end=ended)
-            checkpoint = model.last_checkpoint
-            start_time = model.start_time
-            last_time = model.last_event_time
-            skipped = model.skipped_total
+        latest = run.latest_train
+        step = max(run.latest_step, run.latest_train_step)
+        total = shown_total_steps(final_step=run.start.final_step if run.start is not None else None,
+                                  estimate=run.total_steps, end=run.ended)
+        checkpoint = run.last_checkpoint
+        start_time = run.start_time
+        last_time = run.last_event_time
+        ended = run.ended
+        skipped = run.skipped_total
 
-        status = self.status or ("loading" if model.loaded == "nothing" else "…")
+        status = self.status or ("loading" if run.loaded == "nothing" else "…")
         state = f"● {status}"
         where = ""
         if step >= 0:

@@ -5,9 +5,11 @@ task one at a time, for any puzzle kind and size): `←` `→` page through an e
 the evals (in time), `f` follows the newest eval again. Each sample is titled with its puzzle's name,
 whether it is exact, q_halt and the ACT steps taken (in the header when one sample fills the panel).
 
-`samples` events can be large (ARC: 3 x 900 tokens per sample), so the model only indexes them; this panel
-asks the screen (`LoadRequested`) to read the one it shows in a worker, and draws it when it arrives. A line
-that turns out not to be a valid samples event is dropped from the index (the loader counts it as skipped).
+`samples` events can be large (ARC: 3 x 900 tokens per sample), so the model only indexes them: the screen
+hands this panel the index with each snapshot of the run (`show_run`); the panel asks the screen
+(`LoadRequested`) to read the one it shows in a worker, and draws it when it arrives (`show_event`). A line
+that turns out not to be a valid samples event is dropped from the index by that worker (the loader counts
+it as skipped), and the panel gets the index without it before the answer.
 
 Names and set names come from the run directory and are drawn through `safe_text`; a puzzle larger than
 MAX_DRAWN_CELLS is described rather than drawn (the panel is drawn on the UI thread).
@@ -30,8 +32,8 @@ from hrm_core.data.render import render_sample
 from hrm_core.rundir.events import PuzzleDescription, Rejected, Sample, Samples
 from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.schema import to_json_value
-from hrm_tui.monitoring.run_model import SampleRef
-from hrm_tui.widgets.monitor.panel import MonitorPanel, RunView
+from hrm_tui.monitoring.run_model import RunSnapshot, SampleRef
+from hrm_tui.widgets.monitor.panel import MonitorPanel
 
 CACHED_EVENTS = 4
 MAX_DRAWN_CELLS = 128 * 128  # ARC and mazes are 30x30, Sudoku 9x9
@@ -68,9 +70,9 @@ class SamplesPanel(MonitorPanel):
             super().__init__()
             self.ref = ref
 
-    def __init__(self, run: RunView):
+    def __init__(self) -> None:
         super().__init__()
-        self.run = run
+        self.snapshot: RunSnapshot | None = None  # the run as the screen last handed it over
         self.eval_index: int | None = None  # None: follow the newest eval
         self.sample_index = 0
         self._events: OrderedDict[int, Samples] = OrderedDict()  # offset -> event, a small cache
@@ -85,23 +87,25 @@ class SamplesPanel(MonitorPanel):
 
     # -- state -----------------------------------------------------------------------------------------------
 
+    def show_run(self, snapshot: RunSnapshot) -> None:
+        self.snapshot = snapshot
+        self.update_view()
+
     def current_ref(self) -> tuple[SampleRef | None, int, int]:
         """(the shown eval's ref, its index, how many evals)."""
-        with self.run.model.lock:
-            refs = list(self.run.model.sample_refs)
+        refs = self.snapshot.sample_refs if self.snapshot is not None else ()
         if not refs:
             return None, -1, 0
         index = len(refs) - 1 if self.eval_index is None else min(self.eval_index, len(refs) - 1)
         return refs[index], index, len(refs)
 
     def show_event(self, ref: SampleRef, event: Samples | Rejected) -> None:
-        """Called by the screen with the samples event it read (or why the line is not one)."""
+        """Called by the screen with the samples event it read (or why the line is not one: then the index the
+        panel holds no longer has it, and the next ref, or none, is shown instead)."""
         if isinstance(event, Samples):
             self._events[ref.offset] = event
             while len(self._events) > CACHED_EVENTS:
                 self._events.popitem(last=False)
-        else:
-            self.run.model.drop_sample_ref(ref)  # the next ref (or none) is shown instead
         if self._requested == ref.offset:
             self._requested = None
         self.update_view()
@@ -157,7 +161,7 @@ class SamplesPanel(MonitorPanel):
 
     def _draw(self, event: Samples, ref: SampleRef, index: int, count: int,
               area: tuple[int, int]) -> tuple[RenderableType, RenderableType]:
-        puzzle = event.puzzle or self.run.model.puzzle
+        puzzle = event.puzzle or (self.snapshot.puzzle if self.snapshot is not None else None)
         header = Text()
         header.append(f"eval {index + 1}/{count}", style="bold")
         header.append(f" · step {ref.step:,} · set {safe_text(event.set)}")
