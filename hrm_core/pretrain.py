@@ -38,7 +38,7 @@ EXIT_CONFIG_ERROR = 2
 def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m hrm_core.pretrain",
-        description="Train a Hierarchical Reasoning Model. Overrides are Hydra's key=value (docs/config.md).",
+        description="Train a Hierarchical Reasoning Model. Overrides are Hydra's key=value; `python -m hrm_core.config` lists every key.",
     )
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. lr=7e-5 arch.hidden_size=256 +experiment=sudoku_extreme_1k")
     parser.add_argument("--config-dir", "-cd", default=None, help="an extra config tree, searched before the installed one")

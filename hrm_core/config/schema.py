@@ -73,7 +73,7 @@ def _evaluator_entries(key: str, value: Any) -> Any:
             entries.append(evaluators.resolve_entry(entry))
         except ValueError as e:
             raise SettingError(key, f"`{key}`, entry {index}: {e}",
-                               hint="the evaluators and their options: `python -m hrm_core.pretrain --help`") from None
+                               hint=f"{key}: {field_help(key)}") from None
     return entries
 
 
@@ -121,7 +121,7 @@ class TrainConfig:
     wandb_mode: Annotated[str, OneOf(("online", "offline", "disabled"))] | None = setting(None, help="wandb.init mode: online, offline or disabled (unset: wandb's default).", section="Logging")
     evaluators: list[dict[str, Any]] = setting(
         help="Extra evaluators run at each evaluation: names or {name: ..., options}, e.g. [arc] for ARC pass@K "
-             "or TRM's [{name: arc@ARC}] (docs/evaluation.md).", factory=list, section="Evaluation",
+             "or TRM's [{name: arc@ARC}].", factory=list, section="Evaluation",
         convert=_evaluator_entries)
     eval_num_samples: NonNegative = setting(4, help="Eval predictions per set recorded in `samples` events for viewers.", section="Evaluation")
     resume: str | None = setting(None, help="Continue a run: auto (newest checkpoint in checkpoint_path, if any), a checkpoint folder or a run directory.", section="Checkpoints")

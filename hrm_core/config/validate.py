@@ -16,7 +16,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from hrm_core.checking import SettingError, check_settings
-from hrm_core.config.errors import ConfigError
+from hrm_core.config.errors import DATASET_BUILDERS, ConfigError
 from hrm_core.config.schema import EVAL_OUTPUTS, TrainConfig, field_help
 
 
@@ -132,8 +132,7 @@ def _check_data_keys(c: TrainConfig) -> None:
                  f"data_paths=[{','.join([c.data_path, *c.data_paths])}] on all of them")
     if c.data_path is None and not c.data_paths:
         raise ConfigError("no dataset: data_path and data_paths are both unset", key="data_path",
-                          hint="data_path=DIR, or data_paths=[DIR,...] (python -m hrm_core.data.build_sudoku_dataset "
-                               "--help and its siblings build them)")
+                          hint=f"data_path=DIR, or data_paths=[DIR,...]; {DATASET_BUILDERS}")
     for key, paths in (("data_paths", c.data_paths), ("data_paths_test", c.data_paths_test)):
         if any(not path for path in paths):
             raise ConfigError(f"`{key}` holds an empty folder name: {list(paths)}", key=key, hint=field_help(key))

@@ -66,7 +66,7 @@ class ACTConfig:
     TITLE: ClassVar[str] = "this architecture"  # for messages, e.g. "TRM"
 
     name: str = setting(help="Model, `module@Class` as in the originals: hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1, "
-                             "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1, ... (docs/model.md lists them).")
+                             "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1, ... (`python -m hrm_core.config` lists them).")
     loss: LossConfig = setting(help="The loss head and its token loss.", factory=LossConfig)
     halt_exploration_prob: Probability = setting(
         help="Probability that a sequence gets a random minimum number of ACT steps in training.")

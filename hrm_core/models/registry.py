@@ -65,7 +65,7 @@ def config_class(arch: Mapping[str, Any]) -> type[ACTConfig]:
     name = arch.get("name")
     if name is None:
         raise SettingError("arch.name", "required key `arch.name` is missing",
-                           hint=f"set it, e.g. arch.name={DEFAULT_MODEL} (docs/model.md lists the models)")
+                           hint=f"set it, e.g. arch.name={DEFAULT_MODEL} (`python -m hrm_core.config` lists the models)")
     entry = MODELS.get(name) if isinstance(name, str) else None
     if entry is None:
         close = difflib.get_close_matches(str(name), list(MODELS), n=1, cutoff=0.5)
