@@ -334,7 +334,7 @@ def _finite(value: float | None) -> float | None:
 
 
 def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, out: TextIO | None = None) -> int:
-    from hrm_tui.forms.config_tree import flatten
+    from hrm_tui.forms.config_tree import flatten, launch_of
     from hrm_tui.runs.launcher import LaunchError, LaunchOptions, plan_launch, start
 
     out = out or sys.stdout
@@ -353,7 +353,7 @@ def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, ou
         rdzv_endpoint=args.rdzv_endpoint,
     )
     overrides = list(args.overrides)
-    problems = tree.validate(overrides)
+    problems = tree.validate(overrides, launch=launch_of(options))
     if problems:
         lines = []
         for problem in problems:

@@ -129,6 +129,14 @@ class ConfigTree:
         return []
 
 
+def launch_of(options: Any) -> Any:
+    """What the trainer's checks need to know about a launch (hrm_tui.runs.launcher.LaunchOptions): its world
+    size, nnodes x nproc_per_node."""
+    from hrm_core.config import Launch
+
+    return Launch(processes=max(options.nnodes, 1) * max(options.nproc_per_node, 1))
+
+
 def builds_itself(data_path: str) -> bool:
     """True for the demo dataset, which the trainer builds on first use (so its absence is no error)."""
     try:

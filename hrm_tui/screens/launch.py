@@ -45,7 +45,7 @@ from textual.widgets import Input, Label, Select, Static
 from hrm_core.rundir.sanitize import safe_text
 from hrm_tui.context import AppContext
 from hrm_tui.forms.command_preview import CommandPreview, build_preview, loading_preview, problem_line
-from hrm_tui.forms.config_tree import LIST, PRESET_GROUP, ConfigTree, Problem
+from hrm_tui.forms.config_tree import LIST, PRESET_GROUP, ConfigTree, Problem, launch_of
 from hrm_tui.forms.form_model import FormModel, split_run_overrides
 from hrm_tui.forms.launch_options_draft import OPTION_HELP, LaunchOptionsDraft
 from hrm_tui.forms.overrides import Edit, OverrideSyntaxError, format_value, single_line
@@ -551,11 +551,11 @@ class LaunchScreen(Screen[None]):
             # Nothing the trainer could check: the preview already says what is wrong.
             self._show_problems([], serial)
             return
-        self._validate(plan.overrides, serial)
+        self._validate(plan, serial)
 
     @work(thread=True, exclusive=True, group="validate")
-    def _validate(self, overrides: list[str], serial: int) -> None:
-        problems = self.config_tree.validate(overrides)
+    def _validate(self, plan: LaunchPlan, serial: int) -> None:
+        problems = self.config_tree.validate(plan.overrides, launch=launch_of(plan.options))
         self.app.call_from_thread(self._show_problems, problems, serial)
 
     def _show_problems(self, problems: list[Problem], serial: int | None = None, *, focus: bool = False) -> None:
@@ -648,7 +648,7 @@ class LaunchScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="launch")
     def _launch(self, plan: LaunchPlan) -> None:
-        problems = self.config_tree.validate(plan.overrides)
+        problems = self.config_tree.validate(plan.overrides, launch=launch_of(plan.options))
         self.app.call_from_thread(self._launch_checked, plan, problems)
 
     def _launch_checked(self, plan: LaunchPlan, problems: list[Problem]) -> None:
