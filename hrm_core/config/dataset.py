@@ -138,7 +138,7 @@ def resolve_run_names(cfg: TrainConfig | DictConfig | Mapping[str, Any]) -> tupl
     The run name's random slug comes from the OS entropy source, never from the training RNGs. Call it once
     (on rank 0) and share the result: each call draws a new slug.
     """
-    from hrm_core.training.names import default_project_name, default_run_name
+    from hrm_core.names import default_project_name, default_run_name
 
     get = (lambda k: getattr(cfg, k)) if isinstance(cfg, TrainConfig) else (lambda k: cfg.get(k))
     arch_name = cfg.arch.name if isinstance(cfg, TrainConfig) else str(cfg["arch"]["name"])
