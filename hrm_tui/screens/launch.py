@@ -430,6 +430,8 @@ class LaunchScreen(Screen[None]):
         self.options_draft = draft
         self.query_one("#options", LaunchOptionsPanel).show(draft)
         self._show_preview()
+        if self.model is not None:
+            self._schedule_validation()  # the trainer's checks depend on the processes (the batch split)
         return self.preview
 
     def action_options(self) -> None:
