@@ -1,7 +1,10 @@
-"""The typed schema of the training config: every key with its type, default, one-line help and form section.
+"""The typed schema of the training config: every key with its type and range, default, one-line help and form
+section, declared once (`setting`, checked by hrm_core.checking).
 
-`TrainConfig` is what the trainer runs on; `schema_fields()`, `field_help()` and `SECTION_ORDER` are what the
-TUI and the docs read. Field order follows cfg_pretrain.yaml, then the extensions of this implementation.
+`TrainConfig` is what the trainer runs on. Its `arch` is the architecture's own config class, which declares
+the `arch.*` keys the same way (hrm_core.models: ACTConfig and its subclasses), chosen by `arch.name`.
+`schema_fields()`, `field_help()` and `SECTION_ORDER` are what the TUI, `python -m hrm_core.config` and the
+docs read. Field order follows cfg_pretrain.yaml, then the extensions of this implementation.
 """
 
 from __future__ import annotations
