@@ -569,7 +569,7 @@ def unknown_setting(name: str, known: list[str], prefix: str = "") -> SettingErr
     import difflib
 
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
-    hint = f"did you mean `{prefix}{close[0]}`?" if close else f"{prefix or 'this section '}takes: {', '.join(known)}"
+    hint = f"did you mean `{prefix}{close[0]}`?" if close else ""
     return SettingError(f"{prefix}{name}", f"unknown key `{prefix}{name}`", hint=hint, unknown=True)
 
 

@@ -181,3 +181,18 @@ def test_docs_list_every_key():
     text = (REPO / "docs" / "config.md").read_text()
     missing = [info.key for info in schema_fields() if f"`{info.key}`" not in text]
     assert not missing, f"docs/config.md does not describe {missing}"
+
+
+def test_the_key_reference_an_installed_copy_has(tmp_path):
+    """`python -m hrm_core.config` lists every key with its help (a wheel ships no docs/ folder), and the
+    hints of user mistakes point there rather than at docs/ (issue 19, item 18)."""
+    result = subprocess.run([sys.executable, "-m", "hrm_core.config", "--arch", "trm"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    for info in schema_fields("trm"):
+        assert f"  {info.key}  (" in result.stdout and info.help in result.stdout, info.key
+    assert "arch.act_enabled" not in result.stdout  # the transformer baseline's key, not TRM's
+    for overrides in (["zzzz=1"], ["+zzzz=1"]):  # refused by the composition, or by the checker
+        with pytest.raises(ConfigError) as raised:
+            validate(compose(overrides), overrides)
+        assert raised.value.hint == "`python -m hrm_core.config` lists every key with its help", overrides

@@ -16,7 +16,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from hrm_core.checking import SettingError, check_settings
-from hrm_core.config.errors import DATASET_BUILDERS, ConfigError
+from hrm_core.config.errors import DATASET_BUILDERS, KEYS_REFERENCE, ConfigError
 from hrm_core.config.schema import EVAL_OUTPUTS, TrainConfig, field_help
 
 
@@ -50,7 +50,7 @@ def config_error(error: SettingError, overrides: Sequence[str] = ()) -> ConfigEr
         message = error.problem + (f" (in the override {override!r})" if override else "")
     else:
         message = error.describe(f"the override {override!r}" if override else None)
-    return ConfigError(message, key=error.key, hint=error.hint or None)
+    return ConfigError(message, key=error.key, hint=error.hint or (KEYS_REFERENCE if error.unknown else None))
 
 
 def validate(cfg: DictConfig | Mapping[str, Any], overrides: Sequence[str] = (), launch: Launch | None = None) -> TrainConfig:
