@@ -469,8 +469,10 @@ def setting(default: Any = dataclasses.MISSING, *, help: str, factory: Callable[
             **facts: Any) -> Any:
     """A field of a settings class: its default, its one-line help (which does not restate the default: readers
     show the default beside it), and further facts for a reader, e.g. `section=` (the form's section),
-    `convert=` (a function applied to the raw value before its type is checked) or `choose=` (for a nested
-    settings field: the class to build from the raw mapping)."""
+    `convert=` (a function `(key, raw value) -> value` applied before the type is checked), `choose=` and
+    `variants=` (for a nested settings field whose class depends on its content: the class to build from the
+    raw mapping, and the classes it may be for a given name) or `written_unless=V` (settings_to_dict leaves
+    the key out while its value is V)."""
     metadata = {"help": help, **facts}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
@@ -518,7 +520,8 @@ def check_settings(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
 
     A class whose `NULL_MEANS_DEFAULT` is true reads a null value as "unset" (the key's default; a null key it
     does not take is dropped): the architectures' configs, whose older all_config.yaml wrote null for unset
-    keys. The instance's own `__post_init__` runs the checks across keys (and raises SettingError too).
+    keys. A class may word the refusal of a key it does not take (`refuse_key(name, prefix) -> SettingError`).
+    The instance's own `__post_init__` runs the checks across keys (and raises SettingError too).
     """
     hints = typing.get_type_hints(cls, include_extras=True)
     fields_by_name = {f.name: f for f in settings_fields(cls)}
