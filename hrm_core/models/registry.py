@@ -75,10 +75,11 @@ def config_class(arch: Mapping[str, Any]) -> type[ACTConfig]:
 
 
 def arch_config(arch: ACTConfig | Mapping[str, Any]) -> ACTConfig:
-    """The `arch` node as its architecture's config: checked key by key (SettingError names the key).
-    An ACTConfig is returned as it is (the trainer's config holds one already)."""
+    """The `arch` node as its architecture's config: checked key by key (SettingError names the key); without
+    a `name`, HRM ACT v1's. An ACTConfig is returned as it is (the trainer's config holds one already)."""
     if isinstance(arch, ACTConfig):
         return arch
+    arch = {"name": DEFAULT_MODEL, **arch}  # a mapping that names no model is HRM's (the original's default)
     return check_settings(config_class(arch), arch, "arch.")
 
 

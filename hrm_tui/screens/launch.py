@@ -511,7 +511,9 @@ class LaunchScreen(Screen[None]):
         self._show_preview()
 
     def _show_preview(self) -> None:
-        self.preview = self._build_preview()
+        preview = self._build_preview()
+        if preview != self.preview:  # an equal one (a verdict that changed nothing) keeps the object the panels hold
+            self.preview = preview
         for panel in self.query(OverridePanel):
             panel.show(self.preview)
         if self._dialog is not None and self._dialog.is_attached:
