@@ -267,7 +267,7 @@ def load_model(config: Any, metadata: Any, location: CheckpointLocation, world_s
         reason = str(e).removeprefix(f"{location.weights}: ").removeprefix(f"{location.weights} ")
         raise UsageError(f"cannot load the weights {location.weights}: {reason}") from None
     try:
-        module = build_model(config.arch_kwargs, batch_size=config.global_batch_size // world_size, seq_len=metadata.seq_len,
+        module = build_model(config.arch, batch_size=config.global_batch_size // world_size, seq_len=metadata.seq_len,
                              vocab_size=metadata.vocab_size, num_puzzle_identifiers=metadata.num_puzzle_identifiers, device=device)
     except ValueError as e:  # an arch the model registry rejects (unknown name, bad hyperparameter)
         raise UsageError(f"{location.run_dir / CONFIG_FILE}: {e}") from None

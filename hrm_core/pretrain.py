@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from omegaconf import OmegaConf
 
-    from hrm_core.config import CONFIG_NAME, compose, to_plain_dict, validate
+    from hrm_core.config import CONFIG_NAME, ConfigError, Launch, compose, to_plain_dict, validate
 
     config_name = args.config_name or CONFIG_NAME
     if args.info:
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cfg == "job":  # Hydra's job config: what the config tree and the overrides compose to
             print(OmegaConf.to_yaml(composed, resolve=True), end="")
             return 0
-        config = validate(composed, args.overrides)
+        config = validate(composed, args.overrides, Launch.of_this_process())
         if args.cfg == "all":  # every key the run will use, the schema's defaults included
             print(OmegaConf.to_yaml(OmegaConf.create(to_plain_dict(config))), end="")
             return 0
@@ -128,13 +128,11 @@ def _prepare_run(config: TrainConfig, ctx: DistContext, argv: list[str]) -> Prep
 
 
 def _check_run(config: TrainConfig, ctx: DistContext) -> tuple[TrainConfig, Path | None]:
-    """The checks of one rank: batch split, dataset, the resume source (every file it needs), the weights
-    to fine-tune from, wandb. Returns the config (a resume takes the run's names) and the resume source."""
-    from hrm_core.config import ConfigError, check_dataset
+    """The checks of one rank that read files: dataset, the resume source (every file it needs), the weights
+    to fine-tune from (the batch split and wandb are checked with the config: validate's Launch). Returns the
+    config (a resume takes the run's names) and the resume source."""
+    from hrm_core.config import check_dataset
 
-    if config.global_batch_size % ctx.world_size:
-        raise ConfigError(f"global_batch_size={config.global_batch_size} is not divisible by the {ctx.world_size} processes",
-                          key="global_batch_size", hint="every process takes an equal slice of each global batch")
     metadata = check_dataset(config)
     if ctx.is_main and not config.evaluators and metadata.inferred_kind() == "arc":
         print("[hrm] note: ARC data without evaluators: pass@K is not scored (the TRM reference's config scores it "
@@ -144,11 +142,6 @@ def _check_run(config: TrainConfig, ctx: DistContext) -> tuple[TrainConfig, Path
         config = _check_resume(config, source, ctx)
     if config.load_checkpoint is not None:
         _check_pretrained(config, metadata)
-    if config.wandb:
-        import importlib.util
-
-        if importlib.util.find_spec("wandb") is None:
-            raise ConfigError("wandb=true but the wandb package is not installed", key="wandb", hint="pip install wandb (or wandb=false)")
     return config, source
 
 
@@ -178,6 +171,7 @@ def _check_resume(config: TrainConfig, source: Path, ctx: DistContext) -> TrainC
     from dataclasses import replace
 
     from hrm_core.config import ConfigError, to_plain_dict
+    from hrm_core.config.validate import arch_as_written
     from hrm_core.rundir.files import CONFIG_FILE
     from hrm_core.rundir.lock import LockState, lock_state
     from hrm_core.training import checkpoint as ckpt
@@ -193,7 +187,7 @@ def _check_resume(config: TrainConfig, source: Path, ctx: DistContext) -> TrainC
         raise ConfigError(f"cannot resume: {e}", key="resume",
                           hint="resume from an earlier checkpoint folder of the run (resume=PATH); the run itself is "
                                "untouched") from None
-    saved = state["config"]
+    saved = dict(state["config"], arch=arch_as_written(state["config"].get("arch")))  # an older run's nulls: defaults
     if config.ema and state.get("ema") is None:
         raise ConfigError(f"cannot resume from {source} with ema=true: it was written without an EMA", key="ema",
                           hint=f"resume with ema=false, or start a new run from its weights with load_checkpoint={source}")

@@ -365,7 +365,7 @@ def _finite(value: float | None) -> float | None:
 
 
 def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, out: TextIO | None = None) -> int:
-    from hrm_tui.forms.config_tree import flatten
+    from hrm_tui.forms.config_tree import flatten, launch_of
     from hrm_tui.launch_plan import LaunchError, LaunchOptions, plan_launch
     from hrm_tui.runs.launcher import start
 
@@ -385,7 +385,7 @@ def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, ou
         rdzv_endpoint=args.rdzv_endpoint,
     )
     overrides = list(args.overrides)
-    problems = tree.validate(overrides)
+    problems = tree.validate(overrides, launch=launch_of(options))
     if problems:
         lines = []
         for problem in problems:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # these pull in Hydra, NVML and the plotting stack: only for 
 
 def default_run_name(arch_name: str) -> str:
     """The trainer's own naming: the arch class plus a random slug (`HierarchicalReasoningModel_ACTV1 brave-otter`)."""
-    from hrm_core.training.names import default_run_name as trainer_run_name
+    from hrm_core.names import default_run_name as trainer_run_name
 
     return trainer_run_name(arch_name)
 

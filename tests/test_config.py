@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from hrm_core.config import (
-    ConfigError, check_dataset, compose, field_help, resolve_run_names, schema_fields, validate,
+    ConfigError, check_dataset, compose, field_help, resolve_run_names, schema_fields, to_plain_dict, validate,
 )
 from tests.training_helpers import trainer_env, write_tiny_dataset
 
@@ -28,8 +28,8 @@ def test_default_config_is_the_originals():
     assert (arch.H_cycles, arch.L_cycles, arch.H_layers, arch.L_layers, arch.hidden_size, arch.num_heads) == (2, 2, 4, 4, 512, 8)
     assert (arch.puzzle_emb_ndim, arch.pos_encodings, arch.halt_max_steps, arch.halt_exploration_prob) == (512, "rope", 16, 0.1)
     assert (config.seed, config.eval_save_outputs, config.project_name, config.run_name) == (0, [], None, None)
-    # Unset optional arch keys are not passed to the model (its own defaults apply).
-    assert "attn_backend" not in config.arch_kwargs and config.arch_kwargs["loss"]["loss_type"] == "stablemax_cross_entropy"
+    # The arch node is the architecture's own config class; keys the tree leaves unset take its defaults.
+    assert type(arch).__name__ == "HRMConfig" and (arch.attn_backend, arch.rms_norm_eps, arch.rope_theta) == ("auto", 1e-5, 10000.0)
 
 
 @pytest.mark.parametrize("preset, expected", [
@@ -52,7 +52,7 @@ def test_overrides_apply_after_presets_and_extension_keys_need_no_plus():
     config = validate(compose(["+experiment=sudoku_extreme_1k", "lr=7e-5", "log_interval=10", "ema=true", "compile=false",
                                "arch.attn_backend=sdpa", "evaluators=[]", "keep_last_checkpoints=3"]))
     assert (config.lr, config.log_interval, config.ema, config.compile, config.keep_last_checkpoints) == (7e-5, 10, True, "false", 3)
-    assert config.arch.attn_backend == "sdpa" and config.arch_kwargs["attn_backend"] == "sdpa"
+    assert config.arch.attn_backend == "sdpa" and to_plain_dict(config)["arch"]["attn_backend"] == "sdpa"
 
 
 def test_user_config_dir_is_searched_first(tmp_path):
@@ -181,3 +181,18 @@ def test_docs_list_every_key():
     text = (REPO / "docs" / "config.md").read_text()
     missing = [info.key for info in schema_fields() if f"`{info.key}`" not in text]
     assert not missing, f"docs/config.md does not describe {missing}"
+
+
+def test_the_key_reference_an_installed_copy_has(tmp_path):
+    """`python -m hrm_core.config` lists every key with its help (a wheel ships no docs/ folder), and the
+    hints of user mistakes point there rather than at docs/ (issue 19, item 18)."""
+    result = subprocess.run([sys.executable, "-m", "hrm_core.config", "--arch", "trm"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    for info in schema_fields("trm"):
+        assert f"  {info.key}  (" in result.stdout and info.help in result.stdout, info.key
+    assert "arch.act_enabled" not in result.stdout  # the transformer baseline's key, not TRM's
+    for overrides in (["zzzz=1"], ["+zzzz=1"]):  # refused by the composition, or by the checker
+        with pytest.raises(ConfigError) as raised:
+            validate(compose(overrides), overrides)
+        assert raised.value.hint == "`python -m hrm_core.config` lists every key with its help", overrides

@@ -117,10 +117,10 @@ def test_trm_without_a_puzzle_table_keeps_its_puzzle_positions_blank():
 @pytest.mark.parametrize("change, message", [
     (dict(name="recursive_reasoning.trm_hier6@TinyRecursiveReasoningModel_ACTV1", L_cycles=7), "arch.L_cycles=7"),
     (dict(puzzle_emb_len=1, puzzle_emb_ndim=40), "arch.puzzle_emb_len=1"),
-    (dict(puzzle_emb_len=-1), "arch.puzzle_emb_len=-1 must be at least 0"),
-    (dict(H_cycles=0), "arch.H_cycles=0 must be at least 1"),
-    (dict(pos_encodings="alibi"), "arch.pos_encodings='alibi' must be one of rope, learned, none"),
-    (dict(no_ACT_continue="yes"), "arch.no_ACT_continue='yes' must be true or false"),
+    (dict(puzzle_emb_len=-1), "`arch.puzzle_emb_len` must be at least 0, got -1"),
+    (dict(H_cycles=0), "`arch.H_cycles` must be at least 1, got 0"),
+    (dict(pos_encodings="alibi"), "`arch.pos_encodings` must be one of rope, learned, none, got 'alibi'"),
+    (dict(no_ACT_continue="yes"), "`arch.no_ACT_continue: 'yes'`: expected true or false"),
     (dict(act_inference=True), "arch.act_inference is not a hyperparameter of recursive_reasoning.trm"),
     (dict(hidden_size=18, num_heads=2), "head dim hidden_size // num_heads = 9 must be even"),
     (dict(name="hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1", mlp_t=True), "arch.mlp_t is not a hyperparameter"),
@@ -185,7 +185,7 @@ def test_every_arch_group_composes_validates_and_builds(group):
     assert config.arch.name == ARCH_GROUPS[group]
     # The reference's defaults, as its config/arch/*.yaml has them.
     assert (config.arch.hidden_size, config.arch.puzzle_emb_ndim, config.arch.halt_max_steps) == (512, 512, 16)
-    module = build_model(config.arch_kwargs, device="meta", batch_size=8, seq_len=81, vocab_size=11,
+    module = build_model(config.arch, device="meta", batch_size=8, seq_len=81, vocab_size=11,
                          num_puzzle_identifiers=10)
     assert module.model.puzzle_emb is not None  # puzzle_emb_ndim follows hidden_size
 
@@ -194,8 +194,8 @@ def test_trm_readme_overrides_reach_the_model():
     from hrm_core.config import compose, validate
 
     config = validate(compose(["arch=trm", "arch.L_layers=2", "arch.H_cycles=3", "arch.L_cycles=4", "data_path=unused"]))
-    arch = config.arch_kwargs
-    assert (arch["L_layers"], arch["H_cycles"], arch["L_cycles"], arch["puzzle_emb_len"], arch["no_ACT_continue"]) == (2, 3, 4, 16, True)
+    arch = config.arch
+    assert (arch.L_layers, arch.H_cycles, arch.L_cycles, arch.puzzle_emb_len, arch.no_ACT_continue) == (2, 3, 4, 16, True)
     module = build_model(arch, device="meta", batch_size=8, seq_len=900, vocab_size=12, num_puzzle_identifiers=10)
     assert len(module.model.inner.L_level.layers) == 2 and module.model.inner.puzzle_emb_len == 16
 

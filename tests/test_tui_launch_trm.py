@@ -49,7 +49,8 @@ def check_form_matches_the_config(screen: LaunchScreen, tree: ConfigTree) -> Non
     assert arch_rows == ({key for key in composed if key.startswith("arch.")}
                          | {f.key for f in schema_fields() if f.key in taken}), model.choices
     assert composed <= set(rows)
-    schema = {info.key: info for info in schema_fields()}
+    # An arch key's help is the chosen architecture's own (TRM's H_cycles is not HRM's).
+    schema = {info.key: info for info in schema_fields(OmegaConf.select(cfg, "arch.name"))}
     for key, spec in rows.items():
         if key in schema:
             assert spec.help == schema[key].help and spec.help, key

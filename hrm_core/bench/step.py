@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hrm_core.models.registry import build_model, model_config
+from hrm_core.models.registry import arch_config, build_model
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,9 @@ class BenchSize:
 @functools.cache
 def composed_arch(overrides: tuple[str, ...]) -> dict:
     """The `arch` node that `python -m hrm_core.pretrain OVERRIDES` trains (the config tree's defaults applied)."""
-    from hrm_core.config import compose, validate
+    from hrm_core.config import compose, to_plain_dict, validate
 
-    return validate(compose(list(overrides))).arch_kwargs
+    return to_plain_dict(validate(compose(list(overrides))))["arch"]
 
 
 TINY_HRM = ("arch.hidden_size=64", "arch.num_heads=4", "arch.H_layers=2", "arch.L_layers=2", "arch.halt_max_steps=4")
@@ -88,7 +88,7 @@ def train_step_flops(arch: dict, batch_size: int, seq_len: int, vocab_size: int)
     core once more without gradient when it computes a Q-continue target (HRM, TRM with no_ACT_continue=false),
     and back-propagates (2x the forward FLOPs) through the blocks and heads that ran with gradient.
     """
-    config = model_config(arch, batch_size=batch_size, seq_len=seq_len, vocab_size=vocab_size, num_puzzle_identifiers=1)
+    config = arch_config(arch).sized(batch_size=batch_size, seq_len=seq_len, vocab_size=vocab_size, num_puzzle_identifiers=1)
     D, T = config.hidden_size, config.total_positions
     block = block_flops(config)
     without_grad, with_grad = config.block_passes()

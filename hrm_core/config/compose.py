@@ -10,7 +10,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from hrm_core.config.errors import ConfigError
+from hrm_core.config.errors import KEYS_REFERENCE, ConfigError
 from hrm_core.config.schema import schema_fields
 
 CONFIG_MODULE = "hrm_config"  # the installed package holding the config tree (pyproject maps it to config/)
@@ -48,7 +48,7 @@ def unknown_key_error(key: str, *, override: str | None = None) -> ConfigError:
     known = sorted(schema_keys())
     suggestion = closest_key(key, known)
     where = f" (in the override {override!r})" if override else ""
-    hint = f"did you mean `{suggestion}`?" if suggestion else "see docs/config.md for every key"
+    hint = f"did you mean `{suggestion}`?" if suggestion else KEYS_REFERENCE
     return ConfigError(f"unknown key `{key}`{where}", key=key, hint=hint)
 
 

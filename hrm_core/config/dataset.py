@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
-from hrm_core.config.errors import ConfigError
+from hrm_core.config.errors import DATASET_BUILDERS, ConfigError
 from hrm_core.config.schema import TrainConfig
 
 if TYPE_CHECKING:  # the loader (and torch) are imported only when a dataset is checked
@@ -71,7 +71,7 @@ def check_dataset(cfg: TrainConfig | DictConfig | Mapping[str, Any]) -> DatasetM
                         "dataset, or write that JSON list for a dataset of your own")
             check_value_ranges(opened[split])
         except DatasetFormatError as e:
-            raise ConfigError(str(e), key=key, hint="docs/datasets.md lists the dataset builders and their commands") from None
+            raise ConfigError(str(e), key=key, hint=DATASET_BUILDERS) from None
     train, test = opened["train"].metadata, opened["test"].metadata
     for name in ("seq_len", "vocab_size"):
         if getattr(test, name) != getattr(train, name):
@@ -93,7 +93,7 @@ def _missing_dataset_error(key: str, data_path: str, missing: list[str]) -> Conf
     what = ("does not exist" if not Path(data_path).exists()
             else f"has no built {' / '.join(missing)} split ({missing[0]}/dataset.json is missing)")
     hint = (f"build it with:\n    {build_command}" if build_command
-            else f"point {key} at a folder built by one of the dataset builders (docs/datasets.md)")
+            else f"point {key} at a folder built by a dataset builder: {DATASET_BUILDERS}")
     return ConfigError(f"dataset folder `{data_path}` {what}", key=key, hint=hint, build_command=build_command,
                        build_argv=build_argv, dataset_path=data_path)
 
@@ -138,7 +138,7 @@ def resolve_run_names(cfg: TrainConfig | DictConfig | Mapping[str, Any]) -> tupl
     The run name's random slug comes from the OS entropy source, never from the training RNGs. Call it once
     (on rank 0) and share the result: each call draws a new slug.
     """
-    from hrm_core.training.names import default_project_name, default_run_name
+    from hrm_core.names import default_project_name, default_run_name
 
     get = (lambda k: getattr(cfg, k)) if isinstance(cfg, TrainConfig) else (lambda k: cfg.get(k))
     arch_name = cfg.arch.name if isinstance(cfg, TrainConfig) else str(cfg["arch"]["name"])

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 
+# What hints point to: commands an installed user has (a wheel ships no docs/ folder).
+KEYS_REFERENCE = "`python -m hrm_core.config` lists every key with its help"
+DATASET_BUILDERS = ("`python -m hrm_core.data.build_sudoku_dataset --help` (and build_arc_dataset, build_maze_dataset) "
+                    "builds one; docs/datasets.md, in a source checkout, lists them all")
+
+
 class ConfigError(ValueError):
     """A user mistake in the configuration: printed as a clean message, never as a traceback.
 

@@ -1,27 +1,37 @@
-"""Validation: the composed config checked key by key into a typed `TrainConfig`, errors naming the override."""
+"""Validation: the composed config checked into a typed `TrainConfig`, errors naming the key and the override.
+
+Every key is checked by the one checker (hrm_core.checking.check_settings) against its declaration: the
+training keys in schema.py, the `arch` keys in the architecture's own config class (hrm_core.models), which
+also runs its checks across keys. What is left here are the checks across training keys and, when the
+launch is known, those that depend on it (`Launch`: how many processes, what is installed).
+"""
 
 from __future__ import annotations
 
-import math
-import typing
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import MISSING, fields
+import importlib.util
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from hrm_core.config.compose import closest_key, unknown_key_error
-from hrm_core.config.errors import ConfigError
-from hrm_core.config.schema import (
-    EVAL_OUTPUTS,
-    ArchConfig,
-    TrainConfig,
-    config_keys,
-    dataclass_type,
-    field_help,
-    is_optional,
-    type_hints,
-)
+from hrm_core.checking import SettingError, check_settings
+from hrm_core.config.errors import DATASET_BUILDERS, KEYS_REFERENCE, ConfigError
+from hrm_core.config.schema import EVAL_OUTPUTS, TrainConfig, field_help
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How the run will be started: what the trainer checks that the config alone does not say. The trainer
+    reads it from its own environment (`Launch.of_this_process`); the launcher from its options."""
+
+    processes: int = 1  # the world size: nnodes x nproc_per_node
+
+    @classmethod
+    def of_this_process(cls) -> Launch:
+        import os
+
+        return cls(processes=int(os.environ.get("WORLD_SIZE", "1")))
 
 
 def _override_for(key: str, overrides: Sequence[str]) -> str | None:
@@ -33,76 +43,22 @@ def _override_for(key: str, overrides: Sequence[str]) -> str | None:
     return None
 
 
-def _check_value(value: Any, tp: Any, key: str, choices: tuple[str, ...] | None, overrides: Sequence[str]) -> Any:
-    """Checks (and mildly coerces: int -> float, list-likes -> list) one value against its annotation."""
-
-    def fail(expected: str) -> ConfigError:
-        override = _override_for(key, overrides)
-        where = f"the override {override!r}" if override else f"`{key}: {value!r}`"
-        return ConfigError(f"{where}: expected {expected}, got {type(value).__name__} {value!r}", key=key,
-                           hint=f"{key}: {field_help(key)}")
-
-    if is_optional(tp):
-        if value is None:
-            return None
-        tp = next(a for a in typing.get_args(tp) if a is not type(None))
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise fail("true or false")
-    elif tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise fail("an integer")
-    elif tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise fail("a number")
-        value = float(value)
-    elif tp is str:
-        if key == "compile" and isinstance(value, bool):  # `compile=true` parses as a bool
-            value = "true" if value else "false"
-        if not isinstance(value, str):
-            raise fail("a string")
-    elif typing.get_origin(tp) is list:
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            raise fail("a list of strings, e.g. [a,b]")
-        value = list(value)
-    if choices is not None and value not in choices:
-        override = _override_for(key, overrides)
-        where = f"the override {override!r}" if override else f"`{key}: {value!r}`"
-        raise ConfigError(f"{where}: must be one of {', '.join(choices)}", key=key, hint=field_help(key))
-    return value
+def config_error(error: SettingError, overrides: Sequence[str] = ()) -> ConfigError:
+    """The checker's error as the config's: the same key, quoting the override that set the value."""
+    override = _override_for(error.key, overrides)
+    if error.unknown:
+        message = error.problem + (f" (in the override {override!r})" if override else "")
+    else:
+        message = error.describe(f"the override {override!r}" if override else None)
+    return ConfigError(message, key=error.key, hint=error.hint or (KEYS_REFERENCE if error.unknown else None))
 
 
-def _build(cls: type, data: Mapping[str, Any], prefix: str, overrides: Sequence[str]) -> Any:
-    hints = type_hints(cls)
-    names = [f.name for f in fields(cls)]
-    for key in data:
-        if key not in names:
-            raise unknown_key_error(f"{prefix}{key}", override=_override_for(f"{prefix}{key}", overrides))
-    kwargs = {}
-    for f in fields(cls):
-        dotted = f"{prefix}{f.name}"
-        if f.name not in data:
-            if f.default is MISSING and f.default_factory is MISSING:
-                raise ConfigError(f"required key `{dotted}` is missing", key=dotted, hint=f"set it, e.g. {dotted}=... ({f.metadata['help']})")
-            continue
-        value = data[f.name]
-        nested = dataclass_type(hints[f.name])
-        if dotted == "evaluators":
-            kwargs[f.name] = _evaluator_entries(value, overrides)
-        elif nested is not None:
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"`{dotted}` must be a section of keys, got {value!r}", key=dotted)
-            kwargs[f.name] = _build(nested, value, f"{dotted}.", overrides)
-        else:
-            kwargs[f.name] = _check_value(value, hints[f.name], dotted, f.metadata["choices"], overrides)
-    return cls(**kwargs)
-
-
-def validate(cfg: DictConfig | Mapping[str, Any], overrides: Sequence[str] = ()) -> TrainConfig:
+def validate(cfg: DictConfig | Mapping[str, Any], overrides: Sequence[str] = (), launch: Launch | None = None) -> TrainConfig:
     """Checks every key and value; returns the typed config. Raises ConfigError (never a traceback).
 
     `overrides` (the command line's) only improve messages: a bad value is reported as the override that
-    set it. The dataset is not looked at here (see check_dataset).
+    set it. With `launch`, what depends on how the run is started is checked too (the batch split, wandb).
+    The dataset is not looked at here (see check_dataset).
     """
     if isinstance(cfg, DictConfig):
         try:
@@ -112,44 +68,38 @@ def validate(cfg: DictConfig | Mapping[str, Any], overrides: Sequence[str] = ())
     else:
         data = dict(cfg)
     data.pop("hydra", None)
-    config: TrainConfig = _build(TrainConfig, data, "", overrides)
-    _check_ranges(config, overrides)
+    try:
+        config: TrainConfig = check_settings(TrainConfig, data)
+    except SettingError as e:
+        raise config_error(e, overrides) from None
+    _check_across_keys(config)
+    if launch is not None:
+        check_launch(config, launch)
     return config
 
 
-def _finite(value: float) -> bool:
-    return math.isfinite(value)
+def check_launch(c: TrainConfig, launch: Launch) -> None:
+    """What the launch decides: every process takes an equal slice of each batch, and wandb=true needs wandb
+    importable where the run starts."""
+    if c.global_batch_size % launch.processes:
+        below = c.global_batch_size // launch.processes * launch.processes
+        fits = " or ".join(f"global_batch_size={n}" for n in (below, below + launch.processes) if n > 0)
+        raise ConfigError(f"global_batch_size={c.global_batch_size} is not divisible by the {launch.processes} processes",
+                          key="global_batch_size", hint=f"every process takes an equal slice of each global batch: {fits}")
+    if c.wandb and not module_available("wandb"):
+        raise ConfigError("wandb=true but the wandb package is not installed", key="wandb",
+                          hint="pip install wandb (or wandb=false)")
 
 
-# The range of every numeric key: (keys, test, what the value must be). Unset optional keys are not checked.
-# The cycle and layer counts are checked by the architecture (_check_arch): TRM has H_layers 0, the baseline no L_*.
-_RANGES: list[tuple[tuple[str, ...], Callable[[Any], bool], str]] = [
-    (("global_batch_size", "epochs", "eval_interval", "log_interval", "keep_last_checkpoints", "checkpoint_interval",
-      "arch.hidden_size", "arch.num_heads", "arch.halt_max_steps"), lambda v: v > 0, "positive"),
-    (("eval_num_samples", "lr_warmup_steps", "min_eval_interval", "arch.puzzle_emb_ndim"), lambda v: v >= 0,
-     "0 or more"),
-    (("lr", "puzzle_emb_lr", "weight_decay", "puzzle_emb_weight_decay"), lambda v: _finite(v) and v >= 0,
-     "a finite number, 0 or more"),
-    (("beta1", "beta2", "ema_rate"), lambda v: 0.0 <= v < 1.0, "in [0, 1)"),
-    (("lr_min_ratio",), lambda v: 0.0 <= v <= 1.0, "between 0 and 1"),
-    (("arch.halt_exploration_prob",), lambda v: 0.0 <= v <= 1.0, "a probability, between 0 and 1"),
-    (("arch.expansion", "arch.rms_norm_eps", "arch.rope_theta", "heartbeat_interval_s", "stall_after_s"),
-     lambda v: _finite(v) and v > 0, "a positive finite number"),
-    (("seed",), lambda v: 0 <= v < 2**32, "between 0 and 4294967295 (numpy's seed range)"),
-]
+def module_available(name: str) -> bool:
+    """Whether `import name` can find the package (without importing it)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # ValueError: a module in sys.modules without a spec
+        return False
 
 
-def _check_ranges(c: TrainConfig, overrides: Sequence[str] = ()) -> None:
-    for keys, test, requirement in _RANGES:
-        for key in keys:
-            value = c
-            for part in key.split("."):
-                value = getattr(value, part)
-            if value is not None and not test(value):
-                override = _override_for(key, overrides)
-                where = f" (the override {override!r})" if override else ""
-                raise ConfigError(f"`{key}` must be {requirement}, got {value!r}{where}", key=key,
-                                  hint=f"{key}: {field_help(key)}")
+def _check_across_keys(c: TrainConfig) -> None:
     if c.eval_interval is not None and c.epochs % c.eval_interval != 0:
         divisors = [d for d in range(c.eval_interval, 0, -1) if c.epochs % d == 0][:1]
         raise ConfigError(
@@ -170,7 +120,6 @@ def _check_ranges(c: TrainConfig, overrides: Sequence[str] = ()) -> None:
         raise ConfigError("freeze_weights=true trains only the puzzle embeddings, but this model has none "
                           "(arch.puzzle_emb_ndim=0): nothing would train", key="freeze_weights",
                           hint="freeze_weights=false, or a model with puzzle embeddings (arch.puzzle_emb_ndim > 0)")
-    _check_arch(c)
 
 
 def _check_data_keys(c: TrainConfig) -> None:
@@ -183,51 +132,22 @@ def _check_data_keys(c: TrainConfig) -> None:
                  f"data_paths=[{','.join([c.data_path, *c.data_paths])}] on all of them")
     if c.data_path is None and not c.data_paths:
         raise ConfigError("no dataset: data_path and data_paths are both unset", key="data_path",
-                          hint="data_path=DIR, or data_paths=[DIR,...] (docs/datasets.md lists the builders)")
+                          hint=f"data_path=DIR, or data_paths=[DIR,...]; {DATASET_BUILDERS}")
     for key, paths in (("data_paths", c.data_paths), ("data_paths_test", c.data_paths_test)):
         if any(not path for path in paths):
             raise ConfigError(f"`{key}` holds an empty folder name: {list(paths)}", key=key, hint=field_help(key))
 
 
-def _check_arch(c: TrainConfig) -> None:
-    """The model's own checks (names in the registry, hyperparameter values), without building it."""
-    from hrm_core.models import registry  # imports torch: only here, after the cheap checks passed
+def arch_as_written(arch: Any) -> Any:
+    """An `arch` node read back from a run (all_config.yaml, a checkpoint's config) as this version writes it:
+    unset keys resolved to the architecture's defaults. An older run wrote null for them, so that comparing
+    the two (a resume) sees the same model. A node that does not check is returned as it is."""
+    from hrm_core.checking import settings_to_dict
+    from hrm_core.models.registry import arch_config
 
-    arch = c.arch_kwargs
-    for key, name, known in (("arch.name", arch["name"], registry.MODELS), ("arch.loss.name", arch["loss"]["name"], registry.LOSS_HEADS)):
-        if name not in known:
-            suggestion = closest_key(name, list(known))
-            raise ConfigError(f"{key}={name!r} is not a known {'model' if key == 'arch.name' else 'loss head'}", key=key,
-                              hint=f"did you mean {suggestion!r}?" if suggestion else f"known: {', '.join(known)}")
+    if not isinstance(arch, Mapping):
+        return arch
     try:
-        # Dataset-dependent sizes do not matter for these checks.
-        config = registry.model_config(arch, batch_size=1, seq_len=1, vocab_size=2, num_puzzle_identifiers=1)
-        import torch
-
-        config.resolved_dtype(torch.device("cpu"))
-    except ValueError as e:
-        text = str(e)
-        # The key the message names first (a message may mention another key in its hint).
-        named = [(text.find(f"arch.{name}"), -len(name), f"arch.{name}") for name in config_keys(ArchConfig) if f"arch.{name}" in text]
-        key = min(named)[2] if named else None
-        raise ConfigError(text, key=key) from None
-
-
-def _evaluator_entries(value: Any, overrides: Sequence[str]) -> list[dict[str, Any]]:
-    """`evaluators` as a list of `{"name": ..., **options}`: names (`[arc]`) or TRM's mappings
-    (`[{name: arc@ARC}]`), resolved and checked by hrm_core.evaluators."""
-    from hrm_core import evaluators  # imports torch: only when the key is set
-
-    override = _override_for("evaluators", overrides)
-    where = f"the override {override!r}" if override else "`evaluators`"
-    if not isinstance(value, (list, tuple)):
-        raise ConfigError(f"{where}: expected a list of evaluators, e.g. [arc] or [{{name: arc@ARC}}], got {value!r}",
-                          key="evaluators", hint=field_help("evaluators"))
-    entries = []
-    for index, entry in enumerate(value):
-        try:
-            entries.append(evaluators.resolve_entry(entry))
-        except ValueError as e:
-            raise ConfigError(f"{where}, entry {index}: {e}", key="evaluators",
-                              hint="docs/evaluation.md lists the evaluators and their options") from None
-    return entries
+        return settings_to_dict(arch_config(arch))
+    except SettingError:
+        return arch

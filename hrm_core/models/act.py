@@ -25,15 +25,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import typing
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hrm_core.checking import (Above, Finite, Maximum, Minimum, OneOf, Says, SettingError, setting, settings_fields,
+                               unknown_setting)
 from hrm_core.models.attention import ATTN_BACKENDS
+from hrm_core.models.losses import LossConfig
 from hrm_core.models.layers import CastedEmbedding, CastedLinear, RotaryEmbedding, reasoning_module, trunc_normal_
 from hrm_core.models.sparse_embedding import SparsePuzzleEmbedding
 
@@ -42,102 +44,107 @@ from hrm_core.models.sparse_embedding import SparsePuzzleEmbedding
 
 DATASET_KEYS = ("batch_size", "seq_len", "vocab_size", "num_puzzle_identifiers")
 
+# The ranges these keys share (the words say what a refused value must be).
+Positive = Annotated[int, Minimum(1), Says("positive")]
+PositiveFinite = Annotated[float, Finite(), Above(0), Says("a positive finite number")]
+Probability = Annotated[float, Minimum(0), Maximum(1), Says("a probability, between 0 and 1")]
+
 
 @dataclass(kw_only=True)
 class ACTConfig:
-    """The `arch` keys every architecture takes, plus what the dataset dictates.
+    """The `arch` node of the config: the keys every architecture takes. Subclasses add their own.
 
-    Subclasses add their own keys. Every value is checked on construction; an error names the key
-    (`arch.<key>`) and what it accepts.
+    This class is the schema of those keys: each field's type and range (its annotation), default and help
+    (`setting`). The config validator (hrm_core.config), the launcher's form and the docs read them from here;
+    `hrm_core.checking.check_settings` builds an instance from the composed config, refusing a bad value with
+    the key at fault. `check()` holds the checks across keys. The dataset's sizes are not settings: the trainer
+    fills them in (`sized`) when it builds the model.
     """
 
-    # From the dataset
-    batch_size: int
-    seq_len: int
-    vocab_size: int
-    num_puzzle_identifiers: int
-    # From `arch`
-    hidden_size: int
-    expansion: float
-    num_heads: int
-    pos_encodings: str
-    halt_max_steps: int
-    halt_exploration_prob: float
-    puzzle_emb_ndim: int = 0
-    rms_norm_eps: float = 1e-5
-    rope_theta: float = 10000.0
-    # "auto" = bfloat16 on CUDA (the originals' default), float32 elsewhere (CPU and MPS lack fast bf16 matmuls).
-    forward_dtype: str = "auto"
-    attn_backend: str = "auto"
-
+    # An older all_config.yaml writes null for every key the run left unset: null means the default.
+    NULL_MEANS_DEFAULT: ClassVar[bool] = True
     TITLE: ClassVar[str] = "this architecture"  # for messages, e.g. "TRM"
-    POS_ENCODINGS: ClassVar[tuple[str, ...]] = ("rope", "learned")
-    # Integer keys and their smallest allowed value.
-    MINIMUM: ClassVar[dict[str, int]] = {
-        "batch_size": 1, "seq_len": 1, "vocab_size": 1, "num_puzzle_identifiers": 1,
-        "hidden_size": 1, "num_heads": 1, "halt_max_steps": 1, "puzzle_emb_ndim": 0,
-    }
+
+    name: str = setting(help="Model, `module@Class` as in the originals: hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1, "
+                             "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1, ... (`python -m hrm_core.config` lists them).")
+    loss: LossConfig = setting(help="The loss head and its token loss.", factory=LossConfig)
+    halt_exploration_prob: Probability = setting(
+        help="Probability that a sequence gets a random minimum number of ACT steps in training.")
+    halt_max_steps: Positive = setting(help="Most ACT steps (segments) a sequence may take; evaluation always runs all of them.")
+    hidden_size: Positive = setting(help="Model width.")
+    num_heads: Positive = setting(help="Attention heads; each has hidden_size // num_heads channels (as in the originals).")
+    expansion: PositiveFinite = setting(help="SwiGLU feed-forward expansion factor.")
+    puzzle_emb_ndim: Annotated[int, Minimum(0), Says("0 or more")] = setting(
+        0, help="Width of the per-puzzle embedding (0 = none); the config tree sets it to hidden_size.")
+    pos_encodings: Annotated[str, OneOf(("rope", "learned"))] = setting(help="Position encoding: rope or learned.")
+    rms_norm_eps: PositiveFinite = setting(1e-5, help="RMSNorm epsilon.")
+    rope_theta: PositiveFinite = setting(10000.0, help="RoPE base.")
+    # "auto" is this implementation's (the originals' default is bfloat16 everywhere); all_config.yaml leaves it
+    # out, so that the originals, which read a torch dtype name here, use their own default.
+    forward_dtype: str = setting("auto", written_unless="auto",
+                                 help="Compute dtype: auto (bfloat16 on CUDA, float32 on CPU and MPS, which lack fast "
+                                      "bf16 matmuls), or a torch dtype name: bfloat16, float32, ...")
+    attn_backend: Annotated[str, OneOf(ATTN_BACKENDS)] = setting(
+        "auto", help="Attention kernel: auto (FlashAttention when installed, else PyTorch SDPA), flash3, flash2 or sdpa.")
+
+    # From the dataset: filled in by `sized` when the model is built (0 = not known yet).
+    batch_size: int = 0
+    seq_len: int = 0
+    vocab_size: int = 0
+    num_puzzle_identifiers: int = 0
 
     def __post_init__(self) -> None:
-        self._check_types()
         self.check()
 
-    def _check_types(self) -> None:
-        hints = typing.get_type_hints(type(self))
-        for f in dataclasses.fields(self):
-            value, tp, key = getattr(self, f.name), hints[f.name], f"arch.{f.name}"
-            if tp is bool and not isinstance(value, bool):
-                raise ValueError(f"{key}={value!r} must be true or false")
-            if tp is int and (isinstance(value, bool) or not isinstance(value, int)):
-                raise ValueError(f"{key}={value!r} must be an integer")
-            if tp is float:
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise ValueError(f"{key}={value!r} must be a number")
-                setattr(self, f.name, float(value))
-            if tp is str and not isinstance(value, str):
-                raise ValueError(f"{key}={value!r} must be a string")
-
     def check(self) -> None:
-        """Value checks; subclasses extend this (calling super)."""
-        for name, low in self.MINIMUM.items():
-            if getattr(self, name) < low:
-                raise ValueError(f"arch.{name}={getattr(self, name)} must be at least {low}")
-        if self.pos_encodings not in self.POS_ENCODINGS:
-            raise ValueError(f"arch.pos_encodings={self.pos_encodings!r} must be one of {', '.join(self.POS_ENCODINGS)}"
-                             f" for {self.TITLE}")
+        """Checks across keys (each key's own range is its annotation); subclasses extend this (calling super).
+        Raises SettingError naming the key."""
         if self.uses_attention() or self.pos_encodings == "rope":
             # The originals' head dim is hidden_size // num_heads; heads need not divide the width exactly.
             head_dim = self.hidden_size // self.num_heads
             if head_dim < 1:
-                raise ValueError(f"arch.num_heads={self.num_heads} is more than arch.hidden_size={self.hidden_size}: "
-                                 "each head needs at least one channel")
+                raise SettingError("arch.num_heads", f"arch.num_heads={self.num_heads} is more than arch.hidden_size="
+                                   f"{self.hidden_size}: each head needs at least one channel")
             if self.pos_encodings == "rope" and head_dim % 2:
-                raise ValueError(f"arch.num_heads={self.num_heads}: RoPE rotates channel pairs, so the head dim "
-                                 f"hidden_size // num_heads = {head_dim} must be even (or use arch.pos_encodings=learned)")
-        if self.expansion <= 0:
-            raise ValueError(f"arch.expansion={self.expansion} must be positive")
-        if not 0.0 <= self.halt_exploration_prob <= 1.0:
-            raise ValueError(f"arch.halt_exploration_prob={self.halt_exploration_prob} must be between 0 and 1")
-        if self.attn_backend not in ATTN_BACKENDS:
-            raise ValueError(f"arch.attn_backend={self.attn_backend!r} must be one of {', '.join(ATTN_BACKENDS)}")
+                raise SettingError("arch.num_heads", f"arch.num_heads={self.num_heads}: RoPE rotates channel pairs, so "
+                                   f"the head dim hidden_size // num_heads = {head_dim} must be even (or use "
+                                   "arch.pos_encodings=learned)")
+        if self.forward_dtype != "auto" and not isinstance(getattr(torch, self.forward_dtype, None), torch.dtype):
+            raise SettingError("arch.forward_dtype", f"arch.forward_dtype={self.forward_dtype!r} is not a torch dtype",
+                               hint="auto, bfloat16 or float32")
+
+    @classmethod
+    def refuse_key(cls, name: str, prefix: str) -> SettingError:
+        """The error for an `arch` key this architecture does not take."""
+        from hrm_core.models.registry import all_arch_keys
+
+        key = f"{prefix}{name}"
+        if name in DATASET_KEYS:
+            return SettingError(key, f"{key} is set by the dataset and the trainer, not in arch",
+                                hint=f"remove {key}", unknown=True)
+        if name in all_arch_keys():
+            return SettingError(key, f"{key} is not a hyperparameter of {cls.TITLE}; it takes "
+                                f"{', '.join(cls.arch_keys())}", hint=f"remove {key}, or choose another arch", unknown=True)
+        return unknown_setting(name, [f.name for f in settings_fields(cls)], prefix)
 
     @classmethod
     def arch_keys(cls) -> list[str]:
-        """The `arch.*` hyperparameters this architecture takes (dataset sizes excluded)."""
-        return [f.name for f in dataclasses.fields(cls) if f.name not in DATASET_KEYS]
+        """The `arch.*` hyperparameters this architecture takes (not its name and loss head)."""
+        return [f.name for f in settings_fields(cls) if f.name not in ("name", "loss")]
 
-    @classmethod
-    def required_keys(cls) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls) if f.name not in DATASET_KEYS
-                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    def sized(self, *, batch_size: int, seq_len: int, vocab_size: int, num_puzzle_identifiers: int) -> ACTConfig:
+        """This config with the dataset's sizes (batch_size is the per-process batch)."""
+        sizes = dict(batch_size=batch_size, seq_len=seq_len, vocab_size=vocab_size,
+                     num_puzzle_identifiers=num_puzzle_identifiers)
+        for name, value in sizes.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}={value!r}: the dataset's sizes must be positive integers")
+        return dataclasses.replace(self, **sizes)
 
     def resolved_dtype(self, device: torch.device) -> torch.dtype:
         if self.forward_dtype == "auto":
             return torch.bfloat16 if device.type == "cuda" else torch.float32
-        dtype = getattr(torch, self.forward_dtype, None)
-        if not isinstance(dtype, torch.dtype):
-            raise ValueError(f"arch.forward_dtype={self.forward_dtype!r} is not a torch dtype (e.g. bfloat16, float32)")
-        return dtype
+        return getattr(torch, self.forward_dtype)
 
     # Facts derived from the keys, used by the core and by the FLOP count (hrm_core.bench.step)
 

@@ -16,22 +16,22 @@ Shapes: B = batch, T = puzzle positions + seq_len, D = hidden_size.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import torch
 
+from hrm_core.checking import Minimum, OneOf, setting
 from hrm_core.models.act import ACTConfig, ACTModel, RecurrentCore
 
 
 @dataclass(kw_only=True)
 class HRMConfig(ACTConfig):
     TITLE: ClassVar[str] = "hrm.hrm_act_v1 (HRM ACT v1)"
-    MINIMUM: ClassVar[dict[str, int]] = dict(ACTConfig.MINIMUM, H_cycles=1, L_cycles=1, H_layers=1, L_layers=1)
 
-    H_cycles: int
-    L_cycles: int
-    H_layers: int
-    L_layers: int
+    H_cycles: Annotated[int, Minimum(1)] = setting(help="High-level (H) updates per ACT step.")
+    L_cycles: Annotated[int, Minimum(1)] = setting(help="Low-level (L) updates per high-level update.")
+    H_layers: Annotated[int, Minimum(1)] = setting(help="Blocks in the high-level module.")
+    L_layers: Annotated[int, Minimum(1)] = setting(help="Blocks in the low-level module.")
 
     def block_passes(self) -> tuple[int, int]:
         L_passes, H_passes = self.H_cycles * self.L_cycles, self.H_cycles
@@ -44,9 +44,10 @@ class RecursiveHRMConfig(HRMConfig):
     """HRM as the TinyRecursiveModels repository has it: HRM ACT v1 plus `mlp_t` and `pos_encodings: none`."""
 
     TITLE: ClassVar[str] = "recursive_reasoning.hrm (HRM of the TRM repository)"
-    POS_ENCODINGS: ClassVar[tuple[str, ...]] = ("rope", "learned", "none")
 
-    mlp_t: bool = False
+    pos_encodings: Annotated[str, OneOf(("rope", "learned", "none"))] = setting(
+        help="Position encoding: rope, learned, or none (with mlp_t).")
+    mlp_t: bool = setting(False, help="An MLP across positions in place of attention (TRM-MLP, for Sudoku).")
 
     @property
     def mlp_t_width(self) -> int | None:

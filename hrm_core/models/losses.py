@@ -7,10 +7,14 @@ parameter names start with `model.` (as in the original implementation).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from hrm_core.checking import OneOf, setting
 
 IGNORE_LABEL_ID = -100
 
@@ -53,6 +57,16 @@ LOSS_FUNCTIONS: dict[str, Callable[..., torch.Tensor]] = {
     "stablemax_cross_entropy": stablemax_cross_entropy,
     "softmax_cross_entropy": softmax_cross_entropy,
 }
+
+
+@dataclass(kw_only=True)
+class LossConfig:
+    """The `arch.loss` node: which loss head, and its token loss."""
+
+    name: Annotated[str, OneOf(tuple(LOSS_HEADS))] = setting(
+        "losses@ACTLossHead", help="Loss head, `module@Class` as in the original (losses@ACTLossHead).")
+    loss_type: Annotated[str, OneOf(tuple(LOSS_FUNCTIONS))] = setting(
+        "stablemax_cross_entropy", help="Token loss: stablemax_cross_entropy (the original's) or softmax_cross_entropy.")
 
 
 class ACTLossHead(nn.Module):
@@ -115,3 +129,10 @@ class ACTLossHead(nn.Module):
         returned = {k: outputs[k].detach() for k in return_keys if k in outputs}
         loss = lm_loss + 0.5 * (q_halt_loss + q_continue_loss)
         return carry, loss, metrics, returned, carry.halted.all()
+
+
+# The loss heads `arch.loss.name` may name (the original's `module@Class`, and the bare class name).
+LOSS_HEADS: dict[str, type[nn.Module]] = {
+    "losses@ACTLossHead": ACTLossHead,
+    "ACTLossHead": ACTLossHead,
+}

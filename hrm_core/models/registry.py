@@ -14,9 +14,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from hrm_core.models.act import DATASET_KEYS, ACTConfig, ACTModel
+from hrm_core.checking import SettingError, check_settings
+from hrm_core.models.act import ACTConfig, ACTModel
 from hrm_core.models.hrm_v1 import HRM, HRMConfig, RecursiveHRMConfig
-from hrm_core.models.losses import ACTLossHead
+from hrm_core.models.losses import LOSS_HEADS
 from hrm_core.models.transformers_baseline import BaselineConfig, TransformerBaseline
 from hrm_core.models.trm import TRM, TRMConfig
 from hrm_core.models.trm_hier6 import TRMHier6, TRMHier6Config
@@ -52,18 +53,6 @@ ALIASES = {
 MODELS.update({alias: MODELS[name] for alias, name in ALIASES.items()})
 DEFAULT_MODEL = HRM_V1
 
-LOSS_HEADS: dict[str, type[nn.Module]] = {
-    "losses@ACTLossHead": ACTLossHead,
-    "ACTLossHead": ACTLossHead,
-}
-
-
-def _lookup(registry: Mapping[str, Any], name: str, key: str):
-    if name in registry:
-        return registry[name]
-    close = difflib.get_close_matches(str(name), list(registry), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"{key}={name!r} is unknown. Known: {', '.join(registry)}.{hint}")
 
 
 def all_arch_keys() -> set[str]:
@@ -71,53 +60,45 @@ def all_arch_keys() -> set[str]:
     return {key for entry in MODELS.values() for key in entry.config.arch_keys()}
 
 
-def model_config(arch: Mapping[str, Any], *, batch_size: int, seq_len: int, vocab_size: int,
-                 num_puzzle_identifiers: int) -> ACTConfig:
-    """Validates the hyperparameters of `arch` (everything but `name` and `loss`) into the config of the
-    architecture `arch.name` names. Errors name the key (`arch.<key>`) and what it should be."""
-    name = arch.get("name", DEFAULT_MODEL)
-    config_cls = _lookup(MODELS, name, "arch.name").config
-    hyper = {k: v for k, v in arch.items() if k not in ("name", "loss")}
-    known = config_cls.arch_keys()
-    for key in hyper:
-        if key in known:
-            continue
-        if key in DATASET_KEYS:
-            raise ValueError(f"arch.{key} is set by the dataset and the trainer, not in arch")
-        if key in all_arch_keys():
-            raise ValueError(f"arch.{key} is not a hyperparameter of {name}; it takes {', '.join(known)}")
-        close = difflib.get_close_matches(key, known, n=1)
-        hint = f" Did you mean arch.{close[0]}?" if close else ""
-        raise ValueError(f"arch.{key} is not a model hyperparameter.{hint}")
-    missing = [k for k in config_cls.required_keys() if k not in hyper]
-    if missing:
-        raise ValueError(f"arch is missing {', '.join('arch.' + k for k in missing)} (needed by {name})")
-    return config_cls(batch_size=batch_size, seq_len=seq_len, vocab_size=vocab_size,
-                      num_puzzle_identifiers=num_puzzle_identifiers, **hyper)
+def config_class(arch: Mapping[str, Any]) -> type[ACTConfig]:
+    """The config class of the architecture the `arch` node names (its `name`); SettingError at arch.name."""
+    name = arch.get("name")
+    if name is None:
+        raise SettingError("arch.name", "required key `arch.name` is missing",
+                           hint=f"set it, e.g. arch.name={DEFAULT_MODEL} (`python -m hrm_core.config` lists the models)")
+    entry = MODELS.get(name) if isinstance(name, str) else None
+    if entry is None:
+        close = difflib.get_close_matches(str(name), list(MODELS), n=1, cutoff=0.5)
+        raise SettingError("arch.name", f"arch.name={name!r} is not a known model",
+                           hint=(f"did you mean {close[0]!r}? " if close else "") + f"known: {', '.join(MODELS)}")
+    return entry.config
 
 
-def build_model(arch: Mapping[str, Any], *, batch_size: int, seq_len: int, vocab_size: int,
+def arch_config(arch: ACTConfig | Mapping[str, Any]) -> ACTConfig:
+    """The `arch` node as its architecture's config: checked key by key (SettingError names the key); without
+    a `name`, HRM ACT v1's. An ACTConfig is returned as it is (the trainer's config holds one already)."""
+    if isinstance(arch, ACTConfig):
+        return arch
+    arch = {"name": DEFAULT_MODEL, **arch}  # a mapping that names no model is HRM's (the original's default)
+    return check_settings(config_class(arch), arch, "arch.")
+
+
+def build_model(arch: ACTConfig | Mapping[str, Any], *, batch_size: int, seq_len: int, vocab_size: int,
                 num_puzzle_identifiers: int, device: torch.device | str | None = None) -> nn.Module:
     """Builds the loss head around the model that `arch` names, on `device` (default: torch's default device).
 
-    `arch` is the config's `arch` node as a mapping: `name`, `loss: {name, loss_type}` and the model's
-    hyperparameters. `batch_size` is the per-process batch (the puzzle-embedding optimizer keeps one row of
-    gradient per slot). The result's `state_dict()` uses the original implementation's keys.
+    `arch` is the validated config's `arch` (an ACTConfig), or the `arch` node as a mapping: `name`,
+    `loss: {name, loss_type}` and the model's hyperparameters. `batch_size` is the per-process batch (the
+    puzzle-embedding optimizer keeps one row of gradient per slot). The result's `state_dict()` uses the
+    original implementation's keys.
     """
-    arch = dict(arch)
-    model_cls = _lookup(MODELS, arch.get("name", DEFAULT_MODEL), "arch.name").model
-    loss = dict(arch.get("loss") or {})
-    head_cls = _lookup(LOSS_HEADS, loss.get("name", "losses@ACTLossHead"), "arch.loss.name")
-    unknown_loss_keys = set(loss) - {"name", "loss_type"}
-    if unknown_loss_keys:
-        raise ValueError(f"arch.loss.{sorted(unknown_loss_keys)[0]} is unknown; arch.loss takes name and loss_type")
-
-    config = model_config(arch, batch_size=batch_size, seq_len=seq_len, vocab_size=vocab_size,
-                          num_puzzle_identifiers=num_puzzle_identifiers)
+    config = arch_config(arch).sized(batch_size=batch_size, seq_len=seq_len, vocab_size=vocab_size,
+                                     num_puzzle_identifiers=num_puzzle_identifiers)
+    model_cls = MODELS[config.name].model
     device = torch.device(device) if device is not None else torch.get_default_device()
     with torch.device(device):
         model = model_cls(config, config.resolved_dtype(device))
-        return head_cls(model, loss.get("loss_type", "stablemax_cross_entropy"))
+        return LOSS_HEADS[config.loss.name](model, config.loss.loss_type)
 
 
 def load_state_dict_compat(module: nn.Module, state_dict: Mapping[str, torch.Tensor], strict: bool = True):

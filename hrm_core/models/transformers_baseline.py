@@ -15,22 +15,22 @@ Shapes: B = batch, T = puzzle positions + seq_len, D = hidden_size.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import torch
 
+from hrm_core.checking import Minimum, setting
 from hrm_core.models.act import ACTConfig, ACTModel, Carry, RecurrentCore
 
 
 @dataclass(kw_only=True)
 class BaselineConfig(ACTConfig):
     TITLE: ClassVar[str] = "recursive_reasoning.transformers_baseline (transformer baseline)"
-    MINIMUM: ClassVar[dict[str, int]] = dict(ACTConfig.MINIMUM, H_layers=1, H_cycles=1)
 
-    H_layers: int
-    H_cycles: int = 1  # not used (the reference keeps the key for compatibility)
-    act_enabled: bool = True
-    act_inference: bool = False
+    H_layers: Annotated[int, Minimum(1)] = setting(help="Blocks in the one transformer stack.")
+    H_cycles: Annotated[int, Minimum(1)] = setting(1, help="Not used: the reference keeps the key.")
+    act_enabled: bool = setting(True, help="Halt adaptively in training.")
+    act_inference: bool = setting(False, help="Halt adaptively in evaluation too (otherwise every step runs).")
 
     def block_passes(self) -> tuple[int, int]:
         return 0, self.H_layers

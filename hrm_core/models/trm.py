@@ -22,35 +22,39 @@ Shapes: B = batch, T = P + seq_len, D = hidden_size.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import torch
 
+from hrm_core.checking import Minimum, OneOf, SettingError, setting
 from hrm_core.models.act import ACTConfig, ACTModel, RecurrentCore
 
 
 @dataclass(kw_only=True)
 class TRMConfig(ACTConfig):
     TITLE: ClassVar[str] = "recursive_reasoning.trm (TRM)"
-    POS_ENCODINGS: ClassVar[tuple[str, ...]] = ("rope", "learned", "none")
-    MINIMUM: ClassVar[dict[str, int]] = dict(ACTConfig.MINIMUM, H_cycles=1, L_cycles=1, L_layers=1, H_layers=0,
-                                             puzzle_emb_len=0)
 
-    H_cycles: int
-    L_cycles: int
-    L_layers: int
-    H_layers: int = 0  # not used: the one network has L_layers blocks (the reference keeps the key)
-    mlp_t: bool = False
-    puzzle_emb_len: int = 16
-    no_ACT_continue: bool = True
+    pos_encodings: Annotated[str, OneOf(("rope", "learned", "none"))] = setting(
+        help="Position encoding: rope, learned, or none (with mlp_t).")
+    H_cycles: Annotated[int, Minimum(1)] = setting(
+        help="Recursion cycles per ACT step (all but the last without gradient).")
+    L_cycles: Annotated[int, Minimum(1)] = setting(help="Reasoning-latent (z_L) updates per cycle.")
+    L_layers: Annotated[int, Minimum(1)] = setting(help="Blocks in the one network.")
+    H_layers: Annotated[int, Minimum(0)] = setting(0, help="Not used: the reference keeps the key (the one network "
+                                                           "has L_layers blocks).")
+    mlp_t: bool = setting(False, help="An MLP across positions in place of attention (TRM-MLP, for Sudoku).")
+    puzzle_emb_len: Annotated[int, Minimum(0)] = setting(
+        16, help="Positions the puzzle embedding fills (0 = ceil(puzzle_emb_ndim / hidden_size)).")
+    no_ACT_continue: bool = setting(True, help="Halt when q_halt > 0 and learn no Q-continue; false = HRM's halting "
+                                               "rule and Q-continue target.")
 
     def check(self) -> None:
         super().check()
         if self.puzzle_emb_len and self.puzzle_emb_len * self.hidden_size < self.puzzle_emb_ndim:
             need = -(-self.puzzle_emb_ndim // self.hidden_size)
-            raise ValueError(f"arch.puzzle_emb_len={self.puzzle_emb_len} positions of arch.hidden_size="
-                             f"{self.hidden_size} cannot hold arch.puzzle_emb_ndim={self.puzzle_emb_ndim}: use at least "
-                             f"{need}, or 0 for exactly ceil(puzzle_emb_ndim / hidden_size)")
+            raise SettingError("arch.puzzle_emb_len", f"arch.puzzle_emb_len={self.puzzle_emb_len} positions of "
+                               f"arch.hidden_size={self.hidden_size} cannot hold arch.puzzle_emb_ndim={self.puzzle_emb_ndim}",
+                               hint=f"use at least {need}, or 0 for exactly ceil(puzzle_emb_ndim / hidden_size)")
 
     @property
     def puzzle_positions(self) -> int:

@@ -16,6 +16,7 @@ from typing import ClassVar
 
 import torch
 
+from hrm_core.checking import SettingError
 from hrm_core.models.act import RecurrentCore
 from hrm_core.models.trm import TRMConfig, TRMHalting
 
@@ -29,8 +30,8 @@ class TRMHier6Config(TRMConfig):
     def check(self) -> None:
         super().check()
         if self.L_cycles > NUM_LATENTS:
-            raise ValueError(f"arch.L_cycles={self.L_cycles}: trm_hier6 updates one of its {NUM_LATENTS} latents "
-                             f"per L cycle, so arch.L_cycles must be at most {NUM_LATENTS}")
+            raise SettingError("arch.L_cycles", f"arch.L_cycles={self.L_cycles}: trm_hier6 updates one of its "
+                               f"{NUM_LATENTS} latents per L cycle, so arch.L_cycles must be at most {NUM_LATENTS}")
 
 
 @dataclass

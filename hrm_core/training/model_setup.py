@@ -62,7 +62,7 @@ def build_training_model(config: TrainConfig, metadata: DatasetMetadata, ctx: Di
     from hrm_core.models.registry import build_model
 
     module = build_model(
-        config.arch_kwargs,
+        config.arch,
         batch_size=config.global_batch_size // ctx.world_size,
         seq_len=metadata.seq_len,
         vocab_size=metadata.vocab_size,
@@ -151,7 +151,7 @@ def check_pretrained_weights(config: TrainConfig, metadata: DatasetMetadata, pat
     from hrm_core.models.registry import build_model
 
     state = load_model_state(path)
-    module = build_model(config.arch_kwargs, batch_size=1, seq_len=metadata.seq_len, vocab_size=metadata.vocab_size,
+    module = build_model(config.arch, batch_size=1, seq_len=metadata.seq_len, vocab_size=metadata.vocab_size,
                          num_puzzle_identifiers=metadata.num_puzzle_identifiers, device=torch.device("meta"))
     fit_pretrained_weights(state, module.state_dict(), path)
 

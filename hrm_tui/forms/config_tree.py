@@ -112,18 +112,29 @@ class ConfigTree:
         """One FieldSpec per key, sections in a stable, readable order."""
         return build_fields(cfg)
 
-    def validate(self, overrides: Sequence[str], *, check_data: bool = True) -> list[Problem]:
-        """Runs the trainer's own checks on these overrides. An empty list means the trainer will accept them."""
-        from hrm_core.config import ConfigError, check_dataset, validate
+    def validate(self, overrides: Sequence[str], *, check_data: bool = True, launch: Any = None) -> list[Problem]:
+        """Runs the trainer's own checks on these overrides. An empty list means the trainer will accept them.
+
+        `launch` (hrm_core.config.Launch: the processes the run will have) adds the trainer's checks that depend
+        on how it is started; the default is one process."""
+        from hrm_core.config import ConfigError, Launch, check_dataset, validate
 
         try:
             cfg = self.compose(overrides)
-            typed = validate(cfg, overrides)
+            typed = validate(cfg, overrides, launch or Launch())
             if check_data and not all(builds_itself(path) for path in typed.train_data_paths + typed.test_data_paths):
                 check_dataset(typed)
         except ConfigError as error:
             return [problem_from_error(error)]
         return []
+
+
+def launch_of(options: Any) -> Any:
+    """What the trainer's checks need to know about a launch (hrm_tui.runs.launcher.LaunchOptions): its world
+    size, nnodes x nproc_per_node."""
+    from hrm_core.config import Launch
+
+    return Launch(processes=max(options.nnodes, 1) * max(options.nproc_per_node, 1))
 
 
 def builds_itself(data_path: str) -> bool:
@@ -167,7 +178,8 @@ def build_fields(cfg: DictConfig) -> list[FieldSpec]:
     from hrm_core.config import GENERAL_SECTION, schema_fields, section_rank
 
     raw = flatten(cfg, resolve=False)
-    schema = {info.key: info for info in schema_fields()}
+    arch_name = OmegaConf.select(cfg, "arch.name", default=None)
+    schema = {info.key: info for info in schema_fields(arch_name if isinstance(arch_name, str) else None)}
     takes = arch_keys_taken(cfg)
 
     def shown_from_schema(key: str, info: Any) -> bool:

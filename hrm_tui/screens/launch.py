@@ -51,7 +51,7 @@ from textual.worker import Worker, get_current_worker
 from hrm_core.rundir.sanitize import safe_text
 from hrm_tui.context import AppContext
 from hrm_tui.forms.command_preview import CommandPreview, build_preview, loading_preview, problem_line
-from hrm_tui.forms.config_tree import LIST, PRESET_GROUP, ConfigTree, Problem
+from hrm_tui.forms.config_tree import LIST, PRESET_GROUP, ConfigTree, Problem, launch_of
 from hrm_tui.forms.form_model import FormModel, split_run_overrides
 from hrm_tui.forms.launch_options_draft import OPTION_HELP, LaunchOptionsDraft
 from hrm_tui.forms.overrides import Edit, OverrideSyntaxError, format_value, single_line
@@ -467,7 +467,12 @@ class LaunchScreen(Screen[None]):
         """Makes `draft` the launch options, shown alike in the side pane, the dialog and the command."""
         self.options_draft = draft
         self.query_one("#options", LaunchOptionsPanel).show(draft)
-        self._show_preview()
+        if self.model is None:
+            self._show_preview()
+        else:  # the trainer's checks depend on the launch options (the batch split): ask it again
+            if self._panel_timer is not None:
+                self._panel_timer.stop()
+            self._refresh_panel()
         return self.preview
 
     def action_options(self) -> None:
@@ -544,7 +549,9 @@ class LaunchScreen(Screen[None]):
         self._checking = self._check_overrides(self.preview)
 
     def _show_preview(self, *, checking: bool | None = None) -> None:
-        self.preview = self._build_preview(self._validation_pending() if checking is None else checking)
+        preview = self._build_preview(self._validation_pending() if checking is None else checking)
+        if preview != self.preview:  # an equal one (a verdict that changed nothing) keeps the object the panels hold
+            self.preview = preview
         for panel in self.query(OverridePanel):
             panel.show(self.preview)
         if self._dialog is not None and self._dialog.is_attached:
@@ -582,7 +589,7 @@ class LaunchScreen(Screen[None]):
         elif worker.cancelled_event.wait(VALIDATE_AFTER_S):
             return
         else:
-            problems = self.config_tree.validate(list(preview.plan.overrides))
+            problems = self.config_tree.validate(list(preview.plan.overrides), launch=launch_of(preview.plan.options))
         if not worker.is_cancelled:
             self.post_message(self.OverridesChecked(worker, problems))
 
@@ -678,7 +685,7 @@ class LaunchScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="launch")
     def _launch(self, plan: LaunchPlan) -> None:
-        problems = self.config_tree.validate(plan.overrides)
+        problems = self.config_tree.validate(plan.overrides, launch=launch_of(plan.options))
         self.post_message(self.LaunchChecked(plan, problems))
 
     def on_launch_screen_launch_checked(self, message: LaunchChecked) -> None:

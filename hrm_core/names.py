@@ -1,4 +1,5 @@
-"""Default project and run names, as the original derives them.
+"""Default project and run names, as the original derives them (the config names a run before training, the
+cockpit names the runs it launches: both read this, so it sits below hrm_core.config and hrm_core.training).
 
 project: the dataset folder's name, capitalised, plus " ACT-torch"      e.g. "Sudoku-extreme-1k-aug-1000 ACT-torch"
 run:     the arch class plus a random two-word slug                     e.g. "HierarchicalReasoningModel_ACTV1 brave-otter"
