@@ -45,8 +45,18 @@ CHECKPOINT_FORMAT = 1
 
 # Test hook: when writing the checkpoint of this step, sleep (a minute, or PAUSE_SECONDS_ENV seconds) with the
 # files written but before the rename (tests kill the process, or start a second trainer, in that window).
+# With PAUSE_UNTIL_ENV naming a file, the pause ends as soon as the test creates that file: a test that is done
+# with the window says so, instead of both sides guessing how long a loaded machine needs.
 PAUSE_AT_STEP_ENV = "HRM_TEST_CHECKPOINT_PAUSE_AT_STEP"
 PAUSE_SECONDS_ENV = "HRM_TEST_CHECKPOINT_PAUSE_S"
+PAUSE_UNTIL_ENV = "HRM_TEST_CHECKPOINT_PAUSE_UNTIL"
+
+
+def _pause_for_a_test() -> None:
+    deadline = time.monotonic() + float(os.environ.get(PAUSE_SECONDS_ENV, "60"))
+    release = os.environ.get(PAUSE_UNTIL_ENV)
+    while time.monotonic() < deadline and not (release and os.path.exists(release)):
+        time.sleep(min(0.05, max(deadline - time.monotonic(), 0)))
 
 
 class CheckpointWriteError(RunDirError):
@@ -127,7 +137,7 @@ def write_checkpoint(ctx: DistContext, run_dir: str | Path, step: int, payload: 
         done()
         _save(payload.training_state, tmp / TRAINING_STATE_FILE)
         if os.environ.get(PAUSE_AT_STEP_ENV) == str(step):
-            time.sleep(float(os.environ.get(PAUSE_SECONDS_ENV, "60")))
+            _pause_for_a_test()
         _fsync_dir(tmp)
         if final.exists():  # an incomplete folder of an earlier, killed attempt at the same step
             _remove_checkpoint(final)
