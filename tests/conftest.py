@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,3 +66,43 @@ def private_state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     state_home = tmp_path_factory.mktemp("state-home")
     monkeypatch.setenv("XDG_STATE_HOME", str(state_home))
     return state_home
+
+
+def shared_across_workers(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]) -> Path:
+    """The folder `name`, made once per test session by `make(folder)` however many pytest-xdist workers ask
+    for it: the first one makes it under a file lock, the others wait and reuse it. The tests that use it
+    must only read it (copy it before changing anything)."""
+    own = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's base folder is <session folder>/<worker>; without it there is one process.
+    root = own.parent if os.environ.get("PYTEST_XDIST_WORKER") else own
+    folder, done = root / "shared" / name, root / "shared" / f"{name}.done"
+    folder.parent.mkdir(exist_ok=True)
+    with FileLock(str(root / "shared" / f"{name}.lock")):
+        if not done.exists():
+            if folder.exists():  # a worker failed half-way: start again
+                shutil.rmtree(folder)
+            make(folder)
+            done.touch()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny puzzle dataset of tests/training_helpers.py, written once for the session (modules that
+    define their own `tiny_data` use theirs)."""
+    from tests.training_helpers import write_tiny_dataset
+
+    return shared_across_workers(tmp_path_factory, "tiny-data", lambda folder: write_tiny_dataset(folder / "tiny")) / "tiny"
+
+
+@pytest.fixture(scope="session")
+def finished_tiny_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished run of the tiny model on `tiny_data` (22 steps, a checkpoint at each of its two evaluations,
+    step_11 and step_22), trained once for the whole session; tests copy it before touching it."""
+    from tests.training_helpers import pretrain_argv, run_trainer, tiny_overrides
+
+    def train(folder: Path) -> None:
+        result = run_trainer(pretrain_argv(tiny_overrides(tiny_data, folder / "run", epochs=4, eval_interval=2)))
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    return shared_across_workers(tmp_path_factory, "finished-tiny-run", train) / "run"

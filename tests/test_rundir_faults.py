@@ -33,23 +33,8 @@ from hrm_core.rundir.summary import summarize_run
 from hrm_core.rundir.writer import EventWriter
 from tests.training_helpers import (
     events_of, fill_disk, mounted_tmpfs, pretrain_argv, remount_read_only, run_trainer, tiny_overrides,
-    torchrun_argv, trainer_env, write_tiny_dataset,
+    torchrun_argv, trainer_env,
 )
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory) -> Path:
-    return write_tiny_dataset(tmp_path_factory.mktemp("data") / "tiny")
-
-
-@pytest.fixture(scope="module")
-def finished_run(tiny_data, tmp_path_factory) -> Path:
-    """A finished run on an ordinary disk (~22 steps, two checkpoints): its checkpoint size sizes the tmpfs
-    tests, and the read-only tests mount a copy of it."""
-    run_dir = tmp_path_factory.mktemp("finished") / "run"
-    result = run_trainer(pretrain_argv(tiny_overrides(tiny_data, run_dir, epochs=4, eval_interval=2)))
-    assert result.returncode == 0, result.stderr[-3000:]
-    return run_dir
 
 
 def _size(folder: Path) -> int:
@@ -64,8 +49,8 @@ def _assert_every_line_whole(run_dir: Path, *, damaged_at_most: int) -> None:
     assert len(log) + sum(log.skipped.values()) == data.count(b"\n")
 
 
-def test_a_full_disk_during_a_checkpoint(tiny_data, finished_run, tmp_path):
-    checkpoint_size = _size(finished_run / "step_22")
+def test_a_full_disk_during_a_checkpoint(tiny_data, finished_tiny_run, tmp_path):
+    checkpoint_size = _size(finished_tiny_run / "step_22")
     with mounted_tmpfs(tmp_path / "disk", "3M") as disk:
         run_dir = disk / "run"
         # Room for the first checkpoint and the events, not for a second checkpoint next to it.
@@ -119,9 +104,9 @@ def test_a_full_disk_while_writing_events(tiny_data, tmp_path):
         assert log.events[-1].status == RunStatus.FINISHED
 
 
-def test_a_read_only_run_directory(tiny_data, finished_run, tmp_path):
+def test_a_read_only_run_directory(tiny_data, finished_tiny_run, tmp_path):
     with mounted_tmpfs(tmp_path / "ro", "3M") as mount:
-        shutil.copytree(finished_run, mount / "run")
+        shutil.copytree(finished_tiny_run, mount / "run")
         remount_read_only(mount)
         run_dir = mount / "run"
         fresh = run_trainer(pretrain_argv(tiny_overrides(tiny_data, mount / "new")))

@@ -26,21 +26,7 @@ from hrm_core.rundir.checkpoints import list_checkpoints
 from hrm_core.rundir.files import LOCK_FILE, MODEL_FILE, TRAINING_STATE_FILE, rank_file
 from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.summary import summarize_run
-from tests.training_helpers import events_of, pretrain_argv, run_trainer, tiny_overrides, trainer_env, write_tiny_dataset
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory) -> Path:
-    return write_tiny_dataset(tmp_path_factory.mktemp("data") / "tiny")
-
-
-@pytest.fixture(scope="module")
-def finished_run(tiny_data, tmp_path_factory) -> Path:
-    """A finished run (~22 steps, checkpoints at both evaluations) that tests copy before touching."""
-    run_dir = tmp_path_factory.mktemp("finished") / "run"
-    result = run_trainer(pretrain_argv(tiny_overrides(tiny_data, run_dir, epochs=4, eval_interval=2)))
-    assert result.returncode == 0, result.stderr[-3000:]
-    return run_dir
+from tests.training_helpers import events_of, pretrain_argv, tiny_overrides, trainer_env
 
 
 def _refused(capsys, overrides: list[str]) -> str:
@@ -55,9 +41,9 @@ def _snapshot(run_dir: Path) -> dict[str, tuple[int, int]]:
     return {str(p.relative_to(run_dir)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(run_dir.rglob("*")) if p.is_file()}
 
 
-def test_a_new_run_never_overwrites_a_finished_one(capsys, tiny_data, finished_run, tmp_path):
+def test_a_new_run_never_overwrites_a_finished_one(capsys, tiny_data, finished_tiny_run, tmp_path):
     run_dir = tmp_path / "run"
-    shutil.copytree(finished_run, run_dir)
+    shutil.copytree(finished_tiny_run, run_dir)
     before = _snapshot(run_dir)
     error = _refused(capsys, tiny_overrides(tiny_data, run_dir, epochs=4, eval_interval=2))
     assert f"{run_dir} already holds a run: it holds 2 checkpoint(s) (step_11, step_22)" in error
@@ -68,7 +54,7 @@ def test_a_new_run_never_overwrites_a_finished_one(capsys, tiny_data, finished_r
     # Events alone (a run killed before its first checkpoint) are a run too; a launcher's files are not.
     started = tmp_path / "started"
     started.mkdir()
-    (started / "events.jsonl").write_bytes((finished_run / "events.jsonl").read_bytes().splitlines(keepends=True)[0])
+    (started / "events.jsonl").write_bytes((finished_tiny_run / "events.jsonl").read_bytes().splitlines(keepends=True)[0])
     assert "its events.jsonl records a run started" in _refused(capsys, tiny_overrides(tiny_data, started))
     launched = tmp_path / "launched"
     launched.mkdir()
@@ -82,8 +68,11 @@ def test_a_second_trainer_is_refused_and_the_first_finishes_intact(tiny_data, tm
     run, resume=auto and resume=PATH on the same path all exit 2 naming it, and delete nothing."""
     run_dir = tmp_path / "run"
     overrides = tiny_overrides(tiny_data, run_dir, "checkpoint_interval=10")
+    # The first trainer stays in its checkpoint until the test has seen the second ones out (the file `release`).
+    release = tmp_path / "release"
     first = subprocess.Popen(pretrain_argv(overrides), env=trainer_env(HRM_TEST_CHECKPOINT_PAUSE_AT_STEP="20",
-                                                                        HRM_TEST_CHECKPOINT_PAUSE_S="25"),
+                                                                        HRM_TEST_CHECKPOINT_PAUSE_S="300",
+                                                                        HRM_TEST_CHECKPOINT_PAUSE_UNTIL=str(release)),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         half_written = run_dir / ".tmp_step_20" / TRAINING_STATE_FILE
@@ -103,6 +92,7 @@ def test_a_second_trainer_is_refused_and_the_first_finishes_intact(tiny_data, tm
             assert owner in stderr and f"kill -INT {first.pid}" in stderr and "Traceback" not in stderr, what
         assert "then continue it with resume=auto" in outcomes[0][1]
         assert "a run is resumed once its trainer has ended" in outcomes[1][1]
+        release.touch()
         code = first.wait(timeout=180)
         assert code == 0, first.stderr.read()[-3000:]
     finally:
@@ -119,9 +109,9 @@ def test_a_second_trainer_is_refused_and_the_first_finishes_intact(tiny_data, tm
 
 
 @pytest.mark.parametrize("damaged", [MODEL_FILE, rank_file(0), TRAINING_STATE_FILE])
-def test_resume_from_a_truncated_checkpoint_is_refused_and_the_run_untouched(capsys, tiny_data, finished_run, tmp_path, damaged):
+def test_resume_from_a_truncated_checkpoint_is_refused_and_the_run_untouched(capsys, tiny_data, finished_tiny_run, tmp_path, damaged):
     run_dir = tmp_path / "run"
-    shutil.copytree(finished_run, run_dir)
+    shutil.copytree(finished_tiny_run, run_dir)
     checkpoint = run_dir / "step_22"
     with open(checkpoint / damaged, "r+b") as f:  # cut short, as by a full disk or a broken copy
         f.truncate(os.path.getsize(checkpoint / damaged) // 2)

@@ -41,13 +41,18 @@ def test_gpu_figures_or_one_line_saying_why_not():
 
 
 def test_run_process_tree_cpu_and_rss():
-    # A real child process burning CPU stands in for a trainer and its workers.
-    child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 3\nwhile time.time() < end: pass"])
+    # A real child process burning CPU stands in for a trainer and its workers. On a loaded machine (parallel
+    # test workers) one interval may give it little CPU: read again until it shows, for as long as it spins.
+    child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 60\nwhile time.time() < end: pass"])
     sampler = LiveSystemSampler()
     try:
         first = sampler.sample(os.getpid()).host  # the first reading primes the CPU deltas
-        time.sleep(1.0)
-        host = sampler.sample(os.getpid()).host
+        deadline = time.monotonic() + 30
+        while True:
+            time.sleep(0.5)
+            host = sampler.sample(os.getpid()).host
+            if host.run_cpu_pct > 30 or time.monotonic() > deadline:
+                break
     finally:
         sampler.close()
         child.kill()

@@ -19,6 +19,9 @@ CRASH_AT_STEP_ENV = "HRM_TEST_CRASH_AT_STEP"  # an exception is raised in this s
 CRASH_RANK_ENV = "HRM_TEST_CRASH_RANK"  # with CRASH_AT_STEP_ENV: only this rank raises (default: every rank)
 CHECKPOINT_PAUSE_AT_STEP_ENV = "HRM_TEST_CHECKPOINT_PAUSE_AT_STEP"  # sleep while this step's checkpoint is half written
 CHECKPOINT_PAUSE_SECONDS_ENV = "HRM_TEST_CHECKPOINT_PAUSE_S"  # how long (default 60 s)
+# The pause ends early once this file exists: a test done with the window says so, instead of both sides
+# guessing how long a loaded machine needs.
+CHECKPOINT_PAUSE_UNTIL_ENV = "HRM_TEST_CHECKPOINT_PAUSE_UNTIL"
 
 DEFAULT_CHECKPOINT_PAUSE_S = 60.0
 
@@ -46,6 +49,7 @@ class FaultPlan:
     crash_at_step: int | None = None  # already narrowed to this rank by HRM_TEST_CRASH_RANK
     checkpoint_pause_at_step: int | None = None
     checkpoint_pause_s: float = DEFAULT_CHECKPOINT_PAUSE_S
+    checkpoint_pause_until: str | None = None  # a file whose appearance ends the pause
 
     @classmethod
     def from_environment(cls, rank: int, environ: Mapping[str, str] | None = None) -> FaultPlan:
@@ -62,6 +66,7 @@ class FaultPlan:
             crash_at_step=_read_int(environ, CRASH_AT_STEP_ENV) if crash_rank in (None, rank) else None,
             checkpoint_pause_at_step=_read_int(environ, CHECKPOINT_PAUSE_AT_STEP_ENV),
             checkpoint_pause_s=pause_s,
+            checkpoint_pause_until=environ.get(CHECKPOINT_PAUSE_UNTIL_ENV) or None,
         )
 
     @property
@@ -72,8 +77,12 @@ class FaultPlan:
     def pause_checkpoint(self, step: int) -> None:
         """Called with the checkpoint's files written but not yet published (tests kill the process, or start a
         second trainer, in that window)."""
-        if step == self.checkpoint_pause_at_step:
-            time.sleep(self.checkpoint_pause_s)
+        if step != self.checkpoint_pause_at_step:
+            return
+        deadline = time.monotonic() + self.checkpoint_pause_s
+        release = self.checkpoint_pause_until
+        while time.monotonic() < deadline and not (release and os.path.exists(release)):
+            time.sleep(min(0.05, max(deadline - time.monotonic(), 0.0)))
 
 
 def injected_crash(step: int) -> RuntimeError:
