@@ -89,7 +89,7 @@ class LoadedModel:
 
     @property
     def arch_name(self) -> str:
-        return str(self.config.arch_kwargs.get("name", "hrm_act_v1"))
+        return str(self.config.arch.name)
 
 
 def load_for_inference(checkpoint: str, *, batch_size: int | None, data_path: str | None = None,
