@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from hrm_core.rundir.processes import TRAINER_MODULE
-from hrm_core.rundir.schema import Minimum, record_spec
+from hrm_core.checking import Minimum, record_spec
 from hrm_tui.forms.overrides import format_override, single_line, split_override
 
 NAME_KEYS = ("project_name", "run_name", "checkpoint_path")
@@ -97,7 +97,7 @@ class LaunchOptions:
 
 @dataclass(kw_only=True, slots=True)
 class _RecordedOptions:
-    """launch.json's `options` as the checker reads them (hrm_core.rundir.schema): LaunchOptions' fields, each
+    """launch.json's `options` as the checker reads them (hrm_core.checking): LaunchOptions' fields, each
     with its type and bounds. The one check of recorded options (clone and resume both use `from_json`)."""
 
     nproc_per_node: Annotated[int, Minimum(1)] = 1

@@ -15,7 +15,7 @@ STAND_IN_BUILDER = textwrap.dedent(
     from pathlib import Path
     import numpy as np
     from hrm_core.data.builder_cli import run_builder
-    from hrm_core.data.writer import DatasetWriter
+    from hrm_core.data.dataset_writer import DatasetWriter
 
     out, mode = Path(sys.argv[1]), sys.argv[2]
 

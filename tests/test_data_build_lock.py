@@ -1,5 +1,5 @@
 """One build per dataset folder (the writer's build lock), and builds that stop cleanly on a signal: real
-builder processes, real signals (hrm_core/data/writer.py, interrupts.py, builder_cli.py)."""
+builder processes, real signals (hrm_core/data/dataset_writer.py, interrupts.py, builder_cli.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from hrm_core.data.format import array_path
-from hrm_core.data.writer import BuildInProgressError, BuildLock, build_in_progress, build_lock_path, temp_dirs
+from hrm_core.data.dataset_writer import BuildInProgressError, BuildLock, build_in_progress, build_lock_path, temp_dirs
 from tests.build_helpers import stand_in_argv, wait_for_path
 from tests.test_data_writer import write_small
 

@@ -14,7 +14,7 @@ from hrm_core.arc.scoring import load_references, parse_puzzle_name
 from hrm_core.data.format import DatasetFormatError, DatasetMetadata, load_identifiers
 from hrm_core.data.loader import PuzzleSplit, TrainBatches, eval_batches
 from hrm_core.data.worker_seed import draw_iterator_seed, worker_numpy_seed
-from hrm_core.data.writer import DatasetWriter
+from hrm_core.data.dataset_writer import DatasetWriter
 from tests.training_helpers import write_tiny_dataset
 
 TRM_BUILT = Path(__file__).parent / "fixtures" / "trm_built"

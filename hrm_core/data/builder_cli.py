@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hrm_core.data.interrupts import BuildInterrupted, catch_build_signals, raise_if_interrupted
-from hrm_core.data.writer import BuildInProgressError, BuildLock
+from hrm_core.data.dataset_writer import BuildInProgressError, BuildLock
 
 EXIT_BAD_INPUT = 2
 

@@ -22,7 +22,7 @@ import numpy as np
 from hrm_core.data.builder_cli import run_builder
 from hrm_core.data.format import BLANK_PUZZLE_NAME, METADATA_FILE
 from hrm_core.data.sudoku import generate_puzzle
-from hrm_core.data.writer import BuildLock, DatasetWriter
+from hrm_core.data.dataset_writer import BuildLock, DatasetWriter
 
 DEMO_DATA_PATH = "data/demo-sudoku-4x4"
 

@@ -6,7 +6,7 @@ tools; docs/run-directory.md describes it. Each module has one job:
     files        every file and folder name (events.jsonl, all_config.yaml, run.lock, step_<N>/, ...)
     events       the event types as typed payloads, their registry, and the line codec (encode, decode+check)
     records      launch.json, command.json and the lock file as typed records
-    schema       the checker behind both (JSON -> typed record, or a short reason)
+    (checking)   the checker behind both is hrm_core.checking (JSON -> typed record, or a short reason)
     status       RunStatus: running, stalled, finished, stopped, failed, lost
     metrics      the metric spec table: name, label, which direction is better, format
     sanitize     safe_text: any string from a run directory made safe to display or print

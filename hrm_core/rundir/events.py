@@ -28,7 +28,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from hrm_core.rundir.schema import (
+from hrm_core.checking import (
     INT64_LIMIT,
     FieldError,
     Finite,

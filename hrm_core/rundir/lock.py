@@ -37,7 +37,7 @@ from hrm_core.rundir.errors import RunDirError, write_error
 from hrm_core.rundir.files import LOCK_FILE
 from hrm_core.rundir.reader import read_record
 from hrm_core.rundir.records import OwnerRecord
-from hrm_core.rundir.schema import to_json_value
+from hrm_core.checking import to_json_value
 
 ACQUIRE_RETRY_S = 1.0  # how long a trainer retries a busy lock (a reader's test holds it for microseconds)
 _NO_LOCKS = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL})

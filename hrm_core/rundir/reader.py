@@ -36,7 +36,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from hrm_core.rundir.events import Event, Rejected, decode_line, parse_json_line
 from hrm_core.rundir.files import EVENTS_FILE
-from hrm_core.rundir.schema import FieldError, record_spec
+from hrm_core.checking import FieldError, record_spec
 from hrm_core.rundir.tail import FileTail, LineBlock, file_size, open_regular, read_lines
 
 E = TypeVar("E", bound=Event)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from hrm_core.rundir.schema import Finite, JSONObject, Minimum
+from hrm_core.checking import Finite, JSONObject, Minimum
 
 Pid = Annotated[int, Minimum(1)]
 

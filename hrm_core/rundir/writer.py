@@ -24,7 +24,7 @@ from typing import Any
 from hrm_core.rundir.errors import RunDirError, write_error
 from hrm_core.rundir.events import Event, encode_event
 from hrm_core.rundir.files import EVENTS_FILE
-from hrm_core.rundir.schema import to_json_value
+from hrm_core.checking import to_json_value
 
 
 class EventWriter:

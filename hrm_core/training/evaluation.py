@@ -23,7 +23,7 @@ from hrm_core.data.loader import PuzzleSplit, eval_batches
 from hrm_core.models.losses import IGNORE_LABEL_ID
 from hrm_core.rundir.files import eval_outputs_file
 from hrm_core.training.distributed import DistContext
-from hrm_core.training.metrics import halting_counts
+from hrm_core.training.metric_sums import halting_counts
 
 
 @dataclass

@@ -50,7 +50,7 @@ from hrm_core.training.evaluation import EvalResult, run_evaluation
 from hrm_core.training.eta import EtaEstimator
 from hrm_core.training.faults import FaultPlan, injected_crash
 from hrm_core.training.heartbeat import Heartbeat
-from hrm_core.training.metrics import WindowAccumulator, normalise
+from hrm_core.training.metric_sums import WindowAccumulator, normalise
 from hrm_core.training.model_setup import ModelBundle, build_training_model, load_pretrained_weights
 from hrm_core.training.rng import seed_everything
 from hrm_core.training.run_log import RunLog

@@ -1,7 +1,7 @@
 """Dataset builds started from the launcher: one per output folder, followed through a log, cancellable.
 
     <data_path>.build.log      the builder's output, appended (a header line per build)
-    .<name>.build-lock          held by the builder while it runs (hrm_core/data/writer.py)
+    .<name>.build-lock          held by the builder while it runs (hrm_core/data/dataset_writer.py)
 
 A builder takes the output folder's build lock for its whole run, whoever started it (this app, another
 hrm-tui, a shell), so `running_build(data_path)` finds any build of that folder. The app starts a builder
@@ -31,7 +31,7 @@ from pathlib import Path
 import psutil
 
 from hrm_core.data.format import METADATA_FILE
-from hrm_core.data.writer import BuildHolder, BuildInProgressError, BuildLock, build_in_progress, temp_dirs
+from hrm_core.data.dataset_writer import BuildHolder, BuildInProgressError, BuildLock, build_in_progress, temp_dirs
 from hrm_tui.forms.overrides import single_line
 
 CANCEL_GRACE_S = 10.0

@@ -26,7 +26,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Log, Static
 
-from hrm_core.data.writer import BuildHolder, BuildInProgressError
+from hrm_core.data.dataset_writer import BuildHolder, BuildInProgressError
 from hrm_tui.forms.overrides import single_line
 from hrm_tui.runs.builds import (
     CANCEL_GRACE_S,

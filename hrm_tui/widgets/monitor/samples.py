@@ -31,7 +31,7 @@ from textual.widgets import Static
 from hrm_core.data.render import render_sample
 from hrm_core.rundir.events import PuzzleDescription, Rejected, Sample, Samples
 from hrm_core.rundir.sanitize import safe_text
-from hrm_core.rundir.schema import to_json_value
+from hrm_core.checking import to_json_value
 from hrm_tui.monitoring.run_model import RunSnapshot, SampleRef
 from hrm_tui.widgets.monitor.panel import MonitorPanel
 

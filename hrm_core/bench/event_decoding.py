@@ -21,7 +21,7 @@ from pathlib import Path
 from hrm_core.rundir.events import Heartbeat, Phase, Train, decode_line, parse_json_line
 from hrm_core.rundir.reader import read_events
 from hrm_core.rundir.sanitize import safe_text
-from hrm_core.rundir.schema import record_spec
+from hrm_core.checking import record_spec
 from hrm_core.rundir.writer import EventWriter
 
 
