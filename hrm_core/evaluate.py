@@ -22,7 +22,6 @@ the details.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import sys
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from hrm_core.key_value_args import KeyValueError, split_key_value
 from hrm_core.rundir.errors import RunDirError, write_error
 from hrm_core.rundir.files import CONFIG_FILE, EVAL_RESULTS_FILE, MODEL_FILE, checkpoint_step, eval_dir_name
 from hrm_core.rundir.metrics import EVAL_REPORT_METRICS
@@ -91,13 +91,10 @@ def parse_args(argv: Sequence[str]) -> EvalArgs:
     known = [f.name for f in fields(EvalArgs)]
     values: dict[str, Any] = {}
     for text in argv:
-        key, sep, _ = text.partition("=")
-        if not sep or not key:
-            raise UsageError(f"cannot read the argument {text!r}: arguments look like key=value, e.g. checkpoint=PATH")
-        if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f"; did you mean {close[0]}?" if close else f"; known keys: {', '.join(known)}"
-            raise UsageError(f"unknown key {key!r} in {text!r}{hint}")
+        try:
+            key, _ = split_key_value(text, known)
+        except KeyValueError as e:
+            raise UsageError(str(e)) from None
         try:
             values[key] = OmegaConf.to_container(OmegaConf.from_dotlist([text]))[key]  # type: ignore[index]
         except Exception as e:  # OmegaConf's grammar errors

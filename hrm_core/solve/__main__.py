@@ -11,7 +11,6 @@ User mistakes print one `error:` line naming the file or key and the fix, and ex
 
 from __future__ import annotations
 
-import difflib
 import json
 import sys
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from hrm_core.key_value_args import KeyValueError, split_key_value
 from hrm_core.solve.errors import SolveError
 
 EXIT_USAGE_ERROR = 2
@@ -70,13 +70,10 @@ def parse_args(argv: Sequence[str]) -> SolveArgs:
     known = [f.name for f in fields(SolveArgs)]
     values: dict[str, Any] = {}
     for text in argv:
-        key, sep, value = text.partition("=")
-        if not sep or not key:
-            raise SolveError(f"cannot read the argument {text!r}: arguments look like key=value, e.g. checkpoint=PATH")
-        if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f"; did you mean {close[0]}?" if close else f"; known keys: {', '.join(known)}"
-            raise SolveError(f"unknown key {key!r} in {text!r}{hint}")
+        try:
+            key, value = split_key_value(text, known)
+        except KeyValueError as e:
+            raise SolveError(str(e)) from None
         values[key] = value
     if not values.get("checkpoint"):
         raise SolveError("checkpoint=PATH is required (a run directory or a step_<N> checkpoint)")
