@@ -106,3 +106,26 @@ def finished_tiny_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory)
         assert result.returncode == 0, result.stderr[-3000:]
 
     return shared_across_workers(tmp_path_factory, "finished-tiny-run", train) / "run"
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory: pytest.TempPathFactory):
+    """A real two-node SLURM cluster (tests/slurm_cluster.py), one per pytest-xdist worker, stopped by the pids
+    it started. The tests that use it skip, saying why, only where SLURM's packages are not installed; in CI
+    (`CI` set) a missing package fails them instead, since `.ci/run` installs them."""
+    from tests.slurm_cluster import missing_programs, start_cluster
+
+    missing = missing_programs()
+    if missing:
+        message = (f"SLURM is not installed here (missing: {', '.join(missing)}); "
+                   "`apt-get install slurmctld slurmd slurm-client munge` runs these tests")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    cluster = start_cluster(tmp_path_factory.mktemp("slurm"))
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("SLURM_CONF", str(cluster.conf))
+            yield cluster
+    finally:
+        cluster.stop()
