@@ -476,6 +476,11 @@ def slurm_profile(args: argparse.Namespace) -> ClusterProfile | None:
     given = [flag for flag, *_ in SLURM_FLAGS if getattr(args, flag[2:].replace("-", "_")) is not None]
     given += [flag for flag in ("--sbatch-line", "--setup-line", "--save-profile")
               if getattr(args, flag[2:].replace("-", "_")) is not None]
+    if args.slurm is not None and "=" in args.slurm:
+        # `--slurm lr=1e-3`: argparse gave the first override to --slurm's optional PROFILE (a profile's name
+        # has no '='): it is an override.
+        args.overrides.insert(0, args.slurm)
+        args.slurm = ""
     if args.slurm is None:
         if given:
             raise UserError(f"{given[0]} is a SLURM setting: add --slurm [PROFILE] to submit the run to SLURM")

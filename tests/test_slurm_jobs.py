@@ -73,9 +73,10 @@ def job_id_of(run_dir: Path) -> str:
 
 
 @pytest.fixture(autouse=True)
-def no_compile(monkeypatch):
+def no_compile(monkeypatch, tmp_path):
     monkeypatch.setenv("DISABLE_COMPILE", "1")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no test reads the user's cluster profiles
 
 
 def test_a_two_node_run_goes_queued_running_finished(slurm_cluster, tiny_data: Path, tmp_path: Path):
