@@ -58,14 +58,15 @@ def runs_json(cwd: Path) -> dict[str, dict]:
     return {Path(run["path"]).name: run for run in map(json.loads, result.stdout.splitlines())}
 
 
-def wait_until(condition, timeout_s: float, what: str):
+def wait_until(condition, timeout_s: float, what: str, run_dir: Path | None = None):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         time.sleep(POLL_S)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+    seen = f"; the run now: {summarize_run(run_dir)}" if run_dir is not None else ""
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}{seen}")
 
 
 def job_id_of(run_dir: Path) -> str:
@@ -166,25 +167,30 @@ async def test_stop_on_a_running_two_node_job_saves_a_checkpoint_and_ends_stoppe
     assert summarize_run(run_dir).status is RunStatus.STOPPED
 
 
-def test_a_sigstopped_trainer_is_stalled_and_a_killed_job_is_never_running(slurm_cluster, tiny_data: Path, tmp_path: Path):
+def test_a_sigstopped_trainer_is_stalled_and_a_killed_one_failed_never_running(slurm_cluster, tiny_data: Path, tmp_path: Path):
     run_dir = tmp_path / "frozen"
     extra = ("stall_after_s=3", "heartbeat_interval_s=1")
     assert submit_in_process(["--slurm", *run_overrides(tiny_data, run_dir, epochs=400, eval_interval=400, extra=extra)],
                              tmp_path) == 0
     job_id = job_id_of(run_dir)
-    wait_until(lambda: (s := summarize_run(run_dir)).status is RunStatus.RUNNING and (s.step or 0) >= 5, 120,
-               "the job to train")
+    # Running, and beating: a heartbeat carries the run's stall_after_s (3 s here) to the readers.
+    wait_until(lambda: (s := summarize_run(run_dir)).status is RunStatus.RUNNING and s.stall_after_s == 3, 120,
+               "the job to train and beat", run_dir)
     trainer = events_of(run_dir, RunStart)[0].pid
     os.kill(trainer, signal.SIGSTOP)  # the job stays RUNNING; its heartbeat stops
     try:
-        stalled = wait_until(lambda: (s := summarize_run(run_dir)).status is RunStatus.STALLED and s, 30, "stalled")
+        stalled = wait_until(lambda: (s := summarize_run(run_dir)).status is RunStatus.STALLED and s, 30, "stalled",
+                             run_dir)
         assert stalled.scheduler_state is JobState.RUNNING and "no progress for" in stalled.detail
     finally:
-        slurm_cluster.run("scancel", "--signal=KILL", job_id)
+        # SIGKILL the trainer itself: `scancel --signal=KILL` would not do here, since SLURM turns a KILL to a
+        # whole job into its cancel sequence (SIGCONT, SIGTERM, KillWait, SIGKILL), and the trainer saves a
+        # checkpoint on the SIGTERM and ends `stopped` (docs/clusters.md, "Stopping").
+        os.kill(trainer, signal.SIGKILL)
     ended = wait_until(lambda: (s := summarize_run(run_dir)).scheduler_state not in (JobState.RUNNING, None) and s, 60,
-                       "the killed job to end")
+                       "the killed job to end", run_dir)
     assert ended.status is RunStatus.FAILED and ended.scheduler_state in (JobState.CANCELLED, JobState.FAILED)
-    assert f"job {job_id}" in ended.detail
+    assert f"job {job_id} ended {ended.scheduler_state.value.upper()} without the run logging its end" in ended.detail
     assert runs_json(tmp_path)["frozen"]["status"] == "failed"
 
 
