@@ -210,3 +210,15 @@ def test_sbatch_refusals_are_named_and_leave_no_run(slurm_cluster, tiny_data: Pa
     assert f"sbatch refused the job (profile field {field})" in err and said in err and "Traceback" not in err
     assert not (tmp_path / "refused").exists()  # what the submission made is gone again
     assert runs_json(tmp_path) == {}
+
+
+def test_the_slurm_runs_benchmark_submits_lists_and_cancels(slurm_cluster):
+    """`python -m hrm_tui.bench.slurm_runs` (docs/benchmarks.md has its figures for 200 runs), kept working
+    with a few runs."""
+    result = subprocess.run([sys.executable, "-m", "hrm_tui.bench.slurm_runs", "--runs", "3", "--repeats", "1", "--json"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["runs"] == 3 and figures["submit_after_sbatch_ms_max"] < 1000 and figures["runs_json_s_best"] > 0
+    left = slurm_cluster.run("squeue", "-h", "-o", "%i").stdout.split()
+    assert left == []  # its held jobs were cancelled
