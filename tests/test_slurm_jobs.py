@@ -24,7 +24,9 @@ from hrm_tui.cli import main as hrm_tui_main
 from hrm_tui.screens.confirm import ConfirmScreen
 from hrm_tui.screens.runs import RunsScreen
 from tests.training_helpers import TINY_ARCH, events_of
+from hrm_tui.widgets.monitor.progress import ProgressPanel
 from tests.tui_launch_helpers import async_test, make_app, wait_for
+from tests.tui_monitor_helpers import MonitorHost, as_text, fast_settings
 
 POLL_S = 0.2
 
@@ -120,6 +122,14 @@ async def test_a_job_waiting_for_its_begin_time_is_queued_with_its_reason_and_st
     run = runs_json(tmp_path)["later"]
     assert (run["status"], run["scheduler_state"], run["reason"]) == ("queued", "queued", "BeginTime")
     assert 3000 < run["expected_start"] - time.time() < 3700  # the scheduler's estimate: in an hour
+
+    monitor_host = MonitorHost(run_dir, settings=fast_settings(clock=time.time))
+    async with monitor_host.run_test(size=(160, 40)) as pilot:  # the monitor's header shows the job
+        panel = monitor_host.monitor.query_one(ProgressPanel)
+        await wait_for(pilot, lambda: panel.status == RunStatus.QUEUED, 30, "the monitor's status")
+        await pilot.pause(0.2)
+        header = as_text(panel.render())
+        assert "● queued" in header and f"SLURM job {job_id} queued BeginTime (squeue)" in header
 
     app = make_app(tmp_path, start_mode="runs")
     async with app.run_test(size=(160, 48)) as pilot:
