@@ -232,3 +232,35 @@ def test_the_slurm_runs_benchmark_submits_lists_and_cancels(slurm_cluster):
     assert figures["runs"] == 3 and figures["submit_after_sbatch_ms_max"] < 1000 and figures["runs_json_s_best"] > 0
     left = slurm_cluster.run("squeue", "-h", "-o", "%i").stdout.split()
     assert left == []  # its held jobs were cancelled
+
+
+def test_one_scheduler_query_covers_every_listed_run(slurm_cluster, tmp_path: Path):
+    """`hrm-tui runs` asks squeue once for all its SLURM runs, not once per run: a logging wrapper in front
+    of the real squeue counts the calls."""
+    from hrm_tui.cluster.profile import ClusterProfile
+    from hrm_tui.cluster.submit import submit
+    from hrm_tui.launch_plan import LaunchOptions, plan_launch
+
+    profile = ClusterProfile(sbatch_lines=("--hold",))
+    jobs = [submit(plan_launch(["+x=1"], LaunchOptions(), names=("p", name, str(tmp_path / "checkpoints" / name)),
+                               present=set(), cwd=tmp_path), profile).job_id for name in ("a", "b", "c")]
+    try:
+        _list_with_a_counted_squeue(tmp_path)
+    finally:
+        slurm_cluster.run("scancel", *jobs)
+
+
+def _list_with_a_counted_squeue(tmp_path: Path) -> None:
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    log = tmp_path / "squeue.calls"
+    real = subprocess.run(["which", "squeue"], capture_output=True, text=True).stdout.strip()
+    (shim / "squeue").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real} "$@"\n')
+    (shim / "squeue").chmod(0o755)
+    env = dict(os.environ, PATH=f"{shim}:{os.environ['PATH']}")
+    result = subprocess.run([sys.executable, "-m", "hrm_tui", "runs", "--json"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    runs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sorted(run["status"] for run in runs) == ["queued"] * 3
+    assert len(log.read_text().splitlines()) == 1

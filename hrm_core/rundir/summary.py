@@ -238,7 +238,10 @@ def _judge_slurm_run(summary: RunSummary, run_dir: Path, job_id: str, view: Sche
             summary.status = RunStatus.QUEUED
             summary.detail = _waiting_detail(job, ran_before=start is not None)
             return
-        if job.state is JobState.RUNNING and (end is None or _started_after(job, end)):
+        if job.state is JobState.RUNNING and end is not None and _started_after(job, end):
+            summary.status, summary.detail = RunStatus.RUNNING, "resuming"  # a requeued job, before its `resume`
+            return
+        if job.state is JobState.RUNNING and end is None:
             _check_progress(summary, now)  # the job runs: the heartbeat says whether its trainer makes progress
             return
     if end is not None:
