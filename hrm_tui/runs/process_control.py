@@ -154,6 +154,8 @@ def find_run_processes(run_dir: str | os.PathLike[str]) -> RunProcesses | SlurmJ
 def find_run_process(run_dir: str | os.PathLike[str]) -> TrainerProcess | None:
     """The run's root process (the trainer, or torchrun), verified; None if it is gone. See find_run_processes."""
     processes = find_run_processes(run_dir)
+    if isinstance(processes, SlurmJob):
+        raise StopError(f"it runs as SLURM job {processes.job_id}: its processes are on the cluster's nodes")
     return processes.root if processes is not None else None
 
 
