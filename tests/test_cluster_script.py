@@ -196,3 +196,18 @@ def test_without_slurm_on_this_host_a_submitted_run_is_never_lost_nor_a_crash(tm
     write_events(run_dir, [{"type": "run_start", "time": 100.0, "total_steps": 10},
                            {"type": "run_end", "time": 105.0, "step": 10, "status": "finished"}])
     assert summarize_run(run_dir, scheduler=view).status is RunStatus.FINISHED
+
+
+@pytest.mark.parametrize("job_id", ["--full", "12; rm -rf ~", "1,2", "", "12\n13", "\x1b[2J"])
+def test_a_job_id_that_is_not_one_never_reaches_the_scheduler(tmp_path: Path, job_id: str):
+    """slurm.json comes from a run directory: an id that is not a SLURM job id is not a SLURM run's."""
+    import json
+
+    from hrm_core.rundir.files import SLURM_FILE
+    from hrm_core.rundir.scheduler import is_job_id, query_jobs
+    from hrm_core.rundir.summary import slurm_job_id
+
+    (tmp_path / SLURM_FILE).write_text(json.dumps({"job_id": job_id}))
+    assert slurm_job_id(tmp_path) is None and not is_job_id(job_id)
+    assert query_jobs([job_id]).jobs == {} and query_jobs([job_id]).note == ""  # nothing asked
+    assert all(is_job_id(j) for j in ("12", "12_3", "12+1"))
