@@ -264,3 +264,26 @@ def _list_with_a_counted_squeue(tmp_path: Path) -> None:
     runs = [json.loads(line) for line in result.stdout.splitlines()]
     assert sorted(run["status"] for run in runs) == ["queued"] * 3
     assert len(log.read_text().splitlines()) == 1
+
+
+def test_a_job_the_controller_forgot_is_read_from_the_job_completion_file(slurm_cluster, tmp_path: Path, monkeypatch):
+    """After MinJobAge the controller forgets an ended job (squeue: "Invalid job id specified"); this cluster
+    has no accounting database (plain sacct fails), so the state comes from `sacct -c`. squeue is replaced
+    here by a script answering as squeue does for forgotten jobs (waiting 5 minutes would cost too much);
+    sacct is the real one."""
+    from hrm_core.rundir.scheduler import query_jobs
+
+    job_id = slurm_cluster.run("sbatch", "--parsable", "--wrap", "true", "-o", "/dev/null").stdout.strip()
+    wait_until(lambda: (j := query_jobs([job_id]).job(job_id)) is not None and j.state.ended, 30, "the job to end")
+    assert slurm_cluster.run("sacct", "-X", "-n", "-j", job_id, check=False).returncode != 0  # accounting is off
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "squeue").write_text('#!/bin/sh\necho "slurm_load_jobs error: Invalid job id specified" >&2\nexit 1\n')
+    (shim / "squeue").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim}:{os.environ['PATH']}")
+    view = query_jobs([job_id, "999999"])
+    job = view.job(job_id)
+    assert view.reachable and job is not None
+    assert (job.state, job.slurm_state, job.source) == (JobState.FINISHED, "COMPLETED", JobSource.JOBCOMP)
+    assert job.nodes in ("node1", "node2")
+    assert view.job("999999") is None  # known nowhere: the caller goes by the run's events
