@@ -138,6 +138,8 @@ async def test_a_job_waiting_for_its_begin_time_is_queued_with_its_reason_and_st
         screen = app.screen
         summary = screen.table.selected
         assert summary.status is RunStatus.QUEUED and summary.reason == "BeginTime"
+        row = [str(cell) for cell in screen.table.get_row_at(0)]
+        assert "… queued" in row and f"{job_id} queued BeginTime (squeue)" in row  # the Job column
         await pilot.pause()
         shown = str(screen.query_one("#run-detail").render())
         assert f"SLURM job {job_id} queued BeginTime (squeue)" in shown and "waiting (BeginTime)" in shown

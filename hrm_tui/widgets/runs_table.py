@@ -36,6 +36,8 @@ STATUS_SYMBOLS = {RunStatus.RUNNING: "●", RunStatus.STALLED: "◌", RunStatus.
 WIDE_COLUMNS = ("Name", "Preset", "Status", "Step", "Progress", "Started", "Last event")
 # Under 120 columns step and progress share a column, and the start time moves to the detail line.
 NARROW_COLUMNS = ("Name", "Preset", "Status", "Progress", "Last event")
+JOB_COLUMN = "Job"  # a SLURM run's job: id, scheduler state, nodes or reason (runs/cells.py job_text)
+JOB_WIDTH = 32
 WIDE_FROM = 120
 PROGRESS_CELLS = 8
 MARK = "◆ "
@@ -96,6 +98,8 @@ class RunsTable(DataTable[Text]):
             self._marked, self._sorted = view.marked, (view.sort, view.descending)
         wide = self.size.width >= WIDE_FROM
         columns = WIDE_COLUMNS if wide else NARROW_COLUMNS
+        if any(summary.job_id for summary in summaries):  # a Job column only while SLURM runs are listed
+            columns = (*columns, JOB_COLUMN)
         now = self.clock()
         sort, descending = self._sorted
         labels = [f"{column} {'▼' if descending else '▲'}" if column == sort else column for column in columns]
@@ -103,11 +107,12 @@ class RunsTable(DataTable[Text]):
         # auto-width columns on its next idle: a table drawn before that showed every column cut to its header.
         # The name takes what the others leave (each column has a cell of padding on both sides, and the
         # scroll bar its own): a fixed guess at their width cut the last header (`Last even`) at 120 columns.
-        rows = [self._cells(summary, now, 0, wide) for summary in summaries]
+        with_job = columns[-1] == JOB_COLUMN
+        rows = [self._cells(summary, now, 0, wide, with_job) for summary in summaries]
         others = sum(max([len(label)] + [row[i].cell_len for row in rows]) for i, label in enumerate(labels) if i)
         room = self.size.width - others - 2 * self.cell_padding * len(columns) - self.styles.scrollbar_size_vertical
         name_width = max(12, room)
-        rows = [self._cells(summary, now, name_width, wide) for summary in summaries]
+        rows = [self._cells(summary, now, name_width, wide, with_job) for summary in summaries]
         widths = [max([len(label)] + [row[i].cell_len for row in rows]) for i, label in enumerate(labels)]
         layout = (tuple(labels), tuple(widths))
         self.clear(columns=layout != self._layout)
@@ -122,7 +127,11 @@ class RunsTable(DataTable[Text]):
             if index is not None:
                 self.move_cursor(row=index, animate=False)
 
-    def _cells(self, s: RunSummary, now: float, name_width: int, wide: bool) -> list[Text]:
+    def _cells(self, s: RunSummary, now: float, name_width: int, wide: bool, with_job: bool = False) -> list[Text]:
+        cells = self._run_cells(s, now, name_width, wide)
+        return [*cells, Text(truncate(job_text(s) or "-", JOB_WIDTH))] if with_job else cells
+
+    def _run_cells(self, s: RunSummary, now: float, name_width: int, wide: bool) -> list[Text]:
         step = "-" if s.step is None else (f"{s.step}/{s.total_steps}" if s.total_steps else str(s.step))
         status = Text(f"{STATUS_SYMBOLS.get(s.status, ' ')} {s.status}", style=self._status_style(s.status))
         last = format_age(now - s.last_event_time) if s.last_event_time else "-"
