@@ -112,15 +112,15 @@ def test_profiles_round_trip_through_the_config_file(tmp_path, monkeypatch):
     assert load_profiles() == {}
     first = ClusterProfile(name="a100", nodes=2, gpus_per_node=8, nproc_per_node=8, partition="gpu",
                            time_limit="1-00:00:00", setup_lines=('module load "cuda"', "echo \\ é"))
-    second = ClusterProfile(name="cpu", cpus_per_node=4)
+    second = ClusterProfile(name="cpu.small", cpus_per_node=4, sbatch_lines=("--comment=\t\x7f\x1b'\"\\ ü 🚀",))
     save_profile(first)
     save_profile(second)
-    assert load_profiles() == {"a100": first, "cpu": second}
-    assert load_profile("cpu") == second
+    assert load_profiles() == {"a100": first, "cpu.small": second}  # every character written back as it was
+    assert load_profile("cpu.small") == second
     text = profiles_file().read_text()
     assert "[profiles.a100]" in text and "requeue_warning_s" not in text  # defaults are left out
     assert ClusterProfile.from_json(first.to_json()) == first
-    with pytest.raises(ProfileError, match="no cluster profile 'gpu'.*saved: a100, cpu"):
+    with pytest.raises(ProfileError, match="no cluster profile 'gpu'.*saved: a100, cpu.small"):
         load_profile("gpu")
 
 
