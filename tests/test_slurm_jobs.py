@@ -85,7 +85,8 @@ def no_compile(monkeypatch, tmp_path):
 def test_a_two_node_run_goes_queued_running_finished(slurm_cluster, tiny_data: Path, tmp_path: Path):
     run_dir = tmp_path / "two-nodes"
     result = hrm_tui("launch", "--slurm", "--nodes", "2", "--nproc-per-node", "1", "--partition", "debug",
-                     "--time", "10", "--sbatch-line=--hold", *run_overrides(tiny_data, run_dir), cwd=tmp_path)
+                     "--time", "10", "--sbatch-line=--hold", *run_overrides(tiny_data, run_dir, epochs=12, eval_interval=6),
+                     cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     job_id = job_id_of(run_dir)
     assert f"submitted job {job_id}" in result.stdout
@@ -101,6 +102,8 @@ def test_a_two_node_run_goes_queued_running_finished(slurm_cluster, tiny_data: P
     running = wait_until(lambda: (s := summarize_run(run_dir)).status is RunStatus.RUNNING and s.step and s, 120,
                          "the job to run and train")
     assert running.scheduler_state is JobState.RUNNING and running.nodes == "node[1-2]"
+    listed = runs_json(tmp_path)["two-nodes"]  # the CLI's view while it trains (about 65 steps in all)
+    assert (listed["status"], listed["scheduler_state"], listed["nodes"]) == ("running", "running", "node[1-2]")
     finished = wait_until(lambda: (s := summarize_run(run_dir)).status is RunStatus.FINISHED and s, 180, "the run to finish")
     assert finished.nodes == "node[1-2]" and finished.scheduler_state in (JobState.RUNNING, JobState.FINISHED)
     assert len(list(run_dir.glob("events.jsonl*"))) == 1
