@@ -102,7 +102,7 @@ def test_a_two_node_run_goes_queued_running_finished(slurm_cluster, tiny_data: P
     running = wait_until(lambda: (s := summarize_run(run_dir)).status is RunStatus.RUNNING and s.step and s, 120,
                          "the job to run and train")
     assert running.scheduler_state is JobState.RUNNING and running.nodes == "node[1-2]"
-    listed = runs_json(tmp_path)["two-nodes"]  # the CLI's view while it trains (about 65 steps in all)
+    listed = runs_json(tmp_path)["two-nodes"]  # the CLI's view while it trains
     assert (listed["status"], listed["scheduler_state"], listed["nodes"]) == ("running", "running", "node[1-2]")
     finished = wait_until(lambda: (s := summarize_run(run_dir)).status is RunStatus.FINISHED and s, 180, "the run to finish")
     assert finished.nodes == "node[1-2]" and finished.scheduler_state in (JobState.RUNNING, JobState.FINISHED)
