@@ -85,7 +85,7 @@ def no_compile(monkeypatch, tmp_path):
 def test_a_two_node_run_goes_queued_running_finished(slurm_cluster, tiny_data: Path, tmp_path: Path):
     run_dir = tmp_path / "two-nodes"
     result = hrm_tui("launch", "--slurm", "--nodes", "2", "--nproc-per-node", "1", "--partition", "debug",
-                     "--time", "10", "--sbatch-line=--hold", *run_overrides(tiny_data, run_dir, epochs=12, eval_interval=6),
+                     "--time", "10", "--sbatch-line=--hold", *run_overrides(tiny_data, run_dir, epochs=40, eval_interval=20),
                      cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     job_id = job_id_of(run_dir)
