@@ -6,6 +6,11 @@ below 0.5, plain to 0.9, bold above). Below, q_halt and q_continue over the step
 step where the model's halting rule fires, and the answer after each inner cycle (HRM's H-cycles, TRM's
 recursions) counted against the step's answer. ←/→ step, Home/End jump, space plays or pauses.
 
+A replay loaded from a checkpoint (`hrm_tui.replay_loading.Replay`) also has: n/p for the next/previous
+example of the dataset's test split (when it shows one), and e for the puzzle editor
+(`screens/puzzle_editor.py`), to type a puzzle in or load a file, replayed at the same checkpoint. Both ask the
+app with `OpenReplay`; the app's worker loads the replay (`hrm_tui/replay_opener.py`).
+
 Everything drawn from a puzzle or a file passes through `safe_text`.
 """
 
@@ -25,9 +30,14 @@ from textual.widgets import Footer, Static
 
 from hrm_core.data.render import ARC_PALETTE
 from hrm_core.rundir.sanitize import safe_text
+from hrm_core.solve.puzzles import Puzzle
 from hrm_core.solve.rollout import Trajectory
+from hrm_tui.messages import OpenReplay
+from hrm_tui.replay_loading import Replay, ReplaySource
+from hrm_tui.replay_opener import ReplayOpener
 
 PLAY_INTERVAL_S = 0.6
+EDITABLE_KINDS = ("sudoku", "maze", "arc")  # what the puzzle editor types in or loads
 BAR_WIDTH = 10
 _CHANGED = Style(bgcolor="#5f5f00")
 _WRONG = Style(color="red", bold=True, underline=True)
@@ -119,6 +129,9 @@ class ReplayScreen(Screen[None]):
         Binding("home", "jump(0)", "first step"),
         Binding("end", "jump(-1)", "last step"),
         Binding("space", "play", "play/pause"),
+        Binding("n", "other_example(1)", "next test puzzle"),
+        Binding("p", "other_example(-1)", "previous test puzzle"),
+        Binding("e", "edit", "edit a puzzle"),
         Binding("q", "close", "close"),
     ]
     DEFAULT_CSS = """
@@ -128,14 +141,21 @@ class ReplayScreen(Screen[None]):
     ReplayScreen #replay-side { width: 1fr; height: auto; }
     """
 
-    def __init__(self, name: str, trajectory: Trajectory, puzzle: dict[str, Any]):
+    def __init__(self, name: str, trajectory: Trajectory, puzzle: dict[str, Any], replay: Replay | None = None):
+        """`replay`: where the trajectory came from (a checkpoint and a puzzle), for n/p and the editor; None
+        for a trajectory given as it is."""
         super().__init__()
         self.puzzle_name = name
         self.trajectory = trajectory
         self.puzzle = puzzle
+        self.replay = replay
         self.index = 0
         self.playing = False
         self._timer = None
+
+    @classmethod
+    def of(cls, replay: Replay) -> ReplayScreen:
+        return cls(replay.name, replay.trajectory, replay.puzzle, replay)
 
     def compose(self) -> ComposeResult:
         yield Static(id="replay-title")
@@ -155,8 +175,13 @@ class ReplayScreen(Screen[None]):
         steps = len(self.trajectory.steps)
         state = "playing" if self.playing else "paused"
         changed = len(self.trajectory.steps[self.index].changed)
-        return (f"{safe_text(self.puzzle_name)}  step {self.index + 1}/{steps}  {changed} cells changed  "
-                f"halts at step {self.trajectory.halting_step}  [{state}]")
+        status = (f"{safe_text(self.puzzle_name)}  step {self.index + 1}/{steps}  {changed} cells changed  "
+                  f"halts at step {self.trajectory.halting_step}  [{state}]")
+        if self.replay is not None:
+            status += f"\ncheckpoint {safe_text(self.replay.source.checkpoint)} (step {self.replay.step:,})"
+            if self.replay.note:
+                status += f"\n{safe_text(self.replay.note)}"
+        return status
 
     def redraw(self) -> None:
         self.query_one("#replay-title", Static).update(Text(self.status))
@@ -189,19 +214,47 @@ class ReplayScreen(Screen[None]):
             return
         self.action_step(1)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """n/p only for a replay of the test split, e only for one loaded from a checkpoint."""
+        if action == "other_example":
+            return self._from_test_split()
+        if action == "edit":
+            return self.replay is not None and self.puzzle.get("kind") in EDITABLE_KINDS
+        return True
+
+    def _from_test_split(self) -> bool:
+        return self.replay is not None and self.replay.source.puzzle_file is None and self.replay.source.puzzle is None
+
+    def action_other_example(self, delta: int) -> None:
+        if self.replay is not None and self._from_test_split():
+            source = self.replay.source
+            self.post_message(OpenReplay(ReplaySource(source.checkpoint, test_index=source.test_index + delta)))
+
+    def action_edit(self) -> None:
+        from hrm_tui.screens.puzzle_editor import PuzzleEditorScreen
+
+        if self.replay is not None:
+            start = Puzzle(name=self.puzzle_name, inputs=self.trajectory.inputs, labels=None)
+            self.app.push_screen(PuzzleEditorScreen(self.replay.source.checkpoint, self.puzzle, start))
+
     def action_close(self) -> None:
-        if len(self.app.screen_stack) > 2:
+        """Back to the screen below (the monitor, the runs list), or quit when there is none: `hrm-tui solve`
+        shows the replay over Textual's blank default screen, which has nothing to go back to."""
+        stack = self.app.screen_stack
+        below = stack[-2] if len(stack) >= 2 else None
+        if below is not None and type(below) is not Screen:
             self.app.pop_screen()
         else:
             self.app.exit()
 
 
-class ReplayApp(App[None]):
-    """`hrm-tui solve`: the replay screen on its own."""
+class ReplayApp(ReplayOpener, App[None]):
+    """`hrm-tui solve`: the replay screen on its own (n/p and the editor replay other puzzles in it)."""
 
-    def __init__(self, name: str, trajectory: Trajectory, puzzle: dict[str, Any], theme: str | None = None):
+    def __init__(self, name: str, trajectory: Trajectory, puzzle: dict[str, Any], theme: str | None = None,
+                 replay: Replay | None = None):
         super().__init__()
-        self._replay = (name, trajectory, puzzle)
+        self._replay = (name, trajectory, puzzle, replay)
         if theme:
             self.theme = theme
 
@@ -214,26 +267,13 @@ def run_replay(checkpoint: str, puzzle: str | None, theme: str | None = None) ->
     one `hrm-tui:` line and exit status 2."""
     import sys
 
-    from hrm_core.data.loader import PuzzleSplit
     from hrm_core.solve.errors import SolveError
-    from hrm_core.solve.model import load_for_inference
-    from hrm_core.solve.puzzles import parse_puzzles, read_source
-    from hrm_core.solve.rollout import rollout
+    from hrm_tui.replay_loading import load_replay
 
     try:
-        loaded = load_for_inference(checkpoint, batch_size=1)
-        if puzzle is not None:
-            first = parse_puzzles(*read_source(puzzle), loaded.puzzle, loaded.identifiers)[0]
-            name, inputs, labels, puzzle_id = first.name, first.inputs, first.labels, first.puzzle_identifier
-        else:
-            part = PuzzleSplit(loaded.test_paths, "test").parts[0]
-            inputs, labels = np.asarray(part.arrays["inputs"][0]), np.asarray(part.arrays["labels"][0])
-            name, puzzle_id = f"{loaded.test_paths[0]} test example 1", int(part.arrays["puzzle_identifiers"][0])
-        [trajectory] = rollout(loaded.act_model, np.asarray(inputs)[None], np.array([puzzle_id]), batch_size=1,
-                               blank_id=int(loaded.metadata.blank_identifier_id), pad_id=int(loaded.metadata.pad_id),
-                               labels=[labels])
+        replay = load_replay(ReplaySource(checkpoint, puzzle_file=puzzle))
     except SolveError as error:
         print(f"hrm-tui: {safe_text(str(error))}", file=sys.stderr)
         return 2
-    ReplayApp(name, trajectory, loaded.puzzle, theme=theme).run()
+    ReplayApp(replay.name, replay.trajectory, replay.puzzle, theme=theme, replay=replay).run()
     return 0
