@@ -109,6 +109,23 @@ def finished_tiny_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.fixture(scope="session")
+def finished_demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished run of the tiny model on the demo's 4x4 Sudoku (built beside it, `demo-sudoku-4x4/`): one
+    epoch, a checkpoint at its end, trained once for the whole session; tests copy it before touching it."""
+    from hrm_core.data.demo import build_demo_dataset
+    from tests.training_helpers import TINY_ARCH, pretrain_argv, run_trainer
+
+    def train(folder: Path) -> None:
+        data_path = build_demo_dataset(folder / "demo-sudoku-4x4")
+        overrides = [f"data_path={data_path}", f"checkpoint_path={folder / 'run'}", *TINY_ARCH,
+                     "global_batch_size=64", "epochs=1", "eval_interval=1", "lr=1e-3", "lr_warmup_steps=2"]
+        result = run_trainer(pretrain_argv(overrides), timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    return shared_across_workers(tmp_path_factory, "finished-demo-run", train) / "run"
+
+
+@pytest.fixture(scope="session")
 def slurm_cluster(tmp_path_factory: pytest.TempPathFactory):
     """A real two-node SLURM cluster (tests/slurm_cluster.py), one per pytest-xdist worker, stopped by the pids
     it started. The tests that use it skip, saying why, only where SLURM's packages are not installed; in CI
