@@ -16,23 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.test_evaluate import write_tiny_arc_dataset
-from tests.training_helpers import TINY_ARCH, pretrain_argv, run_trainer, trainer_env
+from tests.training_helpers import trainer_env
 
 SOLVE = [sys.executable, "-m", "hrm_core.solve"]
 
 
 @pytest.fixture(scope="module")
-def arc_run(tmp_path_factory) -> tuple[Path, Path]:
+def arc_run(finished_arc_run, tmp_path_factory) -> tuple[Path, Path]:
+    """(the session's tiny ARC run, a held-out task file)."""
     root = tmp_path_factory.mktemp("adapt")
-    data_path = root / "arc-tiny"
-    write_tiny_arc_dataset(data_path)
-    run_dir = root / "run"
-    overrides = [f"data_path={data_path}", f"checkpoint_path={run_dir}", *TINY_ARCH, "global_batch_size=8",
-                 "epochs=10", "eval_interval=10", "lr=1e-3", "puzzle_emb_lr=1e-2", "lr_warmup_steps=2",
-                 "evaluators=[]"]
-    result = run_trainer(pretrain_argv(overrides), timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = finished_arc_run
     # The held-out task: a rule the training tasks do not have (mirror left-right), grids of 2-3 cells a side.
     rng = np.random.default_rng(7)
     pairs = []
