@@ -14,6 +14,7 @@ editor closes then), or goes on top of the screen that asked.
 from __future__ import annotations
 
 from textual import work
+from textual.worker import get_current_worker
 
 from hrm_core.rundir.sanitize import safe_text
 from hrm_core.solve.errors import SolveError
@@ -47,7 +48,8 @@ class ReplayOpener:
             self.notify(safe_text(f"the replay could not be loaded: {error!r}; traceback in {log}"),  # type: ignore[attr-defined]
                         severity="error", timeout=NOTIFY_S, markup=False)
             return
-        self.post_message(ReplayLoaded(replay))  # type: ignore[attr-defined]
+        if not get_current_worker().is_cancelled:  # a newer request (n pressed twice) replaced this one
+            self.post_message(ReplayLoaded(replay))  # type: ignore[attr-defined]
 
     def on_replay_loaded(self, message: ReplayLoaded) -> None:
         from hrm_tui.screens.puzzle_editor import PuzzleEditorScreen

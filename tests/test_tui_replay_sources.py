@@ -94,9 +94,11 @@ async def test_p_in_the_runs_list_replays_the_test_split_and_n_p_step_through_it
         assert app.screen.replay.name.startswith(f"test example 2/{total}")
         assert not np.array_equal(app.screen.trajectory.inputs, first.trajectory.inputs)
         second = app.screen
-        await pilot.press("p", "p")  # back past the first: the last example
-        await wait_for(pilot, lambda: app.screen is not second and app.screen.replay.source.test_index == -1, LOAD_S,
-                       "the last example")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: app.screen is not second, LOAD_S, "example 1 again")
+        assert app.screen.replay.name.startswith(f"test example 1/{total}")
+        await pilot.press("p")  # back past the first: the last example
+        await wait_for(pilot, lambda: app.screen.replay.source.test_index == -1, LOAD_S, "the last example")
         assert app.screen.replay.name.startswith(f"test example {total}/{total}")
         await pilot.press("q")  # replaced, not stacked: q goes back to the runs list
         await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), 10, "the runs list again")
