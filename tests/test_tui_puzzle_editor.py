@@ -133,3 +133,32 @@ class EditorHost(App[None]):
 def test_editor_snapshot(snap_compare, size):
     # The cursor moved to row 2, column 3, and a symbol outside the 4x4 vocabulary typed: its line shows.
     assert snap_compare(EditorHost(), terminal_size=size, press=["down", "right", "right", "7"])
+
+
+MAZE_30 = DatasetMetadata(pad_id=0, ignore_label_id=0, blank_identifier_id=0, vocab_size=6, seq_len=900,
+                          num_puzzle_identifiers=1, total_groups=1, mean_puzzle_examples=1, sets=["all"],
+                          puzzle_kind="maze").puzzle_description()
+
+
+class MazeEditorHost(App[None]):
+    def on_mount(self) -> None:
+        self.push_screen(PuzzleEditorScreen("checkpoints/maze-run", MAZE_30))
+
+
+@async_test
+async def test_a_30x30_maze_is_typed_at_80x24_with_the_cursor_kept_in_view():
+    app = MazeEditorHost()
+    async with app.run_test(size=(80, 24)) as pilot:
+        grid = app.screen.query_one(CellGrid)
+        box = app.screen.query_one("#editor-grid-box")
+        assert box.size.height < 30  # the maze is taller than the space it has
+        await pilot.press("S", "space", "#")
+        assert grid.text.splitlines()[0].startswith("S #")
+        await pilot.press(*["down"] * 29, "G")
+        await pilot.pause()
+        assert grid.cursor == (29, 4) and grid.text.split("\n")[29][3] == "G"
+        assert box.scroll_y > 0 and box.scroll_y + box.size.height >= 30  # the cursor's line is in view
+        await pilot.press("x")  # not a maze symbol: refused in one line
+        assert "'x' is not a cell of this checkpoint's maze" in str(app.screen.query_one("#editor-message").render())
+        await pilot.press("enter")  # a 30x30 grid of maze symbols passes solve's checks: the replay is asked for
+        assert "replaying" in str(app.screen.query_one("#editor-message").render())
