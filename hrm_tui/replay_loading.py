@@ -101,7 +101,7 @@ def load_replay(source: ReplaySource, cache: ModelCache | None = None) -> Replay
                                     blank_id=int(metadata.blank_identifier_id))
         puzzle.note = given.note or puzzle.note
     else:
-        puzzle, test_examples = test_example(loaded, source.test_index)
+        puzzle, test_examples = split_example(loaded, source.test_index)
     [trajectory] = rollout(loaded.act_model, puzzle.inputs[None], np.array([puzzle.puzzle_identifier]), batch_size=1,
                            blank_id=int(metadata.blank_identifier_id), pad_id=int(metadata.pad_id),
                            labels=[puzzle.labels])
@@ -109,7 +109,7 @@ def load_replay(source: ReplaySource, cache: ModelCache | None = None) -> Replay
                   test_examples=test_examples, note=puzzle.note)
 
 
-def test_example(loaded: LoadedModel, index: int) -> tuple[Puzzle, int]:
+def split_example(loaded: LoadedModel, index: int) -> tuple[Puzzle, int]:
     """(example `index` of the dataset's test split, counted over its sets in evaluation's order, modulo
     their number; how many there are)."""
     from hrm_core.data.format import DatasetFormatError
