@@ -1,7 +1,8 @@
 """The hrm-tui application: two modes (the launch form and the runs list) plus the monitor on top.
 
     F2 launch form  ->  ctrl+l launches  ->  runs list (the new run selected)  ->  monitor
-    F3 runs list    ->  enter: monitor, s: stop, r: resume, c: clone into the form
+    F3 runs list    ->  enter: monitor, s: stop, r: resume, c: clone into the form, p: replay
+    monitor         ->  enter on a sample (samples panel): its replay at the run's newest checkpoint
     hrm-tui attach A [B ...]  ->  the monitor of A (B ... overlaid) as the app's only screen
 
 Keys follow nvitop, htop, k9s and lazygit: `q` closes the screen on top (the monitor, the help, a dialog)
@@ -12,7 +13,7 @@ that has focus types the q instead. `?` and F1 open the help, F3 the runs list f
 The app owns navigation and nothing else. What the screens share (the config tree, the runs root, the
 clock, how to name a new run, ...) is one typed `AppContext` (context.py), given to each screen when it is
 made. Screens ask for navigation with typed messages that bubble up to the app (messages.py: OpenMonitor,
-RunLaunched, CloneRun, ShowForm), and the app tells a screen what to do the same way (SelectRun,
+RunLaunched, CloneRun, ShowForm, OpenReplay: loaded in a worker, replay_opener.py), and the app tells a screen what to do the same way (SelectRun,
 LoadRecipe): no screen calls the app's methods, and the app calls none of the screens'.
 
 The app never owns a run's process: runs are started detached and keep going when the app exits, however
@@ -32,6 +33,7 @@ from textual.binding import Binding
 from hrm_tui.context import AppContext
 from hrm_tui.crash import write_crash_log
 from hrm_tui.messages import CloneRun, LoadRecipe, OpenConfigDiff, OpenMonitor, RunLaunched, SelectRun, ShowForm
+from hrm_tui.replay_opener import ReplayOpener
 from hrm_tui.runs.launcher import RunRecipe
 from hrm_tui.screens.launch import LaunchScreen
 from hrm_tui.screens.runs import RunsScreen
@@ -40,7 +42,7 @@ from hrm_tui.screens.runs import RunsScreen
 DEFAULT_PRESET = "demo"
 
 
-class HrmTuiApp(App[None]):
+class HrmTuiApp(ReplayOpener, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "hrm-tui"
     BINDINGS = [

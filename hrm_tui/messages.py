@@ -10,6 +10,8 @@ concerns. Each message carries everything its handler needs.
     CloneRun(recipe)         runs list
     ShowForm()               runs list (n)
     OpenConfigDiff(run_dirs) runs list, monitor
+    OpenReplay(source)       runs list (p), samples panel (enter), replay (n p), puzzle editor
+                                                 ReplayLoaded(replay)   the app's replay worker, to the app
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from textual.message import Message
 
+from hrm_tui.replay_loading import Replay, ReplaySource
 from hrm_tui.runs.launcher import RunRecipe
 
 
@@ -76,3 +79,22 @@ class LoadRecipe(Message):
     def __init__(self, recipe: RunRecipe) -> None:
         super().__init__()
         self.recipe = recipe
+
+
+class OpenReplay(Message):
+    """Replay a puzzle at a checkpoint (`source` says which): the app loads it in a worker and shows the
+    replay screen, or says in one line why it cannot (no checkpoint yet, a puzzle the model does not read)."""
+
+    def __init__(self, source: ReplaySource) -> None:
+        super().__init__()
+        self.source = source
+
+
+class ReplayLoaded(Message):
+    """To the app, from its replay worker: the replay is ready to be shown."""
+
+    bubble = False
+
+    def __init__(self, replay: Replay) -> None:
+        super().__init__()
+        self.replay = replay

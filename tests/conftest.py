@@ -109,6 +109,42 @@ def finished_tiny_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.fixture(scope="session")
+def finished_demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished run of the tiny model on the demo's 4x4 Sudoku (built beside it, `demo-sudoku-4x4/`): one
+    epoch, a checkpoint at its end, trained once for the whole session; tests copy it before touching it."""
+    from hrm_core.data.demo import build_demo_dataset
+    from tests.training_helpers import TINY_ARCH, pretrain_argv, run_trainer
+
+    def train(folder: Path) -> None:
+        data_path = build_demo_dataset(folder / "demo-sudoku-4x4")
+        overrides = [f"data_path={data_path}", f"checkpoint_path={folder / 'run'}", *TINY_ARCH,
+                     "global_batch_size=64", "epochs=1", "eval_interval=1", "lr=1e-3", "lr_warmup_steps=2"]
+        result = run_trainer(pretrain_argv(overrides), timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    return shared_across_workers(tmp_path_factory, "finished-demo-run", train) / "run"
+
+
+@pytest.fixture(scope="session")
+def finished_arc_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished run of the tiny model on a 3-task ARC-format dataset (tests/test_evaluate.py's writer, built
+    beside it, `arc-tiny/`): 7 steps, a checkpoint at the end; trained once for the whole session."""
+    from tests.test_evaluate import write_tiny_arc_dataset
+    from tests.training_helpers import TINY_ARCH, pretrain_argv, run_trainer
+
+    def train(folder: Path) -> None:
+        data_path = folder / "arc-tiny"
+        write_tiny_arc_dataset(data_path)
+        overrides = [f"data_path={data_path}", f"checkpoint_path={folder / 'run'}", *TINY_ARCH, "global_batch_size=8",
+                     "epochs=10", "eval_interval=10", "lr=1e-3", "puzzle_emb_lr=1e-2", "lr_warmup_steps=2",
+                     "evaluators=[]"]
+        result = run_trainer(pretrain_argv(overrides), timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    return shared_across_workers(tmp_path_factory, "finished-arc-run", train) / "run"
+
+
+@pytest.fixture(scope="session")
 def slurm_cluster(tmp_path_factory: pytest.TempPathFactory):
     """A real two-node SLURM cluster (tests/slurm_cluster.py), one per pytest-xdist worker, stopped by the pids
     it started. The tests that use it skip, saying why, only where SLURM's packages are not installed; in CI

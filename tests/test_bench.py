@@ -147,3 +147,17 @@ def test_the_solve_benchmark_reports_puzzles_per_second():
     assert report["case"] == "demo" and report["batch_size"] == 1 and report["act_steps"] == 4
     assert report["puzzles_per_second"] == pytest.approx(1 / report["seconds_per_batch"])
     assert report["device"] == "cpu"
+
+
+def test_the_replay_benchmark_times_each_step_drawn_in_a_terminal():
+    # The real replay app on a pseudo-terminal; a 30x30 ARC canvas, 3 steps drawn (the figures are the bench's
+    # to report: docs/benchmarks.md; here only that each is measured and consistent).
+    result = subprocess.run([sys.executable, "-m", "hrm_tui.bench.replay", "--kind", "arc", "--draws", "3", "--json"],
+                            capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    report = json.loads(line)
+    assert report["kind"] == "arc" and report["draws"] == 3 and report["size"] == "160x48"
+    for name in ("redraw", "drawn", "cpu"):
+        assert 0 < report[f"{name}_median_ms"] <= report[f"{name}_max_ms"], name
+    assert report["redraw_median_ms"] <= report["drawn_max_ms"]

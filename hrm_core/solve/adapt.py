@@ -93,10 +93,11 @@ def _accuracy(act_model, inputs: np.ndarray, ids: np.ndarray, labels: np.ndarray
 
 
 def adapt_to_task(loaded, task_name: str, task: dict[str, list], *, adapt_steps: int, adapt_batch: int = 8,
-                  num_versions: int = 8, lr: float = 1e-2, whole_model: bool = False, model_lr: float = 1e-4,
+                  num_versions: int = 8, lr: float, whole_model: bool = False, model_lr: float = 1e-4,
                   seed: int = 0) -> Adaptation:
     """Adapts `loaded` (a `model.LoadedModel` of an ARC checkpoint) to `task` ({"train": [(in, out)], "test":
-    [(in, out or None)]}); returns the accuracies and the voted candidates for each test input."""
+    [(in, out or None)]}); returns the accuracies and the voted candidates for each test input. `lr`: the fresh
+    embeddings' Adam learning rate (the command line's default, `adapt_lr`, is where it is chosen)."""
     act_model = loaded.act_model
     embedding = act_model.puzzle_emb
     if embedding is None:

@@ -69,10 +69,33 @@ def _side(puzzle: dict[str, Any]) -> int:
     return rows if rows == cols else int(math.isqrt(int(puzzle["seq_len"])))
 
 
+def grid_side(puzzle: dict[str, Any]) -> int:
+    """The side of the square board (Sudoku, Maze) the checkpoint's dataset holds."""
+    return _side(puzzle)
+
+
+def sudoku_max_digit(puzzle: dict[str, Any]) -> int:
+    """The largest digit a Sudoku cell of this checkpoint may hold (4 on the demo's 4x4 boards)."""
+    offset = int(puzzle.get("vocab_offset", 1))
+    return min(_side(puzzle), int(puzzle["vocab_size"]) - 1 - offset, 9)
+
+
+def cell_symbols(puzzle: dict[str, Any]) -> str:
+    """Every character a typed Sudoku or Maze cell may be, for a checkpoint whose dataset `puzzle` describes:
+    what `parse_sudoku` / `parse_maze` accept (the puzzle editor checks keys against it)."""
+    kind = puzzle.get("kind")
+    if kind == "sudoku":
+        return SUDOKU_BLANKS + "".join(str(d) for d in range(1, sudoku_max_digit(puzzle) + 1))
+    if kind == "maze":
+        return str(puzzle.get("charset", "# SGo"))
+    raise SolveError(f"the checkpoint's dataset holds {kind!r} puzzles, which are not typed cell by cell; "
+                     f"Sudoku and Maze puzzles are (ARC tasks are loaded from their JSON file)")
+
+
 def parse_sudoku(name: str, text: str, puzzle: dict[str, Any]) -> Puzzle:
     side = _side(puzzle)
     offset = int(puzzle.get("vocab_offset", 1))
-    max_digit = min(side, int(puzzle["vocab_size"]) - 1 - offset, 9)
+    max_digit = sudoku_max_digit(puzzle)
     cells: list[int] = []
     for line_number, line in enumerate(text.splitlines(), start=1):
         for column, char in enumerate(line, start=1):
@@ -171,3 +194,32 @@ def parse_arc(name: str, text: str, puzzle: dict[str, Any], identifiers: list[st
                puzzle_identifier=puzzle_id, note=note)
         for index, (grid, output) in enumerate(task["test"])
     ]
+
+
+def puzzle_from_tokens(name: str, inputs: Any, labels: Any, puzzle_identifier: int | None,
+                       puzzle: dict[str, Any], num_identifiers: int | None = None, blank_id: int = 0) -> Puzzle:
+    """A puzzle already in tokens (a sample a run logged), checked against the checkpoint: its length, its
+    tokens and its puzzle id must be ones the model reads."""
+    seq_len, vocab_size = int(puzzle["seq_len"]), int(puzzle["vocab_size"])
+    try:
+        tokens = np.asarray(inputs, dtype=np.int64).reshape(-1)
+        answer = None if labels is None else np.asarray(labels, dtype=np.int64).reshape(-1)
+    except (TypeError, ValueError, OverflowError):
+        raise SolveError(f"{name}: its tokens are not a list of integers; the checkpoint reads {seq_len} tokens "
+                         f"from 0 to {vocab_size - 1}") from None
+    for what, values in (("input", tokens), ("answer", answer)):
+        if values is None:
+            continue
+        if values.size != seq_len:
+            raise SolveError(f"{name}: its {what} has {values.size} tokens; the checkpoint reads {seq_len}: was it "
+                             f"logged by a run on another dataset?")
+        # An answer's ignored cells may be negative (an ignore label); an input's tokens may not.
+        if (what == "input" and values.min() < 0) or values.max() >= vocab_size:
+            raise SolveError(f"{name}: its {what} holds a token outside 0-{vocab_size - 1}, the checkpoint's "
+                             f"vocabulary: was it logged by a run on another dataset?")
+    puzzle_id = blank_id if puzzle_identifier is None else int(puzzle_identifier)
+    note = None
+    if num_identifiers is not None and not 0 <= puzzle_id < num_identifiers:
+        note = f"its puzzle id {puzzle_id} is not one the checkpoint knows: it runs with the blank puzzle id"
+        puzzle_id = blank_id
+    return Puzzle(name=name, inputs=tokens, labels=answer, puzzle_identifier=puzzle_id, note=note)

@@ -20,16 +20,11 @@ used until each stage (also printed) say more than the wall time.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
-import pty
 import resource
-import struct
-import subprocess
 import sys
 import tempfile
-import termios
 import threading
 import time
 from pathlib import Path
@@ -39,8 +34,7 @@ import psutil
 from hrm_core.rundir.files import EVENTS_FILE
 from hrm_core.rundir.writer import EventWriter
 from hrm_tui.bench.synthetic_run import SyntheticRun, write_run
-
-TERMINAL = (160, 48)  # columns, rows of the pseudo-terminal the monitor draws into
+from hrm_tui.bench.terminal import TERMINAL, spawn_in_pty
 EVENTS_PER_STEP = 1.0134  # train + halting/100 + eval block/10000 + heartbeats, for the generated ARC run
 
 
@@ -101,28 +95,6 @@ def _child_follow(run_dir: Path, seconds: float) -> None:
 # -- the parent side -------------------------------------------------------------------------------------
 
 
-def _spawn_in_pty(argv: list[str]) -> tuple[subprocess.Popen, threading.Thread]:
-    """Starts `argv` on a fresh pseudo-terminal of TERMINAL size, draining (and discarding) what it draws."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", TERMINAL[1], TERMINAL[0], 0, 0))
-    env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
-    child = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
-    os.close(slave)
-
-    def drain() -> None:
-        while True:
-            try:
-                if not os.read(master, 65536):
-                    break
-            except OSError:
-                break
-        os.close(master)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    return child, reader
-
-
 def generate_finished_run(run_dir: Path, events: int) -> int:
     steps = int(events / EVENTS_PER_STEP)
     run = SyntheticRun(kind="arc", total_steps=steps, eval_interval=10_000, halting_interval=100, seconds_per_step=0.08)
@@ -132,7 +104,7 @@ def generate_finished_run(run_dir: Path, events: int) -> int:
 def measure_open(run_dir: Path, timeout_s: float) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         result_path = Path(scratch) / "result.json"
-        child, reader = _spawn_in_pty([sys.executable, "-m", "hrm_tui.bench", "--child-open", str(run_dir), str(result_path), str(timeout_s)])
+        child, reader = spawn_in_pty([sys.executable, "-m", "hrm_tui.bench", "--child-open", str(run_dir), str(result_path), str(timeout_s)])
         child.wait(timeout=timeout_s + 30)
         reader.join(timeout=5)
         if not result_path.exists():
@@ -159,7 +131,7 @@ def measure_follow(run_dir: Path, rate: float, warmup_s: float, seconds: float) 
 
     thread = threading.Thread(target=writer, daemon=True)
     thread.start()
-    child, reader = _spawn_in_pty([sys.executable, "-m", "hrm_tui.bench", "--child-follow", str(run_dir), str(warmup_s + seconds + 5)])
+    child, reader = spawn_in_pty([sys.executable, "-m", "hrm_tui.bench", "--child-follow", str(run_dir), str(warmup_s + seconds + 5)])
     try:
         monitor = psutil.Process(child.pid)
         time.sleep(warmup_s)

@@ -30,6 +30,10 @@ INTRO = (
     "the footer.\n\n"
     "Comparing runs: mark them with space in the runs list (or name them all: hrm-tui attach A B), then enter "
     "overlays their curves, a colour per run, and d lists the config keys in which they differ.\n\n"
+    "Replay (p on a run, enter on a monitor sample, hrm-tui solve): a checkpoint solving one puzzle, one ACT "
+    "step at a time: changed cells highlighted, wrong ones marked, confidence as shading, q_halt and q_continue "
+    "per step. n and p go through the test split; e opens the puzzle editor, where a Sudoku or Maze is typed "
+    "in with arrows and keys, or a puzzle file (an ARC task JSON) is loaded.\n\n"
     "Keys as in htop, nvitop, k9s and lazygit: q closes the screen on top, or quits where nothing is below "
     "(the runs list, the form, an attached monitor); in a text field it types. ? or F1 opens this help; "
     "j k g G move in lists and here."
@@ -69,6 +73,8 @@ class HelpScreen(ModalScreen[None]):
         from hrm_tui.screens.launch import LaunchScreen
         from hrm_tui.screens.monitor import MonitorScreen
         from hrm_tui.screens.config_diff import ConfigDiffScreen
+        from hrm_tui.screens.puzzle_editor import CellGrid, PuzzleEditorScreen
+        from hrm_tui.screens.replay import ReplayScreen
         from hrm_tui.screens.runs import RunsScreen
         from hrm_tui.widgets.runs_table import VIM_MOTION_BINDINGS
         from hrm_tui.widgets.monitor.curves import CurvesPanel
@@ -84,6 +90,8 @@ class HelpScreen(ModalScreen[None]):
             ("Monitor, samples panel (5)", SamplesPanel.BINDINGS),
             ("Monitor, logs panel (6)", LogsPanel.BINDINGS),
             ("Config diff (d)", [*ConfigDiffScreen.BINDINGS, *VIM_MOTION_BINDINGS]),
+            ("Replay (p on a run, enter on a sample)", ReplayScreen.BINDINGS),
+            ("Puzzle editor (e in a replay)", [*PuzzleEditorScreen.BINDINGS, *CellGrid.BINDINGS]),
             ("This help", HelpScreen.BINDINGS),
         ]
         with Vertical(classes="dialog wide-dialog"):

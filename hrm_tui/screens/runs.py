@@ -3,7 +3,8 @@ be done with one.
 
 enter opens the monitor, s stops (after a confirmation, once the run's processes are found and verified),
 r resumes (after a confirmation that shows the command, its working directory and environment), c clones the
-run's config into the launch form, n goes to the form for a new run, x forgets the index entries of missing
+run's config into the launch form, p replays the first puzzle of its dataset's test split at its newest
+checkpoint (n/p there step through the split, e opens the puzzle editor), n goes to the form for a new run, x forgets the index entries of missing
 runs (after a confirmation saying how many). The list, obtained through `list_all_runs`, refreshes every
 couple of seconds from a worker thread (reading run directories never blocks the UI).
 
@@ -13,7 +14,7 @@ shows the config keys in which they differ. `/` filters the list (esc clears the
 is sorted. j/k/g/G move; q quits (the runs list has nothing below it). The keys `x` is left for pruning.
 
 The screen's settings (the runs root, the clock, whether to refresh, the stop grace period) come from the
-app's `AppContext`. It asks the app for navigation with typed messages (`OpenMonitor`, `CloneRun`,
+app's `AppContext`. It asks the app for navigation with typed messages (`OpenMonitor`, `OpenReplay`, `CloneRun`,
 `ShowForm`) and takes `SelectRun` from it (after a launch or a resume); it calls none of the app's methods.
 
 Everything shown about a run (its path, name, detail, the messages about it) comes from its directory and
@@ -38,7 +39,8 @@ from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.summary import RunSummary
 from hrm_tui.context import AppContext
-from hrm_tui.messages import CloneRun, OpenConfigDiff, OpenMonitor, SelectRun, ShowForm
+from hrm_tui.messages import CloneRun, OpenConfigDiff, OpenMonitor, OpenReplay, SelectRun, ShowForm
+from hrm_tui.replay_loading import ReplaySource
 from hrm_tui.runs.discovery import RunListing, list_all_runs
 from hrm_tui.launch_plan import LaunchError
 from hrm_tui.runs.launcher import reap_children, run_recipe
@@ -64,6 +66,7 @@ class RunsScreen(Screen[None]):
         Binding("s", "stop", "Stop"),
         Binding("r", "resume", "Resume"),
         Binding("c", "clone", "Clone"),
+        Binding("p", "replay", "Replay"),
         Binding("n", "new_run", "New run"),
         Binding("greater_than_sign", "sort(1)", "Sort by next column", show=False),
         Binding("less_than_sign", "sort(-1)", "Sort by previous column", show=False),
@@ -297,6 +300,15 @@ class RunsScreen(Screen[None]):
             marked.remove(run.path)
             marked.insert(0, run.path)
         return marked
+
+    def action_replay(self) -> None:
+        """The selected run's newest checkpoint on the first puzzle of its test split (loaded by the app's
+        worker, which says so when the run has no checkpoint yet)."""
+        run = self._selected_or_say()
+        if run is not None and run.status is RunStatus.MISSING:
+            self.notify(f"{_name(run)}: {run.detail}", severity="warning", markup=False)
+        elif run is not None:
+            self.post_message(OpenReplay(ReplaySource(str(run.path))))
 
     def action_new_run(self) -> None:
         self.post_message(ShowForm())

@@ -5,6 +5,10 @@ task one at a time, for any puzzle kind and size): `←` `→` page through an e
 the evals (in time), `f` follows the newest eval again. Each sample is titled with its puzzle's name,
 whether it is exact, q_halt and the ACT steps taken (in the header when one sample fills the panel).
 
+One sample is selected (the first of a page, or the one `↑` `↓` move to; its title is highlighted while
+the panel has focus): enter replays it at the run's newest checkpoint. The panel asks the app for it with
+`OpenReplay`; the app's worker loads the model and says so in one line when the run has no checkpoint yet.
+
 `samples` events can be large (ARC: 3 x 900 tokens per sample), so the model only indexes them: the screen
 hands this panel the index with each snapshot of the run (`show_run`); the panel asks the screen
 (`LoadRequested`) to read the one it shows in a worker, and draws it when it arrives (`show_event`). A line
@@ -32,7 +36,10 @@ from hrm_core.data.render import render_sample
 from hrm_core.rundir.events import PuzzleDescription, Rejected, Sample, Samples
 from hrm_core.rundir.sanitize import safe_text
 from hrm_core.checking import to_json_value
+from hrm_core.solve.puzzles import Puzzle
+from hrm_tui.messages import OpenReplay
 from hrm_tui.monitoring.run_model import RunSnapshot, SampleRef
+from hrm_tui.replay_loading import ReplaySource
 from hrm_tui.widgets.monitor.panel import MonitorPanel
 
 CACHED_EVENTS = 4
@@ -56,6 +63,9 @@ class SamplesPanel(MonitorPanel):
         Binding("left_square_bracket", "eval(-1)", "Prev eval"),
         Binding("right_square_bracket", "eval(1)", "Next eval"),
         Binding("f", "follow", "Newest eval"),
+        Binding("up", "select(-1)", "Select previous", show=False),
+        Binding("down", "select(1)", "Select next", show=False),
+        Binding("enter", "replay", "Replay"),
     ]
     DEFAULT_CSS = """
     SamplesPanel { layout: vertical; }
@@ -74,7 +84,8 @@ class SamplesPanel(MonitorPanel):
         super().__init__()
         self.snapshot: RunSnapshot | None = None  # the run as the screen last handed it over
         self.eval_index: int | None = None  # None: follow the newest eval
-        self.sample_index = 0
+        self.sample_index = 0  # the first sample of the page shown
+        self.selected = 0  # the sample enter replays: on the page shown
         self._events: OrderedDict[int, Samples] = OrderedDict()  # offset -> event, a small cache
         self._requested: int | None = None
         self._drawn: tuple | None = None
@@ -123,7 +134,7 @@ class SamplesPanel(MonitorPanel):
             return
         self.sample_index = min(self.sample_index, max(len(event.samples) - 1, 0))
         area = self._body_area()
-        key = (ref.offset, self.sample_index, count, self.eval_index is None, area)
+        key = (ref.offset, self.sample_index, self.selected, self.has_focus, count, self.eval_index is None, area)
         if key == self._drawn:
             return
         self._drawn = key
@@ -142,8 +153,37 @@ class SamplesPanel(MonitorPanel):
         return max(width - 1, 1), max(height - 2, 1)  # a column for the scroll bar
 
     def action_sample(self, delta: int) -> None:
-        """A page of samples back or forward (one sample when one fills the panel)."""
+        """A page of samples back or forward (one sample when one fills the panel); its first is selected."""
         self.sample_index = max(0, self.sample_index + delta * self.per_page)
+        self.selected = self.sample_index
+        self.update_view()
+
+    def action_select(self, delta: int) -> None:
+        """The previous or next sample; past the page's edge, the page moves with it."""
+        self.selected = max(0, self.selected + delta)
+        if self.selected < self.sample_index:
+            self.sample_index = max(0, self.selected - self.per_page + 1)
+        elif self.selected >= self.sample_index + self.per_page:
+            self.sample_index = self.selected
+        self.update_view()
+
+    def action_replay(self) -> None:
+        """The selected sample, replayed at the run's newest checkpoint (the app loads it in a worker)."""
+        ref, _, _ = self.current_ref()
+        event = self._events.get(ref.offset) if ref is not None else None
+        if self.snapshot is None or event is None or not event.samples:
+            self.notify("No sample to replay yet: samples come with the run's evaluations")
+            return
+        sample = event.samples[min(self.selected, len(event.samples) - 1)]
+        # The tokens go as logged: the worker checks them against the checkpoint (length, vocabulary).
+        puzzle = Puzzle(name=f"{sample.name} (eval at step {ref.step:,})", inputs=sample.input,  # type: ignore[arg-type]
+                        labels=sample.label, puzzle_identifier=sample.puzzle_id)  # type: ignore[arg-type]
+        self.post_message(OpenReplay(ReplaySource(str(self.snapshot.run_dir), puzzle=puzzle)))
+
+    def on_focus(self) -> None:
+        self.update_view()  # the selected sample is highlighted while the panel has focus
+
+    def on_blur(self) -> None:
         self.update_view()
 
     def action_eval(self, delta: int) -> None:
@@ -174,19 +214,22 @@ class SamplesPanel(MonitorPanel):
         per_page, drawn, block_width, columns = self._page(puzzle, event.samples, first, area)
         self.per_page = per_page
         shown = event.samples[first:first + per_page]
+        self.selected = min(max(self.selected, first), first + len(shown) - 1)
         if self.per_page == 1 or len(shown) == 1:
             sample = event.samples[first]
             header.append(f"\nsample {first + 1}/{len(event.samples)} ", style="bold")
             header.append_text(_sample_title(sample))
             return header, Group(self._fitting(puzzle, sample, area[0]))
         header.append(f"\nsamples {first + 1}-{first + len(shown)} of {len(event.samples)}", style="bold")
-        header.append("  ← → page", style="dim")
+        header.append("  ← → page · ↑ ↓ select · enter replay" if self.has_focus else "  ← → page", style="dim")
         # The blocks share the whole width: a title is cut only where the row has no room left for it.
         block_width = max(block_width, (area[0] - SAMPLE_GAP * (columns - 1)) // columns)
         blocks = []
-        for sample, lines in zip(shown, drawn):
+        for number, (sample, lines) in enumerate(zip(shown, drawn), start=first):
             title = _sample_title(sample)
             title.truncate(block_width, overflow="ellipsis")
+            if number == self.selected and self.has_focus:
+                title.stylize("reverse")
             blocks.append([title, *lines])
         return header, Group(*_tile(blocks, block_width, columns))
 
