@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from textual.css.query import NoMatches
 from textual.widgets import Input
 
 from hrm_tui.runs.process_control import find_run_process
@@ -49,8 +50,12 @@ async def edit(pilot, screen, key: str, text: str) -> None:
 
 
 def runs_screen_row(app, run_dir: Path):
-    screen = app.runs_screen
-    return next((s for s in screen.table.summaries if same_run(s.path, run_dir)), None)
+    """The run's row in the runs screen; None until the screen has composed its table and listed the run."""
+    try:
+        table = app.runs_screen.table
+    except NoMatches:  # pushed, not composed yet (a loaded machine is slow to get there)
+        return None
+    return next((s for s in table.summaries if same_run(s.path, run_dir)), None)
 
 
 @async_test

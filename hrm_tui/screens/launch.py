@@ -221,6 +221,8 @@ class LaunchScreen(Screen[None]):
         values = {spec.key: model.value(spec.key) for spec in model.specs}
         texts = {key: edit.text for key, edit in model.edits.items() if edit.text is not None}  # `7e-5` stays `7e-5`
         await form.load(model.specs, values, set(model.edits), self._notes(), texts)
+        if not self.is_attached:
+            return  # the app quit (or this screen was dismissed) while the rows mounted: nothing left to fill in
         for key, error in model.invalid.items():
             if (row := form.row(key)) is not None:
                 row.set_text_error(error)
