@@ -85,6 +85,12 @@ class RunSummary:
     error: str = ""  # a failed run's error with its traceback (sanitised, multi-line): the first rank that failed
     failed_rank: int | None = None  # which rank that was, when the run recorded it (torchrun)
     skipped_lines: int = 0  # invalid lines among those read (head and tail of the log)
+    job_id: str | None = None  # the SLURM job of the newest session (its start event), as found in the file
+    # SLURM requeues: `requeues` counts the job segments after the first (the newest start's segment, plus one
+    # while a requeue is pending); `requeue_pending` is set while the newest event is a run_end that says the
+    # job was requeued: the run is not over, whatever the scheduler now says of the job decides its status.
+    requeues: int = 0
+    requeue_pending: bool = False
 
     @property
     def progress(self) -> float | None:
@@ -151,6 +157,7 @@ def summarize_run(
     summary.total_steps = shown_total_steps(final_step=final_step, estimate=summary.total_steps, end=end)
     if start is not None:
         summary.pid, summary.host = start.pid, start.host
+        summary.job_id, summary.requeues = start.job_id, start.job_segment or 0
     if launch is not None and launch.pid is not None:
         summary.pid, summary.host = launch.pid, launch.host or summary.host
     if heartbeat is not None:
@@ -167,6 +174,9 @@ def summarize_run(
         summary.status = end.status
         if end.status in (RunStatus.FAILED, RunStatus.STOPPED):
             _explain_failure(summary, run_dir, start, end)
+        if end.requeue and summary.status is RunStatus.STOPPED:
+            summary.requeue_pending, summary.requeues = True, summary.requeues + 1
+            summary.detail = safe_text(end.reason or "the SLURM job was requeued")
         return summary
 
     alive = judge_trainer(run_dir, launch=launch, start=newest_start(log), lock=lock).alive
