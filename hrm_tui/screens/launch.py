@@ -53,14 +53,14 @@ from hrm_tui.context import AppContext
 from hrm_tui.forms.command_preview import CommandPreview, build_preview, loading_preview, problem_line
 from hrm_tui.forms.config_tree import LIST, PRESET_GROUP, ConfigTree, Problem, launch_of
 from hrm_tui.forms.form_model import FormModel, split_run_overrides
-from hrm_tui.forms.launch_options_draft import OPTION_HELP, LaunchOptionsDraft
+from hrm_tui.forms.launch_options_draft import LaunchOptionsDraft
 from hrm_tui.forms.overrides import Edit, OverrideSyntaxError, format_value, single_line
 from hrm_tui.messages import LoadRecipe, RunLaunched
 from hrm_tui.launch_plan import LaunchError, LaunchOptions, LaunchPlan, display_argv
 from hrm_tui.runs.launcher import RunRecipe, start
 from hrm_tui.widgets.config_form import ConfigForm, FieldEdited, FieldRow, ListEditRequested
 from hrm_tui.widgets.key_footer import KeyFooter
-from hrm_tui.widgets.launch_options import TEXT_EDITORS, LaunchOptionsEdited, LaunchOptionsPanel
+from hrm_tui.widgets.launch_options import LaunchOptionsEdited, LaunchOptionsPanel, editor_of, first_editor, option_help
 from hrm_tui.widgets.override_panel import OverridePanel
 
 NO_PRESET = "(none)"
@@ -408,8 +408,7 @@ class LaunchScreen(Screen[None]):
             return
         self._last_field = focused
         if self._in_options():
-            name = TEXT_EDITORS.get(focused.id or "", "gpus" if focused.id == "opt-gpus" else "compile")
-            help_line.update(OPTION_HELP[name], layout=False)
+            help_line.update(option_help(focused.id or ""), layout=False)
             return
         row = self._focused_row()
         if row is None:
@@ -477,7 +476,7 @@ class LaunchScreen(Screen[None]):
 
     def action_options(self) -> None:
         if self.has_class("-wide"):
-            self.query_one("#opt-nproc", Input).focus()
+            self.query_one(f"#{first_editor(self.options_draft)}").focus()
             return
         from hrm_tui.screens.launch_options import LaunchOptionsScreen
 
@@ -631,8 +630,9 @@ class LaunchScreen(Screen[None]):
             reasons = list(preview.marked.values()) or [preview.not_built]
             self.notify("Not copied: the command is not complete:\n" + "\n".join(f"✗ {r}" for r in reasons), severity="error", markup=False)
             return
-        self.app.copy_to_clipboard(preview.command_line())
-        self.notify("Command copied to the clipboard (through the terminal, OSC 52)", markup=False)
+        self.app.copy_to_clipboard(preview.script or preview.command_line())
+        what = "Batch script" if preview.script else "Command"
+        self.notify(f"{what} copied to the clipboard (through the terminal, OSC 52)", markup=False)
 
     def edit_count(self) -> int:
         """How many keys the user has edited in the form (set-aside ones included): what quitting would lose."""
@@ -680,8 +680,7 @@ class LaunchScreen(Screen[None]):
         if not self.has_class("-wide"):
             self.action_options()  # the options live in the dialog on a narrow terminal
             return
-        editor_id = next((e for e, n in TEXT_EDITORS.items() if n == name), "opt-nproc")
-        self.query_one(f"#{editor_id}").focus()
+        self.query_one(f"#{editor_of(name, self.options_draft)}").focus()
 
     @work(thread=True, exclusive=True, group="launch")
     def _launch(self, plan: LaunchPlan) -> None:
