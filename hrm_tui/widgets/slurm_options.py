@@ -118,7 +118,7 @@ class SlurmOptions(Vertical):
     @on(Select.Changed, "#opt-slurm-profile")
     def _chosen(self, event: Select.Changed) -> None:
         event.stop()
-        profile = self._saved.get(str(event.value)) if event.value is not Select.BLANK else None
+        profile = self._saved.get(event.value) if isinstance(event.value, str) else None  # not the blank
         if profile is not None:
             self.post_message(self.ProfileChosen(profile))
 
