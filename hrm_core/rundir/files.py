@@ -8,6 +8,9 @@
       launch.json            LAUNCH_FILE      written by a launcher (hrm-tui) before the trainer starts
       failure_rank_<R>.json  rank_failure_file(R)   a rank's error, written by the rank that failed (failures.py)
       stdout.log, stderr.log STDOUT_FILE, STDERR_FILE   the trainer's output, when launched detached
+      slurm.json             SLURM_FILE       a SLURM run's job: id, cluster, profile (hrm_tui.cluster.submit)
+      job.sbatch             BATCH_SCRIPT_FILE  the batch script submitted for it
+      stop_request.json      STOP_REQUEST_FILE  the cockpit asked the scheduler to stop the run (stop path)
       step_<N>/              checkpoint_dir_name(N): MODEL_FILE, TRAINING_STATE_FILE, rank_file(r), COMPLETE_MARKER
       .tmp_step_<N>/         temp_checkpoint_dir_name(N): a checkpoint being written
       .deleting_step_<N>_*/  a checkpoint being deleted (pruning)
@@ -27,6 +30,9 @@ LOCK_FILE = "run.lock"
 LAUNCH_FILE = "launch.json"
 STDOUT_FILE = "stdout.log"
 STDERR_FILE = "stderr.log"
+SLURM_FILE = "slurm.json"
+BATCH_SCRIPT_FILE = "job.sbatch"
+STOP_REQUEST_FILE = "stop_request.json"
 
 # A checkpoint folder's files (docs/checkpoints.md).
 MODEL_FILE = "model.pt"

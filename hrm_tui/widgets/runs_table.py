@@ -32,7 +32,8 @@ from hrm_tui.runs.discovery import same_run
 from hrm_tui.runs.view import RunsView
 
 STATUS_SYMBOLS = {RunStatus.RUNNING: "●", RunStatus.STALLED: "◌", RunStatus.FINISHED: "✓", RunStatus.FAILED: "✗",
-                  RunStatus.STOPPED: "■", RunStatus.LOST: "?", RunStatus.MISSING: "∅"}
+                  RunStatus.STOPPED: "■", RunStatus.LOST: "?", RunStatus.MISSING: "∅",
+                  RunStatus.QUEUED: "…"}
 WIDE_COLUMNS = ("Name", "Preset", "Status", "Step", "Progress", "Started", "Last event")
 # Under 120 columns step and progress share a column, and the start time moves to the detail line.
 NARROW_COLUMNS = ("Name", "Preset", "Status", "Progress", "Last event")
@@ -48,6 +49,17 @@ VIM_MOTION_BINDINGS = [
     Binding("g", "scroll_top", "First", show=False),
     Binding("G", "scroll_bottom", "Last", show=False),
 ]
+
+def job_text(run: RunSummary) -> str:
+    """A SLURM run's job in a few words, "" for other runs: `12 running node[1-2] (squeue)`,
+    `13 queued BeginTime (squeue)`, `14 unknown (events)`. Sanitised."""
+    if not run.job_id:
+        return ""
+    state = run.scheduler_state
+    where = (run.reason if state.waiting else run.nodes) if state is not None else ""
+    source = f"({run.scheduler_source})" if run.scheduler_source is not None else ""
+    return safe_text(" ".join(part for part in (run.job_id, state.value if state else "unknown", where, source) if part))
+
 
 def format_age(seconds: float | None) -> str:
     """`3s ago`, `5m ago`, `2h ago`, `3d ago`; `-` when unknown."""
@@ -166,5 +178,6 @@ class RunsTable(DataTable[Text]):
             RunStatus.FAILED: theme.error,
             RunStatus.STOPPED: theme.warning,
             RunStatus.LOST: theme.error,
+            RunStatus.QUEUED: theme.accent,
         }.get(status)
         return f"bold {colour}" if colour else "bold"
