@@ -49,6 +49,7 @@ from textual.widgets import Input, Label, Select, Static
 from textual.worker import Worker, get_current_worker
 
 from hrm_core.rundir.sanitize import safe_text
+from hrm_tui.cluster.profile import ClusterProfile
 from hrm_tui.context import AppContext
 from hrm_tui.forms.command_preview import CommandPreview, build_preview, loading_preview, problem_line
 from hrm_tui.forms.config_tree import LIST, PRESET_GROUP, ConfigTree, Problem, launch_of
@@ -698,15 +699,34 @@ class LaunchScreen(Screen[None]):
             # Something changed while the trainer checked it: launching would start a command no longer shown.
             self.notify("Not launched: the form changed while it was being checked; press ctrl+l again", severity="warning")
             return
+        if plan.options.slurm is not None:
+            self._submit(plan, plan.options.slurm)
+            return
         try:
             record = start(plan)
         except LaunchError as error:
             self.notify(f"Not launched: {error}", severity="error", markup=False)
             return
-        self._launched(record.run_dir)
+        self._launched(record.run_dir, f"Started {record.run_dir.name}")
 
-    def _launched(self, run_dir: Path) -> None:
+    def _submit(self, plan: LaunchPlan, profile: ClusterProfile) -> None:
+        """The SLURM target: the script the panels show, submitted with sbatch (hrm_tui/cluster/submit.py).
+        sbatch's own refusal is shown, and focuses the profile field it is about."""
+        from hrm_tui.cluster.submit import SubmitError, submit
+
+        try:
+            job = submit(plan, profile)
+        except LaunchError as error:
+            field = error.field if isinstance(error, SubmitError) else None
+            if field is not None:
+                self._focus_option(f"slurm.{field}")
+            self.notify(f"Not submitted: {error}", severity="error", markup=False, timeout=10)
+            return
+        cluster = f" on {job.cluster}" if job.cluster else ""
+        self._launched(job.run_dir, f"Submitted {job.run_dir.name} as SLURM job {job.job_id}{cluster}")
+
+    def _launched(self, run_dir: Path, message: str) -> None:
         self._default_run_name = None  # the next run gets a fresh name
         self._refresh_panel()
-        self.notify(f"Started {run_dir.name}", markup=False)
+        self.notify(safe_text(message), markup=False)
         self.post_message(RunLaunched(run_dir))

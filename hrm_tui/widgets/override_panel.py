@@ -25,6 +25,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
+from hrm_core.rundir.files import BATCH_SCRIPT_FILE
 from hrm_tui.forms.command_preview import CommandPreview
 from hrm_tui.forms.overrides import shell_quote
 
@@ -107,7 +108,7 @@ class OverridePanel(VerticalScroll, can_focus=True):
     @staticmethod
     def _script(preview: CommandPreview) -> list[Content | str | tuple[str, str]]:
         """The SLURM target's batch script, every line of it, as sbatch will get it."""
-        where = preview.plan.run_dir / "job.sbatch" if preview.plan is not None else "job.sbatch"
+        where = preview.plan.run_dir / BATCH_SCRIPT_FILE if preview.plan is not None else BATCH_SCRIPT_FILE
         parts: list[Content | str | tuple[str, str]] = [(f"Batch script  (ctrl+l: sbatch {where})\n", HEADING_STYLE)]
         for line in preview.script.splitlines():
             parts += ["  ", line, "\n"]
