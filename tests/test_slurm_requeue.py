@@ -1,5 +1,6 @@
 """Time limits and preemption on a real SLURM cluster: a SIGTERM checkpoints, the job is requeued, the next
-segment resumes, and the losses are step for step those of an uninterrupted run (bit-identical).
+segment resumes, and the losses are step for step those of an uninterrupted run (bit-identical). The jobs are
+submitted as the cockpit submits them (hrm_tui.cluster.submit, the generated batch script).
 
 The signal comes when SLURM decides (the time-limit warning is checked every ~30 s), so the trainer holds at
 one step until it arrives (`HRM_TEST_HOLD_AT_STEP`): the stop lands on that exact step however late it is.
@@ -9,16 +10,24 @@ A requeued job waits PENDING (reason BeginTime) for about two minutes; the tests
 
 from __future__ import annotations
 
-import shlex
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from hrm_core.rundir import events
+from hrm_core.rundir.files import STDOUT_FILE
 from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.summary import summarize_run
 from hrm_core.training.checkpoint import list_checkpoints
+from hrm_tui.cluster.profile import ClusterProfile
+from hrm_tui.cluster.submit import submit
+from hrm_tui.launch_plan import LaunchOptions, plan_launch
+from hrm_tui.monitoring.event_loader import EventLoader
+from hrm_tui.monitoring.run_model import RunModel
 from tests.slurm_cluster import SlurmCluster
 from tests.training_helpers import (
     events_of, pretrain_argv, run_trainer, tiny_overrides, train_metrics_by_step, write_tiny_dataset,
@@ -41,17 +50,21 @@ def reference_losses(tiny_data, tmp_path_factory) -> dict[int, dict]:
     return train_metrics_by_step(run_dir)
 
 
-def _submit(cluster: SlurmCluster, folder: Path, run_dir: Path, overrides: list[str], *sbatch_lines: str) -> str:
-    """Submits a requeueable batch job that runs the trainer with resume=auto through srun; returns its id."""
-    script = folder / "job.sbatch"
-    argv = [*pretrain_argv(overrides), "resume=auto"]
-    lines = ["#!/bin/bash", "#SBATCH --requeue", "#SBATCH --open-mode=append", f"#SBATCH --output={folder}/slurm.out",
-             "#SBATCH --job-name=hrm-requeue-test", *(f"#SBATCH {line}" for line in sbatch_lines),
-             "srun " + shlex.join(argv)]
-    script.write_text("\n".join(lines) + "\n")
-    answer = cluster.run("sbatch", "--parsable", str(script), check=False)  # exports this environment (--export=ALL)
-    assert answer.returncode == 0, answer.stderr
-    return answer.stdout.strip().split(";")[0]
+def _submit(run_dir: Path, overrides: list[str], profile: ClusterProfile) -> str:
+    """Submits the run as the cockpit does (hrm_tui.cluster.submit: the generated batch script, with --requeue,
+    --signal=TERM@<requeue_warning_s> and resume=auto); returns the job id. sbatch exports this environment."""
+    plan = plan_launch(overrides, LaunchOptions(slurm=profile), names=("requeue-tests", run_dir.name, str(run_dir)),
+                       present={"project_name", "run_name", "checkpoint_path"}, cwd=run_dir.parent)
+    return submit(plan, profile).job_id
+
+
+def _runs_json(root: Path) -> dict:
+    """`hrm-tui runs --json` for the one run under `root`."""
+    result = subprocess.run([sys.executable, "-m", "hrm_tui", "runs", "--json", "--runs-root", str(root)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    [run] = [json.loads(line) for line in result.stdout.splitlines()]
+    return run
 
 
 def _squeue(cluster: SlurmCluster, job_id: str) -> str:
@@ -65,8 +78,13 @@ def _wait(condition, what: str, timeout_s: float, folder: Path):
         if value:
             return value
         time.sleep(0.3)
-    out = folder / "slurm.out"
+    out = folder / STDOUT_FILE
     raise AssertionError(f"timed out waiting for {what}; job output:\n{out.read_text()[-4000:] if out.exists() else '(none)'}")
+
+
+def _wait_for_step(run_dir: Path, step: int) -> None:
+    _wait(lambda: (run_dir / "events.jsonl").exists() and step in train_metrics_by_step(run_dir),
+          f"the trainer to reach step {step}", 120, run_dir)
 
 
 def _wait_requeued(cluster: SlurmCluster, job_id: str, folder: Path) -> None:
@@ -101,31 +119,45 @@ def test_time_limit_warning_requeues_the_job_and_the_next_segment_resumes_exactl
         slurm_cluster, tiny_data, reference_losses, tmp_path, monkeypatch):
     monkeypatch.setenv("HRM_TEST_HOLD_AT_STEP", str(HOLD_STEP))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    run_dir = tmp_path / "run"
-    # SLURM's limits are whole minutes: a one-minute limit with the warning 55 s before it signals ~5-35 s in.
-    job_id = _submit(slurm_cluster, tmp_path, run_dir, tiny_overrides(tiny_data, run_dir), "--time=0:01:00",
-                     "--signal=TERM@55")
-    _wait_requeued(slurm_cluster, job_id, tmp_path)
+    run_dir = tmp_path / "runs" / "time-limit"
+    # SLURM's limits are whole minutes, and slurmctld checks them (and sends the warning) every ~30 s: a signal
+    # due at a fixed time after the start could come while the trainer still imports. So the job starts with
+    # 10 minutes, and once the trainer holds at its step the limit drops to 2: the warning (115 s before it)
+    # is then due, and comes at the next check, at most ~30 s later and well before the limit itself.
+    profile = ClusterProfile(time_limit="10", requeue_warning_s=115)
+    job_id = _submit(run_dir, tiny_overrides(tiny_data, run_dir), profile)
+    _wait_for_step(run_dir, HOLD_STEP - 1)
+    slurm_cluster.run("scontrol", "update", f"JobId={job_id}", "TimeLimit=2")
+    _wait_requeued(slurm_cluster, job_id, run_dir)
     assert [step for step, _ in list_checkpoints(run_dir)] == [HOLD_STEP]
-    summary = summarize_run(run_dir)
-    assert summary.requeue_pending and summary.requeues == 1, summary
+    # The cockpit's view of the wait: queued with the scheduler's reason, requeued once, never lost.
+    waiting = _runs_json(run_dir.parent)
+    assert (waiting["status"], waiting["scheduler_state"], waiting["reason"]) == ("queued", "queued", "BeginTime")
+    assert (waiting["job_id"], waiting["requeues"], waiting["requeue_pending"]) == (job_id, 1, True)
+    assert "requeued, waiting to run again (BeginTime)" in waiting["detail"]
+    table = subprocess.run([sys.executable, "-m", "hrm_tui", "runs", "--runs-root", str(run_dir.parent)],
+                           capture_output=True, text=True, timeout=60).stdout
+    assert f"{job_id} queued BeginTime (squeue) requeued ×1" in table
 
-    _release_and_finish(slurm_cluster, job_id, run_dir, tmp_path)
+    _release_and_finish(slurm_cluster, job_id, run_dir, run_dir)
     _check_segments(run_dir, job_id, reference_losses, "requeued after segment 0")
     summary = summarize_run(run_dir)
     assert (summary.status, summary.requeue_pending, summary.requeues) == (RunStatus.FINISHED, False, 1)
+    # The monitor marks where the second segment began.
+    model = RunModel(run_dir)
+    EventLoader(run_dir, model).open()
+    assert model.snapshot().segment_steps == (HOLD_STEP,)
 
 
 def test_a_job_requeued_from_outside_resumes_exactly(slurm_cluster, tiny_data, reference_losses, tmp_path, monkeypatch):
     """Preemption with PreemptMode=REQUEUE does what `scontrol requeue <id>` does: SIGTERM, then requeue."""
     monkeypatch.setenv("HRM_TEST_HOLD_AT_STEP", str(HOLD_STEP))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    run_dir = tmp_path / "run"
-    job_id = _submit(slurm_cluster, tmp_path, run_dir, tiny_overrides(tiny_data, run_dir))
-    _wait(lambda: (run_dir / "events.jsonl").exists() and HOLD_STEP - 1 in train_metrics_by_step(run_dir),
-          f"the trainer to reach step {HOLD_STEP - 1}", 120, tmp_path)
+    run_dir = tmp_path / "runs" / "preempted"
+    job_id = _submit(run_dir, tiny_overrides(tiny_data, run_dir), ClusterProfile())
+    _wait_for_step(run_dir, HOLD_STEP - 1)
     slurm_cluster.run("scontrol", "requeue", job_id)
-    _wait_requeued(slurm_cluster, job_id, tmp_path)
-    _release_and_finish(slurm_cluster, job_id, run_dir, tmp_path)
+    _wait_requeued(slurm_cluster, job_id, run_dir)
+    _release_and_finish(slurm_cluster, job_id, run_dir, run_dir)
     _check_segments(run_dir, job_id, reference_losses, "being requeued by SLURM")
 
