@@ -307,7 +307,7 @@ def print_runs(runs_root: Path, *, as_json: bool = False, out: TextIO | None = N
     cut short, missing runs) as `note:` lines: after the table, or on stderr with --json. Every string from
     a run directory or the index of runs is sanitised."""
     from hrm_tui.runs.discovery import list_all_runs
-    from hrm_tui.widgets.runs_table import format_age, format_time, job_text
+    from hrm_tui.runs.cells import format_age, format_time, job_text
 
     out = out or sys.stdout
     listing = list_all_runs(runs_root)

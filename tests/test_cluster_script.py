@@ -112,15 +112,15 @@ def test_profiles_round_trip_through_the_config_file(tmp_path, monkeypatch):
     assert load_profiles() == {}
     first = ClusterProfile(name="a100", nodes=2, gpus_per_node=8, nproc_per_node=8, partition="gpu",
                            time_limit="1-00:00:00", setup_lines=('module load "cuda"', "echo \\ é"))
-    second = ClusterProfile(name="cpu", cpus_per_node=4)
+    second = ClusterProfile(name="cpu.small", cpus_per_node=4, sbatch_lines=("--comment=\t\x7f\x1b'\"\\ ü 🚀",))
     save_profile(first)
     save_profile(second)
-    assert load_profiles() == {"a100": first, "cpu": second}
-    assert load_profile("cpu") == second
+    assert load_profiles() == {"a100": first, "cpu.small": second}  # every character written back as it was
+    assert load_profile("cpu.small") == second
     text = profiles_file().read_text()
     assert "[profiles.a100]" in text and "requeue_warning_s" not in text  # defaults are left out
     assert ClusterProfile.from_json(first.to_json()) == first
-    with pytest.raises(ProfileError, match="no cluster profile 'gpu'.*saved: a100, cpu"):
+    with pytest.raises(ProfileError, match="no cluster profile 'gpu'.*saved: a100, cpu.small"):
         load_profile("gpu")
 
 
@@ -145,3 +145,69 @@ def test_a_damaged_profile_file_names_the_file_and_the_key(tmp_path, text, messa
     with pytest.raises(ProfileError):  # never overwritten while damaged
         save_profile(ClusterProfile(name="y"), path)
     assert path.read_text() == text
+
+
+def test_dry_run_prints_the_batch_script_and_submits_nothing(tiny_data: Path, tmp_path: Path, capsys, monkeypatch):
+    from hrm_tui.cli import main
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.chdir(tmp_path)
+    run_dir = tmp_path / "dry"
+    code = main(["launch", "--slurm", f"data_path={tiny_data}", f"checkpoint_path={run_dir}", "global_batch_size=8",
+                 "--nodes", "2", "--partition", "debug", "--time", "30", "--setup-line", "module load x",
+                 "--save-profile", "two", "--dry-run"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.out.startswith("#!/bin/bash\n#SBATCH --job-name=dry\n#SBATCH --nodes=2\n")
+    assert "--rdzv-backend c10d" in captured.out and "module load x" in captured.out
+    assert not run_dir.exists()  # nothing submitted
+    assert "saved cluster profile 'two'" in captured.err
+    assert load_profile("two") == ClusterProfile(name="two", nodes=2, partition="debug", time_limit="30",
+                                                 setup_lines=("module load x",))
+    # The saved profile is reused, and a flag overrides it; a SLURM flag without --slurm is refused.
+    assert main(["launch", "--slurm", "two", "--nodes", "1", f"data_path={tiny_data}", f"checkpoint_path={run_dir}",
+                 "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "#SBATCH --nodes=1" in out and "#SBATCH --partition=debug" in out and "torch.distributed.run" not in out
+    assert main(["launch", "--partition", "debug", f"data_path={tiny_data}", "--dry-run"]) == 2
+    assert "--partition is a SLURM setting: add --slurm" in capsys.readouterr().err
+    assert main(["launch", "--slurm", "nope", f"data_path={tiny_data}", "--dry-run"]) == 2
+    assert "no cluster profile 'nope'" in capsys.readouterr().err
+
+
+def test_without_slurm_on_this_host_a_submitted_run_is_never_lost_nor_a_crash(tmp_path: Path, monkeypatch):
+    """A SLURM run looked at from a host without SLURM's programs (an empty PATH here): queued while it has no
+    event, judged by its events after that, and the scheduler's absence said."""
+    from hrm_core.rundir.files import SLURM_FILE
+    from hrm_core.rundir.scheduler import query_jobs
+    from hrm_core.rundir.status import RunStatus
+    from hrm_core.rundir.summary import summarize_run
+    from tests.tui_launch_helpers import write_events
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    view = query_jobs(["12"])
+    assert not view.reachable and "scheduler not reachable from here" in view.note
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / SLURM_FILE).write_text('{"job_id": "12", "submit_time": 1.0}')
+    summary = summarize_run(run_dir, scheduler=view)
+    assert summary.status is RunStatus.QUEUED and summary.job_id == "12" and summary.scheduler_source == "events"
+    assert "scheduler not reachable from here" in summary.detail
+    write_events(run_dir, [{"type": "run_start", "time": 100.0, "total_steps": 10},
+                           {"type": "run_end", "time": 105.0, "step": 10, "status": "finished"}])
+    assert summarize_run(run_dir, scheduler=view).status is RunStatus.FINISHED
+
+
+@pytest.mark.parametrize("job_id", ["--full", "12; rm -rf ~", "1,2", "", "12\n13", "\x1b[2J"])
+def test_a_job_id_that_is_not_one_never_reaches_the_scheduler(tmp_path: Path, job_id: str):
+    """slurm.json comes from a run directory: an id that is not a SLURM job id is not a SLURM run's."""
+    import json
+
+    from hrm_core.rundir.files import SLURM_FILE
+    from hrm_core.rundir.scheduler import is_job_id, query_jobs
+    from hrm_core.rundir.summary import slurm_job_id
+
+    (tmp_path / SLURM_FILE).write_text(json.dumps({"job_id": job_id}))
+    assert slurm_job_id(tmp_path) is None and not is_job_id(job_id)
+    assert query_jobs([job_id]).jobs == {} and query_jobs([job_id]).note == ""  # nothing asked
+    assert all(is_job_id(j) for j in ("12", "12_3", "12+1"))

@@ -29,6 +29,7 @@ SLURM's states map onto the few a user needs (docs/clusters.md, "States"):
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -42,6 +43,13 @@ QUERY_TIMEOUT_S = 5.0  # a controller that does not answer must not hold a refre
 # squeue's and sacct's fields, '|'-separated: id, state, reason, start (expected while pending), node list.
 _SQUEUE_FORMAT = "%i|%T|%r|%S|%N"
 _SACCT_FIELDS = "JobIDRaw,State,Reason,Start,NodeList"
+# A job id as sbatch prints it: a number, an array task (12_3) or a heterogeneous component (12+1). Anything
+# else read from a run directory is never passed to squeue or scancel (and would spoil the query for all).
+_JOB_ID = re.compile(r"^\d{1,12}(?:[_+]\d{1,9})?$")
+
+
+def is_job_id(text: object) -> bool:
+    return isinstance(text, str) and bool(_JOB_ID.match(text))
 
 
 class JobState(str, Enum):
@@ -126,7 +134,7 @@ class SchedulerView:
 
 def query_jobs(job_ids: Iterable[str], *, timeout_s: float = QUERY_TIMEOUT_S) -> SchedulerView:
     """The scheduler's view of these jobs (see the module docstring). Never raises."""
-    wanted = sorted({str(j) for j in job_ids if j})
+    wanted = sorted({j for j in job_ids if is_job_id(j)})
     view = SchedulerView()
     if not wanted:
         return view

@@ -55,7 +55,7 @@ from hrm_core.rundir.processes import judge_launch, judge_trainer, newest_start,
 from hrm_core.rundir.reader import read_head_and_tail, read_record, read_text_tail
 from hrm_core.rundir.records import CommandRecord, LaunchRecord, SlurmRecord, StopRequest
 from hrm_core.rundir.sanitize import safe_text
-from hrm_core.rundir.scheduler import JobInfo, JobSource, JobState, SchedulerView, query_jobs
+from hrm_core.rundir.scheduler import JobInfo, JobSource, JobState, SchedulerView, is_job_id, query_jobs
 from hrm_core.rundir.stall import STALL_FLOOR_S, WARMUP_ALLOWANCE_S
 from hrm_core.rundir.status import RunStatus
 
@@ -185,10 +185,10 @@ def summarize_run(
     if end is not None and end.requeue:  # the session ended, the run did not: its job was requeued
         summary.requeue_pending, summary.requeues = True, summary.requeues + 1
 
-    slurm = read_record(run_dir / SLURM_FILE, SlurmRecord).record
-    if slurm is not None and slurm.job_id:
-        view = scheduler if scheduler is not None else query_jobs([slurm.job_id])
-        _judge_slurm_run(summary, run_dir, slurm.job_id, view, start=start, end=end, heartbeat=heartbeat, now=now,
+    job_id = slurm_job_id(run_dir)
+    if job_id is not None:
+        view = scheduler if scheduler is not None else query_jobs([job_id])
+        _judge_slurm_run(summary, run_dir, job_id, view, start=start, end=end, heartbeat=heartbeat, now=now,
                          stale_after_s=stale_after_s)
         return summary
 
@@ -229,9 +229,10 @@ def summarize_run(
 
 
 def slurm_job_id(run_dir: str | os.PathLike[str]) -> str | None:
-    """The job id of a run submitted to SLURM (its slurm.json), else None."""
+    """The job id of a run submitted to SLURM (its slurm.json), else None (also for an id that is not one:
+    nothing from a run directory reaches squeue or scancel unchecked)."""
     record = read_record(Path(run_dir) / SLURM_FILE, SlurmRecord).record
-    return record.job_id if record is not None and record.job_id else None
+    return record.job_id if record is not None and is_job_id(record.job_id) else None
 
 
 def _judge_slurm_run(summary: RunSummary, run_dir: Path, job_id: str, view: SchedulerView, *, start: Event | None,
@@ -248,9 +249,10 @@ def _judge_slurm_run(summary: RunSummary, run_dir: Path, job_id: str, view: Sche
             summary.status = RunStatus.QUEUED
             summary.detail = _waiting_detail(job, ran_before=start is not None)
             return
-        if job.state is JobState.RUNNING and (end is None or _started_after(job, end)):
-            if end is not None and job.expected_start is not None:  # a requeued job's new segment is setting up:
-                summary.last_progress_time = max(summary.last_progress_time or 0.0, job.expected_start)  # not stalled
+        if job.state is JobState.RUNNING and end is not None and _started_after(job, end):
+            summary.status, summary.detail = RunStatus.RUNNING, "resuming"  # a requeued job, before its `resume`
+            return
+        if job.state is JobState.RUNNING and end is None:
             _check_progress(summary, now)  # the job runs: the heartbeat says whether its trainer makes progress
             return
     if end is not None:

@@ -11,9 +11,11 @@ user's config folder and reused (docs/clusters.md, "Profiles").
     time_limit = "1-00:00:00"
     setup_lines = ["module load cuda/12.4", "source ~/venvs/hrm/bin/activate"]
 
-Every key is optional (the defaults are ClusterProfile's). The file is read with `tomllib` and written with
-`tomli_w` (a small, pure-Python package; TOML's string escapes are easy to get subtly wrong by hand). A
-damaged file gives one `ProfileError` naming the file, the profile and the key.
+Every key is optional (the defaults are ClusterProfile's). The file is read with `tomllib` (Python 3.11+)
+and written here (`_toml_text`): a profile holds only strings, integers and lists of strings, whose TOML is a
+few lines, and every dependency of the project needs its lower bound tested and recorded
+(tools/check_min_versions.py), which a writer package is not worth. A damaged file gives one `ProfileError`
+naming the file, the profile and the key.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import dataclasses
 import difflib
 import os
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,10 +31,10 @@ from typing import Annotated, Any
 
 from hrm_core.checking import Minimum, record_spec
 
-if sys.version_info >= (3, 11):
+try:
     import tomllib
-else:  # pragma: no cover - Python 3.10 reads TOML with tomli, tomllib's origin
-    import tomli as tomllib
+except ModuleNotFoundError:  # Python 3.10: cluster profiles need 3.11 (load_profiles says so)
+    tomllib = None  # type: ignore[assignment]
 
 PROFILES_TABLE = "profiles"
 # A profile's name is a TOML key and a word on the command line (`--slurm NAME`): keep it plain.
@@ -181,6 +182,8 @@ def load_profiles(path: str | os.PathLike[str] | None = None) -> dict[str, Clust
     """Every profile in the file, by name (empty when there is no file). ProfileError names the file and the
     key of anything that does not fit."""
     path = Path(path) if path is not None else profiles_file()
+    if tomllib is None:
+        raise ProfileError(f"reading the cluster profiles {path} needs Python 3.11 or newer (tomllib)")
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
@@ -229,8 +232,6 @@ def load_profile(name: str, path: str | os.PathLike[str] | None = None) -> Clust
 def save_profile(profile: ClusterProfile, path: str | os.PathLike[str] | None = None) -> Path:
     """Adds or replaces the profile under its name in the file; returns the file. The other profiles are kept
     as they are (a damaged file is not overwritten: its ProfileError is raised)."""
-    import tomli_w
-
     if not profile.name:
         raise ProfileError("a profile needs a name to be saved")
     problems = profile.problems()
@@ -240,13 +241,45 @@ def save_profile(profile: ClusterProfile, path: str | os.PathLike[str] | None = 
     path = Path(path) if path is not None else profiles_file()
     profiles = load_profiles(path)
     profiles[profile.name] = profile
-    table = {name: _toml_table(p) for name, p in sorted(profiles.items())}
-    text = tomli_w.dumps({PROFILES_TABLE: table})
+    text = _toml_text(profiles)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)  # a reader never sees half a file
     return path
+
+
+def _toml_text(profiles: dict[str, ClusterProfile]) -> str:
+    """The profiles file: one `[profiles.NAME]` table per profile, sorted by name."""
+    blocks = []
+    for name, profile in sorted(profiles.items()):
+        key = name if _BARE_KEY.match(name) else _toml_string(name)  # a '.' in a bare key would nest tables
+        lines = [f"[{PROFILES_TABLE}.{key}]"]
+        for field, value in _toml_table(profile).items():
+            if isinstance(value, list):
+                value = "[" + ", ".join(_toml_string(item) for item in value) + "]"
+            elif isinstance(value, str):
+                value = _toml_string(value)
+            lines.append(f"{field} = {value}")
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: quote, backslash and the control characters escaped, everything else as it is."""
+    out = []
+    for char in text:
+        if char in _TOML_ESCAPES:
+            out.append(_TOML_ESCAPES[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04X}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
 
 
 def _toml_table(profile: ClusterProfile) -> dict[str, Any]:

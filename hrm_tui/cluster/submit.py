@@ -58,6 +58,7 @@ class SubmittedJob:
     run_dir: Path
     script: Path
     submit_time: float
+    sbatch_s: float  # how long sbatch took to answer (the rest of the submission is this module's)
 
 
 class SubmitError(LaunchError):
@@ -82,6 +83,7 @@ def submit(plan: LaunchPlan, profile: ClusterProfile, *, resume: bool = False) -
         _undo(run_dir, created)
         raise LaunchError(f"cannot write the batch script {script_path}: {error}") from None
     argv = ["sbatch", "--parsable", str(script_path)]
+    asked = time.perf_counter()
     try:
         done = subprocess.run(argv, cwd=plan.cwd, capture_output=True, text=True, errors="replace",
                               timeout=SBATCH_TIMEOUT_S, stdin=subprocess.DEVNULL)
@@ -96,6 +98,7 @@ def submit(plan: LaunchPlan, profile: ClusterProfile, *, resume: bool = False) -
         field = _field_of(message, profile)
         about = f" (profile field {field})" if field else ""
         raise SubmitError(f"sbatch refused the job{about}: {message}", field)
+    sbatch_s = time.perf_counter() - asked
     submitted = time.time()
     host = socket.gethostname()
     try:
@@ -113,7 +116,7 @@ def submit(plan: LaunchPlan, profile: ClusterProfile, *, resume: bool = False) -
     except (OSError, RunDirError):
         pass  # the trainer registers it again when it starts
     return SubmittedJob(job_id=job_id, cluster=cluster or None, run_dir=run_dir, script=script_path,
-                        submit_time=submitted)
+                        submit_time=submitted, sbatch_s=sbatch_s)
 
 
 def _field_of(message: str, profile: ClusterProfile) -> str | None:

@@ -184,7 +184,8 @@ def scheduler_view(run_dirs: Iterable[Path]) -> SchedulerView:
 
 def _summarize(run_dir: Path, root: Path, now: float | None, scheduler: SchedulerView) -> RunSummary:
     try:
-        summary = summarize_run(run_dir, root, now=now, scheduler=scheduler)
+        # No root: the name is set below (`_name`), and display_name's two resolve() calls per run would be lost.
+        summary = summarize_run(run_dir, now=now, scheduler=scheduler)
     except Exception as error:  # noqa: BLE001 - one run must not hide the others; the bug is logged
         from hrm_tui.crash import record_worker_error
 

@@ -52,6 +52,7 @@ from pathlib import Path
 
 import psutil
 
+from hrm_core.rundir.errors import RunDirError
 from hrm_core.rundir.events import RunEnd
 from hrm_core.rundir.files import STOP_REQUEST_FILE
 from hrm_core.rundir.processes import TrainerProcess, TrainerSource, find_trainer
@@ -154,6 +155,8 @@ def find_run_processes(run_dir: str | os.PathLike[str]) -> RunProcesses | SlurmJ
 def find_run_process(run_dir: str | os.PathLike[str]) -> TrainerProcess | None:
     """The run's root process (the trainer, or torchrun), verified; None if it is gone. See find_run_processes."""
     processes = find_run_processes(run_dir)
+    if isinstance(processes, SlurmJob):
+        raise StopError(f"it runs as SLURM job {processes.job_id}: its processes are on the cluster's nodes")
     return processes.root if processes is not None else None
 
 
@@ -210,15 +213,27 @@ def _stop_slurm_job(run_dir: Path, job: SlurmJob, *, grace_s: float, kill_after_
     import socket
 
     asked = time.time()
-    write_json_record(run_dir / STOP_REQUEST_FILE, StopRequest(time=asked, job_id=job.job_id, host=socket.gethostname()))
-    if job.state is JobState.RUNNING:
-        _scancel("--signal=INT", job.job_id)
+    request = run_dir / STOP_REQUEST_FILE
+    try:
+        write_json_record(request, StopRequest(time=asked, job_id=job.job_id, host=socket.gethostname()))
+    except RunDirError as error:
+        raise StopError(f"cannot record the stop request: {error}") from None
+    running = job.state is JobState.RUNNING
+    try:  # SIGINT to a running job's trainer; a waiting job is simply cancelled
+        _scancel(*(["--signal=INT"] if running else []), job.job_id)
+    except StopError:
+        request.unlink(missing_ok=True)  # nothing was stopped: a later end must not read as a stop
+        raise
+    done = f"cancelled the {job.state} job"
+    if running:
         say(f"sent SIGINT to job {job.job_id}; waiting up to {grace_s:.0f}s for its checkpoint")
         ended = _wait_for(lambda: _ended_since(run_dir, asked) or _job_gone(job.job_id), grace_s, poll_s)
         done = "stopped gracefully (SIGINT through scancel)" if ended else f"no run_end after {grace_s:.0f}s: cancelled"
-    else:
-        done = f"cancelled the {job.state} job"
-    _scancel(job.job_id)  # ends the job's leftovers and drops any pending requeue
+        try:
+            _scancel(job.job_id)  # ends the job's leftovers and drops any pending requeue
+        except StopError:
+            if not _job_gone(job.job_id):  # scancel of a job that has just ended fails: that is no error
+                raise
     if not _wait_for(lambda: _job_gone(job.job_id), kill_after_s, poll_s):
         return f"{done}; job {job.job_id} has not ended yet"
     return done
