@@ -11,6 +11,8 @@ A requeued job waits PENDING (reason BeginTime) for about two minutes; the tests
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -23,6 +25,8 @@ from hrm_core.rundir.files import STDOUT_FILE
 from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.summary import summarize_run
 from hrm_core.training.checkpoint import list_checkpoints
+from hrm_core.training.signals import StopRequest
+from hrm_core.training.slurm_requeue import SlurmJob, request_requeue
 from hrm_tui.cluster.profile import ClusterProfile
 from hrm_tui.cluster.submit import submit
 from hrm_tui.launch_plan import LaunchOptions, plan_launch
@@ -161,3 +165,30 @@ def test_a_job_requeued_from_outside_resumes_exactly(slurm_cluster, tiny_data, r
     _release_and_finish(slurm_cluster, job_id, run_dir, run_dir)
     _check_segments(run_dir, job_id, reference_losses, "being requeued by SLURM")
 
+
+
+def test_a_job_that_cannot_be_requeued_says_so_in_scontrols_words(slurm_cluster, monkeypatch):
+    """`requeue: false` and the reason, never an exception: here a job id the controller does not know."""
+    outcome = request_requeue(SlurmJob(job_id="987654", segment=0))
+    assert not outcome.requeued
+    assert "987654 could not be requeued (scontrol:" in outcome.reason and "resume=auto" in outcome.reason
+    monkeypatch.setenv("PATH", "/nonexistent")
+    outcome = request_requeue(SlurmJob(job_id="12", segment=0))
+    assert not outcome.requeued and "scontrol is not on PATH" in outcome.reason
+
+
+def test_under_slurm_sigterm_continues_later_and_sigint_stops_for_good():
+    assert SlurmJob.from_environment({}) is None
+    assert SlurmJob.from_environment({"SLURM_JOB_ID": "7", "SLURM_RESTART_COUNT": "2"}) == SlurmJob("7", 2)
+    for signum, requeue_on_sigterm, later, for_good in ((signal.SIGTERM, True, True, False),
+                                                        (signal.SIGTERM, False, False, False),
+                                                        (signal.SIGINT, True, False, True)):
+        stop = StopRequest(requeue_on_sigterm=requeue_on_sigterm).install()
+        try:
+            os.kill(os.getpid(), signum)
+            deadline = time.monotonic() + 5
+            while not stop.requested and time.monotonic() < deadline:
+                time.sleep(0.01)
+        finally:
+            stop.uninstall()
+        assert (stop.requested, stop.continue_later, stop.stop_for_good) == (True, later, for_good)
