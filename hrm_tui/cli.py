@@ -397,6 +397,10 @@ def _run_json(run: RunSummary) -> dict[str, Any]:
         "expected_start": _finite(run.expected_start),
         "nodes": run.nodes or None,
         "scheduler_source": run.scheduler_source.value if run.scheduler_source is not None else None,
+        # Time limits and preemption: the job's segments after the first, and whether the newest run_end
+        # says the job was requeued (docs/clusters.md, "Time limits and preemption").
+        "requeues": run.requeues,
+        "requeue_pending": run.requeue_pending,
     }
 
 
@@ -429,10 +433,10 @@ def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, ou
         nnodes=args.nnodes,
         node_rank=args.node_rank,
         rdzv_endpoint=args.rdzv_endpoint,
+        slurm=profile,  # recorded in launch.json: clone and resume keep the target
     )
     overrides = list(args.overrides)
-    world = options if profile is None else LaunchOptions(nproc_per_node=profile.nproc_per_node, nnodes=profile.nodes)
-    problems = tree.validate(overrides, launch=launch_of(world))
+    problems = tree.validate(overrides, launch=launch_of(options))
     if problems:
         lines = []
         for problem in problems:

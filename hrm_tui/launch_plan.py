@@ -11,6 +11,10 @@ types. It uses only the override grammar (forms/overrides.py, a leaf module).
     torchrun --nnodes M --node-rank R --rdzv-backend static --rdzv-endpoint HOST:PORT
              --nproc-per-node N -m hrm_core.pretrain OVERRIDES...               several nodes
 
+With a SLURM target (`LaunchOptions.slurm`, a cluster profile) the plan is submitted instead of started:
+its overrides, environment, folder and run directory become a batch script (hrm_tui/cluster/batch_script.py),
+and the profile, not the local fields (processes, nodes, rendezvous, GPUs), says how many processes run where.
+
 The command is an argv list and is never given to a shell. The run is named by the plan itself
 (`project_name`, `run_name`, `checkpoint_path` overrides), so its directory is known before it starts.
 """
@@ -28,6 +32,7 @@ from typing import Annotated, Any
 
 from hrm_core.rundir.processes import TRAINER_MODULE
 from hrm_core.checking import Minimum, record_spec
+from hrm_tui.cluster.profile import ClusterProfile
 from hrm_tui.forms.overrides import format_override, single_line, split_override
 
 NAME_KEYS = ("project_name", "run_name", "checkpoint_path")
@@ -49,10 +54,16 @@ class LaunchOptions:
     nnodes: int = 1
     node_rank: int = 0
     rdzv_endpoint: str = ""  # HOST:PORT of node 0; required with nnodes > 1
+    slurm: ClusterProfile | None = None  # the SLURM target: submit with this profile; None: run here
 
     def problems(self) -> dict[str, str]:
-        """Field name -> what is wrong with it. Empty when the options are usable."""
-        out = {}
+        """Field name -> what is wrong with it (`slurm.<field>` for the profile's). Empty when usable."""
+        out: dict[str, str] = {}
+        if self.slurm is not None:  # the local layout fields are not used: the profile says where it runs
+            out.update({f"slurm.{key}": message for key, message in self.slurm.problems().items()})
+            if self.omp_num_threads is not None and self.omp_num_threads < 1:
+                out["omp_num_threads"] = "OMP_NUM_THREADS must be at least 1 (or empty to leave it unset)"
+            return out
         if self.nproc_per_node < 1:
             out["nproc_per_node"] = "processes per node must be at least 1"
         if self.omp_num_threads is not None and self.omp_num_threads < 1:
@@ -73,9 +84,17 @@ class LaunchOptions:
     def uses_torchrun(self) -> bool:
         return self.nproc_per_node > 1 or self.nnodes > 1
 
+    @property
+    def processes(self) -> int:
+        """Trainer processes in all (the world size the config is checked against)."""
+        if self.slurm is not None:
+            return max(self.slurm.processes, 1)
+        return max(self.nnodes, 1) * max(self.nproc_per_node, 1)
+
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["gpus"] = list(self.gpus) if self.gpus is not None else None
+        data["slurm"] = self.slurm.to_json() if self.slurm is not None else None
         return data
 
     @classmethod
@@ -87,12 +106,20 @@ class LaunchOptions:
             return cls()
         if not isinstance(data, Mapping):
             raise ValueError(f"options is a {type(data).__name__}, not an object")
-        record, problems = record_spec(_RecordedOptions).build_lenient(dict(data))
+        data = dict(data)
+        slurm_data = data.pop("slurm", None)
+        record, problems = record_spec(_RecordedOptions).build_lenient(data)
+        slurm = None
+        if slurm_data is not None:
+            try:
+                slurm = ClusterProfile.from_json(slurm_data)
+            except ValueError as error:
+                problems = [*problems, f"slurm: {error}"]
         if problems or record is None:
             raise ValueError(f"options: {'; '.join(problems) or 'unusable'}")
         values = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
         values["gpus"] = tuple(values["gpus"]) if values["gpus"] is not None else None
-        return cls(**values)
+        return cls(**values, slurm=slurm)
 
 
 @dataclass(kw_only=True, slots=True)

@@ -94,3 +94,14 @@ def test_helpers():
     assert bar_rows([8, 16], rows=2) == [" █", "██"]
     smoothed = ema(np.array([0.0, 1.0, 1.0, 1.0]), 0.5)
     assert smoothed[0] == 0.0 and 0.5 < smoothed[-1] < 1.0  # debiased: starts at the first value
+
+
+def test_segment_markers_draw_a_dotted_column_through_the_empty_cells():
+    """Where a requeued job's next segment began: `┊` in the marker's column, never over the curve."""
+    lines = render_plot([PlotSeries(points([0, 10], [1, 1]), "blue", LINE)], width=12, height=4, x_range=(0, 10),
+                        markers_x=[5, 50])  # 50 is outside the range: not drawn
+    cells = plot_cells(lines)
+    columns = {i for row in cells for i, char in enumerate(row) if char == "┊"}
+    assert columns == {round(5 / 10 * (len(cells[0]) - 1))}
+    assert all(row[next(iter(columns))] in ("┊", "⠉", "⠒", "⠤", "⣀") for row in cells)  # the curve's cell wins
+    assert render_plot([PlotSeries(points([0, 10], [1, 1]), "blue", LINE)], 12, 4, (0, 10))[0].plain.count("┊") == 0

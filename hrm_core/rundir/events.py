@@ -164,6 +164,8 @@ class _StartFields(Event):
     project_name: str | None = None
     run_name: str | None = None
     compiled: bool | None = None  # runs under torch.compile
+    job_id: str | None = None  # the SLURM job it runs in (SLURM_JOB_ID); absent outside SLURM
+    job_segment: Count | None = None  # that job's requeues before this session (SLURM_RESTART_COUNT; 0: its first)
 
 
 @dataclass(kw_only=True, slots=True)
@@ -300,7 +302,10 @@ class ArcScore(Event):
 
 @dataclass(kw_only=True, slots=True)
 class RunEnd(Event):
-    """The run's last event. Required: step, status. A failed run carries `error` (text and traceback)."""
+    """A session's last event. Required: step, status. A failed run carries `error` (text and traceback).
+
+    A run stopped by SIGTERM under SLURM carries `requeue` and `reason`: with `requeue: true` it is not over,
+    its job was requeued and the next segment writes `resume` (docs/run-directory.md)."""
 
     TYPE: ClassVar[str] = "run_end"
     step: Step
@@ -308,6 +313,8 @@ class RunEnd(Event):
     status: Annotated[RunStatus, OneOf(END_STATUSES)]  # finished, stopped or failed
     elapsed_s: float | None = None
     error: str | None = None
+    requeue: bool | None = None  # stopped under SLURM by a SIGTERM: true when the job is requeued (to continue)
+    reason: str | None = None  # why the stop ends this way (the requeue, or why the job could not be requeued)
 
 
 # The registry: type name -> payload class. Readers ignore types not listed here (forward compatibility).

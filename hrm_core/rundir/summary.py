@@ -99,6 +99,11 @@ class RunSummary:
     expected_start: float | None = None  # a queued job's expected start, when the scheduler gives one
     nodes: str = ""  # the job's node list
     scheduler_source: JobSource | None = None  # what the job's state was read from
+    # SLURM requeues: `requeues` counts the job segments after the first (the newest start's segment, plus one
+    # while a requeue is pending); `requeue_pending` is set while the newest event is a run_end that says the
+    # job was requeued: the run is not over, whatever the scheduler now says of the job decides its status.
+    requeues: int = 0
+    requeue_pending: bool = False
 
     @property
     def progress(self) -> float | None:
@@ -168,6 +173,7 @@ def summarize_run(
     summary.total_steps = shown_total_steps(final_step=final_step, estimate=summary.total_steps, end=end)
     if start is not None:
         summary.pid, summary.host = start.pid, start.host
+        summary.job_id, summary.requeues = start.job_id, start.job_segment or 0
     if launch is not None and launch.pid is not None:
         summary.pid, summary.host = launch.pid, launch.host or summary.host
     if heartbeat is not None:
@@ -175,6 +181,9 @@ def summarize_run(
         summary.stall_after_s = heartbeat.stall_after_s
     if summary.stall_after_s is None:
         summary.stall_after_s = STALL_FLOOR_S if trained else WARMUP_ALLOWANCE_S
+
+    if end is not None and end.requeue:  # the session ended, the run did not: its job was requeued
+        summary.requeue_pending, summary.requeues = True, summary.requeues + 1
 
     job_id = slurm_job_id(run_dir)
     if job_id is not None:
@@ -191,6 +200,7 @@ def summarize_run(
         summary.status = end.status
         if end.status in (RunStatus.FAILED, RunStatus.STOPPED):
             _explain_failure(summary, run_dir, start, end)
+        _explain_requeue(summary, end)
         return summary
 
     alive = judge_trainer(run_dir, launch=launch, start=newest_start(log), lock=lock).alive
@@ -249,6 +259,7 @@ def _judge_slurm_run(summary: RunSummary, run_dir: Path, job_id: str, view: Sche
         summary.status = end.status
         if end.status in (RunStatus.FAILED, RunStatus.STOPPED):
             _explain_failure(summary, run_dir, start, end)
+        _explain_requeue(summary, end)
         return
     if job is not None:  # the job ended (or is ending) and the trainer never logged its end
         stop = read_record(run_dir / STOP_REQUEST_FILE, StopRequest).record
@@ -275,6 +286,12 @@ def _judge_slurm_run(summary: RunSummary, run_dir: Path, job_id: str, view: Sche
     else:
         summary.status = RunStatus.LOST
         summary.detail = f"job {job_id} is unknown to the scheduler here and no event came for a long time"
+
+
+def _explain_requeue(summary: RunSummary, end: RunEnd) -> None:
+    """A session stopped by SIGTERM under SLURM says whether (and why not) its job was requeued."""
+    if end.requeue is not None and summary.status is RunStatus.STOPPED and end.reason:
+        summary.detail = safe_text(end.reason)
 
 
 def _show_job(summary: RunSummary, job: JobInfo) -> None:

@@ -2,7 +2,8 @@
 
 Read `Trainer.run` first: it sets the run up (fresh, resumed or fine-tuned), then alternates `_train_pass`
 and `_evaluate`, and always ends with a `run_end` event: finished, stopped (SIGINT/SIGTERM, after saving a
-checkpoint) or failed (an exception, with its traceback, or a non-finite loss).
+checkpoint) or failed (an exception, with its traceback, or a non-finite loss). Under SLURM a SIGTERM's stop
+also asks for the job's requeue (`_stop`, hrm_core/training/slurm_requeue.py).
 
 One optimizer step (`_train_step`) is the original's `train_batch`: carry created on the first batch and
 kept across steps, loss scaled by 1 / global_batch_size, gradients all-reduced, both optimizers stepped at
@@ -56,6 +57,7 @@ from hrm_core.training.rng import seed_everything
 from hrm_core.training.run_log import RunLog
 from hrm_core.training.schedule import cosine_lr, total_train_steps
 from hrm_core.training.signals import StopRequest
+from hrm_core.training.slurm_requeue import RequeueOutcome, SlurmJob, request_requeue
 from hrm_core.training.state import TrainProgress
 
 
@@ -81,7 +83,8 @@ class Trainer:
         self.run_dir = identity.run_dir
         self.log = RunLog(self.run_dir, enabled=ctx.is_main)
         self.console = Console(enabled=ctx.is_main)
-        self.stop = StopRequest()
+        self.slurm_job = SlurmJob.from_environment()  # None outside SLURM
+        self.stop = StopRequest(requeue_on_sigterm=self.slurm_job is not None)
         self.progress = TrainProgress()
         self.carry: Any = None
         self.last_saved_step: int | None = None
@@ -212,6 +215,8 @@ class Trainer:
             "project_name": self.identity.project_name,
             "run_name": self.identity.run_name,
             "compiled": self.bundle.compiled,
+            "job_id": self.slurm_job.job_id if self.slurm_job else None,
+            "job_segment": self.slurm_job.segment if self.slurm_job else None,
         }
 
     def _begin(self) -> None:
@@ -309,7 +314,7 @@ class Trainer:
             self.heartbeat.stop()
             self.heartbeat = None
 
-    def _end(self, status: RunStatus, error: str | None = None) -> None:
+    def _end(self, status: RunStatus, error: str | None = None, requeue: RequeueOutcome | None = None) -> None:
         self._stop_heartbeat()  # run_end is the last event of the run
         if not self.started:
             return
@@ -318,7 +323,8 @@ class Trainer:
             # ("Connection closed by peer"): every failing rank keeps its own error (hrm_core.rundir.failures).
             write_rank_failure(self.run_dir, rank=self.ctx.rank, step=self.progress.step, error=error or "")
         end = events.RunEnd(step=self.progress.step, epoch=self.epoch, status=status, elapsed_s=time.time() - self.started_at,
-                            error=error)
+                            error=error, requeue=requeue.requeued if requeue else None,
+                            reason=requeue.reason if requeue else None)
         if status == RunStatus.FAILED:
             write_error = self.log.emit_quietly(end)  # a failing run may fail to log (a full disk): keep its own error
             if write_error is not None:
@@ -326,7 +332,8 @@ class Trainer:
         else:
             self.log.emit(end)
         last_line = (error or "").strip().splitlines()[-1:] or [""]
-        self.console.message(f"[hrm] run {status} at step {self.progress.step}" + (f": {last_line[0]}" if error else ""))
+        self.console.message(f"[hrm] run {status} at step {self.progress.step}" + (f": {last_line[0]}" if error else "")
+                             + (f": {requeue.reason}" if requeue else ""))
 
     def _train(self) -> RunStatus:
         c = self.config
@@ -334,9 +341,7 @@ class Trainer:
         while self.progress.pass_index < self.passes:
             outcome = self._train_pass()
             if outcome == "stop":
-                self._save_checkpoint()
-                self._end(RunStatus.STOPPED)
-                return RunStatus.STOPPED
+                return self._stop()
             evaluates = self.progress.pass_index >= c.min_eval_interval  # the TRM reference's rule
             if evaluates:
                 self._evaluate()
@@ -346,10 +351,21 @@ class Trainer:
             if (c.checkpoint_every_eval and evaluates) or last:
                 self._save_checkpoint()
             if any_rank(self.ctx, self.stop.requested)[0] and not last:
-                self._save_checkpoint()
-                self._end(RunStatus.STOPPED)
-                return RunStatus.STOPPED
+                return self._stop()
         return RunStatus.FINISHED
+
+    def _stop(self) -> RunStatus:
+        """The agreed stop: a checkpoint, then run_end stopped. Under SLURM, after a SIGTERM on any rank and no
+        SIGINT on any, rank 0 asks for the job's requeue first, so that run_end can say whether it is coming."""
+        self._save_checkpoint()
+        continue_later, for_good = any_rank(self.ctx, self.stop.continue_later, self.stop.stop_for_good)
+        requeue = None
+        if continue_later and not for_good and self.slurm_job is not None:
+            self.stop.ignore_sigterm()  # the requeue ends this job with a SIGTERM: let the run end be written
+            if self.ctx.is_main:
+                requeue = request_requeue(self.slurm_job)
+        self._end(RunStatus.STOPPED, requeue=requeue)
+        return RunStatus.STOPPED
 
     def _train_pass(self) -> str:
         """Trains on one pass of batches. Returns "done" or "stop"."""
@@ -419,6 +435,8 @@ class Trainer:
             self.stop.requested = True
         if step == self.faults.crash_at_step:
             raise injected_crash(step)
+        if step == self.faults.hold_at_step:
+            self.faults.hold(lambda: self.stop.requested)
         return loss, metrics
 
     def _on_nonfinite(self, metrics: dict[str, torch.Tensor]) -> str:

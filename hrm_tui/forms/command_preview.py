@@ -11,6 +11,9 @@ rebuilt from the widgets: what is on screen is what runs. Nothing is hidden or q
 - the trainer's own objections (an unknown key, a missing dataset) are listed in `problems` too.
 
 A preview with problems cannot be launched; `problems` says why, one line per problem.
+
+With the SLURM target the preview holds the whole batch script (`script`, hrm_tui/cluster/batch_script.py)
+that ctrl+l submits with sbatch, instead of a command line: what is on screen is what is submitted.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from hrm_tui.forms.config_tree import Problem
 from hrm_tui.forms.form_model import FormModel
 from hrm_tui.forms.launch_options_draft import LaunchOptionsDraft
 from hrm_tui.forms.overrides import single_line
+from hrm_tui.cluster.batch_script import batch_script
 from hrm_tui.launch_plan import LaunchError, LaunchPlan, display_argv, plan_launch
 
 READY = "✓ ready to launch (ctrl+l)"
@@ -42,6 +46,7 @@ class CommandPreview:
     problems: tuple[str, ...] = ()  # everything that stops a launch, one line each
     checking: bool = False  # the trainer's verdict on these overrides is not in yet
     plan: LaunchPlan | None = None  # what ctrl+l starts: the command shown above; None when not built
+    script: str = ""  # the SLURM target's batch script (then `argv` is empty): what ctrl+l submits
 
     @property
     def launchable(self) -> bool:
@@ -93,8 +98,12 @@ def build_preview(
         return CommandPreview(**common, not_built=not_built, problems=tuple(problems))
     try:
         plan = plan_launch(overrides, options, names=names, present=model.present_keys(), cwd=cwd or Path.cwd(), config_dir=config_dir)
+        script = batch_script(plan, options.slurm) if options.slurm is not None else ""
     except LaunchError as error:  # e.g. a run name Hydra's grammar cannot write
         return CommandPreview(**common, not_built=f"no command: {error}", problems=(*problems, str(error)))
+    if script:
+        return CommandPreview(**common, env=tuple(f"{name}={value}" for name, value in plan.env.items()),
+                              problems=tuple(problems), plan=plan, script=script)
     return CommandPreview(
         **common,
         env=tuple(f"{name}={value}" for name, value in plan.env.items()),

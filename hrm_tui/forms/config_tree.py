@@ -130,11 +130,11 @@ class ConfigTree:
 
 
 def launch_of(options: Any) -> Any:
-    """What the trainer's checks need to know about a launch (hrm_tui.runs.launcher.LaunchOptions): its world
-    size, nnodes x nproc_per_node."""
+    """What the trainer's checks need to know about a launch (hrm_tui.launch_plan.LaunchOptions): its world
+    size (`processes`: nnodes x nproc_per_node, or the SLURM profile's nodes x processes per node)."""
     from hrm_core.config import Launch
 
-    return Launch(processes=max(options.nnodes, 1) * max(options.nproc_per_node, 1))
+    return Launch(processes=options.processes)
 
 
 def builds_itself(data_path: str) -> bool:

@@ -4,6 +4,9 @@ The side pane, the ctrl+o dialog, the command panel and the strip all show this 
 made in any of them replaces it (see screens/launch.py). It keeps the text of each field, not only the
 parsed `LaunchOptions`, so that a field that reads `abc` reads `abc` everywhere, and the command panel says
 the command cannot be built instead of quietly showing the last valid number.
+
+The target is `local` (this machine; the layout fields below) or `slurm` (submitted with the SLURM fields,
+a `ClusterProfileDraft`; the local layout fields are then not used, and keep their text for a switch back).
 """
 
 from __future__ import annotations
@@ -12,7 +15,11 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from hrm_tui.forms.cluster_profile_draft import ClusterProfileDraft
 from hrm_tui.launch_plan import LaunchOptions
+
+LOCAL, SLURM = "local", "slurm"
+TARGETS = {LOCAL: "this machine", SLURM: "SLURM (sbatch)"}  # target -> its label in the chooser
 
 # The label each option has in the panels; problems are reported under these names.
 OPTION_LABELS = {
@@ -23,6 +30,7 @@ OPTION_LABELS = {
     "nnodes": "Nodes",
     "node_rank": "Node rank",
     "rdzv_endpoint": "Rendezvous",
+    "target": "Run on",
 }
 # The help line for each option (docs/tui.md, "Launch options", says the same at more length).
 OPTION_HELP = {
@@ -33,7 +41,9 @@ OPTION_HELP = {
     "nnodes": "Nodes: more than 1 runs a multi-node torchrun (static rendezvous); set the rank and endpoint below",
     "node_rank": "Node rank: this machine's rank, 0 to nodes-1; the panel shows the command for the others",
     "rdzv_endpoint": "Rendezvous: HOST:PORT of node 0, which every node connects to",
+    "target": "Run on: this machine, or a SLURM cluster (sbatch; the job's fields follow, and the script shows below)",
 }
+LOCAL_LAYOUT = ("nproc_per_node", "gpus", "nnodes", "node_rank", "rdzv_endpoint")  # not used with SLURM
 TEXT_OPTIONS = ("nproc_per_node", "omp_num_threads", "nnodes", "node_rank", "rdzv_endpoint")
 _WHOLE_NUMBERS = ("nproc_per_node", "omp_num_threads", "nnodes", "node_rank")
 
@@ -47,10 +57,16 @@ class LaunchOptionsDraft:
     rdzv_endpoint: str = ""
     gpus: tuple[int, ...] | None = None  # None: leave CUDA_VISIBLE_DEVICES as it is
     compile: bool = True
+    target: str = LOCAL
+    slurm: ClusterProfileDraft = ClusterProfileDraft()
 
     @classmethod
     def of(cls, options: LaunchOptions) -> LaunchOptionsDraft:
+        target = SLURM if options.slurm is not None else LOCAL
+        slurm = ClusterProfileDraft.of(options.slurm) if options.slurm is not None else ClusterProfileDraft()
         return cls(
+            target=target,
+            slurm=slurm,
             nproc_per_node=str(options.nproc_per_node),
             omp_num_threads="" if options.omp_num_threads is None else str(options.omp_num_threads),
             nnodes=str(options.nnodes),
@@ -61,15 +77,30 @@ class LaunchOptionsDraft:
         )
 
     def with_text(self, name: str, text: str) -> LaunchOptionsDraft:
+        """`name` is an option's, or `slurm.<field>` for the SLURM target's fields."""
+        if name.startswith("slurm."):
+            return dataclasses.replace(self, slurm=self.slurm.with_text(name.removeprefix("slurm."), text))
         if name not in TEXT_OPTIONS:
             raise KeyError(name)
         return dataclasses.replace(self, **{name: text})
+
+    def text(self, name: str) -> str:
+        """The text of a field: an option's, or `slurm.<field>`."""
+        if name.startswith("slurm."):
+            return getattr(self.slurm, name.removeprefix("slurm."))
+        return getattr(self, name)
+
+    @property
+    def on_slurm(self) -> bool:
+        return self.target == SLURM
 
     def parse(self) -> tuple[LaunchOptions | None, dict[str, str]]:
         """(options, problems): the options when every field reads as its type, and what is wrong, per option
         name (a field that does not parse, or a combination LaunchOptions refuses)."""
         problems: dict[str, str] = {}
         numbers: dict[str, int | None] = {}
+        if self.on_slurm:
+            return self._parse_slurm()
         for name in _WHOLE_NUMBERS:
             text = getattr(self, name).strip()
             if name == "omp_num_threads" and not text:
@@ -93,9 +124,34 @@ class LaunchOptionsDraft:
         problems = options.problems()
         return (None, problems) if problems else (options, {})
 
+    def _parse_slurm(self) -> tuple[LaunchOptions | None, dict[str, str]]:
+        """The SLURM target: the profile's fields, and the options that are environment variables (OMP
+        threads, compile); problems of the profile under `slurm.<field>`."""
+        profile, profile_problems = self.slurm.parse()
+        problems = {f"slurm.{key}": message for key, message in profile_problems.items()}
+        omp_text = self.omp_num_threads.strip()
+        omp = None
+        if omp_text:
+            try:
+                omp = int(omp_text)
+            except ValueError:
+                problems["omp_num_threads"] = f"{OPTION_LABELS['omp_num_threads']}: {omp_text!r} is not a whole number"
+        if problems or profile is None:
+            return None, problems
+        options = LaunchOptions(omp_num_threads=omp, compile=self.compile, slurm=profile)
+        problems = options.problems()
+        return (None, problems) if problems else (options, {})
+
     def summary(self) -> str:
         """The options that differ from the defaults, in a few words ("" when none do)."""
         default = LaunchOptionsDraft()
+        if self.on_slurm:
+            parts = [self.slurm.summary()]
+            if self.omp_num_threads.strip():
+                parts.append(f"OMP threads {self.omp_num_threads}")
+            if not self.compile:
+                parts.append("compile off")
+            return " · ".join(parts)
         parts = []
         if self.nnodes.strip() != default.nnodes:
             parts.append(f"{self.nnodes} nodes (this is rank {self.node_rank}, rendezvous {self.rdzv_endpoint or '?'})")

@@ -35,6 +35,8 @@ _BLOCK_GLYPHS = (" ", "▀", "▄", "█")
 
 SPARK_GLYPHS = "▁▂▃▄▅▆▇█"
 NONFINITE_MARK = "!"
+SEGMENT_MARK = "┊"  # where a session began (a requeued job's next segment): through the empty cells of its column
+SEGMENT_STYLE = "yellow"
 
 ENVELOPE = "envelope"  # min..max of the values under each column: shows noise and spikes
 LINE = "line"  # the (smoothed) mean only
@@ -163,12 +165,14 @@ def render_plot(
     mode: str = BRAILLE,
     axis_color: str = "bright_black",
     cursor_x: float | None = None,
+    markers_x: Sequence[float] = (),
 ) -> list[Text]:
     """Draws curves into `width` x `height` cells, axes and labels included. Returns `height` lines.
 
     The y axis labels take the left columns, the x axis (first and last step) the bottom line. Columns
     where a series had non-finite values get a red "!" on the top row. `cursor_x` (a step inside x_range)
-    draws a vertical cursor line through the empty cells of its column and a `┴` on the x axis.
+    draws a vertical cursor line through the empty cells of its column and a `┴` on the x axis. Each of
+    `markers_x` (steps where a session began) draws a dotted line `┊` through the empty cells of its column.
     """
     if mode not in CELL_MODES:
         raise ValueError(f"unknown plot mode {mode!r}; use one of {', '.join(CELL_MODES)}")
@@ -207,10 +211,12 @@ def render_plot(
     cursor_col = None
     if cursor_x is not None and x0 <= cursor_x <= x1:
         cursor_col = int(round((cursor_x - x0) / max(x1 - x0, 1e-12) * (plot_cols - 1)))
+    marker_cols = {int(round((x - x0) / max(x1 - x0, 1e-12) * (plot_cols - 1))) for x in markers_x if x0 <= x <= x1}
     lines: list[Text] = []
     for row in range(plot_rows):
         line = Text(labels[row].rjust(label_width) + "┤" if labels[row] else " " * label_width + "│", style=axis_color)
-        _append_cells(line, cell_bits[row], owner[row], series, mode, nonfinite_cols if row == 0 else set(), cursor_col)
+        _append_cells(line, cell_bits[row], owner[row], series, mode, nonfinite_cols if row == 0 else set(), cursor_col,
+                      marker_cols)
         lines.append(line)
     axis = _x_axis(x0, x1, label_width, plot_cols, axis_color)
     if cursor_col is not None and axis.plain[label_width + 1 + cursor_col] == "─":  # the step labels stay
@@ -228,7 +234,7 @@ def _cells_from_pixels(mask: np.ndarray, mode: str, rows: int, cols: int) -> np.
 
 
 def _append_cells(line: Text, bits: np.ndarray, owner: np.ndarray, series: Sequence[PlotSeries], mode: str, marks: set[int],
-                  cursor_col: int | None = None) -> None:
+                  cursor_col: int | None = None, marker_cols: set[int] | frozenset[int] = frozenset()) -> None:
     """Appends one row of cells, grouping runs of the same colour into one span."""
     run_chars: list[str] = []
     run_style: str | None = None
@@ -243,6 +249,8 @@ def _append_cells(line: Text, bits: np.ndarray, owner: np.ndarray, series: Seque
             char, style = NONFINITE_MARK, "bold red"
         elif b == 0 and col == cursor_col:
             char, style = "│", "bold"
+        elif b == 0 and col in marker_cols:
+            char, style = SEGMENT_MARK, SEGMENT_STYLE
         elif b == 0:
             char, style = " ", None
         else:

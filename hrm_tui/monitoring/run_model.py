@@ -170,6 +170,7 @@ class RunSnapshot:
     eval_trends: tuple[EvalTrend, ...] = ()
     skipped: Mapping[str, int] = field(default_factory=_empty_mapping)
     not_shown: Mapping[str, int] = field(default_factory=_empty_mapping)
+    segment_steps: tuple[int, ...] = ()  # the steps later sessions (resume events: requeued job segments) began at
 
     @property
     def skipped_total(self) -> int:
@@ -208,6 +209,7 @@ class RunModel:
     store: MetricsStore = field(default_factory=MetricsStore)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     first_start: ev.RunStart | None = None  # the original run_start (its time is the run's start)
+    segment_steps: set[int] = field(default_factory=set)  # where each `resume` began: a new session's boundary
     latest_train: ev.Train | None = None
     latest_train_step: int = -1
     last_event_time: float | None = None
@@ -263,6 +265,7 @@ class RunModel:
             eval_trends=tuple(self.eval_trends()),
             skipped=MappingProxyType(dict(self.skipped)),
             not_shown=MappingProxyType(dict(self.not_shown)),
+            segment_steps=tuple(sorted(self.segment_steps)),
         )
 
     def _frozen_copy(self, key: object, history):  # MetricHistory | HaltingHistory -> the same type
@@ -401,6 +404,9 @@ class RunModel:
             self.lifecycle.start, self.lifecycle.start_offset = event, offset
         if isinstance(event, ev.RunStart) and (self.first_start is None or offset <= self.lifecycle.start_offset):
             self.first_start = event
+        if isinstance(event, ev.Resume) and event.step not in self.segment_steps:
+            self.segment_steps.add(event.step)
+            self.version += 1
 
     def _apply_end(self, event: ev.RunEnd, offset: int, length: int) -> None:
         if offset > self.lifecycle.end_offset:

@@ -14,13 +14,15 @@ MAX_AGE_S = 100 * 365 * 86400.0
 
 def job_text(run: RunSummary) -> str:
     """A SLURM run's job in a few words, "" for other runs: `12 running node[1-2] (squeue)`,
-    `13 queued BeginTime (squeue)`, `14 unknown (events)`. Sanitised."""
+    `13 queued BeginTime (squeue) requeued ×1`, `14 unknown (events)`. Sanitised."""
     if not run.job_id:
         return ""
     state = run.scheduler_state
     where = (run.reason if state.waiting else run.nodes) if state is not None else ""
     source = f"({run.scheduler_source})" if run.scheduler_source is not None else ""
-    return safe_text(" ".join(part for part in (run.job_id, state.value if state else "unknown", where, source) if part))
+    requeued = f"requeued ×{run.requeues}" if run.requeues else ""  # the job's segments after the first
+    return safe_text(" ".join(part for part in (run.job_id, state.value if state else "unknown", where, source, requeued)
+                              if part))
 
 
 def format_age(seconds: float | None) -> str:

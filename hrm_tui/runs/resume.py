@@ -16,6 +16,10 @@ A run directory may have been written by anyone, so nothing it records is allowe
   directory, and `resume=auto` is added. The launch options (processes, GPUs, ...) are checked field by
   field; a field of the wrong type refuses the resume, naming it.
 
+A run submitted to SLURM (it has `slurm.json`) is resubmitted, as a new job, through the profile recorded
+there (the one it was submitted with): the confirmation shows the whole batch script, set-up lines included,
+since they run as shell commands on the compute node. The script exports PYTHONSAFEPATH=1 like any resume.
+
 `plan_resume` builds all of that without writing anything; `ResumePlan.describe()` is what the
 confirmation shows (command, working directory, environment). `start_resume` then checks, before anything
 is written, that the run is not alive: its status (summarize_run) is not running or stalled, nobody holds its
@@ -26,6 +30,7 @@ cannot slip in between; the trainer it starts takes the lock for good once it ru
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import sys
@@ -34,12 +39,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hrm_core.rundir.files import LAUNCH_FILE
+from hrm_core.rundir.files import LAUNCH_FILE, SLURM_FILE
 from hrm_core.rundir.lock import LockState, describe_owner, lock_path, lock_state, read_owner
 from hrm_core.rundir.reader import read_record
 from hrm_core.rundir.records import LaunchRecord as LaunchFileRecord
+from hrm_core.rundir.records import SlurmRecord
+from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.summary import process_matches, summarize_run
+from hrm_tui.cluster.batch_script import batch_script
+from hrm_tui.cluster.profile import ClusterProfile
+from hrm_tui.cluster.submit import SubmittedJob, submit
 from hrm_tui.forms.overrides import OverrideSyntaxError, format_value, single_line, split_override
 from hrm_tui.launch_plan import LaunchError, LaunchOptions, LaunchPlan, display_argv, launch_env, trainer_argv
 from hrm_tui.runs.launcher import LaunchRecord, recorded_config_dir, start
@@ -58,6 +68,8 @@ class ResumePlan:
 
     plan: LaunchPlan
     notes: list[str] = field(default_factory=list)  # facts the user should know (e.g. a fallback cwd)
+    profile: ClusterProfile | None = None  # a SLURM run's: resubmitted with it (slurm.json)
+    script: str = ""  # then the batch script that is submitted
 
     @property
     def run_dir(self) -> Path:
@@ -66,6 +78,11 @@ class ResumePlan:
     def describe(self) -> str:
         """What will run, for the confirmation: the command, where, and the environment it sets."""
         env = " ".join(f"{k}={v}" for k, v in self.plan.env.items())
+        if self.profile is not None:
+            lines = [f"It submits a new SLURM job with sbatch, through the profile it was submitted with, from {self.plan.cwd}.",
+                     "Its set-up lines run as shell commands on the compute node: read the script.", "",
+                     *self.script.splitlines(), *self.notes]
+            return safe_text("\n".join(lines), multiline=True)
         lines = [
             "It starts, detached:",
             f"  {single_line(display_argv(self.plan.argv))}",
@@ -96,15 +113,41 @@ def plan_resume(run_dir: str | os.PathLike[str], overrides: Sequence[str], *, cw
     config_dir = _config_dir(run_dir)
     argv = _safe_interpreter(trainer_argv(full, options, config_dir=config_dir))
     env = {**launch_env(options), **SAFE_PATH_ENV, **_python_path()}
+    profile = _recorded_profile(run_dir)
+    if profile is not None:
+        options = dataclasses.replace(options, slurm=profile)
     plan = LaunchPlan(argv=argv, env=env, run_dir=run_dir, overrides=full, options=options, cwd=work_dir, config_dir=config_dir)
-    return ResumePlan(plan, notes)
+    if profile is None:
+        return ResumePlan(plan, notes)
+    return ResumePlan(plan, notes, profile=profile, script=batch_script(plan, profile))
 
 
-def start_resume(resume: ResumePlan) -> LaunchRecord:
-    """Starts a planned resume, after checking (under the run's owner lock) that the run is not alive."""
+def _recorded_profile(run_dir: Path) -> ClusterProfile | None:
+    """The profile a SLURM run was submitted with (slurm.json), checked field by field; None for other runs."""
+    read = read_record(run_dir / SLURM_FILE, SlurmRecord)
+    if read.record is None:
+        if read.problems:
+            raise ResumeError(safe_text(f"{SLURM_FILE} cannot be used: {'; '.join(read.problems)}"))
+        return None
+    if read.record.profile is None:
+        raise ResumeError(f"{SLURM_FILE} records no profile to resubmit the run with: resume it with hrm-tui launch --slurm")
+    try:
+        profile = ClusterProfile.from_json(read.record.profile)
+    except ValueError as error:
+        raise ResumeError(safe_text(f"{SLURM_FILE}'s profile cannot be used: {error}")) from None
+    problems = profile.problems()
+    if problems:
+        raise ResumeError(safe_text(f"{SLURM_FILE}'s profile cannot be used: " + "; ".join(
+            f"{key}: {message}" for key, message in problems.items())))
+    return profile
+
+
+def start_resume(resume: ResumePlan) -> LaunchRecord | SubmittedJob:
+    """Starts (or, for a SLURM run, submits) a planned resume, after checking (under the run's owner lock)
+    that the run is not alive, nor waiting in the scheduler's queue."""
     run_dir = resume.run_dir
     summary = summarize_run(run_dir)
-    if summary.is_active:
+    if summary.is_active or summary.status is RunStatus.QUEUED:
         why = [summary.detail] if summary.detail else []
         if lock_state(run_dir) is LockState.HELD:
             why.append(f"its owner lock is held: {describe_owner(read_owner(run_dir))}")
@@ -115,6 +158,8 @@ def start_resume(resume: ResumePlan) -> LaunchRecord:
         if record is not None and record.pid is not None and record.cmdline and process_matches(record.pid, record.create_time, record.cmdline):
             raise ResumeError(f"the process launch.json records (pid {record.pid}) is still running (a stopped run takes a "
                               "moment to exit): wait for it to end, or stop it")
+        if resume.profile is not None:
+            return submit(resume.plan, resume.profile, resume=True)
         return start(resume.plan, resume=True)
 
 

@@ -49,18 +49,19 @@ from textual.widgets import Input, Label, Select, Static
 from textual.worker import Worker, get_current_worker
 
 from hrm_core.rundir.sanitize import safe_text
+from hrm_tui.cluster.profile import ClusterProfile
 from hrm_tui.context import AppContext
 from hrm_tui.forms.command_preview import CommandPreview, build_preview, loading_preview, problem_line
 from hrm_tui.forms.config_tree import LIST, PRESET_GROUP, ConfigTree, Problem, launch_of
 from hrm_tui.forms.form_model import FormModel, split_run_overrides
-from hrm_tui.forms.launch_options_draft import OPTION_HELP, LaunchOptionsDraft
+from hrm_tui.forms.launch_options_draft import LaunchOptionsDraft
 from hrm_tui.forms.overrides import Edit, OverrideSyntaxError, format_value, single_line
 from hrm_tui.messages import LoadRecipe, RunLaunched
 from hrm_tui.launch_plan import LaunchError, LaunchOptions, LaunchPlan, display_argv
 from hrm_tui.runs.launcher import RunRecipe, start
 from hrm_tui.widgets.config_form import ConfigForm, FieldEdited, FieldRow, ListEditRequested
 from hrm_tui.widgets.key_footer import KeyFooter
-from hrm_tui.widgets.launch_options import TEXT_EDITORS, LaunchOptionsEdited, LaunchOptionsPanel
+from hrm_tui.widgets.launch_options import LaunchOptionsEdited, LaunchOptionsPanel, editor_of, first_editor, option_help
 from hrm_tui.widgets.override_panel import OverridePanel
 
 NO_PRESET = "(none)"
@@ -410,8 +411,7 @@ class LaunchScreen(Screen[None]):
             return
         self._last_field = focused
         if self._in_options():
-            name = TEXT_EDITORS.get(focused.id or "", "gpus" if focused.id == "opt-gpus" else "compile")
-            help_line.update(OPTION_HELP[name], layout=False)
+            help_line.update(option_help(focused.id or ""), layout=False)
             return
         row = self._focused_row()
         if row is None:
@@ -479,7 +479,7 @@ class LaunchScreen(Screen[None]):
 
     def action_options(self) -> None:
         if self.has_class("-wide"):
-            self.query_one("#opt-nproc", Input).focus()
+            self.query_one(f"#{first_editor(self.options_draft)}").focus()
             return
         from hrm_tui.screens.launch_options import LaunchOptionsScreen
 
@@ -633,8 +633,9 @@ class LaunchScreen(Screen[None]):
             reasons = list(preview.marked.values()) or [preview.not_built]
             self.notify("Not copied: the command is not complete:\n" + "\n".join(f"✗ {r}" for r in reasons), severity="error", markup=False)
             return
-        self.app.copy_to_clipboard(preview.command_line())
-        self.notify("Command copied to the clipboard (through the terminal, OSC 52)", markup=False)
+        self.app.copy_to_clipboard(preview.script or preview.command_line())
+        what = "Batch script" if preview.script else "Command"
+        self.notify(f"{what} copied to the clipboard (through the terminal, OSC 52)", markup=False)
 
     def edit_count(self) -> int:
         """How many keys the user has edited in the form (set-aside ones included): what quitting would lose."""
@@ -682,8 +683,7 @@ class LaunchScreen(Screen[None]):
         if not self.has_class("-wide"):
             self.action_options()  # the options live in the dialog on a narrow terminal
             return
-        editor_id = next((e for e, n in TEXT_EDITORS.items() if n == name), "opt-nproc")
-        self.query_one(f"#{editor_id}").focus()
+        self.query_one(f"#{editor_of(name, self.options_draft)}").focus()
 
     @work(thread=True, exclusive=True, group="launch")
     def _launch(self, plan: LaunchPlan) -> None:
@@ -701,15 +701,34 @@ class LaunchScreen(Screen[None]):
             # Something changed while the trainer checked it: launching would start a command no longer shown.
             self.notify("Not launched: the form changed while it was being checked; press ctrl+l again", severity="warning")
             return
+        if plan.options.slurm is not None:
+            self._submit(plan, plan.options.slurm)
+            return
         try:
             record = start(plan)
         except LaunchError as error:
             self.notify(f"Not launched: {error}", severity="error", markup=False)
             return
-        self._launched(record.run_dir)
+        self._launched(record.run_dir, f"Started {record.run_dir.name}")
 
-    def _launched(self, run_dir: Path) -> None:
+    def _submit(self, plan: LaunchPlan, profile: ClusterProfile) -> None:
+        """The SLURM target: the script the panels show, submitted with sbatch (hrm_tui/cluster/submit.py).
+        sbatch's own refusal is shown, and focuses the profile field it is about."""
+        from hrm_tui.cluster.submit import SubmitError, submit
+
+        try:
+            job = submit(plan, profile)
+        except LaunchError as error:
+            field = error.field if isinstance(error, SubmitError) else None
+            if field is not None:
+                self._focus_option(f"slurm.{field}")
+            self.notify(f"Not submitted: {error}", severity="error", markup=False, timeout=10)
+            return
+        cluster = f" on {job.cluster}" if job.cluster else ""
+        self._launched(job.run_dir, f"Submitted {job.run_dir.name} as SLURM job {job.job_id}{cluster}")
+
+    def _launched(self, run_dir: Path, message: str) -> None:
         self._default_run_name = None  # the next run gets a fresh name
         self._refresh_panel()
-        self.notify(f"Started {run_dir.name}", markup=False)
+        self.notify(safe_text(message), markup=False)
         self.post_message(RunLaunched(run_dir))

@@ -30,7 +30,7 @@ from hrm_tui.forms.command_preview import CommandPreview
 from hrm_tui.forms.launch_options_draft import LaunchOptionsDraft
 from hrm_tui.system.gpus import GpuScan
 from hrm_tui.widgets.key_footer import KeyFooter
-from hrm_tui.widgets.launch_options import LaunchOptionsEdited, LaunchOptionsPanel
+from hrm_tui.widgets.launch_options import LaunchOptionsEdited, LaunchOptionsPanel, first_editor
 from hrm_tui.widgets.override_panel import OverridePanel
 
 
@@ -78,7 +78,7 @@ class LaunchOptionsScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self._show_preview(self._preview)
-        self.query_one("#opt-nproc").focus()
+        self.query_one(f"#{first_editor(self._draft)}").focus()
 
     def on_launch_options_screen_preview_changed(self, message: PreviewChanged) -> None:
         self._show_preview(message.preview)
@@ -106,7 +106,7 @@ class LaunchOptionsScreen(ModalScreen[None]):
 
     @on(OverridePanel.BackRequested)
     def _back(self) -> None:
-        (self._last_option or self.query_one("#opt-nproc")).focus()
+        (self._last_option or self.query_one(f"#{first_editor(self._draft)}")).focus()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -407,7 +407,7 @@ class RunsScreen(Screen[None]):
         run = self._selected_or_say()
         if run is None:
             return
-        if run.is_active or run.status == RunStatus.FINISHED:
+        if run.is_active or run.status in (RunStatus.FINISHED, RunStatus.QUEUED):
             self.notify(f"{_name(run)} is {run.status}: nothing to resume", markup=False)
             return
         self._plan_resume(run)

@@ -1,5 +1,6 @@
 """The live command panel: the status, the minimal override list, the same overrides as one copyable line,
-the exact command that will run, and (multi-node) the command for the other nodes; the compact strip also
+the exact command that will run (with the SLURM target: the whole batch script that will be submitted), and
+(multi-node) the command for the other nodes; the compact strip also
 names the launch options that differ from the defaults, since the options themselves are not on screen. It shows a `CommandPreview` (forms/command_preview.py), the very one ctrl+l
 launches.
 
@@ -24,6 +25,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
+from hrm_core.rundir.files import BATCH_SCRIPT_FILE
 from hrm_tui.forms.command_preview import CommandPreview
 from hrm_tui.forms.overrides import shell_quote
 
@@ -76,6 +78,8 @@ class OverridePanel(VerticalScroll, can_focus=True):
                 parts += ["    ", (f"✗ {preview.marked[override]}", "$text-error"), "\n"]
         parts += ["\n", ("As one line\n", HEADING_STYLE), "  ", *self._line(preview.overrides, preview, "(none)"), "\n"]
         # (No options summary here: the full panel sits under the launch options themselves.)
+        if preview.script:
+            return parts + ["\n", *self._script(preview)]
         parts += ["\n", ("Command\n", HEADING_STYLE), "  ", *self._command(preview), "\n"]
         for rank, argv in preview.other_nodes:
             parts += ["\n", (f"On node {rank}\n", HEADING_STYLE), "  ", *self._line([*preview.env, *argv], preview), "\n"]
@@ -85,6 +89,8 @@ class OverridePanel(VerticalScroll, can_focus=True):
         parts: list[Content | str | tuple[str, str]] = [("Overrides ", HEADING_STYLE), *self._line(preview.overrides, preview, "(none)"), "\n"]
         if preview.options_summary:
             parts += [("Options   ", HEADING_STYLE), preview.options_summary, "\n"]
+        if preview.script:
+            return parts + self._script(preview)
         parts += [("Command   ", HEADING_STYLE), *self._command(preview), "\n"]
         for rank, argv in preview.other_nodes:
             parts += [(f"Node {rank}    ", HEADING_STYLE), *self._line([*preview.env, *argv], preview), "\n"]
@@ -98,6 +104,15 @@ class OverridePanel(VerticalScroll, can_focus=True):
                 return [(preview.not_built, "$text-muted")]
             return [(f"✗ {preview.not_built}", "$text-error")]
         return self._line([*preview.env, *preview.argv], preview)
+
+    @staticmethod
+    def _script(preview: CommandPreview) -> list[Content | str | tuple[str, str]]:
+        """The SLURM target's batch script, every line of it, as sbatch will get it."""
+        where = preview.plan.run_dir / BATCH_SCRIPT_FILE if preview.plan is not None else BATCH_SCRIPT_FILE
+        parts: list[Content | str | tuple[str, str]] = [(f"Batch script  (ctrl+l: sbatch {where})\n", HEADING_STYLE)]
+        for line in preview.script.splitlines():
+            parts += ["  ", line, "\n"]
+        return parts
 
     def _line(self, items: Iterable[str], preview: CommandPreview, empty: str = "") -> list[Content | str | tuple[str, str]]:
         parts: list[Content | str | tuple[str, str]] = []

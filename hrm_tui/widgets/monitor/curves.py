@@ -349,8 +349,9 @@ class CurvesPanel(MonitorPanel):
         header = _wrap_legend(title, ([Text(state, style="dim")] if state else []) + values, width)
         series.sort(key=lambda s: s.style == LINE)  # lines (eval) on top of envelopes
         self._plot_columns = max(width - 8, 1)  # about the plot's cells (the y labels take the rest)
+        segments = {step for run in self.snapshots for step in run.segment_steps}  # requeued jobs' segments begin
         return [*header, *render_plot(series, width, height - len(header), x_range, log_y=self.log_y, mode=self.cell_mode,
-                                      cursor_x=cursor)]
+                                      cursor_x=cursor, markers_x=sorted(segments))]
 
 
 def _hidden_note(hidden: list[str], width: int) -> Text:
