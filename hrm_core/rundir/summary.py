@@ -263,7 +263,8 @@ def _judge_slurm_run(summary: RunSummary, run_dir: Path, job_id: str, view: Sche
         return
     if job is not None:  # the job ended (or is ending) and the trainer never logged its end
         stop = read_record(run_dir / STOP_REQUEST_FILE, StopRequest).record
-        if stop is not None:
+        # A request counts only for the job it was made for: a run resubmitted after a stop has a new job.
+        if stop is not None and stop.job_id in (None, job_id):
             summary.status = RunStatus.STOPPED
             summary.detail = f"job {job_id} cancelled on request ({job.slurm_state}) before the trainer logged its end"
             return
