@@ -129,8 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument("--omp-num-threads", type=int, default=None, metavar="N", help="OMP_NUM_THREADS for the run (default: leave as is)")
     launch.add_argument("--no-compile", action="store_true", help="disable torch.compile (sets DISABLE_COMPILE=1)")
     launch.add_argument("--nnodes", type=int, default=1, metavar="N", help="number of nodes for multi-node torchrun (default: 1)")
-    launch.add_argument("--node-rank", type=int, default=0, metavar="R", help="this node's rank for multi-node (default: 0)")
-    launch.add_argument("--rdzv-endpoint", default="", metavar="HOST:PORT", help="rendezvous endpoint (node 0) for multi-node")
+    launch.add_argument("--rdzv-endpoint", default="", metavar="HOST:PORT", help="multi-node: the c10d rendezvous endpoint, a free port on one of the nodes")
     launch.add_argument("--dry-run", action="store_true", help="validate and print the command without starting it")
 
     attach = sub.add_parser(
@@ -381,7 +380,6 @@ def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, ou
         omp_num_threads=args.omp_num_threads,
         compile=not args.no_compile,
         nnodes=args.nnodes,
-        node_rank=args.node_rank,
         rdzv_endpoint=args.rdzv_endpoint,
     )
     overrides = list(args.overrides)

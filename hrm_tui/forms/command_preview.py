@@ -36,7 +36,7 @@ class CommandPreview:
     marked: dict[str, str] = field(default_factory=dict)  # override/argv item -> what is wrong with it
     env: tuple[str, ...] = ()  # NAME=value, the variables the launch sets
     argv: tuple[str, ...] = ()  # the command as displayed (`python`, `torchrun` when PATH finds those)
-    other_nodes: tuple[tuple[int, tuple[str, ...]], ...] = ()  # (node rank, displayed argv)
+    other_nodes: tuple[tuple[int, tuple[str, ...]], ...] = ()  # (node number, displayed argv)
     not_built: str = ""  # why there is no command (launch options that do not read or fit), else ""
     options_summary: str = ""  # the launch options that differ from the defaults, in words
     problems: tuple[str, ...] = ()  # everything that stops a launch, one line each

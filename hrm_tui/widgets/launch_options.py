@@ -32,7 +32,6 @@ TEXT_EDITORS = {
     "opt-nproc": "nproc_per_node",
     "opt-omp": "omp_num_threads",
     "opt-nnodes": "nnodes",
-    "opt-node-rank": "node_rank",
     "opt-rdzv": "rdzv_endpoint",
 }
 
@@ -72,8 +71,7 @@ class LaunchOptionsPanel(FieldScroll):
                               Static("", id="opt-compile-note", classes="option-note"))
         yield from self._line("opt-nnodes", Input(d.nnodes, id="opt-nnodes", compact=True, type="integer"))
         with Vertical(id="opt-multinode"):
-            yield from self._line("opt-node-rank", Input(d.node_rank, id="opt-node-rank", compact=True, type="integer"))
-            yield from self._line("opt-rdzv", Input(d.rdzv_endpoint, placeholder="host-of-node-0:29500", id="opt-rdzv", compact=True))
+            yield from self._line("opt-rdzv", Input(d.rdzv_endpoint, placeholder="host-of-a-node:29500", id="opt-rdzv", compact=True))
         yield Static("", id="opt-errors", classes="field-error")
 
     @staticmethod
