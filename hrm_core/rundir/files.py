@@ -7,6 +7,8 @@
       run.lock               LOCK_FILE        the owner lock (hrm_core.rundir.lock)
       launch.json            LAUNCH_FILE      written by a launcher (hrm-tui) before the trainer starts
       failure_rank_<R>.json  rank_failure_file(R)   a rank's error, written by the rank that failed (failures.py)
+      .shared_storage_check  SHARED_STORAGE_MARKER  written by rank 0 at start-up, read by the other ranks, removed
+                                                    (training/shared_storage.py)
       stdout.log, stderr.log STDOUT_FILE, STDERR_FILE   the trainer's output, when launched detached
       step_<N>/              checkpoint_dir_name(N): MODEL_FILE, TRAINING_STATE_FILE, rank_file(r), COMPLETE_MARKER
       .tmp_step_<N>/         temp_checkpoint_dir_name(N): a checkpoint being written
@@ -27,6 +29,7 @@ LOCK_FILE = "run.lock"
 LAUNCH_FILE = "launch.json"
 STDOUT_FILE = "stdout.log"
 STDERR_FILE = "stderr.log"
+SHARED_STORAGE_MARKER = ".shared_storage_check"
 
 # A checkpoint folder's files (docs/checkpoints.md).
 MODEL_FILE = "model.pt"

@@ -55,6 +55,7 @@ from hrm_core.training.model_setup import ModelBundle, build_training_model, loa
 from hrm_core.training.rng import seed_everything
 from hrm_core.training.run_log import RunLog
 from hrm_core.training.schedule import cosine_lr, total_train_steps
+from hrm_core.training.shared_storage import RunDirNotShared, check_run_dir_shared
 from hrm_core.training.signals import StopRequest
 from hrm_core.training.state import TrainProgress
 
@@ -244,6 +245,8 @@ class Trainer:
         else:
             self.log.emit(events.RunStart(step=0, epoch=0.0, load_checkpoint=c.load_checkpoint, notes=notes, **fields))
         self.started = True
+        # After the start event, so that a refusal is recorded as this session's run_end (failed, with the reason).
+        check_run_dir_shared(self.ctx, self.run_dir)
         if c.wandb:
             self.log.start_wandb(project=self.identity.project_name, name=self.identity.run_name, config=fields["config"],
                                  mode=c.wandb_mode, resume_id=self.wandb_run_id)
@@ -292,7 +295,7 @@ class Trainer:
             status = self._train()
             if status == RunStatus.FINISHED:
                 self._end(status)
-        except NonFiniteLoss as e:
+        except (NonFiniteLoss, RunDirNotShared) as e:  # their message says it all: no traceback
             self._end(RunStatus.FAILED, error=str(e))
             raise
         except BaseException:
@@ -325,8 +328,9 @@ class Trainer:
                 self.console.message(f"[hrm] could not record the failure in events.jsonl: {write_error}")
         else:
             self.log.emit(end)
-        last_line = (error or "").strip().splitlines()[-1:] or [""]
-        self.console.message(f"[hrm] run {status} at step {self.progress.step}" + (f": {last_line[0]}" if error else ""))
+        lines = (error or "").strip().splitlines() or [""]
+        said = lines[-1] if lines[0].startswith("Traceback") else lines[0]  # a traceback's exception, or a message's first line
+        self.console.message(f"[hrm] run {status} at step {self.progress.step}" + (f": {said}" if error else ""))
 
     def _train(self) -> RunStatus:
         c = self.config
