@@ -164,6 +164,9 @@ class _StartFields(Event):
     project_name: str | None = None
     run_name: str | None = None
     compiled: bool | None = None  # runs under torch.compile
+    sweep: str | None = None  # the sweep the run belongs to (its name), absent outside a sweep (hrm_core/config/sweep.py)
+    sweep_index: Annotated[int, Minimum(0)] | None = None  # the run's number in it, from 0 (Hydra's job number)
+    sweep_size: Annotated[int, Minimum(1)] | None = None  # how many runs the sweep has
 
 
 @dataclass(kw_only=True, slots=True)

@@ -27,6 +27,7 @@ import torch
 import torch.distributed as dist
 
 from hrm_core.config import TrainConfig, to_plain_dict
+from hrm_core.config.sweep import SweepMember
 from hrm_core.data.format import load_identifiers
 from hrm_core.data.loader import PuzzleSplit, TrainBatches
 from hrm_core.data.worker_seed import draw_iterator_seed
@@ -68,6 +69,7 @@ class RunIdentity:
     argv: list[str]
     overrides: list[str]
     resume_from: Path | None = None  # the checkpoint folder to continue from, checked up front (pretrain)
+    sweep: SweepMember | None = None  # the sweep that started this run, if any
 
 
 class NonFiniteLoss(RuntimeError):
@@ -213,6 +215,8 @@ class Trainer:
             "project_name": self.identity.project_name,
             "run_name": self.identity.run_name,
             "compiled": self.bundle.compiled,
+            **({"sweep": self.identity.sweep.sweep, "sweep_index": self.identity.sweep.index,
+                "sweep_size": self.identity.sweep.size} if self.identity.sweep is not None else {}),
         }
 
     def _begin(self) -> None:
