@@ -311,7 +311,7 @@ def _train(config: TrainConfig, overrides: list[str], argv: list[str]) -> int:
     held by another trainer, a read-only or full disk at the start); 1 the run failed (recorded as
     run_end failed in events.jsonl when it could be)."""
     from hrm_core.data.format import DatasetFormatError
-    from hrm_core.config.sweep import SweepMember
+    from hrm_core.rundir.sweeps import SweepMember
     from hrm_core.rundir.errors import RunDirError
     from hrm_core.training import checkpoint as ckpt
     from hrm_core.training.distributed import barrier, init_distributed, shutdown_distributed

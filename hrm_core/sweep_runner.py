@@ -52,7 +52,7 @@ def plan_sweep(overrides: Sequence[str], *, config_dir: str | None, config_name:
 
 def run_sweep(overrides: Sequence[str], *, config_dir: str | None, config_name: str | None) -> int:
     from hrm_core.config import CONFIG_NAME, ConfigError
-    from hrm_core.config.sweep import SweepMember
+    from hrm_core.rundir.sweeps import SweepMember
 
     try:
         name, runs = plan_sweep(overrides, config_dir=config_dir, config_name=config_name or CONFIG_NAME)

@@ -274,9 +274,11 @@ def print_runs(runs_root: Path, *, as_json: bool = False, out: TextIO | None = N
     from hrm_tui.runs.discovery import list_all_runs
     from hrm_tui.widgets.runs_table import format_age, format_time
 
+    from hrm_core.rundir.sweeps import group_sweeps
+
     out = out or sys.stdout
     listing = list_all_runs(runs_root)
-    runs = listing.runs
+    runs = group_sweeps(listing.runs, lambda run: run.sweep)  # a sweep's runs together, in its order
     if as_json:
         for run in runs:
             print(json.dumps(_run_json(run)), file=out)
@@ -284,10 +286,11 @@ def print_runs(runs_root: Path, *, as_json: bool = False, out: TextIO | None = N
         print(f"no runs found: {listing.searched()}", file=out)
     else:
         now = time.time()
-        header = ("NAME", "PRESET", "STATUS", "STEP", "PROGRESS", "STARTED", "LAST EVENT", "DETAIL")
+        header = ("NAME", "SWEEP", "PRESET", "STATUS", "STEP", "PROGRESS", "STARTED", "LAST EVENT", "DETAIL")
         rows = [
             (
                 run.name,
+                safe_text(run.sweep.label()) if run.sweep is not None else "-",
                 safe_text(run.preset or "-"),
                 run.status.value,
                 "-" if run.step is None else (f"{run.step}/{run.total_steps}" if run.total_steps else str(run.step)),
@@ -352,6 +355,9 @@ def _run_json(run: RunSummary) -> dict[str, Any]:
         "failed_rank": run.failed_rank,
         "skipped_lines": run.skipped_lines,
         "overrides": [safe_text(o) for o in run.overrides],
+        "sweep": safe_text(run.sweep.sweep) if run.sweep is not None else None,
+        "sweep_index": run.sweep.index if run.sweep is not None else None,
+        "sweep_size": run.sweep.size if run.sweep is not None else None,
     }
 
 

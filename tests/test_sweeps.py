@@ -4,6 +4,7 @@ sweep's folder and recording its sweep in run_start."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,11 @@ import pytest
 from hrm_core.config import ConfigError
 from hrm_core.config.sweep import expand_sweep, member_names
 from hrm_core.rundir.events import RunEnd, RunStart
+from hrm_tui.screens.monitor import MonitorScreen
+from hrm_tui.screens.runs import RunsScreen
 from tests.training_helpers import events_of, tiny_overrides, trainer_env, write_tiny_dataset
+from tests.tui_launch_helpers import async_test, make_app, wait_for
+from tests.tui_monitor_helpers import as_text
 
 
 def test_expansion_is_hydras_basic_sweeper():
@@ -66,3 +71,37 @@ def test_a_failed_run_does_not_stop_the_others_and_the_sweep_says_so(tmp_path: P
     assert result.returncode == 1, result.stdout + result.stderr
     assert "[hrm] sweep 'halfway': run 0 failed (of 2)" in result.stdout
     assert [e.status for e in events_of(tmp_path / "sweep" / "1", RunEnd)] == ["finished"]
+
+
+def hrm_tui(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hrm_tui", *args], cwd=cwd, env=trainer_env(TZ="UTC"),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_hrm_tui_runs_lists_the_sweep_as_one_group(swept):
+    _, folder = swept
+    listed = hrm_tui("runs", "--json", "--runs-root", str(folder), cwd=folder.parent)
+    assert listed.returncode == 0, listed.stderr
+    runs = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(r["sweep"], r["sweep_index"], r["sweep_size"], r["status"]) for r in runs] == [
+        ("grid", i, 4, "finished") for i in range(4)]
+    table = hrm_tui("runs", "--runs-root", str(folder), cwd=folder.parent).stdout.splitlines()
+    assert table[0].split()[:2] == ["NAME", "SWEEP"]
+    assert [line.split()[1:4] for line in table[1:5]] == [["grid", f"#{i}", "of"] for i in range(4)]
+
+
+@async_test
+async def test_the_runs_screen_groups_the_sweep_and_w_marks_it_for_comparing(swept, tmp_path: Path):
+    _, folder = swept
+    app = make_app(tmp_path, start_mode="runs", runs_root=folder)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and len(app.runs_screen.table.summaries) == 4,
+                       30, "the sweep's runs")
+        screen = app.runs_screen
+        names = [as_text(screen.table.get_cell_at((row, 0))).strip() for row in range(4)]
+        assert names == [f"grid #{i} of 4" for i in range(4)]
+        await pilot.press("w")
+        assert screen.view.marked == tuple(folder / str(i) for i in range(4))
+        await pilot.press("enter")  # the marked runs, overlaid in one monitor
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen), 10, "the monitor")
+        assert [v.run_dir for v in app.screen.views] == [folder / str(i) for i in range(4)]

@@ -14,8 +14,8 @@ Hydra's job number) is named `<sweep>-<i>` and lives in `<sweep folder>/<i>`, th
 `checkpoint_path` given with it (as Hydra's `hydra.sweep.dir`), else `checkpoints/<project>/<sweep>`. A
 `run_name` or `checkpoint_path` that the sweep itself varies is left as each run has it.
 
-Each run knows its sweep through three environment variables that the one who starts it sets (`member_env`),
-and records them in its `run_start` (`sweep`, `sweep_index`, `sweep_size`; docs/run-directory.md), which is
+Each run knows its sweep through three environment variables that the one who starts it sets
+(`SweepMember.env`, hrm_core/rundir/sweeps.py), and records them in its `run_start` (`sweep`, `sweep_index`, `sweep_size`; docs/run-directory.md), which is
 how the runs list groups a sweep's runs.
 """
 
@@ -23,38 +23,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from hrm_core.config.errors import ConfigError
 from hrm_core.names import random_slug
 
-SWEEP_ENV = "HRM_SWEEP"
-SWEEP_INDEX_ENV = "HRM_SWEEP_INDEX"
-SWEEP_SIZE_ENV = "HRM_SWEEP_SIZE"
 NAME_KEYS = ("run_name", "checkpoint_path")
-
-
-@dataclass(frozen=True)
-class SweepMember:
-    """Which sweep a run belongs to, and its place in it."""
-
-    sweep: str
-    index: int
-    size: int
-
-    def env(self) -> dict[str, str]:
-        """The environment variables that tell the trainer (`from_env`)."""
-        return {SWEEP_ENV: self.sweep, SWEEP_INDEX_ENV: str(self.index), SWEEP_SIZE_ENV: str(self.size)}
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> SweepMember | None:
-        """The sweep this process's run belongs to; None outside a sweep (or when the variables do not read)."""
-        name = environ.get(SWEEP_ENV)
-        try:
-            index, size = int(environ.get(SWEEP_INDEX_ENV, "")), int(environ.get(SWEEP_SIZE_ENV, ""))
-        except ValueError:
-            return None
-        return cls(name, index, size) if name and 0 <= index < size else None
 
 
 def expand_sweep(overrides: Sequence[str]) -> list[list[str]]:

@@ -27,7 +27,7 @@ import torch
 import torch.distributed as dist
 
 from hrm_core.config import TrainConfig, to_plain_dict
-from hrm_core.config.sweep import SweepMember
+from hrm_core.rundir.sweeps import SweepMember
 from hrm_core.data.format import load_identifiers
 from hrm_core.data.loader import PuzzleSplit, TrainBatches
 from hrm_core.data.worker_seed import draw_iterator_seed
