@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument("--nnodes", type=int, default=1, metavar="N", help="number of nodes for multi-node torchrun (default: 1)")
     launch.add_argument("--rdzv-endpoint", default="", metavar="HOST:PORT", help="multi-node: the c10d rendezvous endpoint, a free port on one of the nodes")
     launch.add_argument("--dry-run", action="store_true", help="validate and print the command without starting it")
+    launch.add_argument("-m", "--multirun", action="store_true",
+                        help="a sweep, as with python -m hrm_core.pretrain -m: every combination of the sweep values "
+                             "(lr=1e-3,2e-3 seed=range(3)) is one run, started one after another by a detached driver")
 
     attach = sub.add_parser(
         "attach",
@@ -290,7 +293,7 @@ def print_runs(runs_root: Path, *, as_json: bool = False, out: TextIO | None = N
         rows = [
             (
                 run.name,
-                safe_text(run.sweep.label()) if run.sweep is not None else "-",
+                safe_text(run.sweep.label()) if run.sweep is not None else "-",  # (the column only shows with a sweep)
                 safe_text(run.preset or "-"),
                 run.status.value,
                 "-" if run.step is None else (f"{run.step}/{run.total_steps}" if run.total_steps else str(run.step)),
@@ -301,12 +304,21 @@ def print_runs(runs_root: Path, *, as_json: bool = False, out: TextIO | None = N
             )
             for run in runs
         ]
+        if not any(run.sweep is not None for run in runs):
+            header, rows = _without_column(header, rows, 1)
         widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
         for row in [header, *rows]:
             print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip(), file=out)
     for note in listing.notes():  # after the table; on stderr when stdout is JSON for a script
         print(f"note: {note}", file=sys.stderr if as_json else out)
     return 0
+
+
+def _without_column(header: tuple[str, ...], rows: list[tuple[str, ...]], column: int) -> tuple[tuple[str, ...], list]:
+    def drop(row: tuple[str, ...]) -> tuple[str, ...]:
+        return row[:column] + row[column + 1:]
+
+    return drop(header), [drop(row) for row in rows]
 
 
 def prune_runs(out: TextIO | None = None) -> int:
@@ -389,17 +401,11 @@ def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, ou
         rdzv_endpoint=args.rdzv_endpoint,
     )
     overrides = list(args.overrides)
+    if args.multirun:
+        return _launch_sweep(args, tree, options, runs_root, out)
     problems = tree.validate(overrides, launch=launch_of(options))
     if problems:
-        lines = []
-        for problem in problems:
-            lines.append(problem.message + (f"\n  hint: {problem.hint}" if problem.hint else ""))
-            if problem.build_command:
-                from hrm_tui.launch_plan import display_argv
-                from hrm_tui.forms.overrides import single_line
-
-                lines.append(f"  build it with: {single_line(display_argv(problem.build_command))}")
-        raise UserError("not launched:\n" + "\n".join(lines))
+        raise UserError("not launched:\n" + _problem_lines(problems))
     cfg = tree.compose(overrides)
     names = _run_names(cfg, runs_root)
     try:
@@ -417,6 +423,52 @@ def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, ou
         raise UserError(str(error)) from None
     print(safe_text(f"started pid {record.pid}; run directory: {record.run_dir}"), file=out)
     print(safe_text(f"follow it with: hrm-tui attach {_shell_quote(str(record.run_dir))}"), file=out)
+    return 0
+
+
+def _problem_lines(problems: Sequence[Any]) -> str:
+    """The trainer's problems with a config (forms.config_tree.Problem), each with its hint and build command."""
+    from hrm_tui.forms.overrides import single_line
+    from hrm_tui.launch_plan import display_argv
+
+    lines = []
+    for problem in problems:
+        lines.append(problem.message + (f"\n  hint: {problem.hint}" if problem.hint else ""))
+        if problem.build_command:
+            lines.append(f"  build it with: {single_line(display_argv(problem.build_command))}")
+    return "\n".join(lines)
+
+
+def _launch_sweep(args: argparse.Namespace, tree: Any, options: Any, runs_root: Path, out: TextIO) -> int:
+    """`hrm-tui launch -m`: every run's command (--dry-run: only those), then the sweep's driver started
+    detached, which runs them one after another (hrm_tui/runs/sweep_driver.py)."""
+    from hrm_core.config import ConfigError
+    from hrm_tui.forms.config_tree import launch_of
+    from hrm_tui.launch_plan import LaunchError
+    from hrm_tui.runs.sweep_driver import log_path, start_sweep
+    from hrm_tui.sweep_plan import SweepRefused, plan_sweep
+
+    try:
+        sweep = plan_sweep(args.overrides, options, tree=tree, runs_root=runs_root, launch=launch_of(options))
+    except ConfigError as error:
+        raise UserError(error.render()) from None
+    except SweepRefused as error:
+        raise UserError(f"not launched: {error}:\n{_problem_lines(error.problem.problems)}") from None
+    except LaunchError as error:
+        raise UserError(str(error)) from None
+    count = len(sweep.plans)
+    print(safe_text(f"sweep {sweep.name!r}: {count} run{'s' if count != 1 else ''}, one after another, in {sweep.folder}"),
+          file=out)
+    for plan in sweep.plans:
+        print(safe_text(plan.command_line()), file=out)
+    if args.dry_run:
+        return 0
+    try:
+        pid = start_sweep(sweep)
+    except LaunchError as error:
+        raise UserError(str(error)) from None
+    print(safe_text(f"started the sweep's driver, pid {pid}; its log: {log_path(sweep)}"), file=out)
+    print(safe_text(f"follow it with: hrm-tui runs --runs-root {_shell_quote(str(sweep.folder))}"), file=out)
     return 0
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from hrm_core.rundir.processes import TRAINER_MODULE
+from hrm_core.rundir.sweeps import SweepMember
 from hrm_core.checking import Minimum, record_spec
 from hrm_tui.forms.overrides import format_override, single_line, split_override
 
@@ -207,9 +208,11 @@ def plan_launch(
     present: set[str],
     cwd: str | os.PathLike[str] | None = None,
     config_dir: str | os.PathLike[str] | None = None,
+    sweep: SweepMember | None = None,
 ) -> LaunchPlan:
     """Decides argv, environment and run directory. `names` = (project_name, run_name, checkpoint_path);
-    `config_dir`: the extra Hydra config folder the overrides were checked against (passed on to the trainer)."""
+    `config_dir`: the extra Hydra config folder the overrides were checked against (passed on to the trainer);
+    `sweep`: the sweep this run is one of (its variables join the environment, so the run records it)."""
     problems = options.problems()
     if problems:
         raise LaunchError("; ".join(problems.values()))
@@ -223,7 +226,7 @@ def plan_launch(
     other_nodes = [(node, list(argv)) for node in range(1, options.nnodes)]
     return LaunchPlan(
         argv=argv,
-        env=launch_env(options),
+        env={**launch_env(options), **(sweep.env() if sweep is not None else {})},
         run_dir=run_dir,
         overrides=full,
         options=options,

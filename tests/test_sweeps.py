@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,37 @@ async def test_the_runs_screen_groups_the_sweep_and_w_marks_it_for_comparing(swe
         await pilot.press("enter")  # the marked runs, overlaid in one monitor
         await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen), 10, "the monitor")
         assert [v.run_dir for v in app.screen.views] == [folder / str(i) for i in range(4)]
+
+
+def test_hrm_tui_launch_m_runs_the_sweep_detached_one_after_another(tmp_path: Path):
+    data = write_tiny_dataset(tmp_path / "data", train_groups=6)
+    overrides = [o for o in tiny_overrides(data, tmp_path, epochs=1, eval_interval=1) if not o.startswith("checkpoint_path=")]
+    dry = hrm_tui("launch", "-m", *overrides, "run_name=tui", "lr=1e-3,2e-3", "seed=range(2)", "--dry-run",
+                  "--runs-root", "runs", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    header, *commands = dry.stdout.splitlines()
+    assert header == f"sweep 'tui': 4 runs, one after another, in {tmp_path / 'runs' / 'Data ACT-torch' / 'tui'}"
+    assert len(commands) == 4 and all("HRM_SWEEP=tui" in c and "++" not in c for c in commands)
+    assert not (tmp_path / "runs").exists()
+
+    started = hrm_tui("launch", "-m", *overrides, "run_name=tui", "lr=1e-3,2e-3", "seed=range(2)", "--runs-root", "runs",
+                      cwd=tmp_path)
+    assert started.returncode == 0, started.stderr
+    [folder] = (tmp_path / "runs").iterdir()
+    folder = folder / "tui"
+    log_file = folder / "sweep-tui.log"  # the driver's: it says when the sweep is done
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and " done: " not in (log_file.read_text() if log_file.exists() else ""):
+        time.sleep(0.5)
+    for index in range(4):
+        [start] = events_of(folder / str(index), RunStart)
+        assert (start.sweep, start.sweep_index, start.sweep_size) == ("tui", index, 4)
+        assert [e.status for e in events_of(folder / str(index), RunEnd)] == ["finished"]
+        assert (folder / str(index) / "launch.json").exists() and (folder / str(index) / "stdout.log").stat().st_size
+    assert "sweep 'tui' done: all 4 runs finished" in log_file.read_text()
+
+
+def test_hrm_tui_launch_m_with_a_bad_sweep_names_it(tmp_path: Path):
+    result = hrm_tui("launch", "-m", "+experiment=demo", "lr=1e-3,,2e-3", "--dry-run", cwd=tmp_path)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "cannot parse the sweep override 'lr=1e-3,,2e-3'" in result.stderr
