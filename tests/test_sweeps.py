@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input, Static
 
 from hrm_core.config import ConfigError
 from hrm_core.config.sweep import expand_sweep, member_names
@@ -18,7 +19,7 @@ from hrm_core.rundir.events import RunEnd, RunStart
 from hrm_tui.screens.monitor import MonitorScreen
 from hrm_tui.screens.runs import RunsScreen
 from tests.training_helpers import events_of, tiny_overrides, trainer_env, write_tiny_dataset
-from tests.tui_launch_helpers import async_test, make_app, wait_for
+from tests.tui_launch_helpers import async_test, make_app, settle, wait_for
 from tests.tui_monitor_helpers import as_text
 
 
@@ -140,3 +141,32 @@ def test_hrm_tui_launch_m_with_a_bad_sweep_names_it(tmp_path: Path):
     result = hrm_tui("launch", "-m", "+experiment=demo", "lr=1e-3,,2e-3", "--dry-run", cwd=tmp_path)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "cannot parse the sweep override 'lr=1e-3,,2e-3'" in result.stderr
+
+
+@async_test
+async def test_the_forms_sweep_field_shows_the_run_count_and_ctrl_l_starts_the_sweep(tmp_path: Path):
+    data = write_tiny_dataset(tmp_path / "data", train_groups=6)
+    overrides = [o for o in tiny_overrides(data, tmp_path, epochs=1, eval_interval=1) if not o.startswith("checkpoint_path=")]
+    app = make_app(tmp_path, overrides=overrides, runs_root=tmp_path / "runs")
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.launch_screen
+        await settle(pilot, screen)
+        screen.query_one("#opt-omp", Input).value = "1"
+        await settle(pilot, screen)  # one edit at a time, as typing makes them
+        screen.query_one("#opt-sweep", Input).value = "lr=1e-3,2e-3"
+        await settle(pilot, screen)
+        assert screen.preview.sweep == ("lr=1e-3,2e-3",) and screen.preview.sweep_runs == 2
+        side = str(screen.query_one("#panel-side .panel-body", Static).render())
+        assert "Sweep" in side and "2 runs, one after another: lr=1e-3,2e-3" in side
+        await pilot.press("ctrl+l")
+        project = tmp_path / "runs" / "Data ACT-torch"
+        await wait_for(pilot, lambda: any(project.glob("sweep-*/sweep-sweep-*.log")), 60, "the sweep's driver")
+    [log_file] = project.glob("sweep-*/sweep-sweep-*.log")  # a sweep without a run_name is named sweep-<slug>
+    folder = log_file.parent
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and " done: " not in log_file.read_text():
+        time.sleep(0.5)
+    for index, lr in enumerate((1e-3, 2e-3)):
+        [start] = events_of(folder / str(index), RunStart)
+        assert (start.sweep, start.sweep_index, start.config["lr"]) == (folder.name, index, lr)
+        assert [e.status for e in events_of(folder / str(index), RunEnd)] == ["finished"]

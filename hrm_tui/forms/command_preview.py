@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hrm_core.config.errors import ConfigError
+from hrm_core.config.sweep import expand_sweep
 from hrm_tui.forms.config_tree import Problem
 from hrm_tui.forms.form_model import FormModel
 from hrm_tui.forms.launch_options_draft import LaunchOptionsDraft
@@ -42,6 +44,16 @@ class CommandPreview:
     problems: tuple[str, ...] = ()  # everything that stops a launch, one line each
     checking: bool = False  # the trainer's verdict on these overrides is not in yet
     plan: LaunchPlan | None = None  # what ctrl+l starts: the command shown above; None when not built
+    sweep: tuple[str, ...] = ()  # the sweep field's overrides: ctrl+l then starts one run per combination
+    sweep_runs: int = 0  # how many runs the sweep expands into (hrm_core/config/sweep.py); 0 without a sweep
+
+    @property
+    def sweep_line(self) -> str:
+        """`4 runs, one after another: lr=1e-3,2e-3 seed=range(2)`, or "" without a sweep."""
+        if not self.sweep:
+            return ""
+        count = f"{self.sweep_runs} run{'s' if self.sweep_runs != 1 else ''}, one after another" if self.sweep_runs else "not expanded"
+        return f"{count}: {single_line(self.sweep)}"
 
     @property
     def launchable(self) -> bool:
@@ -82,11 +94,22 @@ def build_preview(
     options, option_problems = draft.parse()
     problems += option_problems.values()
     problems += [problem_line(p) for p in trainer_problems]
+    sweep, sweep_problem = draft.sweep_overrides()
+    sweep_runs = 0
+    if sweep_problem is not None:
+        problems.append(sweep_problem)
+    elif sweep:
+        try:  # the trainer's own expansion: the count is the number of runs ctrl+l starts
+            sweep_runs = len(expand_sweep([*overrides, *sweep]))
+        except ConfigError as error:
+            problems.append(f"Sweep: {error.message}")
     common = dict(
         overrides=tuple(overrides),
         marked=marked,
         options_summary=draft.summary(),
         checking=checking and not problems,
+        sweep=tuple(sweep),
+        sweep_runs=sweep_runs,
     )
     if options is None:
         not_built = "no command: " + "; ".join(option_problems.values())

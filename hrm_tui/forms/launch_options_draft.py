@@ -22,6 +22,7 @@ OPTION_LABELS = {
     "compile": "torch.compile",
     "nnodes": "Nodes",
     "rdzv_endpoint": "Rendezvous",
+    "sweep": "Sweep",
 }
 # The help line for each option (docs/tui.md, "Launch options", says the same at more length).
 OPTION_HELP = {
@@ -31,8 +32,9 @@ OPTION_HELP = {
     "compile": "torch.compile: off sets DISABLE_COMPILE=1 (enter or space toggles)",
     "nnodes": "Nodes: more than 1 runs a multi-node torchrun (c10d rendezvous); every node runs the command shown",
     "rdzv_endpoint": "Rendezvous: HOST:PORT on one of the nodes (a free port), where every node meets",
+    "sweep": "Sweep: Hydra sweep overrides, e.g. lr=1e-3,2e-3 seed=range(3); each combination is one run, one after another",
 }
-TEXT_OPTIONS = ("nproc_per_node", "omp_num_threads", "nnodes", "rdzv_endpoint")
+TEXT_OPTIONS = ("nproc_per_node", "omp_num_threads", "nnodes", "rdzv_endpoint", "sweep")
 _WHOLE_NUMBERS = ("nproc_per_node", "omp_num_threads", "nnodes")
 
 
@@ -42,6 +44,7 @@ class LaunchOptionsDraft:
     omp_num_threads: str = ""  # empty: leave OMP_NUM_THREADS as it is
     nnodes: str = "1"
     rdzv_endpoint: str = ""
+    sweep: str = ""  # sweep overrides as typed (`lr=1e-3,2e-3 seed=range(3)`); empty: one run
     gpus: tuple[int, ...] | None = None  # None: leave CUDA_VISIBLE_DEVICES as it is
     compile: bool = True
 
@@ -102,7 +105,19 @@ class LaunchOptionsDraft:
             parts.append(f"OMP threads {self.omp_num_threads}")
         if not self.compile:
             parts.append("compile off")
+        if self.sweep.strip():
+            parts.append(f"sweep {self.sweep.strip()}")
         return " · ".join(parts)
+
+    def sweep_overrides(self) -> tuple[list[str], str | None]:
+        """(the sweep field's overrides, None) or ([], what is wrong): words split as a shell splits them, so
+        a quoted value may hold spaces."""
+        import shlex
+
+        try:
+            return shlex.split(self.sweep), None
+        except ValueError as error:
+            return [], f"{OPTION_LABELS['sweep']}: {error} in {self.sweep.strip()!r}"
 
 
 # --- what an option left as it is comes to --------------------------------------------------------------

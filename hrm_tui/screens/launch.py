@@ -58,6 +58,7 @@ from hrm_tui.forms.overrides import Edit, OverrideSyntaxError, format_value, sin
 from hrm_tui.messages import LoadRecipe, RunLaunched
 from hrm_tui.launch_plan import LaunchError, LaunchOptions, LaunchPlan, display_argv
 from hrm_tui.runs.launcher import RunRecipe, start
+from hrm_tui.sweep_plan import SweepPlan
 from hrm_tui.widgets.config_form import ConfigForm, FieldEdited, FieldRow, ListEditRequested
 from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.widgets.launch_options import TEXT_EDITORS, LaunchOptionsEdited, LaunchOptionsPanel
@@ -110,6 +111,13 @@ class LaunchScreen(Screen[None]):
         def __init__(self, plan: LaunchPlan, problems: list[Problem]) -> None:
             super().__init__()
             self.plan, self.problems = plan, problems
+
+    class SweepPlanned(Message):
+        """ctrl+l on a sweep: its runs, each checked by the trainer (`sweep`), or why it cannot start (`refusal`)."""
+
+        def __init__(self, preview: CommandPreview, sweep: SweepPlan | None, refusal: list[str]) -> None:
+            super().__init__()
+            self.preview, self.sweep, self.refusal = preview, sweep, refusal
 
     def __init__(
         self,
@@ -661,6 +669,10 @@ class LaunchScreen(Screen[None]):
         if preview.plan is None or preview.problems:
             self._refuse(preview.problems or (preview.not_built,))
             return
+        if preview.sweep:
+            self.notify(f"Checking the config of each of the sweep's {preview.sweep_runs} runs…", timeout=2)
+            self._plan_sweep(preview)
+            return
         self.notify("Checking the config…", timeout=2)
         self._launch(preview.plan)
 
@@ -706,8 +718,45 @@ class LaunchScreen(Screen[None]):
             return
         self._launched(record.run_dir)
 
-    def _launched(self, run_dir: Path) -> None:
+    @work(thread=True, exclusive=True, group="launch")
+    def _plan_sweep(self, preview: CommandPreview) -> None:
+        """The sweep's runs, each checked by the trainer as a single launch is (hrm_tui/sweep_plan.py)."""
+        from hrm_core.config import ConfigError
+        from hrm_tui.sweep_plan import SweepRefused, plan_sweep
+
+        assert preview.plan is not None
+        options = preview.plan.options
+        sweep, refusal = None, []
+        try:
+            sweep = plan_sweep([*preview.overrides, *preview.sweep], options, tree=self.config_tree,
+                               runs_root=Path(self.context.runs_root), launch=launch_of(options))
+        except SweepRefused as error:
+            refusal = [f"{error}: {problem_line(p)}" for p in error.problem.problems]
+        except (ConfigError, LaunchError) as error:
+            refusal = [getattr(error, "message", None) or str(error)]
+        self.post_message(self.SweepPlanned(preview, sweep, refusal))
+
+    def on_launch_screen_sweep_planned(self, message: SweepPlanned) -> None:
+        from hrm_tui.runs.sweep_driver import start_sweep
+
+        if message.refusal or message.sweep is None:
+            self._refuse(message.refusal)
+            return
+        self._flush_panel()
+        if self.preview != message.preview:
+            self.notify("Not launched: the form changed while it was being checked; press ctrl+l again", severity="warning")
+            return
+        try:
+            start_sweep(message.sweep)
+        except LaunchError as error:
+            self.notify(f"Not launched: {error}", severity="error", markup=False)
+            return
+        count = len(message.sweep.plans)
+        self._launched(message.sweep.plans[0].run_dir,
+                       what=f"sweep {message.sweep.name} ({count} runs, one after another, in {message.sweep.folder})")
+
+    def _launched(self, run_dir: Path, *, what: str | None = None) -> None:
         self._default_run_name = None  # the next run gets a fresh name
         self._refresh_panel()
-        self.notify(f"Started {run_dir.name}", markup=False)
+        self.notify(f"Started {what or run_dir.name}", markup=False)
         self.post_message(RunLaunched(run_dir))

@@ -33,6 +33,7 @@ TEXT_EDITORS = {
     "opt-omp": "omp_num_threads",
     "opt-nnodes": "nnodes",
     "opt-rdzv": "rdzv_endpoint",
+    "opt-sweep": "sweep",
 }
 
 
@@ -72,6 +73,7 @@ class LaunchOptionsPanel(FieldScroll):
         yield from self._line("opt-nnodes", Input(d.nnodes, id="opt-nnodes", compact=True, type="integer"))
         with Vertical(id="opt-multinode"):
             yield from self._line("opt-rdzv", Input(d.rdzv_endpoint, placeholder="host-of-a-node:29500", id="opt-rdzv", compact=True))
+        yield from self._line("opt-sweep", Input(d.sweep, placeholder="lr=1e-3,2e-3 seed=range(3)", id="opt-sweep", compact=True))
         yield Static("", id="opt-errors", classes="field-error")
 
     @staticmethod
