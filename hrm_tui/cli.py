@@ -3,6 +3,7 @@
     hrm-tui                               open the launch form (the demo preset, ready to launch on CPU)
     hrm-tui runs [--json] [--prune]       print the runs table (for scripts); --prune forgets missing runs
     hrm-tui launch +experiment=X k=v ...  validate and launch without the form
+    hrm-tui launch --slurm [PROFILE] ...  ... or submit it to SLURM (docs/clusters.md)
     hrm-tui attach RUN [RUN ...]          open a run's monitor (more runs: their curves overlaid)
     hrm-tui --version                     print the versions of hrm and torch
 
@@ -28,6 +29,7 @@ from hrm_core.rundir.sanitize import safe_text
 from hrm_tui.runs.discovery import MAX_DEPTH, MAX_SCAN_ENTRIES
 
 if TYPE_CHECKING:  # the app and the config tree import Textual and Hydra: only when a command needs them
+    from hrm_tui.cluster.profile import ClusterProfile
     from hrm_tui.forms.config_tree import ConfigTree
     from hrm_core.rundir.summary import RunSummary
 
@@ -45,9 +47,29 @@ examples:
   hrm-tui                                        open the form (demo preset)
   hrm-tui launch +experiment=demo                launch the demo without the form
   hrm-tui launch +experiment=sudoku_extreme_1k lr=7e-5 --nproc-per-node 8
+  hrm-tui launch --slurm --nodes 2 --gpus-per-node 8 --nproc-per-node 8 --partition gpu --time 1-00:00:00 \
+      --save-profile a100 +experiment=sudoku_extreme_1k   submit to SLURM, saving the choices as profile a100
   hrm-tui runs                                   list runs, newest first
   hrm-tui attach 'checkpoints/Demo-sudoku-4x4 ACT-torch/HierarchicalReasoningModel_ACTV1 brave-otter'
   hrm-tui attach brave-otter calm-heron          compare two runs (names as hrm-tui runs lists them)"""
+
+
+# hrm-tui launch's SLURM flags that set one ClusterProfile field: (flag, type, metavar, help). The field is
+# the flag's name (see _SLURM_FIELDS); --nproc-per-node is shared with local launches.
+SLURM_FLAGS = (
+    ("--nodes", int, "N", "nodes for the job (default: 1)"),
+    ("--gpus-per-node", int, "G", "GPUs per node; 0 for CPU nodes (default: 0)"),
+    ("--cpus-per-node", int, "N", "CPUs per node (sbatch --cpus-per-task; default: the cluster's)"),
+    ("--mem", str, "SIZE", "memory per node, e.g. 64G (sbatch --mem)"),
+    ("--partition", str, "P", "the partition (default: the cluster's)"),
+    ("--account", str, "A", "the account to charge"),
+    ("--qos", str, "Q", "the quality of service"),
+    ("--time", str, "T", "the time limit, as sbatch --time takes it (e.g. 1-00:00:00, 90)"),
+    ("--job-name", str, "NAME", "the job's name (default: the run's name)"),
+)
+_SLURM_FIELDS = {"nodes": "nodes", "gpus_per_node": "gpus_per_node", "cpus_per_node": "cpus_per_node",
+                 "mem": "mem_per_node", "partition": "partition", "account": "account", "qos": "qos",
+                 "time": "time_limit", "job_name": "job_name", "nproc_per_node": "nproc_per_node"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,16 +146,28 @@ def build_parser() -> argparse.ArgumentParser:
         "its run directory. Overrides use Hydra's syntax, as for python -m hrm_core.pretrain.",
     )
     launch.add_argument("overrides", nargs="*", metavar="OVERRIDE", help="Hydra overrides, e.g. +experiment=demo lr=7e-5")
-    launch.add_argument("--nproc-per-node", type=int, default=1, metavar="N", help="processes per node; more than 1 uses torchrun (default: 1)")
+    launch.add_argument("--nproc-per-node", type=int, default=None, metavar="N", help="processes per node; more than 1 uses torchrun (default: 1, or the SLURM profile's)")
     launch.add_argument("--gpus", metavar="LIST", default=None, help="CUDA_VISIBLE_DEVICES for the run, e.g. 0,1 (default: leave as is)")
     launch.add_argument("--omp-num-threads", type=int, default=None, metavar="N", help="OMP_NUM_THREADS for the run (default: leave as is)")
     launch.add_argument("--no-compile", action="store_true", help="disable torch.compile (sets DISABLE_COMPILE=1)")
     launch.add_argument("--nnodes", type=int, default=1, metavar="N", help="number of nodes for multi-node torchrun (default: 1)")
     launch.add_argument("--rdzv-endpoint", default="", metavar="HOST:PORT", help="multi-node: the c10d rendezvous endpoint, a free port on one of the nodes")
-    launch.add_argument("--dry-run", action="store_true", help="validate and print the command without starting it")
+    launch.add_argument("--dry-run", action="store_true", help="validate and print the command (with --slurm: the batch script) without starting it")
     launch.add_argument("-m", "--multirun", action="store_true",
                         help="a sweep, as with python -m hrm_core.pretrain -m: every combination of the sweep values "
                              "(lr=1e-3,2e-3 seed=range(3)) is one run, started one after another by a detached driver")
+    slurm = launch.add_argument_group("SLURM", "submit the run as a SLURM job instead of starting it here "
+                                      "(docs/clusters.md); each flag overrides the profile's value")
+    slurm.add_argument("--slurm", nargs="?", const="", default=None, metavar="PROFILE",
+                       help="submit to SLURM, starting from the saved cluster profile PROFILE if given")
+    for flag, kind, metavar, text in SLURM_FLAGS:
+        slurm.add_argument(flag, type=kind, default=None, metavar=metavar, help=text)
+    slurm.add_argument("--sbatch-line", action="append", default=None, metavar="LINE",
+                       help="an extra #SBATCH line, e.g. --constraint=a100 (repeatable; added to the profile's)")
+    slurm.add_argument("--setup-line", action="append", default=None, metavar="LINE",
+                       help="a shell line run before the trainer, e.g. 'module load cuda' (repeatable; added to the profile's)")
+    slurm.add_argument("--save-profile", default=None, metavar="NAME",
+                       help="save these SLURM choices as the cluster profile NAME (~/.config/hrm/clusters.toml)")
 
     attach = sub.add_parser(
         "attach",
@@ -275,7 +309,7 @@ def print_runs(runs_root: Path, *, as_json: bool = False, out: TextIO | None = N
     cut short, missing runs) as `note:` lines: after the table, or on stderr with --json. Every string from
     a run directory or the index of runs is sanitised."""
     from hrm_tui.runs.discovery import list_all_runs
-    from hrm_tui.widgets.runs_table import format_age, format_time
+    from hrm_tui.runs.cells import format_age, format_time, job_text
 
     from hrm_core.rundir.sweeps import group_sweeps
 
@@ -306,6 +340,9 @@ def print_runs(runs_root: Path, *, as_json: bool = False, out: TextIO | None = N
         ]
         if not any(run.sweep is not None for run in runs):
             header, rows = _without_column(header, rows, 1)
+        if any(run.job_id for run in runs):  # a JOB column only where SLURM runs are listed
+            header = (*header, "JOB")
+            rows = [(*row, job_text(run) or "-") for row, run in zip(rows, runs)]
         widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
         for row in [header, *rows]:
             print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip(), file=out)
@@ -370,6 +407,13 @@ def _run_json(run: RunSummary) -> dict[str, Any]:
         "sweep": safe_text(run.sweep.sweep) if run.sweep is not None else None,
         "sweep_index": run.sweep.index if run.sweep is not None else None,
         "sweep_size": run.sweep.size if run.sweep is not None else None,
+        # A SLURM run's job as the scheduler sees it (null for runs started here); docs/clusters.md, "States".
+        "job_id": safe_text(run.job_id) if run.job_id is not None else None,
+        "scheduler_state": run.scheduler_state.value if run.scheduler_state is not None else None,
+        "reason": run.reason or None,
+        "expected_start": _finite(run.expected_start),
+        "nodes": run.nodes or None,
+        "scheduler_source": run.scheduler_source.value if run.scheduler_source is not None else None,
     }
 
 
@@ -387,13 +431,15 @@ def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, ou
     from hrm_tui.runs.launcher import start
 
     out = out or sys.stdout
+    profile = slurm_profile(args)
     tree = _load_tree(config_dir)
     try:
         gpus = tuple(int(g) for g in args.gpus.split(",") if g.strip()) if args.gpus is not None else None
     except ValueError:
         raise UserError(f"--gpus takes GPU indices separated by commas, e.g. 0,1 (got {args.gpus!r})") from None
     options = LaunchOptions(
-        nproc_per_node=args.nproc_per_node,
+        # A SLURM job's processes are the profile's; this plan only carries the overrides and names.
+        nproc_per_node=(args.nproc_per_node if args.nproc_per_node is not None else 1) if profile is None else 1,
         gpus=gpus,
         omp_num_threads=args.omp_num_threads,
         compile=not args.no_compile,
@@ -401,9 +447,10 @@ def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, ou
         rdzv_endpoint=args.rdzv_endpoint,
     )
     overrides = list(args.overrides)
+    world = options if profile is None else LaunchOptions(nproc_per_node=profile.nproc_per_node, nnodes=profile.nodes)
     if args.multirun:
-        return _launch_sweep(args, tree, options, runs_root, out)
-    problems = tree.validate(overrides, launch=launch_of(options))
+        return _launch_sweep(args, tree, options, runs_root, out, profile=profile, world=world)
+    problems = tree.validate(overrides, launch=launch_of(world))
     if problems:
         raise UserError("not launched:\n" + _problem_lines(problems))
     cfg = tree.compose(overrides)
@@ -412,6 +459,8 @@ def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, ou
         plan = plan_launch(overrides, options, names=names, present=set(flatten(cfg)), config_dir=tree.user_dir)
     except LaunchError as error:
         raise UserError(str(error)) from None
+    if profile is not None:
+        return _submit(plan, profile, args, out)
     print(safe_text(plan.command_line()), file=out)
     for rank, argv in plan.other_nodes:
         print(safe_text(f"on node {rank}: {plan.command_line(argv)}"), file=out)
@@ -439,17 +488,19 @@ def _problem_lines(problems: Sequence[Any]) -> str:
     return "\n".join(lines)
 
 
-def _launch_sweep(args: argparse.Namespace, tree: Any, options: Any, runs_root: Path, out: TextIO) -> int:
+def _launch_sweep(args: argparse.Namespace, tree: Any, options: Any, runs_root: Path, out: TextIO, *,
+                  profile: ClusterProfile | None, world: Any) -> int:
     """`hrm-tui launch -m`: every run's command (--dry-run: only those), then the sweep's driver started
-    detached, which runs them one after another (hrm_tui/runs/sweep_driver.py)."""
+    detached, which runs them one after another (hrm_tui/runs/sweep_driver.py); with --slurm, the sweep's
+    total, then one job per run through the profile (--dry-run: each run's batch script)."""
     from hrm_core.config import ConfigError
     from hrm_tui.forms.config_tree import launch_of
     from hrm_tui.launch_plan import LaunchError
     from hrm_tui.runs.sweep_driver import log_path, start_sweep
-    from hrm_tui.sweep_plan import SweepRefused, plan_sweep
+    from hrm_tui.sweep_plan import SweepRefused, plan_sweep, sweep_total
 
     try:
-        sweep = plan_sweep(args.overrides, options, tree=tree, runs_root=runs_root, launch=launch_of(options))
+        sweep = plan_sweep(args.overrides, options, tree=tree, runs_root=runs_root, launch=launch_of(world))
     except ConfigError as error:
         raise UserError(error.render()) from None
     except SweepRefused as error:
@@ -457,6 +508,11 @@ def _launch_sweep(args: argparse.Namespace, tree: Any, options: Any, runs_root: 
     except LaunchError as error:
         raise UserError(str(error)) from None
     count = len(sweep.plans)
+    if profile is not None:
+        print(safe_text(f"sweep {sweep.name!r}: {sweep_total(count, profile)}, one job per run, in {sweep.folder}"), file=out)
+        for plan in sweep.plans:
+            _submit(plan, profile, args, out)
+        return 0
     print(safe_text(f"sweep {sweep.name!r}: {count} run{'s' if count != 1 else ''}, one after another, in {sweep.folder}"),
           file=out)
     for plan in sweep.plans:
@@ -469,6 +525,80 @@ def _launch_sweep(args: argparse.Namespace, tree: Any, options: Any, runs_root: 
         raise UserError(str(error)) from None
     print(safe_text(f"started the sweep's driver, pid {pid}; its log: {log_path(sweep)}"), file=out)
     print(safe_text(f"follow it with: hrm-tui runs --runs-root {_shell_quote(str(sweep.folder))}"), file=out)
+
+
+def slurm_profile(args: argparse.Namespace) -> ClusterProfile | None:
+    """The cluster profile of `hrm-tui launch --slurm [PROFILE]`: the saved one (or the defaults), with each
+    SLURM flag given replacing its field and the extra lines added to the profile's; None without --slurm.
+    Saved under --save-profile's name when given."""
+    import dataclasses
+
+    from hrm_tui.cluster.profile import ClusterProfile, ProfileError, load_profile, save_profile
+
+    given = [flag for flag, *_ in SLURM_FLAGS if getattr(args, flag[2:].replace("-", "_")) is not None]
+    given += [flag for flag in ("--sbatch-line", "--setup-line", "--save-profile")
+              if getattr(args, flag[2:].replace("-", "_")) is not None]
+    if args.slurm is not None and "=" in args.slurm:
+        # `--slurm lr=1e-3`: argparse gave the first override to --slurm's optional PROFILE (a profile's name
+        # has no '='): it is an override.
+        args.overrides.insert(0, args.slurm)
+        args.slurm = ""
+    if args.slurm is None:
+        if given:
+            raise UserError(f"{given[0]} is a SLURM setting: add --slurm [PROFILE] to submit the run to SLURM")
+        return None
+    local = [flag for flag, value in (("--nnodes", args.nnodes != 1), ("--rdzv-endpoint", bool(args.rdzv_endpoint)),
+                                      ("--gpus", args.gpus is not None))
+             if value]
+    if local:
+        raise UserError(f"{local[0]} is for runs started here; with --slurm use --nodes and --gpus-per-node")
+    try:
+        profile = load_profile(args.slurm) if args.slurm else ClusterProfile()
+    except ProfileError as error:
+        raise UserError(str(error)) from None
+    changes: dict[str, Any] = {field: getattr(args, name) for name, field in _SLURM_FIELDS.items()
+                               if getattr(args, name) is not None}
+    changes["sbatch_lines"] = (*profile.sbatch_lines, *(args.sbatch_line or ()))
+    changes["setup_lines"] = (*profile.setup_lines, *(args.setup_line or ()))
+    if args.save_profile is not None:
+        changes["name"] = args.save_profile
+    profile = dataclasses.replace(profile, **changes)
+    problems = profile.problems()
+    if problems:
+        flags = {field: "--" + name.replace("_", "-") for name, field in _SLURM_FIELDS.items()}
+        flags |= {"sbatch_lines": "--sbatch-line", "setup_lines": "--setup-line", "name": "--save-profile"}
+        raise UserError("not submitted:\n" + "\n".join(
+            f"{flags.get(field, field)}: {message}" for field, message in problems.items()))
+    if args.save_profile is not None:
+        try:
+            path = save_profile(profile)
+        except (ProfileError, OSError) as error:
+            raise UserError(str(error)) from None
+        print(safe_text(f"saved cluster profile {profile.name!r} in {path}"), file=sys.stderr)
+    return profile
+
+
+def _submit(plan: Any, profile: ClusterProfile, args: argparse.Namespace, out: TextIO) -> int:
+    """Prints the batch script (--dry-run: only that), or submits it and says where the run is."""
+    from hrm_tui.cluster.batch_script import batch_script
+    from hrm_tui.cluster.submit import submit
+    from hrm_tui.launch_plan import LaunchError
+
+    try:
+        script = batch_script(plan, profile)
+    except LaunchError as error:
+        raise UserError(str(error)) from None
+    if args.dry_run:
+        print(safe_text(script, multiline=True), file=out, end="")
+        return 0
+    try:
+        job = submit(plan, profile)
+    except LaunchError as error:
+        raise UserError(f"not submitted: {error}") from None
+    cluster = f" on cluster {job.cluster}" if job.cluster else ""
+    print(safe_text(f"submitted job {job.job_id}{cluster}; run directory: {job.run_dir}"), file=out)
+    print(safe_text(f"batch script: {job.script}"), file=out)
+    print(safe_text(f"follow it with: hrm-tui attach {_shell_quote(str(job.run_dir))}"), file=out)
     return 0
 
 

@@ -74,3 +74,39 @@ def plan_sweep(overrides: Sequence[str], options: LaunchOptions, *, tree: Any, r
         plans.append(plan_launch(run, options, names=(project, run_name, checkpoint_path), present=set(flatten(cfg)),
                                  cwd=cwd, config_dir=tree.user_dir, sweep=SweepMember(name, index, len(runs))))
     return SweepPlan(name, plans)
+
+
+def sweep_total(runs: int, profile: Any) -> str:
+    """What a sweep asks of the cluster before it is submitted: runs x GPUs (or nodes) x time limit, e.g.
+    `4 runs x 2 GPUs x 1:00:00 = 8 GPU-hours`. `profile` is a ClusterProfile (hrm_tui/cluster/profile.py)."""
+    if profile.gpus_per_node:
+        amount, unit = profile.nodes * profile.gpus_per_node, "GPU"
+    else:
+        amount, unit = profile.nodes, "node"
+    text = f"{runs} run{'s' if runs != 1 else ''} x {amount} {unit}{'s' if amount != 1 else ''}"
+    seconds = slurm_time_seconds(profile.time_limit)
+    if seconds is None:
+        return f"{text} (no time limit given: the partition's default)"
+    hours = runs * amount * seconds / 3600
+    return f"{text} x {profile.time_limit} = {hours:.4g} {unit}-hours"
+
+
+def slurm_time_seconds(text: str) -> int | None:
+    """sbatch's --time in seconds: minutes, minutes:seconds, hours:minutes:seconds, days-hours,
+    days-hours:minutes, days-hours:minutes:seconds. None for an empty (or unreadable) limit."""
+    text = text.strip()
+    if not text:
+        return None
+    days, _, rest = text.rpartition("-") if "-" in text else ("0", "", text)
+    try:
+        parts = [int(p) for p in rest.split(":")]
+        day_count = int(days)
+    except ValueError:
+        return None
+    if "-" in text:  # after days: hours[:minutes[:seconds]]
+        hours, minutes, seconds = (parts + [0, 0])[:3]
+    elif len(parts) == 3:
+        hours, minutes, seconds = parts
+    else:  # minutes[:seconds]
+        hours, minutes, seconds = 0, parts[0], (parts[1] if len(parts) > 1 else 0)
+    return ((day_count * 24 + hours) * 60 + minutes) * 60 + seconds

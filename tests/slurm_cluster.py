@@ -14,6 +14,8 @@ Settings that matter, and why:
     select/cons_tres with CR_Core       nodes are shared per core, as on a real GPU partition
     jobcomp/filetxt                     finished jobs are recorded in a file, so `sacct -c` works without slurmdbd
     KillWait=5                          scancel's SIGTERM-to-SIGKILL grace, short so that the tests are
+    EnforcePartLimits=ALL               sbatch refuses a job its partition can never run (5 nodes of 2), as
+                                        sites do, instead of leaving it pending (PartitionConfig)
     batch_sched_delay=0                 a submitted job starts at once
 """
 
@@ -130,6 +132,7 @@ JobAcctGatherType=jobacct_gather/none
 MpiDefault=none
 ReturnToService=2
 KillWait=5
+EnforcePartLimits=ALL
 MinJobAge=300
 InactiveLimit=0
 SlurmctldTimeout=30

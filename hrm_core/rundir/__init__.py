@@ -5,9 +5,9 @@ tools; docs/run-directory.md describes it. Each module has one job:
 
     files        every file and folder name (events.jsonl, all_config.yaml, run.lock, step_<N>/, ...)
     events       the event types as typed payloads, their registry, and the line codec (encode, decode+check)
-    records      launch.json, command.json and the lock file as typed records
+    records      launch.json, command.json, the lock file, slurm.json, stop_request.json as typed records
     (checking)   the checker behind both is hrm_core.checking (JSON -> typed record, or a short reason)
-    status       RunStatus: running, stalled, finished, stopped, failed, lost
+    status       RunStatus: running, stalled, queued, finished, stopped, failed, lost
     metrics      the metric spec table: name, label, which direction is better, format
     sanitize     safe_text: any string from a run directory made safe to display or print
     tail         the complete lines of a byte range (read_lines), and following a growing file (FileTail)
@@ -18,6 +18,7 @@ tools; docs/run-directory.md describes it. Each module has one job:
     checkpoints  finding complete checkpoint folders
     stall        when a live run counts as stalled (ProgressClock)
     processes    which process is a run's trainer (find_trainer): one answer for the runs list and Stop
+    scheduler    the scheduler's view of SLURM jobs (query_jobs): one squeue/sacct query per refresh
     summary      summarize_run: a run's status, step, times and detail; holds_run
     failures     the per-rank failure records (failure_rank_<R>.json) and a failed session's root cause
     index        the per-user index of runs ($XDG_STATE_HOME/hrm/runs): register, read, prune
@@ -43,6 +44,7 @@ _EXPORTS = {
     "safe_log_line": "sanitize",
     "safe_text": "sanitize",
     "RunStatus": "status",
+    **dict.fromkeys(("JobInfo", "JobSource", "JobState", "SchedulerView", "query_jobs"), "scheduler"),
     **dict.fromkeys(("RunSummary", "holds_run", "summarize_run"), "summary"),
     "EventWriter": "writer",
 }

@@ -10,6 +10,9 @@
       .shared_storage_check  SHARED_STORAGE_MARKER  written by rank 0 at start-up, read by the other ranks, removed
                                                     (training/shared_storage.py)
       stdout.log, stderr.log STDOUT_FILE, STDERR_FILE   the trainer's output, when launched detached
+      slurm.json             SLURM_FILE       a SLURM run's job: id, cluster, profile (hrm_tui.cluster.submit)
+      job.sbatch             BATCH_SCRIPT_FILE  the batch script submitted for it
+      stop_request.json      STOP_REQUEST_FILE  the cockpit asked the scheduler to stop the run (stop path)
       step_<N>/              checkpoint_dir_name(N): MODEL_FILE, TRAINING_STATE_FILE, rank_file(r), COMPLETE_MARKER
       .tmp_step_<N>/         temp_checkpoint_dir_name(N): a checkpoint being written
       .deleting_step_<N>_*/  a checkpoint being deleted (pruning)
@@ -30,6 +33,9 @@ LAUNCH_FILE = "launch.json"
 STDOUT_FILE = "stdout.log"
 STDERR_FILE = "stderr.log"
 SHARED_STORAGE_MARKER = ".shared_storage_check"
+SLURM_FILE = "slurm.json"
+BATCH_SCRIPT_FILE = "job.sbatch"
+STOP_REQUEST_FILE = "stop_request.json"
 
 # A checkpoint folder's files (docs/checkpoints.md).
 MODEL_FILE = "model.pt"

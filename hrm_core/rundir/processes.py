@@ -29,7 +29,9 @@ host says its trainer is gone. `alive` is None only where nothing decides (anoth
 lock, an older log, a command line that differs): the list then judges by the event log's age, and Stop
 says `reason`.
 
-A later source (a scheduler's job id) slots in as another `TrainerSource` and another `_judge_*` step.
+A run submitted to SLURM (`slurm.json`) is not judged here: its trainer runs on a compute node, so the
+scheduler's state and the heartbeat decide (summary.py, `_judge_slurm_run`), and Stop goes through scancel
+(hrm_tui.runs.process_control).
 """
 
 from __future__ import annotations

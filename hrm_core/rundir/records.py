@@ -1,4 +1,5 @@
-"""The small JSON files of a run directory, as typed records: launch.json, command.json and the lock file.
+"""The small JSON files of a run directory, as typed records: launch.json, command.json, the lock file,
+slurm.json and stop_request.json.
 
 Each is read with `hrm_core.rundir.reader.read_record`, which checks every field on its own: a field that
 does not fit (`"pid": "abc"`, a nested value where a list belongs) is left out (None) and reported, the
@@ -75,3 +76,28 @@ class RankFailure:
     time: Annotated[float, Finite()] | None = None  # when it failed, Unix seconds
     step: Annotated[int, Minimum(0)] | None = None
     error: str | None = None  # the exception text with its traceback
+
+
+@dataclass(kw_only=True, slots=True)
+class SlurmRecord:
+    """`slurm.json`: written by hrm-tui when it submits the run to SLURM (hrm_tui.cluster.submit). A run
+    directory that has it is judged by the scheduler's state of `job_id` and by its heartbeat, not by pids on
+    this host (hrm_core.rundir.scheduler, summary.py)."""
+
+    job_id: str | None = None  # what `sbatch --parsable` printed before any ';cluster' suffix
+    cluster: str | None = None  # the cluster sbatch named, if it named one
+    profile: JSONObject | None = None  # the ClusterProfile it was submitted with (its to_json)
+    submit_time: Annotated[float, Finite()] | None = None  # when sbatch answered, Unix seconds
+    script: str | None = None  # the batch script's file name in the run directory (job.sbatch)
+    host: str | None = None  # where it was submitted from
+
+
+@dataclass(kw_only=True, slots=True)
+class StopRequest:
+    """`stop_request.json`: written by the cockpit when the user stops a SLURM run (hrm_tui.runs.
+    process_control), before it signals the job. The trainer owns events.jsonl, so a job cancelled before its
+    trainer could log `run_end` (a queued job, a pending requeue) is told from a crash by this record."""
+
+    time: Annotated[float, Finite()] | None = None
+    job_id: str | None = None
+    host: str | None = None

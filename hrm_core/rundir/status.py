@@ -9,6 +9,8 @@ A `str` enum: `RunStatus.FINISHED == "finished"`, and it is written to JSON as t
     stopped    ... with status stopped (SIGINT/SIGTERM: a checkpoint was saved)
     failed     ... with status failed (an exception or a non-finite loss), or the launched process
                exited before the trainer logged its start
+    queued     a SLURM job waiting to run: pending (its reason: Priority, Resources, ...) or requeued and
+               waiting to run again; never lost while the scheduler has it (docs/clusters.md)
     lost       no `run_end`, and its process is gone (SIGKILL, out of memory, the machine went down)
     missing    not a run's state but an index entry's: the per-user index of runs (index.py) names a folder
                that has gone or holds no run any more (`hrm-tui runs --prune` removes such entries)
@@ -29,6 +31,7 @@ class RunStatus(str, Enum):
     STOPPED = "stopped"
     FAILED = "failed"
     LOST = "lost"
+    QUEUED = "queued"
     MISSING = "missing"
 
     def __str__(self) -> str:  # "finished", not "RunStatus.FINISHED", in messages and f-strings

@@ -14,6 +14,12 @@ The status comes from three sources, because no one of them is enough:
                                   progress for longer than stall_after_s
     lost                          no run_end and the process is gone; or it cannot be checked from here
                                   and no event arrived for `stale_after_s`
+    queued                        a SLURM job that waits (queued, or requeued and waiting to run again)
+
+A run submitted to SLURM (it has `slurm.json`) is judged by its job's state (hrm_core.rundir.scheduler) and
+its heartbeat instead of pids on this host (`_judge_slurm_run`): a waiting job is queued, never lost; a running
+job is running or stalled by its heartbeat; a job that ended without `run_end` failed (or was stopped, when
+the cockpit asked for it: `stop_request.json`). A list passes one `SchedulerView` for all its runs.
 
 Only the head and the tail of the event log are read, so a run that logged a million events costs the same
 as a fresh one. Nothing here raises for anything a run directory holds.
@@ -42,13 +48,14 @@ from hrm_core.rundir.events import (
     Train,
 )
 from hrm_core.rundir.failures import root_cause
-from hrm_core.rundir.files import COMMAND_FILE, LAUNCH_FILE, STDERR_FILE
+from hrm_core.rundir.files import COMMAND_FILE, LAUNCH_FILE, SLURM_FILE, STDERR_FILE, STOP_REQUEST_FILE
 from hrm_core.rundir.line_times import split_line_time
 from hrm_core.rundir.lock import LockState, lock_state, read_owner
 from hrm_core.rundir.processes import judge_launch, judge_trainer, newest_start, process_matches  # noqa: F401 (re-exported)
 from hrm_core.rundir.reader import read_head_and_tail, read_record, read_text_tail
-from hrm_core.rundir.records import CommandRecord, LaunchRecord
+from hrm_core.rundir.records import CommandRecord, LaunchRecord, SlurmRecord, StopRequest
 from hrm_core.rundir.sanitize import safe_text
+from hrm_core.rundir.scheduler import JobInfo, JobSource, JobState, SchedulerView, is_job_id, query_jobs
 from hrm_core.rundir.stall import STALL_FLOOR_S, WARMUP_ALLOWANCE_S
 from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.sweeps import SweepMember
@@ -87,6 +94,13 @@ class RunSummary:
     failed_rank: int | None = None  # which rank that was, when the run recorded it (torchrun)
     skipped_lines: int = 0  # invalid lines among those read (head and tail of the log)
     sweep: SweepMember | None = None  # the sweep it belongs to (hrm_core/rundir/sweeps.py); its name is as found
+    # A SLURM run's job (slurm.json) as the scheduler sees it (hrm_core.rundir.scheduler); None/"" otherwise.
+    job_id: str | None = None
+    scheduler_state: JobState | None = None  # None: the scheduler does not know the job (or is unreachable)
+    reason: str = ""  # why a queued job waits (Priority, Resources, BeginTime, ...)
+    expected_start: float | None = None  # a queued job's expected start, when the scheduler gives one
+    nodes: str = ""  # the job's node list
+    scheduler_source: JobSource | None = None  # what the job's state was read from
 
     @property
     def progress(self) -> float | None:
@@ -106,8 +120,11 @@ def summarize_run(
     *,
     now: float | None = None,
     stale_after_s: float = DEFAULT_STALE_AFTER_S,
+    scheduler: SchedulerView | None = None,
 ) -> RunSummary:
-    """Summarises one run directory. `root` only shapes the displayed name (a relative path)."""
+    """Summarises one run directory. `root` only shapes the displayed name (a relative path). `scheduler`:
+    the view of every listed run's job, queried once per refresh; without one, a SLURM run's job is queried
+    on its own."""
     run_dir = Path(run_dir)
     now = time.time() if now is None else now
     launch_read = read_record(run_dir / LAUNCH_FILE, LaunchRecord)
@@ -163,6 +180,13 @@ def summarize_run(
     if summary.stall_after_s is None:
         summary.stall_after_s = STALL_FLOOR_S if trained else WARMUP_ALLOWANCE_S
 
+    job_id = slurm_job_id(run_dir)
+    if job_id is not None:
+        view = scheduler if scheduler is not None else query_jobs([job_id])
+        _judge_slurm_run(summary, run_dir, job_id, view, start=start, end=end, heartbeat=heartbeat, now=now,
+                         stale_after_s=stale_after_s)
+        return summary
+
     lock = lock_state(run_dir)
     if end is not None:
         if _going_again(run_dir, lock, launch, end):
@@ -196,6 +220,89 @@ def summarize_run(
         summary.detail = f"{summary.detail}; {LAUNCH_FILE} is unusable ({problems})" if launch is None or launch.pid is None \
             else f"{summary.detail}; {LAUNCH_FILE}: {problems}"
     return summary
+
+
+def slurm_job_id(run_dir: str | os.PathLike[str]) -> str | None:
+    """The job id of a run submitted to SLURM (its slurm.json), else None (also for an id that is not one:
+    nothing from a run directory reaches squeue or scancel unchecked)."""
+    record = read_record(Path(run_dir) / SLURM_FILE, SlurmRecord).record
+    return record.job_id if record is not None and is_job_id(record.job_id) else None
+
+
+def _judge_slurm_run(summary: RunSummary, run_dir: Path, job_id: str, view: SchedulerView, *, start: Event | None,
+                     end: RunEnd | None, heartbeat: Heartbeat | None, now: float, stale_after_s: float) -> None:
+    """The status of a run submitted to SLURM, from its job's state and its events (module docstring)."""
+    job = view.job(job_id)
+    summary.job_id = job_id
+    summary.pid = summary.host = None  # pids on a compute node mean nothing here
+    if job is None:
+        summary.scheduler_source = JobSource.EVENTS
+    else:
+        _show_job(summary, job)
+        if job.state.waiting:
+            summary.status = RunStatus.QUEUED
+            summary.detail = _waiting_detail(job, ran_before=start is not None)
+            return
+        if job.state is JobState.RUNNING and end is not None and _started_after(job, end):
+            summary.status, summary.detail = RunStatus.RUNNING, "resuming"  # a requeued job, before its `resume`
+            return
+        if job.state is JobState.RUNNING and end is None:
+            _check_progress(summary, now)  # the job runs: the heartbeat says whether its trainer makes progress
+            return
+    if end is not None:
+        summary.status = end.status
+        if end.status in (RunStatus.FAILED, RunStatus.STOPPED):
+            _explain_failure(summary, run_dir, start, end)
+        return
+    if job is not None:  # the job ended (or is ending) and the trainer never logged its end
+        stop = read_record(run_dir / STOP_REQUEST_FILE, StopRequest).record
+        if stop is not None:
+            summary.status = RunStatus.STOPPED
+            summary.detail = f"job {job_id} cancelled on request ({job.slurm_state}) before the trainer logged its end"
+            return
+        summary.status = RunStatus.FAILED
+        how = "hit its time limit" if job.state is JobState.TIMEOUT else f"ended {job.slurm_state}"
+        rank, line = error_line_of_log(read_text_tail(run_dir / STDERR_FILE, max_bytes=STDERR_TAIL_BYTES))
+        summary.failed_rank = rank
+        summary.detail = f"job {job_id} {how} without the run logging its end" + (f": {line}" if line else "")
+        return
+    # The scheduler does not know the job: the run's own events decide.
+    newest = summary.last_event_time or summary.start_time
+    if newest is None:
+        summary.status = RunStatus.QUEUED if not view.reachable else RunStatus.LOST
+        summary.detail = (f"submitted as job {job_id}; {view.note or 'scheduler not reachable from here'}"
+                          if not view.reachable else f"job {job_id} is unknown to the scheduler and the run logged nothing")
+        return
+    interval = heartbeat.interval_s if heartbeat is not None and heartbeat.interval_s else 0.0
+    if now - newest < max(stale_after_s, 3 * interval):
+        _check_progress(summary, now)
+    else:
+        summary.status = RunStatus.LOST
+        summary.detail = f"job {job_id} is unknown to the scheduler here and no event came for a long time"
+
+
+def _show_job(summary: RunSummary, job: JobInfo) -> None:
+    summary.scheduler_state = job.state
+    summary.scheduler_source = job.source
+    summary.reason = job.reason
+    summary.nodes = job.nodes
+    summary.expected_start = job.expected_start if job.state.waiting else None
+
+
+def _started_after(job: JobInfo, end: RunEnd) -> bool:
+    """A running job that started after the run's last end: a requeued job going again."""
+    return job.expected_start is not None and end.time is not None and job.expected_start > end.time
+
+
+def _waiting_detail(job: JobInfo, *, ran_before: bool) -> str:
+    """`job 12 waiting (Resources) expected start ...`; a job whose run already started was requeued."""
+    what = "requeued, waiting to run again" if job.state is JobState.REQUEUED or ran_before else "waiting"
+    parts = [f"job {job.job_id} {what}"]
+    if job.reason:
+        parts.append(f"({job.reason})")
+    if job.expected_start is not None:
+        parts.append(f"expected start {format_local_time(job.expected_start, '%Y-%m-%d %H:%M')}")
+    return " ".join(parts)
 
 
 def shown_total_steps(*, final_step: int | None, estimate: int | None, end: RunEnd | None) -> int | None:

@@ -9,7 +9,7 @@ Runs are found in two places, and each run is listed once (by its resolved path)
   docs/run-directory.md describes both. This finds runs of older trainers, or copied from elsewhere.
 
 What state each run is in is hrm_core.rundir.summary's job (`summarize_run`): this module only finds and
-orders them. An index entry whose folder has gone (or holds no run any more) is listed with the status
+orders them, and asks the scheduler once per listing about every SLURM run's job (`scheduler_view`). An index entry whose folder has gone (or holds no run any more) is listed with the status
 `missing`, and `hrm_core.rundir.index.prune_index` removes it.
 
 Whatever the runs root holds, scanning it never raises and takes bounded time: the walk is breadth first
@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import os
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +33,8 @@ from hrm_core.rundir.files import EVENTS_FILE, LAUNCH_FILE
 from hrm_core.rundir.index import EntryState, IndexEntry, IndexRead, entry_state, read_index
 from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.status import RunStatus
-from hrm_core.rundir.summary import RunSummary, summarize_run
+from hrm_core.rundir.scheduler import SchedulerView, query_jobs
+from hrm_core.rundir.summary import RunSummary, slurm_job_id, summarize_run
 
 # How deep below the runs root run directories are looked for (<root>/<project>/<run> is 2).
 MAX_DEPTH = 12
@@ -57,6 +59,7 @@ class RunListing:
     runs: list[RunSummary]
     scan: Scan
     index: IndexRead
+    scheduler: SchedulerView = field(default_factory=SchedulerView)  # the refresh's one query of SLURM jobs
 
     @property
     def missing(self) -> list[RunSummary]:
@@ -78,6 +81,8 @@ class RunListing:
         if self.index.skipped:
             notes.append(safe_text(f"{self.index.skipped} file(s) of the index {self.index.folder} are not index "
                                    f"entries and were skipped: {'; '.join(self.index.problems)}"))
+        if self.scheduler.note:
+            notes.append(safe_text(f"SLURM runs are judged by their own events: {self.scheduler.note}"))
         missing = len(self.missing)
         if missing:
             # Said once here, not in every missing row's detail.
@@ -93,29 +98,32 @@ def list_all_runs(runs_root: str | os.PathLike[str], *, now: float | None = None
     scan = scan_runs_root(runs_root, max_depth=max_depth, max_entries=max_entries)
     index = read_index(index_folder)
     root = scan.root
-    found: dict[Path, RunSummary] = {}
+    present: dict[Path, Path] = {}
     for run_dir in scan.dirs:
-        found.setdefault(_resolved(run_dir), _summarize(run_dir, root, now))
+        present.setdefault(_resolved(run_dir), run_dir)
     missing: list[RunSummary] = []
+    gone: set[Path] = set()
     for entry in index.entries:
         key = _resolved(entry.path)
-        if key in found:
+        if key in present or key in gone:
             continue
         state = entry_state(entry.path)
         if state is EntryState.PRESENT:
-            found[key] = _summarize(entry.path, root, now)
+            present[key] = entry.path
         elif entry.local:  # another host's run may live on that host's own disk: not ours to judge
             missing.append(_missing(entry, state, root))
-            found[key] = missing[-1]
-    runs = [run for run in found.values() if run.status is not RunStatus.MISSING]
+            gone.add(key)
+    scheduler = scheduler_view(present.values())
+    runs = [_summarize(run_dir, root, now, scheduler) for run_dir in present.values()]
     runs.sort(key=lambda s: (_sort_time(s), s.name), reverse=True)
-    return RunListing(runs + missing, scan, index)
+    return RunListing(runs + missing, scan, index, scheduler)
 
 
 def list_runs(root: str | os.PathLike[str], *, now: float | None = None) -> list[RunSummary]:
     """Every run directory under `root` (the scan alone, without the index), newest first."""
     scan = scan_runs_root(root)
-    summaries = [_summarize(d, scan.root, now) for d in scan.dirs]
+    scheduler = scheduler_view(scan.dirs)
+    summaries = [_summarize(d, scan.root, now, scheduler) for d in scan.dirs]
     summaries.sort(key=lambda s: (_sort_time(s), s.name), reverse=True)
     return summaries
 
@@ -168,9 +176,16 @@ def same_run(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
         return Path(a).absolute() == Path(b).absolute()
 
 
-def _summarize(run_dir: Path, root: Path, now: float | None) -> RunSummary:
+def scheduler_view(run_dirs: Iterable[Path]) -> SchedulerView:
+    """One scheduler query for the jobs of all these runs (those submitted to SLURM): the per-refresh view
+    every `summarize_run` of the refresh reads."""
+    return query_jobs([job for job in map(slurm_job_id, run_dirs) if job])
+
+
+def _summarize(run_dir: Path, root: Path, now: float | None, scheduler: SchedulerView) -> RunSummary:
     try:
-        summary = summarize_run(run_dir, root, now=now)
+        # No root: the name is set below (`_name`), and display_name's two resolve() calls per run would be lost.
+        summary = summarize_run(run_dir, now=now, scheduler=scheduler)
     except Exception as error:  # noqa: BLE001 - one run must not hide the others; the bug is logged
         from hrm_tui.crash import record_worker_error
 

@@ -27,12 +27,24 @@ Stopping follows the trainer's contract (SIGINT or SIGTERM = finish the step, sa
 3. After `kill_after_s` more: SIGKILL to the same.
 
 `stop_run` returns only when every process is gone, or says which are left.
+
+**A SLURM run** (it has `slurm.json`) is stopped through the scheduler, never by pids on this host
+(`SlurmJob`, `_stop_slurm_job`):
+
+1. `stop_request.json` is written into the run directory (hrm_core.rundir.records.StopRequest), so that a
+   job cancelled before its trainer logs `run_end` reads as stopped, not failed;
+2. a waiting job (queued, or a pending requeue) is cancelled (`scancel ID`): there is no trainer to save;
+3. a running job's trainer gets SIGINT through the scheduler (`scancel --signal=INT ID`: every process of
+   the job's steps, so torchrun and its workers; the trainer takes torchrun's forwarded copy as the same
+   signal). SIGINT means "stop, do not requeue". When `run_end` is logged (or `grace_s` passes), the job is
+   cancelled (`scancel ID`), which also drops a requeue that may be pending.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,7 +52,16 @@ from pathlib import Path
 
 import psutil
 
+from hrm_core.rundir.errors import RunDirError
+from hrm_core.rundir.events import RunEnd
+from hrm_core.rundir.files import STOP_REQUEST_FILE
 from hrm_core.rundir.processes import TrainerProcess, TrainerSource, find_trainer
+from hrm_core.rundir.reader import read_head_and_tail
+from hrm_core.rundir.records import StopRequest
+from hrm_core.rundir.sanitize import safe_text
+from hrm_core.rundir.scheduler import JobState, query_jobs
+from hrm_core.rundir.summary import slurm_job_id
+from hrm_core.rundir.writer import write_json_record
 
 DEFAULT_GRACE_S = 120.0  # a checkpoint of a large model can take a while
 DEFAULT_KILL_AFTER_S = 30.0
@@ -91,9 +112,32 @@ class RunProcesses:
         return f"{what}, {'launched by hrm-tui' if self.launched else 'started by hand'}"
 
 
-def find_run_processes(run_dir: str | os.PathLike[str]) -> RunProcesses | None:
-    """The run's live processes, verified; None when they are gone. Raises StopError, saying why, when the
-    run's processes cannot be identified from here (another host, nothing recorded, an identity unsure)."""
+@dataclass(frozen=True)
+class SlurmJob:
+    """A SLURM run's job, as the stop path sees it: stopped through the scheduler."""
+
+    job_id: str
+    state: JobState
+
+    def describe(self) -> str:
+        if self.state.waiting:
+            return f"SLURM job {self.job_id}, {self.state}: it is cancelled (it has not started)"
+        return f"SLURM job {self.job_id}, {self.state}: its trainer gets SIGINT through scancel, then the job is cancelled"
+
+
+def find_run_processes(run_dir: str | os.PathLike[str]) -> RunProcesses | SlurmJob | None:
+    """The run's live processes, verified (or its SLURM job while the scheduler has it queued or running);
+    None when they are gone. Raises StopError, saying why, when the run's processes cannot be identified from
+    here (another host, nothing recorded, an identity unsure, a scheduler that does not answer)."""
+    job_id = slurm_job_id(run_dir)
+    if job_id is not None:
+        view = query_jobs([job_id])
+        job = view.job(job_id)
+        if job is None:
+            if not view.reachable:
+                raise StopError(f"SLURM job {job_id}: {view.note}; cancel it on the cluster with scancel {job_id}")
+            return None
+        return SlurmJob(job_id, job.state) if not job.state.ended else None
     trainer = find_trainer(run_dir)
     root = trainer.process
     if root is None:
@@ -111,6 +155,8 @@ def find_run_processes(run_dir: str | os.PathLike[str]) -> RunProcesses | None:
 def find_run_process(run_dir: str | os.PathLike[str]) -> TrainerProcess | None:
     """The run's root process (the trainer, or torchrun), verified; None if it is gone. See find_run_processes."""
     processes = find_run_processes(run_dir)
+    if isinstance(processes, SlurmJob):
+        raise StopError(f"it runs as SLURM job {processes.job_id}: its processes are on the cluster's nodes")
     return processes.root if processes is not None else None
 
 
@@ -130,6 +176,9 @@ def stop_run(
     processes = find_run_processes(run_dir)
     if processes is None:
         return "the run's process is not running"
+    if isinstance(processes, SlurmJob):
+        return _stop_slurm_job(Path(run_dir), processes, grace_s=grace_s, kill_after_s=kill_after_s, poll_s=poll_s,
+                               say=say)
 
     # The processes as they are now: a worker that exits is not replaced (torchrun restarts nothing by default),
     # and each one is re-verified before every signal.
@@ -155,6 +204,69 @@ def stop_run(
             return outcome
     left = [p for p in everyone if p.alive()]
     return f"still running after SIGKILL: {_pids(left)}" if left else outcome
+
+
+def _stop_slurm_job(run_dir: Path, job: SlurmJob, *, grace_s: float, kill_after_s: float, poll_s: float,
+                    say: Callable[[str], None]) -> str:
+    """Stops a SLURM run (module docstring): the stop request, SIGINT through the scheduler while it runs,
+    then the job cancelled. Returns what it did; StopError when scancel refuses."""
+    import socket
+
+    asked = time.time()
+    request = run_dir / STOP_REQUEST_FILE
+    try:
+        write_json_record(request, StopRequest(time=asked, job_id=job.job_id, host=socket.gethostname()))
+    except RunDirError as error:
+        raise StopError(f"cannot record the stop request: {error}") from None
+    running = job.state is JobState.RUNNING
+    try:  # SIGINT to a running job's trainer; a waiting job is simply cancelled
+        _scancel(*(["--signal=INT"] if running else []), job.job_id)
+    except StopError:
+        request.unlink(missing_ok=True)  # nothing was stopped: a later end must not read as a stop
+        raise
+    done = f"cancelled the {job.state} job"
+    if running:
+        say(f"sent SIGINT to job {job.job_id}; waiting up to {grace_s:.0f}s for its checkpoint")
+        ended = _wait_for(lambda: _ended_since(run_dir, asked) or _job_gone(job.job_id), grace_s, poll_s)
+        done = "stopped gracefully (SIGINT through scancel)" if ended else f"no run_end after {grace_s:.0f}s: cancelled"
+        try:
+            _scancel(job.job_id)  # ends the job's leftovers and drops any pending requeue
+        except StopError:
+            if not _job_gone(job.job_id):  # scancel of a job that has just ended fails: that is no error
+                raise
+    if not _wait_for(lambda: _job_gone(job.job_id), kill_after_s, poll_s):
+        return f"{done}; job {job.job_id} has not ended yet"
+    return done
+
+
+def _scancel(*args: str) -> None:
+    try:
+        done = subprocess.run(["scancel", *args], capture_output=True, text=True, errors="replace", timeout=30,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise StopError(f"scancel {' '.join(args)} failed: {safe_text(error)}") from None
+    if done.returncode != 0:
+        raise StopError(f"scancel {' '.join(args)} failed: {safe_text(done.stderr.strip() or done.returncode)}")
+
+
+def _ended_since(run_dir: Path, since: float) -> bool:
+    """Whether the run logged `run_end` at or after `since` (the trainer saved its checkpoint and left)."""
+    return any(isinstance(e, RunEnd) and e.time is not None and e.time >= since - 1.0
+               for e in read_head_and_tail(run_dir).newest)
+
+
+def _job_gone(job_id: str) -> bool:
+    job = query_jobs([job_id]).job(job_id)
+    return job is None or job.state.ended
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float, poll_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(max(poll_s, 0.2))  # each check may ask the scheduler: not more than five times a second
+    return True
 
 
 # --- finding the processes -------------------------------------------------------------------------------------

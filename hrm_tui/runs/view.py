@@ -23,7 +23,7 @@ from hrm_core.rundir.sweeps import group_sweeps
 # The columns the list sorts by, each with its key and its first direction (True: descending).
 # None values (a run with no start, no progress yet) always sort last.
 STATUS_ORDER = {status: i for i, status in enumerate(
-    (RunStatus.RUNNING, RunStatus.STALLED, RunStatus.FAILED, RunStatus.LOST, RunStatus.STOPPED, RunStatus.FINISHED))}
+    (RunStatus.RUNNING, RunStatus.STALLED, RunStatus.QUEUED, RunStatus.FAILED, RunStatus.LOST, RunStatus.STOPPED, RunStatus.FINISHED))}
 SORT_KEYS: dict[str, tuple[Callable[[RunSummary], Any], bool]] = {
     "Started": (lambda s: None, True),  # the order runs come in: newest first (start time, else folder time)
     "Name": (lambda s: s.path.name.casefold(), False),

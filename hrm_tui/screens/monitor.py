@@ -56,6 +56,7 @@ from hrm_tui.widgets.monitor.halting import HaltingPanel
 from hrm_tui.widgets.monitor.logs import MAX_LINES, STREAMS, LogsPanel
 from hrm_tui.widgets.monitor.panel import RUN_COLORS, MonitorPanel, RunView
 from hrm_tui.widgets.monitor.progress import ProgressPanel
+from hrm_tui.widgets.runs_table import job_text
 from hrm_tui.widgets.monitor.samples import SamplesPanel
 from hrm_tui.widgets.monitor.system import SystemPanel
 
@@ -295,7 +296,7 @@ class MonitorScreen(Screen):
         self.status, self.status_detail = summary.status, summary.detail
         self.status_error, self.failed_rank = summary.error, summary.failed_rank
         self.system_snapshots += 1
-        self.query_one(ProgressPanel).set_status(summary.status)
+        self.query_one(ProgressPanel).set_status(summary.status, job_text(summary))
         self.query_one(SystemPanel).update_snapshot(message.reading)
         self._update_alerts()
 

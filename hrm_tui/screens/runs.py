@@ -42,11 +42,11 @@ from hrm_tui.messages import CloneRun, OpenConfigDiff, OpenMonitor, SelectRun, S
 from hrm_tui.runs.discovery import RunListing, list_all_runs
 from hrm_tui.launch_plan import LaunchError
 from hrm_tui.runs.launcher import reap_children, run_recipe
-from hrm_tui.runs.process_control import RunProcesses, StopError, find_run_processes, stop_run
+from hrm_tui.runs.process_control import RunProcesses, SlurmJob, StopError, find_run_processes, stop_run
 from hrm_tui.runs.resume import ResumePlan, plan_resume, start_resume
 from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.runs.view import RunsView
-from hrm_tui.widgets.runs_table import RunsTable, format_time
+from hrm_tui.widgets.runs_table import RunsTable, format_time, job_text
 
 REFRESH_S = 2.0
 
@@ -85,7 +85,7 @@ class RunsScreen(Screen[None]):
     class StopPlanned(Message):
         """The run's processes, found and verified: ask before stopping them."""
 
-        def __init__(self, run: RunSummary, processes: RunProcesses) -> None:
+        def __init__(self, run: RunSummary, processes: RunProcesses | SlurmJob) -> None:
             super().__init__()
             self.run, self.processes = run, processes
 
@@ -260,6 +260,8 @@ class RunsScreen(Screen[None]):
         if run.detail:
             text.append(f" · {run.status}: ")
             text.append(safe_text(run.detail), style="bold" if run.status is RunStatus.STALLED else "")
+        if run.job_id:
+            text.append(f"\nSLURM job {job_text(run)}")
         if run.skipped_lines:
             text.append(f" · {run.skipped_lines:,} invalid line{'s' if run.skipped_lines != 1 else ''} of {EVENTS_FILE} skipped")
         for note in self._listing.notes() if self._listing is not None else []:
@@ -322,7 +324,7 @@ class RunsScreen(Screen[None]):
         run = self._selected_or_say()
         if run is None:
             return
-        if not run.is_active:
+        if not run.is_active and run.status is not RunStatus.QUEUED:
             self.notify(f"{_name(run)} is not running ({run.status})", markup=False)
             return
         self._plan_stop(run)
@@ -352,6 +354,9 @@ class RunsScreen(Screen[None]):
         message = (
             f"Stop {_name(run)}?\n{processes.describe()}\n\nIt gets SIGINT: it finishes its step, saves a checkpoint and "
             "ends with status stopped. If it is still running after the grace period it gets SIGTERM, then SIGKILL."
+        ) if isinstance(processes, RunProcesses) else (
+            f"Stop {_name(run)}?\n{processes.describe()}.\n\nThe run ends with status stopped; a pending requeue of "
+            "it is cancelled too."
         )
         self.app.push_screen(ConfirmScreen("Stop run", message, yes="Stop"), answered)
 

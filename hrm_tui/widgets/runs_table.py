@@ -15,7 +15,6 @@ and dark variants.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -24,21 +23,23 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from hrm_core.formatting import format_local_time
 from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.summary import RunSummary
 from hrm_tui.runs.discovery import same_run
+from hrm_tui.runs.cells import format_age, format_time, job_text  # noqa: F401 (re-exported: the table's cells)
 from hrm_tui.runs.view import RunsView
 
 STATUS_SYMBOLS = {RunStatus.RUNNING: "●", RunStatus.STALLED: "◌", RunStatus.FINISHED: "✓", RunStatus.FAILED: "✗",
-                  RunStatus.STOPPED: "■", RunStatus.LOST: "?", RunStatus.MISSING: "∅"}
+                  RunStatus.STOPPED: "■", RunStatus.LOST: "?", RunStatus.MISSING: "∅",
+                  RunStatus.QUEUED: "…"}
 WIDE_COLUMNS = ("Name", "Preset", "Status", "Step", "Progress", "Started", "Last event")
 # Under 120 columns step and progress share a column, and the start time moves to the detail line.
 NARROW_COLUMNS = ("Name", "Preset", "Status", "Progress", "Last event")
+JOB_COLUMN = "Job"  # a SLURM run's job: id, scheduler state, nodes or reason (runs/cells.py job_text)
+JOB_WIDTH = 32
 WIDE_FROM = 120
 PROGRESS_CELLS = 8
-MAX_AGE_S = 100 * 365 * 86400.0
 MARK = "◆ "
 
 # j/k/g/G as in less, vim, htop and lazygit (DataTable's own up/down/home/end stay).
@@ -48,27 +49,6 @@ VIM_MOTION_BINDINGS = [
     Binding("g", "scroll_top", "First", show=False),
     Binding("G", "scroll_bottom", "Last", show=False),
 ]
-
-def format_age(seconds: float | None) -> str:
-    """`3s ago`, `5m ago`, `2h ago`, `3d ago`; `-` when unknown."""
-    if seconds is None:
-        return "-"
-    if not math.isfinite(seconds) or abs(seconds) > MAX_AGE_S:
-        return "?"  # a time from a file that no clock shows
-    seconds = max(0.0, seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit} ago"
-    return f"{int(seconds)}s ago"
-
-
-def format_time(timestamp: float | None, *, short: bool = False) -> str:
-    """Local time of day with the date: `2025-01-02 10:00`, or `01-02 10:00` when short; `-` when unknown,
-    `?` for a time no clock shows (a file may hold 1e300)."""
-    if not timestamp:
-        return "-"
-    return format_local_time(timestamp, "%m-%d %H:%M" if short else "%Y-%m-%d %H:%M")
-
 
 def progress_bar(fraction: float | None, cells: int = PROGRESS_CELLS) -> str:
     if fraction is None:
@@ -118,6 +98,8 @@ class RunsTable(DataTable[Text]):
             self._marked, self._sorted = view.marked, (view.sort, view.descending)
         wide = self.size.width >= WIDE_FROM
         columns = WIDE_COLUMNS if wide else NARROW_COLUMNS
+        if any(summary.job_id for summary in summaries):  # a Job column only while SLURM runs are listed
+            columns = (*columns, JOB_COLUMN)
         now = self.clock()
         sort, descending = self._sorted
         labels = [f"{column} {'▼' if descending else '▲'}" if column == sort else column for column in columns]
@@ -125,11 +107,12 @@ class RunsTable(DataTable[Text]):
         # auto-width columns on its next idle: a table drawn before that showed every column cut to its header.
         # The name takes what the others leave (each column has a cell of padding on both sides, and the
         # scroll bar its own): a fixed guess at their width cut the last header (`Last even`) at 120 columns.
-        rows = [self._cells(summary, now, 0, wide) for summary in summaries]
+        with_job = columns[-1] == JOB_COLUMN
+        rows = [self._cells(summary, now, 0, wide, with_job) for summary in summaries]
         others = sum(max([len(label)] + [row[i].cell_len for row in rows]) for i, label in enumerate(labels) if i)
         room = self.size.width - others - 2 * self.cell_padding * len(columns) - self.styles.scrollbar_size_vertical
         name_width = max(12, room)
-        rows = [self._cells(summary, now, name_width, wide) for summary in summaries]
+        rows = [self._cells(summary, now, name_width, wide, with_job) for summary in summaries]
         widths = [max([len(label)] + [row[i].cell_len for row in rows]) for i, label in enumerate(labels)]
         layout = (tuple(labels), tuple(widths))
         self.clear(columns=layout != self._layout)
@@ -144,7 +127,11 @@ class RunsTable(DataTable[Text]):
             if index is not None:
                 self.move_cursor(row=index, animate=False)
 
-    def _cells(self, s: RunSummary, now: float, name_width: int, wide: bool) -> list[Text]:
+    def _cells(self, s: RunSummary, now: float, name_width: int, wide: bool, with_job: bool = False) -> list[Text]:
+        cells = self._run_cells(s, now, name_width, wide)
+        return [*cells, Text(truncate(job_text(s) or "-", JOB_WIDTH))] if with_job else cells
+
+    def _run_cells(self, s: RunSummary, now: float, name_width: int, wide: bool) -> list[Text]:
         step = "-" if s.step is None else (f"{s.step}/{s.total_steps}" if s.total_steps else str(s.step))
         status = Text(f"{STATUS_SYMBOLS.get(s.status, ' ')} {s.status}", style=self._status_style(s.status))
         last = format_age(now - s.last_event_time) if s.last_event_time else "-"
@@ -168,5 +155,6 @@ class RunsTable(DataTable[Text]):
             RunStatus.FAILED: theme.error,
             RunStatus.STOPPED: theme.warning,
             RunStatus.LOST: theme.error,
+            RunStatus.QUEUED: theme.accent,
         }.get(status)
         return f"bold {colour}" if colour else "bold"

@@ -29,6 +29,7 @@ STATUS_STYLES = {
     RunStatus.FAILED: "bold red",
     RunStatus.STOPPED: "bold yellow",
     RunStatus.LOST: "bold red",
+    RunStatus.QUEUED: "bold cyan",
 }
 
 
@@ -46,6 +47,7 @@ class ProgressPanel(MonitorPanel):
         self.run = run
         self.clock = clock
         self.status: str | None = None  # from hrm_core.rundir.summarize_run, polled by the screen's worker
+        self.job = ""  # a SLURM run's job (id, scheduler state, nodes or reason, source)
         self.snapshot = RunSnapshot(run.run_dir)  # the run as the screen last handed it over
         self._lines_drawn = 0
 
@@ -53,9 +55,10 @@ class ProgressPanel(MonitorPanel):
         self.snapshot = snapshot
         self.refresh()
 
-    def set_status(self, status: str | None) -> None:
-        if status != self.status:
-            self.status = status
+    def set_status(self, status: str | None, job: str = "") -> None:
+        """The run's status, and a SLURM run's job in a few words (runs_table.job_text; "" for other runs)."""
+        if (status, job) != (self.status, self.job):
+            self.status, self.job = status, job
             self.refresh()
 
     def render(self) -> RenderableType:
@@ -94,7 +97,7 @@ class ProgressPanel(MonitorPanel):
             head.append("░" * (bar_width - filled), style="dim")
             head.append(f" {fraction:4.0%}")
 
-        facts: list[tuple[str, str]] = []
+        facts: list[tuple[str, str]] = [("SLURM job", self.job)] if self.job else []
         elapsed = latest.elapsed_s if latest is not None else None
         if ended is not None and ended.elapsed_s is not None:
             elapsed = ended.elapsed_s
