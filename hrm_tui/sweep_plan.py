@@ -58,6 +58,7 @@ def plan_sweep(overrides: Sequence[str], options: LaunchOptions, *, tree: Any, r
     or LaunchError (the options)."""
     from hrm_core.config import resolve_run_names
     from hrm_tui.forms.config_tree import flatten
+    from hrm_tui.forms.overrides import split_override
 
     runs = expand_sweep(overrides)
     name = name or sweep_name(overrides)
@@ -71,7 +72,9 @@ def plan_sweep(overrides: Sequence[str], options: LaunchOptions, *, tree: Any, r
         names = member_names(overrides, name, index, project, runs_root=str(runs_root))
         run_name = names.get("run_name") or given_value(run, "run_name") or f"{name}-{index}"
         checkpoint_path = names.get("checkpoint_path") or given_value(run, "checkpoint_path") or ""
-        plans.append(plan_launch(run, options, names=(project, run_name, checkpoint_path), present=set(flatten(cfg)),
+        # The run's names replace those given for the whole sweep (the sweep's name, its folder).
+        own = [o for o in run if split_override(o)[1] not in names]
+        plans.append(plan_launch(own, options, names=(project, run_name, checkpoint_path), present=set(flatten(cfg)),
                                  cwd=cwd, config_dir=tree.user_dir, sweep=SweepMember(name, index, len(runs))))
     return SweepPlan(name, plans)
 

@@ -131,7 +131,7 @@ def test_hrm_tui_launch_m_runs_the_sweep_detached_one_after_another(tmp_path: Pa
         time.sleep(0.5)
     for index in range(4):
         [start] = events_of(folder / str(index), RunStart)
-        assert (start.sweep, start.sweep_index, start.sweep_size) == ("tui", index, 4)
+        assert (start.sweep, start.sweep_index, start.sweep_size, start.run_name) == ("tui", index, 4, f"tui-{index}")
         assert [e.status for e in events_of(folder / str(index), RunEnd)] == ["finished"]
         assert (folder / str(index) / "launch.json").exists() and (folder / str(index) / "stdout.log").stat().st_size
     assert "sweep 'tui' done: all 4 runs finished" in log_file.read_text()
@@ -170,3 +170,32 @@ async def test_the_forms_sweep_field_shows_the_run_count_and_ctrl_l_starts_the_s
         [start] = events_of(folder / str(index), RunStart)
         assert (start.sweep, start.sweep_index, start.config["lr"]) == (folder.name, index, lr)
         assert [e.status for e in events_of(folder / str(index), RunEnd)] == ["finished"]
+
+
+def test_a_sweep_submitted_to_the_cluster_lists_as_one_group_and_every_run_finishes(slurm_cluster, tiny_data: Path,
+                                                                                      tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no cluster profile of the user's
+    folder = tmp_path / "grid"
+    overrides = [o for o in tiny_overrides(tiny_data, folder, epochs=1, eval_interval=1) if not o.startswith("global_batch")]
+    args = ["launch", "-m", "--slurm", "--nodes", "1", "--nproc-per-node", "1", "--partition", "debug", "--time", "10",
+            *overrides, "global_batch_size=20", "run_name=grid", "lr=1e-3,2e-3", "seed=range(2)"]
+    dry = hrm_tui(*args, "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.splitlines()[0] == f"sweep 'grid': 4 runs x 1 node x 10 = 0.6667 node-hours, one job per run, in {folder}"
+    assert dry.stdout.count("#!/bin/bash") == 4 and not folder.exists()
+
+    submitted = hrm_tui(*args, cwd=tmp_path)
+    assert submitted.returncode == 0, submitted.stderr
+    assert submitted.stdout.count("submitted job ") == 4
+
+    def listed() -> list[dict]:
+        result = hrm_tui("runs", "--json", "--runs-root", str(folder), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not all(r["status"] == "finished" for r in listed() or [{"status": ""}]):
+        time.sleep(1)
+    runs = listed()
+    assert [(r["sweep"], r["sweep_index"], r["status"]) for r in runs] == [("grid", i, "finished") for i in range(4)]
+    assert all(r["job_id"] for r in runs)
