@@ -46,11 +46,6 @@ class SweepPlan:
         return self.plans[0].run_dir.parent
 
 
-def sweep_runs(overrides: Sequence[str]) -> list[list[str]]:
-    """The runs of the overrides, each as its overrides (raises ConfigError for a sweep Hydra cannot read)."""
-    return expand_sweep(overrides)
-
-
 def plan_sweep(overrides: Sequence[str], options: LaunchOptions, *, tree: Any, runs_root: Path, launch: Any,
                cwd: str | os.PathLike[str] | None = None, name: str | None = None) -> SweepPlan:
     """One plan per run. `tree` is the form's ConfigTree, `launch` the processes each run has (config_tree's

@@ -3,7 +3,8 @@ and how the runs of a sweep are named. The trainer (`python -m hrm_core.pretrain
 and the cockpit (`hrm-tui launch -m`, the form's sweep field) both expand with `expand_sweep`.
 
     expand_sweep(["lr=1e-3,2e-3", "seed=range(2)"])
-      -> [["lr=1e-3", "seed=0"], ["lr=1e-3", "seed=1"], ["lr=2e-3", "seed=0"], ["lr=2e-3", "seed=1"]]
+      -> [["lr=0.001", "seed=0"], ["lr=0.001", "seed=1"], ["lr=0.002", "seed=0"], ["lr=0.002", "seed=1"]]
+         (the values as Hydra's sweeper writes them back)
 
 The grammar is Hydra's own, parsed by Hydra's `OverridesParser` and expanded by its `BasicSweeper`
 (`a=1,2`, `range(start, stop[, step])`, `choice(...)`; the cartesian product, the first key varying slowest;
@@ -15,8 +16,8 @@ Hydra's job number) is named `<sweep>-<i>` and lives in `<sweep folder>/<i>`, th
 `run_name` or `checkpoint_path` that the sweep itself varies is left as each run has it.
 
 Each run knows its sweep through three environment variables that the one who starts it sets
-(`SweepMember.env`, hrm_core/rundir/sweeps.py), and records them in its `run_start` (`sweep`, `sweep_index`, `sweep_size`; docs/run-directory.md), which is
-how the runs list groups a sweep's runs.
+(`SweepMember.env`, hrm_core/rundir/sweeps.py), and records them in its `run_start` (`sweep`, `sweep_index`,
+`sweep_size`; docs/run-directory.md), which is how the runs lists group a sweep's runs.
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ from collections.abc import Mapping, Sequence
 
 from hrm_core.config.errors import ConfigError
 from hrm_core.names import random_slug
-
-NAME_KEYS = ("run_name", "checkpoint_path")
 
 
 def expand_sweep(overrides: Sequence[str]) -> list[list[str]]:
@@ -53,11 +52,6 @@ def expand_sweep(overrides: Sequence[str]) -> list[list[str]]:
         where = f" in the override {bad!r}" if bad else ""
         raise ConfigError(f"cannot expand the sweep{where}: {e}",
                           hint="a basic sweep takes lists of values: key=a,b, range(), choice()") from None
-
-
-def is_sweep(overrides: Sequence[str]) -> bool:
-    """Whether any override holds a sweep value (`a,b`, `range()`, ...)."""
-    return len(expand_sweep(overrides)) > 1
 
 
 def given_value(overrides: Sequence[str], key: str) -> str | None:
