@@ -66,6 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.multirun:
         from hrm_core.sweep_runner import run_sweep
 
+        if "LOCAL_RANK" in os.environ:  # every torchrun worker would run the whole sweep
+            _print_error("config error: -m runs a sweep from one process, not under torchrun\n  hint: run it as "
+                         "python -m hrm_core.pretrain -m ..., or with several processes per run as "
+                         "hrm-tui launch -m --nproc-per-node N ...")
+            return EXIT_CONFIG_ERROR
+
         return run_sweep(args.overrides, config_dir=args.config_dir, config_name=args.config_name)
     try:
         composed = compose(args.overrides, config_dir=args.config_dir, config_name=config_name)

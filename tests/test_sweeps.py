@@ -199,3 +199,10 @@ def test_a_sweep_submitted_to_the_cluster_lists_as_one_group_and_every_run_finis
     runs = listed()
     assert [(r["sweep"], r["sweep_index"], r["status"]) for r in runs] == [("grid", i, "finished") for i in range(4)]
     assert all(r["job_id"] for r in runs)
+
+
+def test_a_sweep_under_torchrun_is_refused_with_the_way_to_run_it(tmp_path: Path):
+    result = subprocess.run([sys.executable, "-m", "hrm_core.pretrain", "-m", "+experiment=demo", "lr=1e-3,2e-3"],
+                            env=trainer_env(LOCAL_RANK="0", RANK="0"), capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("config error: -m runs a sweep from one process, not under torchrun")
