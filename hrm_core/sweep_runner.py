@@ -34,7 +34,7 @@ class PlannedRun:
 def plan_sweep(overrides: Sequence[str], *, config_dir: str | None, config_name: str) -> tuple[str, list[PlannedRun]]:
     """(sweep name, its runs), each run's config composed and validated. Raises ConfigError naming the run."""
     from hrm_core.config import ConfigError, Launch, compose, resolve_run_names, validate
-    from hrm_core.config.sweep import expand_sweep, given_value, member_names, member_overrides, sweep_name
+    from hrm_core.config.sweep import expand_sweep, given_value, member_names, member_overrides, sweep_name, without_keys
 
     runs = expand_sweep(overrides)
     name = sweep_name(overrides)
@@ -46,7 +46,7 @@ def plan_sweep(overrides: Sequence[str], *, config_dir: str | None, config_name:
             raise ConfigError(f"run {index} of the sweep ({' '.join(run)}): {e.message}", key=e.key, hint=e.hint) from None
         names = member_names(overrides, name, index, project=resolve_run_names(config)[0])
         run_dir = names.get("checkpoint_path") or given_value(run, "checkpoint_path") or ""
-        planned.append(PlannedRun(index, run + member_overrides(names), run_dir))
+        planned.append(PlannedRun(index, without_keys(run, names) + member_overrides(names), run_dir))
     return name, planned
 
 

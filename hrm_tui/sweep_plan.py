@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hrm_core.config.sweep import expand_sweep, given_value, member_names, sweep_name
+from hrm_core.config.sweep import expand_sweep, given_value, member_names, sweep_name, without_keys
 from hrm_core.rundir.sweeps import SweepMember
 from hrm_tui.launch_plan import LaunchOptions, LaunchPlan, plan_launch
 
@@ -53,7 +53,6 @@ def plan_sweep(overrides: Sequence[str], options: LaunchOptions, *, tree: Any, r
     or LaunchError (the options)."""
     from hrm_core.config import resolve_run_names
     from hrm_tui.forms.config_tree import flatten
-    from hrm_tui.forms.overrides import split_override
 
     runs = expand_sweep(overrides)
     name = name or sweep_name(overrides)
@@ -68,8 +67,7 @@ def plan_sweep(overrides: Sequence[str], options: LaunchOptions, *, tree: Any, r
         run_name = names.get("run_name") or given_value(run, "run_name") or f"{name}-{index}"
         checkpoint_path = names.get("checkpoint_path") or given_value(run, "checkpoint_path") or ""
         # The run's names replace those given for the whole sweep (the sweep's name, its folder).
-        own = [o for o in run if split_override(o)[1] not in names]
-        plans.append(plan_launch(own, options, names=(project, run_name, checkpoint_path), present=set(flatten(cfg)),
+        plans.append(plan_launch(without_keys(run, names), options, names=(project, run_name, checkpoint_path), present=set(flatten(cfg)),
                                  cwd=cwd, config_dir=tree.user_dir, sweep=SweepMember(name, index, len(runs))))
     return SweepPlan(name, plans)
 

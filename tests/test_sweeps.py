@@ -206,3 +206,10 @@ def test_a_sweep_under_torchrun_is_refused_with_the_way_to_run_it(tmp_path: Path
                             env=trainer_env(LOCAL_RANK="0", RANK="0"), capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("config error: -m runs a sweep from one process, not under torchrun")
+
+
+def test_a_runs_names_replace_those_given_for_the_sweep():
+    from hrm_core.config.sweep import without_keys
+
+    assert without_keys(["run_name=grid", "lr=1", "+checkpoint_path=/x", "seed=0"], {"run_name", "checkpoint_path"}) == [
+        "lr=1", "seed=0"]

@@ -23,7 +23,7 @@ Each run knows its sweep through three environment variables that the one who st
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from hrm_core.config.errors import ConfigError
 from hrm_core.names import random_slug
@@ -84,6 +84,15 @@ def member_names(overrides: Sequence[str], sweep: str, index: int, project: str,
     folder = given_value(overrides, "checkpoint_path") or os.path.join(runs_root, project, sweep)
     names = {"run_name": f"{sweep}-{index}", "checkpoint_path": os.path.join(folder, str(index))}
     return {key: value for key, value in names.items() if key not in varied}
+
+
+def without_keys(overrides: Sequence[str], keys: Iterable[str]) -> list[str]:
+    """`overrides` less those that set one of `keys` (a run's own names replace those given for the sweep)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    keys = set(keys)
+    parser = OverridesParser.create()
+    return [text for text in overrides if parser.parse_overrides([text])[0].key_or_group not in keys]
 
 
 def member_overrides(names: Mapping[str, str]) -> list[str]:
