@@ -63,6 +63,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.info:
         print(command_line.info_text(args.config_dir, config_name))
         return 0
+    if args.multirun:
+        from hrm_core.sweep_runner import run_sweep
+
+        if "LOCAL_RANK" in os.environ:  # every torchrun worker would run the whole sweep
+            _print_error("config error: -m runs a sweep from one process, not under torchrun\n  hint: run it as "
+                         "python -m hrm_core.pretrain -m ..., or with several processes per run as "
+                         "hrm-tui launch -m --nproc-per-node N ...")
+            return EXIT_CONFIG_ERROR
+
+        return run_sweep(args.overrides, config_dir=args.config_dir, config_name=args.config_name)
     try:
         composed = compose(args.overrides, config_dir=args.config_dir, config_name=config_name)
         if args.cfg == "job":  # Hydra's job config: what the config tree and the overrides compose to
@@ -307,6 +317,7 @@ def _train(config: TrainConfig, overrides: list[str], argv: list[str]) -> int:
     held by another trainer, a read-only or full disk at the start); 1 the run failed (recorded as
     run_end failed in events.jsonl when it could be)."""
     from hrm_core.data.format import DatasetFormatError
+    from hrm_core.rundir.sweeps import SweepMember
     from hrm_core.rundir.errors import RunDirError
     from hrm_core.training import checkpoint as ckpt
     from hrm_core.training.distributed import barrier, init_distributed, shutdown_distributed
@@ -323,7 +334,8 @@ def _train(config: TrainConfig, overrides: list[str], argv: list[str]) -> int:
             return EXIT_CONFIG_ERROR
         config = prepared.config
         identity = RunIdentity(project_name=config.project_name, run_name=config.run_name, run_dir=Path(config.checkpoint_path),
-                               argv=argv, overrides=overrides, resume_from=prepared.resume_from)
+                               argv=argv, overrides=overrides, resume_from=prepared.resume_from,
+                               sweep=SweepMember.from_env())
         trainer = None
         try:
             trainer = Trainer(config, ctx, identity)

@@ -151,9 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument("--omp-num-threads", type=int, default=None, metavar="N", help="OMP_NUM_THREADS for the run (default: leave as is)")
     launch.add_argument("--no-compile", action="store_true", help="disable torch.compile (sets DISABLE_COMPILE=1)")
     launch.add_argument("--nnodes", type=int, default=1, metavar="N", help="number of nodes for multi-node torchrun (default: 1)")
-    launch.add_argument("--node-rank", type=int, default=0, metavar="R", help="this node's rank for multi-node (default: 0)")
-    launch.add_argument("--rdzv-endpoint", default="", metavar="HOST:PORT", help="rendezvous endpoint (node 0) for multi-node")
+    launch.add_argument("--rdzv-endpoint", default="", metavar="HOST:PORT", help="multi-node: the c10d rendezvous endpoint, a free port on one of the nodes")
     launch.add_argument("--dry-run", action="store_true", help="validate and print the command (with --slurm: the batch script) without starting it")
+    launch.add_argument("-m", "--multirun", action="store_true",
+                        help="a sweep, as with python -m hrm_core.pretrain -m: every combination of the sweep values "
+                             "(lr=1e-3,2e-3 seed=range(3)) is one run, started one after another by a detached driver")
     slurm = launch.add_argument_group("SLURM", "submit the run as a SLURM job instead of starting it here "
                                       "(docs/clusters.md); each flag overrides the profile's value")
     slurm.add_argument("--slurm", nargs="?", const="", default=None, metavar="PROFILE",
@@ -309,9 +311,11 @@ def print_runs(runs_root: Path, *, as_json: bool = False, out: TextIO | None = N
     from hrm_tui.runs.discovery import list_all_runs
     from hrm_tui.runs.cells import format_age, format_time, job_text
 
+    from hrm_core.rundir.sweeps import group_sweeps
+
     out = out or sys.stdout
     listing = list_all_runs(runs_root)
-    runs = listing.runs
+    runs = group_sweeps(listing.runs, lambda run: run.sweep)  # a sweep's runs together, in its order
     if as_json:
         for run in runs:
             print(json.dumps(_run_json(run)), file=out)
@@ -319,10 +323,11 @@ def print_runs(runs_root: Path, *, as_json: bool = False, out: TextIO | None = N
         print(f"no runs found: {listing.searched()}", file=out)
     else:
         now = time.time()
-        header = ("NAME", "PRESET", "STATUS", "STEP", "PROGRESS", "STARTED", "LAST EVENT", "DETAIL")
+        header = ("NAME", "SWEEP", "PRESET", "STATUS", "STEP", "PROGRESS", "STARTED", "LAST EVENT", "DETAIL")
         rows = [
             (
                 run.name,
+                safe_text(run.sweep.label()) if run.sweep is not None else "-",  # (the column only shows with a sweep)
                 safe_text(run.preset or "-"),
                 run.status.value,
                 "-" if run.step is None else (f"{run.step}/{run.total_steps}" if run.total_steps else str(run.step)),
@@ -333,6 +338,8 @@ def print_runs(runs_root: Path, *, as_json: bool = False, out: TextIO | None = N
             )
             for run in runs
         ]
+        if not any(run.sweep is not None for run in runs):
+            header, rows = _without_column(header, rows, 1)
         if any(run.job_id for run in runs):  # a JOB column only where SLURM runs are listed
             header = (*header, "JOB")
             rows = [(*row, job_text(run) or "-") for row, run in zip(rows, runs)]
@@ -342,6 +349,13 @@ def print_runs(runs_root: Path, *, as_json: bool = False, out: TextIO | None = N
     for note in listing.notes():  # after the table; on stderr when stdout is JSON for a script
         print(f"note: {note}", file=sys.stderr if as_json else out)
     return 0
+
+
+def _without_column(header: tuple[str, ...], rows: list[tuple[str, ...]], column: int) -> tuple[tuple[str, ...], list]:
+    def drop(row: tuple[str, ...]) -> tuple[str, ...]:
+        return row[:column] + row[column + 1:]
+
+    return drop(header), [drop(row) for row in rows]
 
 
 def prune_runs(out: TextIO | None = None) -> int:
@@ -390,6 +404,9 @@ def _run_json(run: RunSummary) -> dict[str, Any]:
         "failed_rank": run.failed_rank,
         "skipped_lines": run.skipped_lines,
         "overrides": [safe_text(o) for o in run.overrides],
+        "sweep": safe_text(run.sweep.sweep) if run.sweep is not None else None,
+        "sweep_index": run.sweep.index if run.sweep is not None else None,
+        "sweep_size": run.sweep.size if run.sweep is not None else None,
         # A SLURM run's job as the scheduler sees it (null for runs started here); docs/clusters.md, "States".
         "job_id": safe_text(run.job_id) if run.job_id is not None else None,
         "scheduler_state": run.scheduler_state.value if run.scheduler_state is not None else None,
@@ -431,22 +448,16 @@ def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, ou
         omp_num_threads=args.omp_num_threads,
         compile=not args.no_compile,
         nnodes=args.nnodes,
-        node_rank=args.node_rank,
         rdzv_endpoint=args.rdzv_endpoint,
         slurm=profile,  # recorded in launch.json: clone and resume keep the target
     )
     overrides = list(args.overrides)
-    problems = tree.validate(overrides, launch=launch_of(options))
+    world = options if profile is None else LaunchOptions(nproc_per_node=profile.nproc_per_node, nnodes=profile.nodes)
+    if args.multirun:
+        return _launch_sweep(args, tree, options, runs_root, out, profile=profile, world=world)
+    problems = tree.validate(overrides, launch=launch_of(world))
     if problems:
-        lines = []
-        for problem in problems:
-            lines.append(problem.message + (f"\n  hint: {problem.hint}" if problem.hint else ""))
-            if problem.build_command:
-                from hrm_tui.launch_plan import display_argv
-                from hrm_tui.forms.overrides import single_line
-
-                lines.append(f"  build it with: {single_line(display_argv(problem.build_command))}")
-        raise UserError("not launched:\n" + "\n".join(lines))
+        raise UserError("not launched:\n" + _problem_lines(problems))
     cfg = tree.compose(overrides)
     names = _run_names(cfg, runs_root)
     try:
@@ -466,6 +477,59 @@ def launch(args: argparse.Namespace, config_dir: str | None, runs_root: Path, ou
         raise UserError(str(error)) from None
     print(safe_text(f"started pid {record.pid}; run directory: {record.run_dir}"), file=out)
     print(safe_text(f"follow it with: hrm-tui attach {_shell_quote(str(record.run_dir))}"), file=out)
+    return 0
+
+
+def _problem_lines(problems: Sequence[Any]) -> str:
+    """The trainer's problems with a config (forms.config_tree.Problem), each with its hint and build command."""
+    from hrm_tui.forms.overrides import single_line
+    from hrm_tui.launch_plan import display_argv
+
+    lines = []
+    for problem in problems:
+        lines.append(problem.message + (f"\n  hint: {problem.hint}" if problem.hint else ""))
+        if problem.build_command:
+            lines.append(f"  build it with: {single_line(display_argv(problem.build_command))}")
+    return "\n".join(lines)
+
+
+def _launch_sweep(args: argparse.Namespace, tree: Any, options: Any, runs_root: Path, out: TextIO, *,
+                  profile: ClusterProfile | None, world: Any) -> int:
+    """`hrm-tui launch -m`: every run's command (--dry-run: only those), then the sweep's driver started
+    detached, which runs them one after another (hrm_tui/runs/sweep_driver.py); with --slurm, the sweep's
+    total, then one job per run through the profile (--dry-run: each run's batch script)."""
+    from hrm_core.config import ConfigError
+    from hrm_tui.forms.config_tree import launch_of
+    from hrm_tui.launch_plan import LaunchError
+    from hrm_tui.runs.sweep_driver import log_path, start_sweep
+    from hrm_tui.sweep_plan import SweepRefused, plan_sweep, sweep_total
+
+    try:
+        sweep = plan_sweep(args.overrides, options, tree=tree, runs_root=runs_root, launch=launch_of(world))
+    except ConfigError as error:
+        raise UserError(error.render()) from None
+    except SweepRefused as error:
+        raise UserError(f"not launched: {error}:\n{_problem_lines(error.problem.problems)}") from None
+    except LaunchError as error:
+        raise UserError(str(error)) from None
+    count = len(sweep.plans)
+    if profile is not None:
+        print(safe_text(f"sweep {sweep.name!r}: {sweep_total(count, profile)}, one job per run, in {sweep.folder}"), file=out)
+        for plan in sweep.plans:
+            _submit(plan, profile, args, out)
+        return 0
+    print(safe_text(f"sweep {sweep.name!r}: {count} run{'s' if count != 1 else ''}, one after another, in {sweep.folder}"),
+          file=out)
+    for plan in sweep.plans:
+        print(safe_text(plan.command_line()), file=out)
+    if args.dry_run:
+        return 0
+    try:
+        pid = start_sweep(sweep)
+    except LaunchError as error:
+        raise UserError(str(error)) from None
+    print(safe_text(f"started the sweep's driver, pid {pid}; its log: {log_path(sweep)}"), file=out)
+    print(safe_text(f"follow it with: hrm-tui runs --runs-root {_shell_quote(str(sweep.folder))}"), file=out)
     return 0
 
 
@@ -489,8 +553,8 @@ def slurm_profile(args: argparse.Namespace) -> ClusterProfile | None:
         if given:
             raise UserError(f"{given[0]} is a SLURM setting: add --slurm [PROFILE] to submit the run to SLURM")
         return None
-    local = [flag for flag, value in (("--nnodes", args.nnodes != 1), ("--node-rank", args.node_rank != 0),
-                                      ("--rdzv-endpoint", bool(args.rdzv_endpoint)), ("--gpus", args.gpus is not None))
+    local = [flag for flag, value in (("--nnodes", args.nnodes != 1), ("--rdzv-endpoint", bool(args.rdzv_endpoint)),
+                                      ("--gpus", args.gpus is not None))
              if value]
     if local:
         raise UserError(f"{local[0]} is for runs started here; with --slurm use --nodes and --gpus-per-node")

@@ -8,8 +8,11 @@ types. It uses only the override grammar (forms/overrides.py, a leaf module).
 
     python -m hrm_core.pretrain [--config-dir DIR] OVERRIDES...                 one process
     torchrun --standalone --nproc-per-node N -m hrm_core.pretrain OVERRIDES... several, one node
-    torchrun --nnodes M --node-rank R --rdzv-backend static --rdzv-endpoint HOST:PORT
-             --nproc-per-node N -m hrm_core.pretrain OVERRIDES...               several nodes
+    torchrun --nnodes M --nproc-per-node N --rdzv-backend c10d --rdzv-endpoint HOST:PORT
+             --rdzv-id RUN -m hrm_core.pretrain OVERRIDES...                    several nodes
+
+Several nodes meet through a c10d rendezvous: every node runs the same command, the node at the endpoint's
+address serves the rendezvous, and c10d hands out the node ranks, so no node needs to be told its rank. `--rdzv-id` is the run's name, so two runs that share an endpoint never join each other.
 
 With a SLURM target (`LaunchOptions.slurm`, a cluster profile) the plan is submitted instead of started:
 its overrides, environment, folder and run directory become a batch script (hrm_tui/cluster/batch_script.py),
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
@@ -31,6 +35,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from hrm_core.rundir.processes import TRAINER_MODULE
+from hrm_core.rundir.sweeps import SweepMember
 from hrm_core.checking import Minimum, record_spec
 from hrm_tui.cluster.profile import ClusterProfile
 from hrm_tui.forms.overrides import format_override, single_line, split_override
@@ -52,8 +57,7 @@ class LaunchOptions:
     omp_num_threads: int | None = None  # OMP_NUM_THREADS; None leaves it alone (torchrun then sets 1)
     compile: bool = True  # False sets DISABLE_COMPILE=1, which the trainer honours like the original
     nnodes: int = 1
-    node_rank: int = 0
-    rdzv_endpoint: str = ""  # HOST:PORT of node 0; required with nnodes > 1
+    rdzv_endpoint: str = ""  # HOST:PORT where the c10d rendezvous is served (one of the nodes); required with nnodes > 1
     slurm: ClusterProfile | None = None  # the SLURM target: submit with this profile; None: run here
 
     def problems(self) -> dict[str, str]:
@@ -70,12 +74,10 @@ class LaunchOptions:
             out["omp_num_threads"] = "OMP_NUM_THREADS must be at least 1 (or empty to leave it unset)"
         if self.nnodes < 1:
             out["nnodes"] = "the number of nodes must be at least 1"
-        if not 0 <= self.node_rank < max(self.nnodes, 1):
-            out["node_rank"] = f"node rank must be between 0 and {self.nnodes - 1}"
         if self.nnodes > 1:
             host, sep, port = self.rdzv_endpoint.rpartition(":")
             if not sep or not host or not port.isdigit():
-                out["rdzv_endpoint"] = "multi-node needs the rendezvous endpoint of node 0 as HOST:PORT"
+                out["rdzv_endpoint"] = "multi-node needs the rendezvous endpoint as HOST:PORT (a port free on one of the nodes)"
         if self.gpus is not None and self.nproc_per_node > len(self.gpus) > 0:
             out["gpus"] = f"{self.nproc_per_node} processes per node but only {len(self.gpus)} GPU(s) chosen"
         return out
@@ -132,8 +134,7 @@ class _RecordedOptions:
     omp_num_threads: Annotated[int, Minimum(1)] | None = None
     compile: bool = True
     nnodes: Annotated[int, Minimum(1)] = 1
-    node_rank: Annotated[int, Minimum(0)] = 0
-    rdzv_endpoint: str = ""
+    rdzv_endpoint: str = ""  # (a launch.json from before c10d also holds node_rank, which is ignored)
 
 
 @dataclass
@@ -146,7 +147,7 @@ class LaunchPlan:
     overrides: list[str]  # every override passed to the trainer, the run's names included
     options: LaunchOptions
     cwd: Path
-    other_nodes: list[tuple[int, list[str]]] = field(default_factory=list)  # (node rank, argv) for multi-node
+    other_nodes: list[tuple[int, list[str]]] = field(default_factory=list)  # (node number, argv) for nodes 1..M-1
     config_dir: Path | None = None  # the extra Hydra config folder passed as --config-dir, if any
 
     def command_line(self, argv: Sequence[str] | None = None) -> str:
@@ -159,26 +160,26 @@ def trainer_argv(
     overrides: Sequence[str],
     options: LaunchOptions,
     *,
-    node_rank: int | None = None,
     config_dir: str | os.PathLike[str] | None = None,
+    rdzv_id: str | None = None,
 ) -> list[str]:
-    """The argv that starts the trainer with these overrides and options (never a shell string)."""
+    """The argv that starts the trainer with these overrides and options (never a shell string). `rdzv_id`:
+    the multi-node rendezvous' name (the run's name; every node passes the same)."""
     trainer_args = ([CONFIG_DIR_FLAG, str(config_dir)] if config_dir is not None else []) + list(overrides)
     if not options.uses_torchrun:
         return [sys.executable, "-m", TRAINER_MODULE, *trainer_args]
     argv = torchrun_prefix()
     if options.nnodes > 1:
-        rank = options.node_rank if node_rank is None else node_rank
         argv += [
             "--nnodes", str(options.nnodes),
-            "--node-rank", str(rank),
-            "--rdzv-backend", "static",
+            "--nproc-per-node", str(options.nproc_per_node),
+            "--rdzv-backend", "c10d",
             "--rdzv-endpoint", options.rdzv_endpoint,
+            "--rdzv-id", rdzv_id or "hrm",
         ]  # fmt: skip
     else:
-        argv += ["--standalone"]
-    argv += ["--nproc-per-node", str(options.nproc_per_node), "-m", TRAINER_MODULE]
-    return argv + trainer_args
+        argv += ["--standalone", "--nproc-per-node", str(options.nproc_per_node)]
+    return argv + ["-m", TRAINER_MODULE, *trainer_args]
 
 
 def torchrun_prefix() -> list[str]:
@@ -234,9 +235,11 @@ def plan_launch(
     present: set[str],
     cwd: str | os.PathLike[str] | None = None,
     config_dir: str | os.PathLike[str] | None = None,
+    sweep: SweepMember | None = None,
 ) -> LaunchPlan:
     """Decides argv, environment and run directory. `names` = (project_name, run_name, checkpoint_path);
-    `config_dir`: the extra Hydra config folder the overrides were checked against (passed on to the trainer)."""
+    `config_dir`: the extra Hydra config folder the overrides were checked against (passed on to the trainer);
+    `sweep`: the sweep this run is one of (its variables join the environment, so the run records it)."""
     problems = options.problems()
     if problems:
         raise LaunchError("; ".join(problems.values()))
@@ -245,16 +248,12 @@ def plan_launch(
     run_dir = Path(names[2])
     run_dir = run_dir if run_dir.is_absolute() else cwd / run_dir
     config_path = resolve_path(config_dir, cwd)
-    other_nodes = []
-    if options.nnodes > 1:
-        other_nodes = [
-            (rank, trainer_argv(full, options, node_rank=rank, config_dir=config_path))
-            for rank in range(options.nnodes)
-            if rank != options.node_rank
-        ]
+    argv = trainer_argv(full, options, config_dir=config_path, rdzv_id=rendezvous_id(names))
+    # c10d gives every node the same command; the panel still lists one per node, so each is there to copy.
+    other_nodes = [(node, list(argv)) for node in range(1, options.nnodes)]
     return LaunchPlan(
-        argv=trainer_argv(full, options, config_dir=config_path),
-        env=launch_env(options),
+        argv=argv,
+        env={**launch_env(options), **(sweep.env() if sweep is not None else {})},
         run_dir=run_dir,
         overrides=full,
         options=options,
@@ -262,6 +261,11 @@ def plan_launch(
         other_nodes=other_nodes,
         config_dir=config_path,
     )
+
+
+def rendezvous_id(names: tuple[str, str, str]) -> str:
+    """The c10d rendezvous id of a run: its project and run name, in the characters torchrun takes."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{names[0]}.{names[1]}")
 
 
 def resolve_path(path: str | os.PathLike[str] | None, base: Path) -> Path | None:

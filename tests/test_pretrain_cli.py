@@ -109,13 +109,19 @@ def test_cfg_hydra_is_refused_the_same_way(tmp_path):
 def test_sweeps_name_the_sweep_and_where_sweeps_run(tmp_path, override, example):
     line = assert_one_clean_line(pretrain(tmp_path, override), typed=override)
     assert f"{override!r} is a sweep over `{override.split('=')[0]}`" in line
-    assert "-m/--multirun, which hrm does not support yet; start one run per value instead" in line
-    assert (f"e.g. {example}" in line) if example else "e.g." not in line
+    assert "a sweep runs one training per value: add -m (--multirun) to run it" in line
+    assert (f"for one run give one value, e.g. {example}" in line) if example else "e.g." not in line
 
 
-def test_multirun_flag_is_refused(tmp_path):
-    line = assert_one_clean_line(pretrain(tmp_path, "-m", "lr=1e-3"))
-    assert "-m/--multirun" in line and "not support yet" in line and "one run per value" in line
+@pytest.mark.parametrize(("override", "says"), [
+    ("lr=1e-3,,2e-3", "cannot parse the sweep override 'lr=1e-3,,2e-3'"),
+    ("lr=interval(1e-4,1e-3)", "cannot expand the sweep in the override 'lr=interval(1e-4,1e-3)'"),
+])
+def test_a_bad_sweep_gets_hydras_error_naming_the_override(tmp_path, override, says):
+    result = pretrain(tmp_path, "-m", "+experiment=demo", override)
+    assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr, result.stderr
+    message, hint = result.stderr.strip().splitlines()
+    assert message.startswith(f"config error: {says}") and hint.startswith("  hint: ")
 
 
 def test_compose_refuses_the_same_for_every_caller():

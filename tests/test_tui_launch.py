@@ -266,10 +266,10 @@ async def test_launch_options_shape_the_command(tmp_path: Path):
         await pilot.press(*"node0:29500")
         await settle(pilot, screen)
         plan = screen.plan()
-        assert "--nnodes 2 --node-rank 0 --rdzv-backend static --rdzv-endpoint node0:29500" in plan.command_line()
+        assert "--nnodes 2 --nproc-per-node 2 --rdzv-backend c10d --rdzv-endpoint node0:29500 --rdzv-id " in plan.command_line()
         assert [rank for rank, _ in plan.other_nodes] == [1]
         side = str(screen.query_one("#panel-side .panel-body", Static).render())
-        assert "On node 1" in side and "--node-rank 1" in side
+        assert "On node 1" in side and "--rdzv-backend c10d --rdzv-endpoint node0:29500" in side
 
 
 @async_test

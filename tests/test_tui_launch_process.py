@@ -184,21 +184,22 @@ def test_argv_for_one_process_torchrun_and_several_nodes():
     assert one == [sys.executable, "-m", "hrm_core.pretrain", "lr=1"]
     two = trainer_argv(["lr=1"], LaunchOptions(nproc_per_node=2))
     assert two[-6:] == ["--standalone", "--nproc-per-node", "2", "-m", "hrm_core.pretrain", "lr=1"]
-    options = LaunchOptions(nproc_per_node=8, nnodes=2, node_rank=0, rdzv_endpoint="node0:29500")
+    options = LaunchOptions(nproc_per_node=8, nnodes=2, rdzv_endpoint="node0:29500")
     plan = plan_launch(["lr=1"], options, names=("P", "R", "runs/P/R"), present={"lr"}, cwd="/work")
     prefix = len(torchrun_prefix())  # `torchrun`, or `python -m torch.distributed.run` where no script is installed
-    assert plan.argv[prefix:prefix + 8] == ["--nnodes", "2", "--node-rank", "0", "--rdzv-backend", "static", "--rdzv-endpoint", "node0:29500"]
+    assert plan.argv[prefix:prefix + 10] == ["--nnodes", "2", "--nproc-per-node", "8", "--rdzv-backend", "c10d",
+                                             "--rdzv-endpoint", "node0:29500", "--rdzv-id", "P.R"]
     assert plan.overrides == ["lr=1", "+project_name=P", "+run_name=R", "+checkpoint_path=runs/P/R"]
     assert plan.run_dir == Path("/work/runs/P/R")
     [(rank, other)] = plan.other_nodes
-    assert rank == 1 and other[other.index("--node-rank") + 1] == "1" and other[-4:] == plan.argv[-4:]
+    assert rank == 1 and other == plan.argv  # c10d numbers the nodes: every node runs the same command
 
 
 def test_bad_launch_options_are_refused_with_the_reason():
     with pytest.raises(LaunchError, match="HOST:PORT"):
         plan_launch([], LaunchOptions(nnodes=2), names=("P", "R", "c"), present=set())
-    problems = LaunchOptions(nproc_per_node=0, omp_num_threads=0, nnodes=2, node_rank=2, rdzv_endpoint="h:1", gpus=(0,)).problems()
-    assert set(problems) == {"nproc_per_node", "omp_num_threads", "node_rank"}
+    problems = LaunchOptions(nproc_per_node=0, omp_num_threads=0, nnodes=2, rdzv_endpoint="h:", gpus=(0,)).problems()
+    assert set(problems) == {"nproc_per_node", "omp_num_threads", "rdzv_endpoint"}
     assert "gpus" in LaunchOptions(nproc_per_node=2, gpus=(0,)).problems()
 
 

@@ -185,7 +185,7 @@ async def test_the_dialog_the_pane_and_the_command_show_one_options_state(tmp_pa
         # The side pane (hidden at 80 columns) holds the same state, and the strip names it.
         assert shown_options(screen.query_one("#options", LaunchOptionsPanel)) == expected
         strip = panel_text(screen, "#panel-bottom")
-        assert "Options   2 nodes (this is rank 0, rendezvous node0:29500) · 2 processes/node · OMP threads 2 · compile off" in strip
+        assert "Options   2 nodes (rendezvous node0:29500) · 2 processes/node · OMP threads 2 · compile off" in strip
         plan = screen.plan()
         command = plan.command_line()
         assert "OMP_NUM_THREADS=2 DISABLE_COMPILE=1" in command and "--rdzv-endpoint node0:29500" in command

@@ -8,7 +8,8 @@ make sense without one (docs/config.md, "Differences from Hydra"):
     --cfg job | all        print the composed config (job), or every key the run will use (all), and exit
     --info [TOPIC]         version, config search path, primary config and config groups; exit
     --version              hrm, torch, hydra-core and Python versions; exit
-    -m / --multirun        refused: sweeps are not supported yet (compose.py refuses sweep values the same way)
+    -m / --multirun        a sweep: the overrides' sweep values (a,b / range()) expand into runs, run one after
+                           another (hrm_core/sweep_runner.py); without it, a sweep value is refused (compose.py)
 
 `parse_args` returns the namespace; `--cfg`'s argument is optional on the command line (a bare `--cfg` is
 `--cfg job`, as hrm has always taken it), which argparse cannot say by itself: `_normalise` rewrites it first.
@@ -29,12 +30,11 @@ PROG = "python -m hrm_core.pretrain"
 CFG_CHOICES = ("job", "all")
 # Hydra's `--info` topics; hrm prints the same summary for each.
 INFO_TOPICS = ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath")
-SWEEPS_NOT_SUPPORTED = ("sweeps run one training per value with -m/--multirun, which hrm does not support yet; "
-                        "start one run per value instead")
+SWEEPS_NOT_SUPPORTED = "a sweep runs one training per value: add -m (--multirun) to run it, as with Hydra"
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    """Parses the command line; raises ConfigError for `--cfg hydra` and `-m/--multirun`."""
+    """Parses the command line; raises ConfigError for `--cfg hydra`, and for `-m` with `--cfg`."""
     argv = _normalise(list(argv))
     config_dir = _peek_config_dir(argv)
     parser = argparse.ArgumentParser(
@@ -52,11 +52,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="print the version, config search path, primary config and config groups, and exit "
                              "(Hydra's topics are accepted; each prints the same)")
     parser.add_argument("--version", action="store_true", help="print the versions of hrm, torch, hydra-core and Python, and exit")
-    parser.add_argument("--multirun", "-m", action="store_true", help="sweeps: not supported yet (one run per value)")
+    parser.add_argument("--multirun", "-m", action="store_true",
+                        help="run a sweep: every combination of the sweep values (lr=1e-3,2e-3 seed=range(3)) is one run, "
+                             "the runs one after another (docs/config.md, \"Sweeps\")")
     args = parser.parse_args(argv)
-    if args.multirun:
-        raise ConfigError("-m/--multirun runs a sweep (one training per value), which hrm does not support yet; "
-                          "start one run per value instead")
+    if args.multirun and args.cfg:
+        raise ConfigError("--cfg prints one run's config: drop -m and give one value per key")
     return args
 
 
@@ -189,8 +190,10 @@ def help_epilog(config_dir: str | None, config_name: str = "cfg_pretrain") -> st
         f"  {PROG} --cfg job arch=trm                     print the composed config",
         f"  torchrun --nproc-per-node 8 -m hrm_core.pretrain +experiment=arc_2",
         "",
-        "not Hydra's app runner: hydra.* keys are refused (a run writes to its run directory, checkpoint_path), "
-        "and sweeps (a,b / range() / -m) are not supported yet; see docs/config.md, \"Differences from Hydra\".",
+        f"  {PROG} -m +experiment=demo lr=1e-3,2e-3 seed=range(2)   a sweep of 4 runs, one after another",
+        "",
+        "not Hydra's app runner: hydra.* keys are refused (a run writes to its run directory, checkpoint_path); "
+        "see docs/config.md, \"Differences from Hydra\" and \"Sweeps\".",
     ]
     return "\n".join(lines)
 

@@ -108,7 +108,7 @@ def _one_run_example(key: str, override: Any) -> str:
         first = next(iter(override.sweep_string_iterator()))
     except HydraException:
         return ""
-    return f", e.g. {key}={first}"
+    return f"; for one run give one value, e.g. {key}={first}"
 
 
 def compose(overrides: Sequence[str] = (), config_dir: str | None = None, config_name: str = CONFIG_NAME) -> DictConfig:

@@ -166,6 +166,9 @@ class _StartFields(Event):
     compiled: bool | None = None  # runs under torch.compile
     job_id: str | None = None  # the SLURM job it runs in (SLURM_JOB_ID); absent outside SLURM
     job_segment: Count | None = None  # that job's requeues before this session (SLURM_RESTART_COUNT; 0: its first)
+    sweep: str | None = None  # the sweep the run belongs to (its name), absent outside a sweep (hrm_core/config/sweep.py)
+    sweep_index: Annotated[int, Minimum(0)] | None = None  # the run's number in it, from 0 (Hydra's job number)
+    sweep_size: Annotated[int, Minimum(1)] | None = None  # how many runs the sweep has
 
 
 @dataclass(kw_only=True, slots=True)

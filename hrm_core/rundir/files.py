@@ -7,6 +7,8 @@
       run.lock               LOCK_FILE        the owner lock (hrm_core.rundir.lock)
       launch.json            LAUNCH_FILE      written by a launcher (hrm-tui) before the trainer starts
       failure_rank_<R>.json  rank_failure_file(R)   a rank's error, written by the rank that failed (failures.py)
+      .shared_storage_check  SHARED_STORAGE_MARKER  written by rank 0 at start-up, read by the other ranks, removed
+                                                    (training/shared_storage.py)
       stdout.log, stderr.log STDOUT_FILE, STDERR_FILE   the trainer's output, when launched detached
       slurm.json             SLURM_FILE       a SLURM run's job: id, cluster, profile (hrm_tui.cluster.submit)
       job.sbatch             BATCH_SCRIPT_FILE  the batch script submitted for it
@@ -30,6 +32,7 @@ LOCK_FILE = "run.lock"
 LAUNCH_FILE = "launch.json"
 STDOUT_FILE = "stdout.log"
 STDERR_FILE = "stderr.log"
+SHARED_STORAGE_MARKER = ".shared_storage_check"
 SLURM_FILE = "slurm.json"
 BATCH_SCRIPT_FILE = "job.sbatch"
 STOP_REQUEST_FILE = "stop_request.json"

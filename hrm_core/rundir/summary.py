@@ -58,6 +58,7 @@ from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.scheduler import JobInfo, JobSource, JobState, SchedulerView, is_job_id, query_jobs
 from hrm_core.rundir.stall import STALL_FLOOR_S, WARMUP_ALLOWANCE_S
 from hrm_core.rundir.status import RunStatus
+from hrm_core.rundir.sweeps import SweepMember
 
 # When the process cannot be checked from here, a run whose newest event is older than this (or than three
 # heartbeat intervals, if longer) counts as lost. The trainer beats every heartbeat_interval_s (default 30).
@@ -92,6 +93,7 @@ class RunSummary:
     error: str = ""  # a failed run's error with its traceback (sanitised, multi-line): the first rank that failed
     failed_rank: int | None = None  # which rank that was, when the run recorded it (torchrun)
     skipped_lines: int = 0  # invalid lines among those read (head and tail of the log)
+    sweep: SweepMember | None = None  # the sweep it belongs to (hrm_core/rundir/sweeps.py); its name is as found
     # A SLURM run's job (slurm.json) as the scheduler sees it (hrm_core.rundir.scheduler); None/"" otherwise.
     job_id: str | None = None
     scheduler_state: JobState | None = None  # None: the scheduler does not know the job (or is unreachable)
@@ -141,6 +143,8 @@ def summarize_run(
     summary = RunSummary(path=run_dir, name=safe_text(display_name(run_dir, root)), preset=preset_from_overrides(overrides),
                          status=RunStatus.RUNNING, overrides=list(overrides), skipped_lines=sum(log.skipped.values()))
     summary.start_time = (first_start.time if first_start else None) or (launch.time if launch else None)
+    summary.sweep = (SweepMember.of(first_start.sweep, first_start.sweep_index, first_start.sweep_size) if first_start
+                     else None) or (SweepMember.from_env(launch.env) if launch is not None and launch.env else None)
     summary.total_steps = first_start.total_steps if first_start else None
     final_step = first_start.final_step if first_start else None
 

@@ -28,6 +28,7 @@ import torch
 import torch.distributed as dist
 
 from hrm_core.config import TrainConfig, to_plain_dict
+from hrm_core.rundir.sweeps import SweepMember
 from hrm_core.data.format import load_identifiers
 from hrm_core.data.loader import PuzzleSplit, TrainBatches
 from hrm_core.data.worker_seed import draw_iterator_seed
@@ -56,6 +57,7 @@ from hrm_core.training.model_setup import ModelBundle, build_training_model, loa
 from hrm_core.training.rng import seed_everything
 from hrm_core.training.run_log import RunLog
 from hrm_core.training.schedule import cosine_lr, total_train_steps
+from hrm_core.training.shared_storage import RunDirNotShared, check_run_dir_shared
 from hrm_core.training.signals import StopRequest
 from hrm_core.training.slurm_requeue import RequeueOutcome, SlurmJob, request_requeue
 from hrm_core.training.state import TrainProgress
@@ -69,6 +71,7 @@ class RunIdentity:
     argv: list[str]
     overrides: list[str]
     resume_from: Path | None = None  # the checkpoint folder to continue from, checked up front (pretrain)
+    sweep: SweepMember | None = None  # the sweep that started this run, if any
 
 
 class NonFiniteLoss(RuntimeError):
@@ -217,6 +220,8 @@ class Trainer:
             "compiled": self.bundle.compiled,
             "job_id": self.slurm_job.job_id if self.slurm_job else None,
             "job_segment": self.slurm_job.segment if self.slurm_job else None,
+            **({"sweep": self.identity.sweep.sweep, "sweep_index": self.identity.sweep.index,
+                "sweep_size": self.identity.sweep.size} if self.identity.sweep is not None else {}),
         }
 
     def _begin(self) -> None:
@@ -249,6 +254,8 @@ class Trainer:
         else:
             self.log.emit(events.RunStart(step=0, epoch=0.0, load_checkpoint=c.load_checkpoint, notes=notes, **fields))
         self.started = True
+        # After the start event, so that a refusal is recorded as this session's run_end (failed, with the reason).
+        check_run_dir_shared(self.ctx, self.run_dir)
         if c.wandb:
             self.log.start_wandb(project=self.identity.project_name, name=self.identity.run_name, config=fields["config"],
                                  mode=c.wandb_mode, resume_id=self.wandb_run_id)
@@ -297,7 +304,7 @@ class Trainer:
             status = self._train()
             if status == RunStatus.FINISHED:
                 self._end(status)
-        except NonFiniteLoss as e:
+        except (NonFiniteLoss, RunDirNotShared) as e:  # their message says it all: no traceback
             self._end(RunStatus.FAILED, error=str(e))
             raise
         except BaseException:
@@ -331,8 +338,9 @@ class Trainer:
                 self.console.message(f"[hrm] could not record the failure in events.jsonl: {write_error}")
         else:
             self.log.emit(end)
-        last_line = (error or "").strip().splitlines()[-1:] or [""]
-        self.console.message(f"[hrm] run {status} at step {self.progress.step}" + (f": {last_line[0]}" if error else "")
+        lines = (error or "").strip().splitlines() or [""]
+        said = lines[-1] if lines[0].startswith("Traceback") else lines[0]  # a traceback's exception, or a message's first line
+        self.console.message(f"[hrm] run {status} at step {self.progress.step}" + (f": {said}" if error else "")
                              + (f": {requeue.reason}" if requeue else ""))
 
     def _train(self) -> RunStatus:

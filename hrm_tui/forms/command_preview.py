@@ -23,12 +23,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hrm_core.config.errors import ConfigError
+from hrm_core.config.sweep import expand_sweep
 from hrm_tui.forms.config_tree import Problem
 from hrm_tui.forms.form_model import FormModel
 from hrm_tui.forms.launch_options_draft import LaunchOptionsDraft
 from hrm_tui.forms.overrides import single_line
 from hrm_tui.cluster.batch_script import batch_script
 from hrm_tui.launch_plan import LaunchError, LaunchPlan, display_argv, plan_launch
+from hrm_tui.sweep_plan import sweep_total
 
 READY = "✓ ready to launch (ctrl+l)"
 CHECKING = "… checking"
@@ -40,13 +43,30 @@ class CommandPreview:
     marked: dict[str, str] = field(default_factory=dict)  # override/argv item -> what is wrong with it
     env: tuple[str, ...] = ()  # NAME=value, the variables the launch sets
     argv: tuple[str, ...] = ()  # the command as displayed (`python`, `torchrun` when PATH finds those)
-    other_nodes: tuple[tuple[int, tuple[str, ...]], ...] = ()  # (node rank, displayed argv)
+    other_nodes: tuple[tuple[int, tuple[str, ...]], ...] = ()  # (node number, displayed argv)
     not_built: str = ""  # why there is no command (launch options that do not read or fit), else ""
     options_summary: str = ""  # the launch options that differ from the defaults, in words
     problems: tuple[str, ...] = ()  # everything that stops a launch, one line each
     checking: bool = False  # the trainer's verdict on these overrides is not in yet
     plan: LaunchPlan | None = None  # what ctrl+l starts: the command shown above; None when not built
     script: str = ""  # the SLURM target's batch script (then `argv` is empty): what ctrl+l submits
+    sweep: tuple[str, ...] = ()  # the sweep field's overrides: ctrl+l then starts one run per combination
+    sweep_runs: int = 0  # how many runs the sweep expands into (hrm_core/config/sweep.py); 0 without a sweep
+
+    @property
+    def sweep_line(self) -> str:
+        """`4 runs, one after another: lr=1e-3,2e-3 seed=range(2)` (with the SLURM target, the sweep's total:
+        `4 runs x 2 GPUs x 1:00:00 = 8 GPU-hours, one SLURM job per run: ...`), or "" without a sweep."""
+        if not self.sweep:
+            return ""
+        profile = self.plan.options.slurm if self.plan is not None else None
+        if not self.sweep_runs:
+            count = "not expanded"
+        elif profile is not None:  # what the sweep asks of the cluster, before anything is submitted
+            count = f"{sweep_total(self.sweep_runs, profile)}, one SLURM job per run"
+        else:
+            count = f"{self.sweep_runs} run{'s' if self.sweep_runs != 1 else ''}, one after another"
+        return f"{count}: {single_line(self.sweep)}"
 
     @property
     def launchable(self) -> bool:
@@ -87,11 +107,22 @@ def build_preview(
     options, option_problems = draft.parse()
     problems += option_problems.values()
     problems += [problem_line(p) for p in trainer_problems]
+    sweep, sweep_problem = draft.sweep_overrides()
+    sweep_runs = 0
+    if sweep_problem is not None:
+        problems.append(sweep_problem)
+    elif sweep:
+        try:  # the trainer's own expansion: the count is the number of runs ctrl+l starts
+            sweep_runs = len(expand_sweep([*overrides, *sweep]))
+        except ConfigError as error:
+            problems.append(f"Sweep: {error.message}")
     common = dict(
         overrides=tuple(overrides),
         marked=marked,
         options_summary=draft.summary(),
         checking=checking and not problems,
+        sweep=tuple(sweep),
+        sweep_runs=sweep_runs,
     )
     if options is None:
         not_built = "no command: " + "; ".join(option_problems.values())

@@ -28,9 +28,9 @@ OPTION_LABELS = {
     "omp_num_threads": "OMP threads",
     "compile": "torch.compile",
     "nnodes": "Nodes",
-    "node_rank": "Node rank",
     "rdzv_endpoint": "Rendezvous",
     "target": "Run on",
+    "sweep": "Sweep",
 }
 # The help line for each option (docs/tui.md, "Launch options", says the same at more length).
 OPTION_HELP = {
@@ -38,14 +38,14 @@ OPTION_HELP = {
     "gpus": "GPUs: the ticked ones become CUDA_VISIBLE_DEVICES (space ticks); none ticked leaves it as it is",
     "omp_num_threads": "OMP threads: OMP_NUM_THREADS for the run; empty leaves it as it is (torchrun then sets 1)",
     "compile": "torch.compile: off sets DISABLE_COMPILE=1 (enter or space toggles)",
-    "nnodes": "Nodes: more than 1 runs a multi-node torchrun (static rendezvous); set the rank and endpoint below",
-    "node_rank": "Node rank: this machine's rank, 0 to nodes-1; the panel shows the command for the others",
-    "rdzv_endpoint": "Rendezvous: HOST:PORT of node 0, which every node connects to",
+    "nnodes": "Nodes: more than 1 runs a multi-node torchrun (c10d rendezvous); every node runs the command shown",
+    "rdzv_endpoint": "Rendezvous: HOST:PORT on one of the nodes (a free port), where every node meets",
+    "sweep": "Sweep: Hydra sweep overrides, e.g. lr=1e-3,2e-3 seed=range(3); each combination is one run, one after another",
     "target": "Run on: this machine, or a SLURM cluster (sbatch; the job's fields follow, and the script shows below)",
 }
-LOCAL_LAYOUT = ("nproc_per_node", "gpus", "nnodes", "node_rank", "rdzv_endpoint")  # not used with SLURM
-TEXT_OPTIONS = ("nproc_per_node", "omp_num_threads", "nnodes", "node_rank", "rdzv_endpoint")
-_WHOLE_NUMBERS = ("nproc_per_node", "omp_num_threads", "nnodes", "node_rank")
+LOCAL_LAYOUT = ("nproc_per_node", "gpus", "nnodes", "rdzv_endpoint")  # not used with SLURM
+TEXT_OPTIONS = ("nproc_per_node", "omp_num_threads", "nnodes", "rdzv_endpoint", "sweep")
+_WHOLE_NUMBERS = ("nproc_per_node", "omp_num_threads", "nnodes")
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,8 @@ class LaunchOptionsDraft:
     nproc_per_node: str = "1"
     omp_num_threads: str = ""  # empty: leave OMP_NUM_THREADS as it is
     nnodes: str = "1"
-    node_rank: str = "0"
     rdzv_endpoint: str = ""
+    sweep: str = ""  # sweep overrides as typed (`lr=1e-3,2e-3 seed=range(3)`); empty: one run
     gpus: tuple[int, ...] | None = None  # None: leave CUDA_VISIBLE_DEVICES as it is
     compile: bool = True
     target: str = LOCAL
@@ -70,7 +70,6 @@ class LaunchOptionsDraft:
             nproc_per_node=str(options.nproc_per_node),
             omp_num_threads="" if options.omp_num_threads is None else str(options.omp_num_threads),
             nnodes=str(options.nnodes),
-            node_rank=str(options.node_rank),
             rdzv_endpoint=options.rdzv_endpoint,
             gpus=options.gpus,
             compile=options.compile,
@@ -118,7 +117,6 @@ class LaunchOptionsDraft:
             omp_num_threads=numbers["omp_num_threads"],
             compile=self.compile,
             nnodes=numbers["nnodes"] or 0,
-            node_rank=numbers["node_rank"] or 0,
             rdzv_endpoint=self.rdzv_endpoint.strip(),
         )
         problems = options.problems()
@@ -154,7 +152,7 @@ class LaunchOptionsDraft:
             return " · ".join(parts)
         parts = []
         if self.nnodes.strip() != default.nnodes:
-            parts.append(f"{self.nnodes} nodes (this is rank {self.node_rank}, rendezvous {self.rdzv_endpoint or '?'})")
+            parts.append(f"{self.nnodes} nodes (rendezvous {self.rdzv_endpoint or '?'})")
         if self.nproc_per_node.strip() != default.nproc_per_node:
             parts.append(f"{self.nproc_per_node} processes/node")
         if self.gpus is not None:
@@ -163,7 +161,19 @@ class LaunchOptionsDraft:
             parts.append(f"OMP threads {self.omp_num_threads}")
         if not self.compile:
             parts.append("compile off")
+        if self.sweep.strip():
+            parts.append(f"sweep {self.sweep.strip()}")
         return " · ".join(parts)
+
+    def sweep_overrides(self) -> tuple[list[str], str | None]:
+        """(the sweep field's overrides, None) or ([], what is wrong): words split as a shell splits them, so
+        a quoted value may hold spaces."""
+        import shlex
+
+        try:
+            return shlex.split(self.sweep), None
+        except ValueError as error:
+            return [], f"{OPTION_LABELS['sweep']}: {error} in {self.sweep.strip()!r}"
 
 
 # --- what an option left as it is comes to --------------------------------------------------------------

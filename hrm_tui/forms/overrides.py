@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from hrm_core.config.override_text import quote_value as _quote
+
 # Keys of override prefixes in Hydra's grammar: `+key` appends, `++key` forces, `~key` deletes.
 _PREFIX_RE = re.compile(r"^(\+\+|\+|~)?")
 
@@ -178,29 +180,6 @@ def _format_string(value: str) -> str:
         if _reads_back(candidate, value):
             return candidate
     raise OverrideSyntaxError(f"cannot write {value!r} in Hydra's override grammar")
-
-
-def _quote(value: str, quote: str) -> str:
-    # Inside Hydra quotes, a backslash is literal except in a run of backslashes just before a quote
-    # character or the closing quote: those runs are doubled, and the quote itself is escaped.
-    out = []
-    i = 0
-    while i < len(value):
-        if value[i] == "\\":
-            j = i
-            while j < len(value) and value[j] == "\\":
-                j += 1
-            run = value[i:j]
-            at_quote_or_end = j == len(value) or value[j] == quote
-            out.append(run * 2 if at_quote_or_end else run)
-            i = j
-        elif value[i] == quote:
-            out.append("\\" + quote)
-            i += 1
-        else:
-            out.append(value[i])
-            i += 1
-    return quote + "".join(out) + quote
 
 
 def _reads_back(text: str, expected: Any) -> bool:

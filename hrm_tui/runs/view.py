@@ -18,6 +18,7 @@ from typing import Any
 from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.status import RunStatus
 from hrm_core.rundir.summary import RunSummary
+from hrm_core.rundir.sweeps import group_sweeps
 
 # The columns the list sorts by, each with its key and its first direction (True: descending).
 # None values (a run with no start, no progress yet) always sort last.
@@ -48,8 +49,8 @@ class RunsView:
         """The runs shown, in their order. Stable: ties keep the order they came in (newest first)."""
         needle = self.filter.casefold().strip()
         shown = [r for r in runs if not needle or needle in _searchable(r)]
-        if self.sort == "Started":
-            return shown if self.descending else shown[::-1]
+        if self.sort == "Started":  # a sweep's runs together, in the sweep's order, where its newest run is
+            return group_sweeps(shown if self.descending else shown[::-1], lambda run: run.sweep)
         key, _ = SORT_KEYS[self.sort]
         present = [r for r in shown if key(r) is not None]
         absent = [r for r in shown if key(r) is None]
@@ -70,10 +71,21 @@ class RunsView:
         kept = tuple(p for p in self.marked if p != path)
         return replace(self, marked=kept if len(kept) != len(self.marked) else (*self.marked, path))
 
+    def with_sweep_marked(self, runs: Sequence[RunSummary], run: RunSummary) -> RunsView:
+        """Every run of `run`'s sweep marked (in the sweep's order), or unmarked when all of them were."""
+        if run.sweep is None:
+            return self.toggle_mark(run.path)
+        members = [r.path for r in group_sweeps(runs, lambda r: r.sweep)
+                   if r.sweep is not None and r.sweep.sweep == run.sweep.sweep]
+        if all(path in self.marked for path in members):
+            return replace(self, marked=tuple(p for p in self.marked if p not in members))
+        return replace(self, marked=(*self.marked, *(p for p in members if p not in self.marked)))
+
     def describe(self) -> str:
         """For the title line: `sorted by Started ▼`."""
         return f"sorted by {self.sort} {'▼' if self.descending else '▲'}"
 
 
 def _searchable(run: RunSummary) -> str:
-    return " ".join((safe_text(run.path), safe_text(run.preset or ""), str(run.status))).casefold()
+    sweep = safe_text(run.sweep.sweep) if run.sweep is not None else ""
+    return " ".join((safe_text(run.path), safe_text(run.preset or ""), str(run.status), sweep)).casefold()

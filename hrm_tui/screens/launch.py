@@ -59,6 +59,7 @@ from hrm_tui.forms.overrides import Edit, OverrideSyntaxError, format_value, sin
 from hrm_tui.messages import LoadRecipe, RunLaunched
 from hrm_tui.launch_plan import LaunchError, LaunchOptions, LaunchPlan, display_argv
 from hrm_tui.runs.launcher import RunRecipe, start
+from hrm_tui.sweep_plan import SweepPlan
 from hrm_tui.widgets.config_form import ConfigForm, FieldEdited, FieldRow, ListEditRequested
 from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.widgets.launch_options import LaunchOptionsEdited, LaunchOptionsPanel, editor_of, first_editor, option_help
@@ -111,6 +112,13 @@ class LaunchScreen(Screen[None]):
         def __init__(self, plan: LaunchPlan, problems: list[Problem]) -> None:
             super().__init__()
             self.plan, self.problems = plan, problems
+
+    class SweepPlanned(Message):
+        """ctrl+l on a sweep: its runs, each checked by the trainer (`sweep`), or why it cannot start (`refusal`)."""
+
+        def __init__(self, preview: CommandPreview, sweep: SweepPlan | None, refusal: list[str]) -> None:
+            super().__init__()
+            self.preview, self.sweep, self.refusal = preview, sweep, refusal
 
     def __init__(
         self,
@@ -664,6 +672,10 @@ class LaunchScreen(Screen[None]):
         if preview.plan is None or preview.problems:
             self._refuse(preview.problems or (preview.not_built,))
             return
+        if preview.sweep:
+            self.notify(f"Checking the config of each of the sweep's {preview.sweep_runs} runs…", timeout=2)
+            self._plan_sweep(preview)
+            return
         self.notify("Checking the config…", timeout=2)
         self._launch(preview.plan)
 
@@ -727,8 +739,66 @@ class LaunchScreen(Screen[None]):
         cluster = f" on {job.cluster}" if job.cluster else ""
         self._launched(job.run_dir, f"Submitted {job.run_dir.name} as SLURM job {job.job_id}{cluster}")
 
+    def _submit_sweep(self, sweep: SweepPlan, profile: ClusterProfile) -> None:
+        """A sweep with the SLURM target: one job per run, through the profile (as `hrm-tui launch -m --slurm`).
+        A refusal stops the submission there and says how many runs were submitted before it."""
+        from hrm_tui.cluster.submit import submit
+
+        jobs = []
+        for plan in sweep.plans:
+            try:
+                jobs.append(submit(plan, profile).job_id)
+            except LaunchError as error:
+                self.notify(f"Not submitted: {error} ({len(jobs)} of the sweep's {len(sweep.plans)} runs were "
+                            "submitted before it)", severity="error", markup=False, timeout=10)
+                break
+        if jobs:
+            self._launched(sweep.plans[0].run_dir, f"Submitted sweep {sweep.name}: {len(jobs)} SLURM jobs "
+                                                   f"({', '.join(jobs)}) in {sweep.folder}")
+
     def _launched(self, run_dir: Path, message: str) -> None:
         self._default_run_name = None  # the next run gets a fresh name
         self._refresh_panel()
         self.notify(safe_text(message), markup=False)
         self.post_message(RunLaunched(run_dir))
+
+    @work(thread=True, exclusive=True, group="launch")
+    def _plan_sweep(self, preview: CommandPreview) -> None:
+        """The sweep's runs, each checked by the trainer as a single launch is (hrm_tui/sweep_plan.py)."""
+        from hrm_core.config import ConfigError
+        from hrm_tui.sweep_plan import SweepRefused, plan_sweep
+
+        assert preview.plan is not None
+        options = preview.plan.options
+        sweep, refusal = None, []
+        try:
+            sweep = plan_sweep([*preview.overrides, *preview.sweep], options, tree=self.config_tree,
+                               runs_root=Path(self.context.runs_root), launch=launch_of(options))
+        except SweepRefused as error:
+            refusal = [f"{error}: {problem_line(p)}" for p in error.problem.problems]
+        except (ConfigError, LaunchError) as error:
+            refusal = [getattr(error, "message", None) or str(error)]
+        self.post_message(self.SweepPlanned(preview, sweep, refusal))
+
+    def on_launch_screen_sweep_planned(self, message: SweepPlanned) -> None:
+        from hrm_tui.runs.sweep_driver import start_sweep
+
+        if message.refusal or message.sweep is None:
+            self._refuse(message.refusal)
+            return
+        self._flush_panel()
+        if self.preview != message.preview:
+            self.notify("Not launched: the form changed while it was being checked; press ctrl+l again", severity="warning")
+            return
+        profile = message.sweep.plans[0].options.slurm
+        if profile is not None:
+            self._submit_sweep(message.sweep, profile)
+            return
+        try:
+            start_sweep(message.sweep)
+        except LaunchError as error:
+            self.notify(f"Not launched: {error}", severity="error", markup=False)
+            return
+        count = len(message.sweep.plans)
+        self._launched(message.sweep.plans[0].run_dir,
+                       f"Started sweep {message.sweep.name} ({count} runs, one after another, in {message.sweep.folder})")

@@ -8,7 +8,7 @@ checkpoint (n/p there step through the split, e opens the puzzle editor), n goes
 runs (after a confirmation saying how many). The list, obtained through `list_all_runs`, refreshes every
 couple of seconds from a worker thread (reading run directories never blocks the UI).
 
-Comparing: space marks runs (◆); enter then opens one monitor with the marked runs' curves overlaid, and d
+Comparing: space marks runs (◆), w every run of the selected run's sweep; enter then opens one monitor with the marked runs' curves overlaid, and d
 shows the config keys in which they differ. `/` filters the list (esc clears the filter, then the marks);
 `>` and `<` choose the column it is sorted by, `I` reverses it (htop's keys), and the title says how it
 is sorted. j/k/g/G move; q quits (the runs list has nothing below it). The keys `x` is left for pruning.
@@ -61,6 +61,7 @@ class RunsScreen(Screen[None]):
     BINDINGS = [
         Binding("enter", "monitor", "Monitor"),
         Binding("space", "mark", "Mark"),
+        Binding("w", "mark_sweep", "Mark the sweep", show=False),
         Binding("d", "config_diff", "Diff"),
         Binding("slash", "filter", "Filter"),
         Binding("s", "stop", "Stop"),
@@ -201,6 +202,15 @@ class RunsScreen(Screen[None]):
         self.table.show_runs(self.table.summaries, view=self.view)
         self._show_title()
         self.table.action_cursor_down()  # as in a file manager: space marks and moves on
+
+    def action_mark_sweep(self) -> None:
+        """Marks every run of the selected run's sweep (grouped together in the list), to compare them."""
+        run = self._selected_or_say()
+        if run is None:
+            return
+        self.view = self.view.with_sweep_marked(self.table.summaries, run)
+        self.table.show_runs(self.table.summaries, view=self.view)
+        self._show_title()
 
     def action_sort(self, step: int) -> None:
         self.view = self.view.next_sort(step)

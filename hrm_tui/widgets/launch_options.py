@@ -45,8 +45,8 @@ TEXT_EDITORS = {
     "opt-nproc": "nproc_per_node",
     "opt-omp": "omp_num_threads",
     "opt-nnodes": "nnodes",
-    "opt-node-rank": "node_rank",
     "opt-rdzv": "rdzv_endpoint",
+    "opt-sweep": "sweep",
 }
 ALL_TEXT_EDITORS = {**TEXT_EDITORS, **SLURM_EDITORS}  # every editor of text, the SLURM fields' included
 _OTHER_HELP = {
@@ -118,8 +118,8 @@ class LaunchOptionsPanel(FieldScroll):
         yield from self._line("opt-nnodes", Input(d.nnodes, id="opt-nnodes", compact=True, type="integer"), local=True)
         yield SlurmOptions(d.slurm, id="opt-slurm")
         with Vertical(id="opt-multinode"):
-            yield from self._line("opt-node-rank", Input(d.node_rank, id="opt-node-rank", compact=True, type="integer"))
-            yield from self._line("opt-rdzv", Input(d.rdzv_endpoint, placeholder="host-of-node-0:29500", id="opt-rdzv", compact=True))
+            yield from self._line("opt-rdzv", Input(d.rdzv_endpoint, placeholder="host-of-a-node:29500", id="opt-rdzv", compact=True))
+        yield from self._line("opt-sweep", Input(d.sweep, placeholder="lr=1e-3,2e-3 seed=range(3)", id="opt-sweep", compact=True))
         yield Static("", id="opt-errors", classes="field-error")
 
     @staticmethod

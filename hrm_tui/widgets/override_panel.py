@@ -83,6 +83,8 @@ class OverridePanel(VerticalScroll, can_focus=True):
         parts += ["\n", ("Command\n", HEADING_STYLE), "  ", *self._command(preview), "\n"]
         for rank, argv in preview.other_nodes:
             parts += ["\n", (f"On node {rank}\n", HEADING_STYLE), "  ", *self._line([*preview.env, *argv], preview), "\n"]
+        if preview.sweep:  # the command above is the sweep's base; each run adds its combination
+            parts += ["\n", ("Sweep\n", HEADING_STYLE), "  ", preview.sweep_line, "\n"]
         return parts
 
     def _compact(self, preview: CommandPreview) -> list[Content | str | tuple[str, str]]:
@@ -94,6 +96,8 @@ class OverridePanel(VerticalScroll, can_focus=True):
         parts += [("Command   ", HEADING_STYLE), *self._command(preview), "\n"]
         for rank, argv in preview.other_nodes:
             parts += [(f"Node {rank}    ", HEADING_STYLE), *self._line([*preview.env, *argv], preview), "\n"]
+        if preview.sweep:
+            parts += [("Sweep     ", HEADING_STYLE), preview.sweep_line, "\n"]
         return parts
 
     # --- pieces --------------------------------------------------------------------------------------

@@ -136,7 +136,9 @@ class RunsTable(DataTable[Text]):
         status = Text(f"{STATUS_SYMBOLS.get(s.status, ' ')} {s.status}", style=self._status_style(s.status))
         last = format_age(now - s.last_event_time) if s.last_event_time else "-"
         name = Text(MARK, style="bold") if s.path in self._marked else Text()
-        name.append(truncate_left(safe_text(s.path.name), name_width - len(name)))
+        # A sweep's run by its sweep and number (its folder is only the number): `grid #2 of 4`.
+        shown_name = s.sweep.label() if s.sweep is not None else s.path.name
+        name.append(truncate_left(safe_text(shown_name), name_width - len(name)))
         preset_name = safe_text(s.preset or "-")
         if wide:
             preset = Text(truncate(preset_name, 12))
