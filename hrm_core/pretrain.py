@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hrm_core.rundir.sanitize import safe_text
+from hrm_core.training.startup_gc import pause_collector
 
 if TYPE_CHECKING:  # the real imports happen after argument parsing, so `--help` stays fast
     from hrm_core.config import TrainConfig
@@ -42,6 +43,7 @@ def _print_error(message: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    pause_collector()  # until the trainer is set up: hrm_core/training/startup_gc.py says why
     argv = list(sys.argv[1:] if argv is None else argv)
     from hrm_core.config import command_line
     from hrm_core.config.errors import ConfigError
