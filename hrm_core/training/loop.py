@@ -56,7 +56,7 @@ from hrm_core.training.rng import seed_everything
 from hrm_core.training.run_log import RunLog
 from hrm_core.training.schedule import cosine_lr, total_train_steps
 from hrm_core.training.signals import StopRequest
-from hrm_core.training.startup_gc import resume_collector
+from hrm_core.training.startup_gc import startup_done
 from hrm_core.training.state import TrainProgress
 
 
@@ -285,7 +285,7 @@ class Trainer:
         status = RunStatus.FAILED
         try:
             self._setup()
-            resume_collector()  # the imports and the model are made: hrm_core/training/startup_gc.py
+            startup_done()  # the imports and the model are made: hrm_core/training/startup_gc.py
             self._begin()
             if self.ctx.is_main:
                 self.heartbeat = Heartbeat(self.log.emit, lambda: (self.progress.step, self.epoch), self.clock,
