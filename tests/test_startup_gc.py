@@ -35,7 +35,7 @@ def test_a_main_that_ends_before_its_startup_leaves_the_collector_on(tmp_path):
     """A refused command run in this process (as tests and users' scripts call `main`) pauses nothing for good."""
     frozen = gc.get_freeze_count()
     assert evaluate_main([f"checkpoint={tmp_path / 'nowhere'}"]) == EXIT_USAGE_ERROR
-    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    assert gc.isenabled() and gc.get_freeze_count() <= frozen  # nothing frozen (frozen objects may die)
 
 
 def test_a_trainer_built_by_another_program_leaves_its_collector_alone():
@@ -44,6 +44,6 @@ def test_a_trainer_built_by_another_program_leaves_its_collector_alone():
     gc.disable()
     try:
         startup_done()
-        assert not gc.isenabled() and gc.get_freeze_count() == frozen
+        assert not gc.isenabled() and gc.get_freeze_count() <= frozen
     finally:
         gc.enable()
