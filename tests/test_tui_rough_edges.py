@@ -122,7 +122,8 @@ async def test_the_system_panel_never_breaks_a_field_and_waits_for_a_second_cpu_
     app = MonitorHost(tmp_path / "run", settings=fast_settings(system_sampler=StaticSystemSampler(first)))
     async with app.run_test(size=(120, 36)) as pilot:
         await monitor_wait(pilot, lambda: app.monitor.query_one(SystemPanel).snapshot is not None)
-        await pilot.pause(0.2)
+        # The reading is in; wait for the panel to have drawn it (a loaded machine is slow to get there).
+        await monitor_wait(pilot, lambda: "rss " in screen_text(app), what="the run's rss drawn")
         text = screen_text(app)
         assert "rss 355M (1 process)" in text
         assert "cpu    … " in text and "cpu   0%" not in text
