@@ -209,6 +209,22 @@ def test_a_sigstopped_trainer_is_stalled_and_a_killed_one_failed_never_running(s
     assert runs_json(tmp_path)["frozen"]["status"] == "failed"
 
 
+def test_a_job_killed_with_scancel_signal_kill_is_cancelled_never_running(slurm_cluster, tiny_data: Path, tmp_path: Path):
+    """`scancel --signal=KILL` on a whole job is SLURM's cancel sequence (SIGCONT, SIGTERM, KillWait, SIGKILL):
+    whatever the trainer manages in the grace time, the run ends and the job reads cancelled, never running."""
+    run_dir = tmp_path / "killed"
+    assert submit_in_process(["--slurm", *run_overrides(tiny_data, run_dir, epochs=400, eval_interval=400)], tmp_path) == 0
+    job_id = job_id_of(run_dir)
+    wait_until(lambda: summarize_run(run_dir).status is RunStatus.RUNNING and events_of(run_dir, RunStart), 120,
+               "the job to train", run_dir)
+    slurm_cluster.run("scancel", "--signal=KILL", job_id)
+    ended = wait_until(lambda: (s := summarize_run(run_dir)).scheduler_state not in (JobState.RUNNING, None) and s, 60,
+                       "the killed job to end", run_dir)
+    assert ended.scheduler_state is JobState.CANCELLED
+    assert ended.status in (RunStatus.STOPPED, RunStatus.FAILED), ended
+    assert runs_json(tmp_path)["killed"]["status"] == ended.status.value
+
+
 @pytest.mark.parametrize(
     ("flags", "field", "said"),
     [

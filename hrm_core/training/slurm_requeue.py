@@ -9,7 +9,9 @@ the newest checkpoint.
 After its checkpoint, rank 0 asks for the requeue with `scontrol requeue <job id>`. When SLURM is already
 requeueing the job itself (preemption with PreemptMode=REQUEUE, or `scontrol requeue` from outside), that
 request fails ("Job is pending execution"); the job's restart count, already past this segment's, tells
-the two apart, so such a failure is reported as the requeue it is, not as an error.
+the two apart, so such a failure is reported as the requeue it is, not as an error. The request is made only
+while the job still runs (the time-limit warning): a job already ending that SLURM is not requeueing was
+cancelled (`scancel` sends SIGTERM too), and is not brought back.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ RESTART_COUNT_ENV = "SLURM_RESTART_COUNT"  # absent in a job's first segment; 1 
 SCONTROL_TIMEOUT_S = 20.0  # a controller that does not answer in this time will not requeue in time either
 
 _RESTARTS = re.compile(r"\bRestarts=(\d+)\b")
+_JOB_STATE = re.compile(r"\bJobState=([A-Z_]+)")
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,17 @@ def request_requeue(job: SlurmJob) -> RequeueOutcome:
     if scontrol is None:
         return RequeueOutcome(False, f"SLURM job {job.job_id}: scontrol is not on PATH, so the job cannot be requeued; "
                                      "resume the run with resume=auto")
+    shown = _show_job(scontrol, job.job_id)
+    state = _JOB_STATE.search(shown)
+    if state is not None and state.group(1) != "RUNNING":
+        # The job is already ending. SLURM may be requeueing it itself (preemption, `scontrol requeue`): its
+        # restart count is then past this segment's. Otherwise it was cancelled: scancel (plain, or
+        # --signal=KILL) sends SIGTERM too, once the controller has marked the job ending (COMPLETING), and a
+        # job the user cancelled is not brought back.
+        if _restarts_in(shown) > job.segment:
+            return _requeued_by_slurm(job)
+        return RequeueOutcome(False, f"SLURM job {job.job_id} is ending ({state.group(1)}: cancelled), so it is "
+                                     "not requeued; resume the run with resume=auto to continue it")
     answer = _scontrol(scontrol, "requeue", job.job_id)
     if isinstance(answer, str):
         return RequeueOutcome(False, f"SLURM job {job.job_id}: scontrol requeue failed ({answer}); "
@@ -68,9 +82,8 @@ def request_requeue(job: SlurmJob) -> RequeueOutcome:
         return RequeueOutcome(True, f"SLURM job {job.job_id} requeued after segment {job.segment}: "
                                     "the next segment continues from this checkpoint")
     refusal = (answer.stderr or answer.stdout).strip().splitlines()[-1:] or [f"exit status {answer.returncode}"]
-    if _restarts(scontrol, job.job_id) > job.segment:
-        return RequeueOutcome(True, f"SLURM job {job.job_id} is being requeued by SLURM (preemption or scontrol "
-                                    "requeue): the next segment continues from this checkpoint")
+    if _restarts_in(_show_job(scontrol, job.job_id)) > job.segment:
+        return _requeued_by_slurm(job)
     return RequeueOutcome(False, f"SLURM job {job.job_id} could not be requeued (scontrol: {refusal[0]}); "
                                  "resume the run with resume=auto")
 
@@ -83,10 +96,18 @@ def _scontrol(scontrol: str, *args: str) -> subprocess.CompletedProcess[str] | s
         return str(e) or type(e).__name__
 
 
-def _restarts(scontrol: str, job_id: str) -> int:
-    """The job's restart count as the controller has it now (-1 when it cannot be read)."""
+def _show_job(scontrol: str, job_id: str) -> str:
+    """`scontrol show job -o`'s one line about the job, or "" when it cannot be read."""
     answer = _scontrol(scontrol, "show", "job", "-o", job_id)
-    if isinstance(answer, str) or answer.returncode != 0:
-        return -1
-    match = _RESTARTS.search(answer.stdout)
+    return "" if isinstance(answer, str) or answer.returncode != 0 else answer.stdout
+
+
+def _restarts_in(shown: str) -> int:
+    """The restart count in `scontrol show job`'s line (-1 when it is not there)."""
+    match = _RESTARTS.search(shown)
     return int(match.group(1)) if match else -1
+
+
+def _requeued_by_slurm(job: SlurmJob) -> RequeueOutcome:
+    return RequeueOutcome(True, f"SLURM job {job.job_id} is being requeued by SLURM (preemption or scontrol "
+                                "requeue): the next segment continues from this checkpoint")
