@@ -157,6 +157,26 @@ async def test_a_job_waiting_for_its_begin_time_is_queued_with_its_reason_and_st
 
 
 @async_test
+async def test_stop_from_the_monitor_cancels_a_queued_job(slurm_cluster, tiny_data: Path, tmp_path: Path):
+    """S in the monitor is the runs list's Stop (screens/stop_flow.py): verified, asked, done."""
+    run_dir = tmp_path / "checkpoints" / "watched"
+    assert submit_in_process(["--slurm", "--sbatch-line=--begin=now+1hour", *run_overrides(tiny_data, run_dir)],
+                             tmp_path) == 0
+    job_id = job_id_of(run_dir)
+    monitor_host = MonitorHost(run_dir, settings=fast_settings(clock=time.time))
+    async with monitor_host.run_test(size=(160, 40)) as pilot:
+        monitor = monitor_host.monitor
+        await wait_for(pilot, lambda: monitor.summary is not None and monitor.summary.status is RunStatus.QUEUED, 30,
+                       "the monitor's status")
+        await pilot.press("S")
+        await wait_for(pilot, lambda: isinstance(monitor_host.screen, ConfirmScreen), 20, "the stop confirmation")
+        assert f"SLURM job {job_id}, queued" in monitor_host.screen._message
+        await pilot.press("y")
+        await wait_for(pilot, lambda: summarize_run(run_dir).status is RunStatus.STOPPED, 60, "the job to be cancelled")
+    assert summarize_run(run_dir).scheduler_state is JobState.CANCELLED
+
+
+@async_test
 async def test_stop_on_a_running_two_node_job_saves_a_checkpoint_and_ends_stopped(slurm_cluster, tiny_data: Path,
                                                                                   tmp_path: Path):
     run_dir = tmp_path / "checkpoints" / "long"

@@ -59,11 +59,12 @@ from hrm_tui.widgets.monitor.progress import ProgressPanel
 from hrm_tui.widgets.runs_table import job_text
 from hrm_tui.widgets.monitor.samples import SamplesPanel
 from hrm_tui.widgets.monitor.system import SystemPanel
+from hrm_tui.screens.stop_flow import StopsRuns
 
 LOG_TAIL_BYTES = 256 * 1024  # how much of an existing log is shown when the monitor opens
 
 
-class MonitorScreen(Screen):
+class MonitorScreen(StopsRuns, Screen):
     """Follows one run directory (and optionally overlays others) live."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
@@ -84,6 +85,7 @@ class MonitorScreen(Screen):
         Binding("a", "show_all", "Show all"),
         Binding("x", "dismiss_alerts", "Dismiss alerts"),
         Binding("d", "config_diff", "Config diff"),
+        Binding("S", "stop_run", "Stop run"),
         Binding("q", "close", "Close"),
         Binding("escape", "restore", "Restore", show=False),
     ]
@@ -138,6 +140,7 @@ class MonitorScreen(Screen):
     def __init__(self, run_dir: Path | str, compare: Sequence[Path | str] = (), *, settings: MonitorSettings | None = None):
         super().__init__()
         self.settings = settings or MonitorSettings()
+        self.summary: RunSummary | None = None  # the run's newest status reading (system worker), for Stop
         self.run_dir = Path(run_dir)
         dirs = [self.run_dir, *(Path(p) for p in compare)]
         labels = [safe_text(label) for label in run_labels(dirs)]
@@ -176,6 +179,13 @@ class MonitorScreen(Screen):
         self._tail_logs()
         self.set_interval(self.settings.metrics_refresh_s, self._tick)
         self.query_one(CurvesPanel).focus()
+
+    def action_stop_run(self) -> None:
+        """S: stop the run shown (the first one when runs are overlaid), as the runs list's `s` does."""
+        if self.summary is None:
+            self.notify("The run's status is not read yet: try again in a moment", markup=False)
+            return
+        self.ask_to_stop(self.summary)  # screens/stop_flow.py: verify, ask, stop
 
     def on_unmount(self) -> None:
         self._stopping.set()
@@ -293,6 +303,7 @@ class MonitorScreen(Screen):
         if not self._takes_data():
             return
         summary = message.summary
+        self.summary = summary
         self.status, self.status_detail = summary.status, summary.detail
         self.status_error, self.failed_rank = summary.error, summary.failed_rank
         self.system_snapshots += 1

@@ -44,16 +44,16 @@ from hrm_tui.replay_loading import ReplaySource
 from hrm_tui.runs.discovery import RunListing, list_all_runs
 from hrm_tui.launch_plan import LaunchError
 from hrm_tui.runs.launcher import reap_children, run_recipe
-from hrm_tui.runs.process_control import RunProcesses, SlurmJob, StopError, find_run_processes, stop_run
 from hrm_tui.runs.resume import ResumePlan, plan_resume, start_resume
 from hrm_tui.widgets.key_footer import KeyFooter
 from hrm_tui.runs.view import RunsView
+from hrm_tui.screens.stop_flow import StopsRuns
 from hrm_tui.widgets.runs_table import RunsTable, format_time, job_text
 
 REFRESH_S = 2.0
 
 
-class RunsScreen(Screen[None]):
+class RunsScreen(StopsRuns, Screen[None]):
     """The runs list. Its workers (listing, stopping, resuming, pruning) post what they found in the messages
     below and call `notify` (thread-safe) for what they have to say; the handlers run on the UI thread."""
 
@@ -84,13 +84,6 @@ class RunsScreen(Screen[None]):
         def __init__(self, listing: RunListing, select: Path | None = None) -> None:
             super().__init__()
             self.listing, self.select = listing, select
-
-    class StopPlanned(Message):
-        """The run's processes, found and verified: ask before stopping them."""
-
-        def __init__(self, run: RunSummary, processes: RunProcesses | SlurmJob) -> None:
-            super().__init__()
-            self.run, self.processes = run, processes
 
     class ResumePlanned(Message):
         """How the run would be resumed: ask before starting it."""
@@ -334,57 +327,14 @@ class RunsScreen(Screen[None]):
 
     def action_stop(self) -> None:
         run = self._selected_or_say()
-        if run is None:
-            return
-        if not run.is_active and run.status is not RunStatus.QUEUED:
-            self.notify(f"{_name(run)} is not running ({run.status})", markup=False)
-            return
-        self._plan_stop(run)
+        if run is not None:
+            self.ask_to_stop(run)  # screens/stop_flow.py: verify, ask, stop
 
-    @work(thread=True, group="stop")
-    def _plan_stop(self, run: RunSummary) -> None:
-        """Finds and verifies the run's processes off the UI thread; says why it cannot be stopped before asking."""
-        try:
-            processes = find_run_processes(run.path)
-        except StopError as error:
-            self.notify(f"{_name(run)} cannot be stopped from here: {safe_text(error)}", severity="error", markup=False)
-            return
-        if processes is None:
-            self.notify(f"{_name(run)}: its process is not running any more", markup=False)
-            return
-        self.post_message(self.StopPlanned(run, processes))
+    @property
+    def stop_grace_s(self) -> float:
+        return self.context.stop_grace_s
 
-    def on_runs_screen_stop_planned(self, message: StopPlanned) -> None:
-        from hrm_tui.screens.confirm import ConfirmScreen
-
-        run, processes = message.run, message.processes
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._stop(run.path)
-
-        message = (
-            f"Stop {_name(run)}?\n{processes.describe()}\n\nIt gets SIGINT: it finishes its step, saves a checkpoint and "
-            "ends with status stopped. If it is still running after the grace period it gets SIGTERM, then SIGKILL."
-        ) if isinstance(processes, RunProcesses) else (
-            f"Stop {_name(run)}?\n{processes.describe()}.\n\nThe run ends with status stopped; a pending requeue of "
-            "it is cancelled too."
-        )
-        self.app.push_screen(ConfirmScreen("Stop run", message, yes="Stop"), answered)
-
-    @work(thread=True, group="stop")
-    def _stop(self, run_dir: Path) -> None:
-        name = safe_text(run_dir.name)
-
-        def progress(message: str) -> None:
-            self.notify(f"{name}: {safe_text(message)}", markup=False)
-
-        try:
-            result = stop_run(run_dir, grace_s=self.context.stop_grace_s, on_progress=progress)
-        except StopError as error:
-            self.notify(safe_text(error), severity="error", markup=False)
-            return
-        self.notify(f"{name}: {safe_text(result)}", markup=False)
+    def run_stopped(self) -> None:
         self._post_runs()
 
     def action_prune(self) -> None:
