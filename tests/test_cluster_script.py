@@ -211,3 +211,20 @@ def test_a_job_id_that_is_not_one_never_reaches_the_scheduler(tmp_path: Path, jo
     assert slurm_job_id(tmp_path) is None and not is_job_id(job_id)
     assert query_jobs([job_id]).jobs == {} and query_jobs([job_id]).note == ""  # nothing asked
     assert all(is_job_id(j) for j in ("12", "12_3", "12+1"))
+
+
+def test_a_sweeps_total_on_the_cluster_shows_before_anything_is_submitted(tmp_path):
+    """The form's sweep line (CommandPreview.sweep_line): runs x GPUs x time limit with the SLURM target, the
+    run count alone without it."""
+    import dataclasses
+
+    from hrm_tui.forms.command_preview import CommandPreview
+
+    profile = ClusterProfile(partition="debug", nodes=2, gpus_per_node=4, nproc_per_node=4, time_limit="12:00:00")
+    local = _plan(tmp_path)
+    on_cluster = dataclasses.replace(local, options=dataclasses.replace(local.options, slurm=profile))
+    sweep = ("lr=1e-3,2e-3", "seed=range(2)")
+    line = CommandPreview(overrides=(), plan=on_cluster, sweep=sweep, sweep_runs=4).sweep_line
+    assert line.startswith("4 runs x 8 GPUs x 12:00:00 = 384 GPU-hours, one SLURM job per run: lr=1e-3,2e-3")
+    assert CommandPreview(overrides=(), plan=local, sweep=sweep, sweep_runs=4).sweep_line.startswith(
+        "4 runs, one after another: ")
