@@ -36,7 +36,6 @@ from hrm_core.rundir.files import CONFIG_FILE, EVAL_RESULTS_FILE, MODEL_FILE, ch
 from hrm_core.rundir.metrics import EVAL_REPORT_METRICS
 from hrm_core.rundir.sanitize import safe_text
 from hrm_core.rundir.writer import write_file_atomic
-from hrm_core.training.startup_gc import collector_paused_for_startup, startup_done
 
 EXIT_USAGE_ERROR = 2
 EXIT_FAILED = 1
@@ -340,7 +339,6 @@ def evaluate(args: EvalArgs) -> int:
     ctx = init_distributed()
     try:
         model = load_model(config, model_metadata(config.train_data_paths, split.metadata), location, ctx.world_size, ctx.device)
-        startup_done()  # the imports and the model are made: hrm_core/training/startup_gc.py
         # The same rule as training (hrm_core.training.model_setup): compiled on CUDA unless switched off.
         compiled = should_compile(args.compile or config.compile, ctx.device)
         forward = torch.compile(model, dynamic=False) if compiled else model
@@ -371,11 +369,6 @@ def evaluate(args: EvalArgs) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    with collector_paused_for_startup():  # until the model is loaded: hrm_core/training/startup_gc.py says why
-        return _main(argv)
-
-
-def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help", "help") for a in argv):
         print(USAGE, end="")

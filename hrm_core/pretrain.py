@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hrm_core.rundir.sanitize import safe_text
-from hrm_core.training.startup_gc import collector_paused_for_startup
 
 if TYPE_CHECKING:  # the real imports happen after argument parsing, so `--help` stays fast
     from hrm_core.config import TrainConfig
@@ -43,11 +42,6 @@ def _print_error(message: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    with collector_paused_for_startup():  # until the trainer is set up: hrm_core/training/startup_gc.py says why
-        return _main(argv)
-
-
-def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from hrm_core.config import command_line
     from hrm_core.config.errors import ConfigError

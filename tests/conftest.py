@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import shutil
 from collections.abc import Callable
@@ -166,13 +165,3 @@ def slurm_cluster(tmp_path_factory: pytest.TempPathFactory):
             yield cluster
     finally:
         cluster.stop()
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Collecting imported torch, Hydra and Textual: a few hundred thousand objects that live as long as the
-    session. Python's cyclic garbage collector would scan them all again at each full collection, and a
-    Textual app makes enough objects for a dozen per test: a fifth of a Pilot test's CPU went there. Frozen,
-    they are left out; and collecting young objects every 10,000 allocations rather than 700 makes the
-    collections of what the tests themselves make rarer (measured on a launch-form test: 3.2 s of GC -> 1.2 s)."""
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 20)

@@ -60,7 +60,6 @@ from hrm_core.training.schedule import cosine_lr, total_train_steps
 from hrm_core.training.shared_storage import RunDirNotShared, check_run_dir_shared
 from hrm_core.training.signals import StopRequest
 from hrm_core.training.slurm_requeue import RequeueOutcome, SlurmJob, request_requeue
-from hrm_core.training.startup_gc import startup_done
 from hrm_core.training.state import TrainProgress
 
 
@@ -297,7 +296,6 @@ class Trainer:
         status = RunStatus.FAILED
         try:
             self._setup()
-            startup_done()  # the imports and the model are made: hrm_core/training/startup_gc.py
             self._begin()
             if self.ctx.is_main:
                 self.heartbeat = Heartbeat(self.log.emit, lambda: (self.progress.step, self.epoch), self.clock,
