@@ -22,7 +22,10 @@ def schema_keys() -> set[str]:
     return {info.key for info in schema_fields()}
 
 
-def _parse_overrides(overrides: Sequence[str]) -> list[Any]:
+def parse_overrides(overrides: Sequence[str], *, what: str = "override",
+                     hint: str = "overrides look like key=value, e.g. lr=7e-5 or arch.hidden_size=256") -> list[Any]:
+    """Hydra's parse of each override; ConfigError naming the first one it cannot read (`what`: how to call
+    it in the message, `hint`: the fix)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import OverrideParseException
 
@@ -32,10 +35,7 @@ def _parse_overrides(overrides: Sequence[str]) -> list[Any]:
         try:
             parsed.extend(parser.parse_overrides([text]))
         except OverrideParseException as e:
-            raise ConfigError(
-                f"cannot parse the override {text!r}: {str(e).splitlines()[0]}",
-                hint="overrides look like key=value, e.g. lr=7e-5 or arch.hidden_size=256",
-            ) from None
+            raise ConfigError(f"cannot parse the {what} {text!r}: {str(e).splitlines()[0]}", hint=hint) from None
     return parsed
 
 
@@ -62,7 +62,7 @@ def _prepare_overrides(overrides: Sequence[str]) -> list[str]:
     """
     known = schema_keys()
     prepared = []
-    for text, override in zip(overrides, _parse_overrides(overrides)):
+    for text, override in zip(overrides, parse_overrides(overrides)):
         key = override.key_or_group
         _refuse_hydra_only(text, override)
         if override.package is not None or key in CONFIG_GROUPS:
@@ -171,7 +171,7 @@ def _drop_default_data_path(cfg: DictConfig, overrides: Sequence[str], primary: 
     """
     if not cfg.get("data_paths") or cfg.get("data_path") is None:
         return
-    if any(override.key_or_group == "data_path" for override in _parse_overrides(overrides)):
+    if any(override.key_or_group == "data_path" for override in parse_overrides(overrides)):
         return
     if cfg.get("data_path") == primary().get("data_path"):
         cfg.data_path = None

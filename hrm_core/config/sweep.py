@@ -33,17 +33,12 @@ def expand_sweep(overrides: Sequence[str]) -> list[list[str]]:
     """The runs of a sweep, each as its list of overrides, in Hydra's order (a command line without any sweep
     value is one run). Raises ConfigError with Hydra's message, naming the override it could not use."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException, OverrideParseException
+    from hydra.errors import HydraException
 
-    parser = OverridesParser.create()
-    parsed = []
-    for text in overrides:
-        try:
-            parsed.extend(parser.parse_overrides([text]))
-        except OverrideParseException as e:
-            raise ConfigError(f"cannot parse the sweep override {text!r}: {str(e).splitlines()[0]}",
-                              hint="sweep values look like key=a,b or key=range(3) (Hydra's sweep grammar)") from None
+    from hrm_core.config.compose import parse_overrides
+
+    parsed = parse_overrides(overrides, what="sweep override",
+                              hint="sweep values look like key=a,b or key=range(3) (Hydra's sweep grammar)")
     try:
         [runs] = BasicSweeper.split_arguments(parsed, max_batch_size=None)
         return [list(run) for run in runs]
